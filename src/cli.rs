@@ -1,0 +1,221 @@
+//! Command-line interface: raw arguments become one validated configuration before work starts.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+use crate::policy::{Limits, PlatformMode, Policy};
+use crate::server::{Faults, ServerConfig, DEFAULT_ADMIN, DEV_KEY, DEV_SDKAPPID};
+use crate::units::DelayRange;
+
+/// Exit codes shared by every subcommand.
+pub mod exit {
+    /// Everything passed.
+    pub const OK: u8 = 0;
+    /// The run (or check) completed and failed: thresholds, violations, an invalid UserSig.
+    pub const FAILED: u8 = 1;
+    /// The tool could not do its job: bad arguments or scenario, unreachable target, I/O error.
+    pub const CANNOT_RUN: u8 = 2;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "loginstorm",
+    version,
+    about = "Load tester for chat backends: login storms, multi-instance kicks, session promises under load",
+    long_about = "loginstorm drives many simulated chat-SDK instances through login -> sdkStateReady -> logout \
+cycles, makes logins of one account collide on purpose, and checks that the backend kept its \
+multi-instance kick policy. It ships a reference server (`loginstorm serve`) that speaks the same \
+protocol and is the embedded default target.\n\n\
+Exit codes: 0 passed, 1 ran but failed (thresholds, violations, invalid UserSig), 2 could not run."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the reference server (protocol v1 on GET /ws, admin REST API on POST /v4/...).
+    ///
+    /// The first line on stdout is `listening on ws://HOST:PORT/ws`. Ctrl-C or SIGTERM stops it.
+    Serve(ServeArgs),
+    /// Mint or check UserSigs (TLSSigAPIv2).
+    #[command(subcommand)]
+    Sig(SigCommand),
+}
+
+/// Settings of the reference server.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:9090", value_name = "HOST:PORT")]
+    pub listen: SocketAddr,
+    /// The server's SDKAppID; logins and admin calls must name it.
+    #[arg(long, default_value_t = DEV_SDKAPPID, value_name = "N")]
+    pub sdkappid: u64,
+    /// Secret key that signs UserSigs. The default is a documented development key: never use it
+    /// on a reachable address.
+    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true)]
+    pub key: String,
+    /// Identifier of the admin account allowed to call the REST API.
+    #[arg(long, default_value = DEFAULT_ADMIN, value_name = "ID")]
+    pub admin: String,
+    /// Max login instances per user per platform, e.g. `Web=3,Android=2`. Unnamed platforms keep
+    /// 1; Web allows up to 10, native platforms up to 3.
+    #[arg(long, default_value = "", value_name = "LIST", value_parser = parse_limits)]
+    pub limits: Limits,
+    /// Which platforms exclude each other: single (all), dual (natives | Web), three
+    /// (mobile | desktop | Web) or multi (none).
+    #[arg(long, default_value = "multi", value_name = "MODE", value_parser = parse_mode)]
+    pub mode: PlatformMode,
+    /// Delay between a login response and `sdkStateReady`: fixed (`50ms`) or uniform in a range
+    /// (`20ms..200ms`).
+    #[arg(long, default_value = "0", value_name = "DELAY")]
+    pub ready_delay: DelayRange,
+    /// Worker threads, each with one shard of accounts; 0 = one per core.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub workers: usize,
+    /// Fault: probability of kicking silently (no kickedOut / sdkStateNotReady).
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "P",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_drop_kick: f64,
+    /// Fault: probability that a kicked session stays authenticated (zombie).
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "P",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_zombie: f64,
+    /// Fault: probability of admitting a login over the limit without kicking.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "P",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_over_admit: f64,
+    /// Fault: probability of kicking the newest same-platform instance instead of the oldest.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "P",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_kick_newest: f64,
+    /// Fault: probability of sending the wrong kick type.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "P",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_wrong_kick_type: f64,
+    /// Fault: probability of never sending sdkStateReady after a login.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "P",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_no_ready: f64,
+    /// Seed of the fault dice, for reproducible faulty runs.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_seed: u64,
+}
+
+impl ServeArgs {
+    pub fn into_config(self) -> Result<ServerConfig, String> {
+        let faults = Faults {
+            drop_kick: self.fault_drop_kick,
+            zombie: self.fault_zombie,
+            over_admit: self.fault_over_admit,
+            kick_newest: self.fault_kick_newest,
+            wrong_kick_type: self.fault_wrong_kick_type,
+            no_ready: self.fault_no_ready,
+        };
+        faults.validate()?;
+        if self.key.is_empty() {
+            return Err("--key must not be empty".into());
+        }
+        Ok(ServerConfig {
+            listen: self.listen,
+            sdkappid: self.sdkappid,
+            key: self.key,
+            admin: self.admin,
+            policy: Policy {
+                limits: self.limits,
+                mode: self.mode,
+            },
+            ready_delay: self.ready_delay,
+            faults,
+            fault_seed: self.fault_seed,
+            workers: self.workers,
+        })
+    }
+}
+
+fn parse_limits(s: &str) -> Result<Limits, String> {
+    s.parse()
+}
+
+fn parse_mode(s: &str) -> Result<PlatformMode, String> {
+    s.parse()
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SigCommand {
+    /// Print a new UserSig for a user.
+    Gen(SigGenArgs),
+    /// Decode a UserSig, print its fields and whether it verifies (exit 0 valid, 1 invalid).
+    Verify(SigVerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SigGenArgs {
+    /// SDKAppID the sig is for.
+    #[arg(long, default_value_t = DEV_SDKAPPID, value_name = "N")]
+    pub sdkappid: u64,
+    /// Secret key (default: the development key the reference server uses by default).
+    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true)]
+    pub key: String,
+    /// The userID the sig identifies.
+    #[arg(long, value_name = "USER")]
+    pub user: String,
+    /// Lifetime in seconds (default 180 days, as the official libraries).
+    #[arg(long, default_value_t = 180 * 86400, value_name = "SECS")]
+    pub expire: u64,
+    /// Issue time, unix seconds (default: now).
+    #[arg(long, value_name = "UNIX")]
+    pub time: Option<u64>,
+    /// Optional user buffer (its bytes are signed as base64).
+    #[arg(long, value_name = "TEXT")]
+    pub userbuf: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct SigVerifyArgs {
+    /// SDKAppID the sig must be for.
+    #[arg(long, default_value_t = DEV_SDKAPPID, value_name = "N")]
+    pub sdkappid: u64,
+    /// Secret key (default: the development key).
+    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true)]
+    pub key: String,
+    /// The userID the sig must identify.
+    #[arg(long, value_name = "USER")]
+    pub user: String,
+    /// Judge expiry at this unix second instead of now.
+    #[arg(long, value_name = "UNIX")]
+    pub now: Option<u64>,
+    /// The UserSig to check.
+    pub sig: String,
+}

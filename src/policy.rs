@@ -1,0 +1,498 @@
+//! The multi-instance / multi-platform login policy, as a pure function.
+//!
+//! Given the live instances of one account in login order and a new login, [`Policy::decide`]
+//! says which instances are kicked and with which [`KickType`]. The reference server enforces it;
+//! the load generator uses the same code to compute what it expects of any backend.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The seven platforms. Mini programs, uni-app and React Native count as `Web`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Platform {
+    Android,
+    #[serde(rename = "iPhone")]
+    IPhone,
+    #[serde(rename = "iPad")]
+    IPad,
+    Windows,
+    Mac,
+    Linux,
+    Web,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 7] = [
+        Platform::Android,
+        Platform::IPhone,
+        Platform::IPad,
+        Platform::Windows,
+        Platform::Mac,
+        Platform::Linux,
+        Platform::Web,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Android => "Android",
+            Platform::IPhone => "iPhone",
+            Platform::IPad => "iPad",
+            Platform::Windows => "Windows",
+            Platform::Mac => "Mac",
+            Platform::Linux => "Linux",
+            Platform::Web => "Web",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The largest per-platform instance limit that may be configured (10 for Web, 3 native).
+    pub fn max_limit(self) -> u8 {
+        if self == Platform::Web {
+            10
+        } else {
+            3
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Platform::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown platform {:?} (expected one of Android, iPhone, iPad, Windows, Mac, Linux, Web)",
+                    s.chars().take(64).collect::<String>()
+                )
+            })
+    }
+}
+
+/// The four kick types, with the exact strings of the SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum KickType {
+    #[serde(rename = "multipleAccount")]
+    MultipleAccount,
+    #[serde(rename = "multipleDevice")]
+    MultipleDevice,
+    #[serde(rename = "userSigExpired")]
+    UserSigExpired,
+    #[serde(rename = "REST_API_Kick")]
+    RestApiKick,
+}
+
+impl KickType {
+    pub const ALL: [KickType; 4] = [
+        KickType::MultipleAccount,
+        KickType::MultipleDevice,
+        KickType::UserSigExpired,
+        KickType::RestApiKick,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KickType::MultipleAccount => "multipleAccount",
+            KickType::MultipleDevice => "multipleDevice",
+            KickType::UserSigExpired => "userSigExpired",
+            KickType::RestApiKick => "REST_API_Kick",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for KickType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for KickType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        KickType::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown kick type {:?}",
+                    s.chars().take(64).collect::<String>()
+                )
+            })
+    }
+}
+
+/// Which platforms exclude each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformMode {
+    /// One group: all seven platforms.
+    Single,
+    /// {Android, iPhone, iPad, Windows, Mac, Linux}; Web alone.
+    Dual,
+    /// {Android, iPhone, iPad}; {Windows, Mac, Linux}; Web alone.
+    Three,
+    /// Every platform alone.
+    #[default]
+    Multi,
+}
+
+impl PlatformMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            PlatformMode::Single => "single",
+            PlatformMode::Dual => "dual",
+            PlatformMode::Three => "three",
+            PlatformMode::Multi => "multi",
+        }
+    }
+
+    /// The exclusive group a platform belongs to in this mode (groups are numbered per mode).
+    pub fn group(self, p: Platform) -> u8 {
+        use Platform::*;
+        match self {
+            PlatformMode::Single => 0,
+            PlatformMode::Dual => u8::from(p == Web),
+            PlatformMode::Three => match p {
+                Android | IPhone | IPad => 0,
+                Windows | Mac | Linux => 1,
+                Web => 2,
+            },
+            PlatformMode::Multi => p.index() as u8,
+        }
+    }
+
+    /// Whether a login on `a` kicks live instances on `b` (different platforms, same group).
+    pub fn excludes(self, a: Platform, b: Platform) -> bool {
+        a != b && self.group(a) == self.group(b)
+    }
+}
+
+impl fmt::Display for PlatformMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for PlatformMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "single" => Ok(PlatformMode::Single),
+            "dual" => Ok(PlatformMode::Dual),
+            "three" => Ok(PlatformMode::Three),
+            "multi" => Ok(PlatformMode::Multi),
+            other => Err(format!(
+                "unknown platform mode {other:?} (expected single, dual, three or multi)"
+            )),
+        }
+    }
+}
+
+/// Max login instances per user per platform (default 1 everywhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits([u8; 7]);
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits([1; 7])
+    }
+}
+
+impl Limits {
+    pub fn get(&self, p: Platform) -> u8 {
+        self.0[p.index()]
+    }
+
+    /// Set one platform's limit, checking its bounds (1..=10 Web, 1..=3 native).
+    pub fn set(&mut self, p: Platform, limit: u8) -> Result<(), String> {
+        if limit == 0 || limit > p.max_limit() {
+            return Err(format!(
+                "limit {limit} for {p} is out of range (1..={})",
+                p.max_limit()
+            ));
+        }
+        self.0[p.index()] = limit;
+        Ok(())
+    }
+
+    /// The non-default entries as `Platform=N` pairs, e.g. `Web=3,Android=2` (empty when all 1).
+    pub fn to_spec(&self) -> String {
+        Platform::ALL
+            .into_iter()
+            .filter(|p| self.get(*p) != 1)
+            .map(|p| format!("{p}={}", self.get(p)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl FromStr for Limits {
+    type Err = String;
+    /// Parse `Web=3,Android=1`; platforms not named keep the default of 1.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut limits = Limits::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, n) = part
+                .split_once('=')
+                .ok_or_else(|| format!("expected Platform=N, got {part:?}"))?;
+            let p: Platform = name.trim().parse()?;
+            let n: u8 = n.trim().parse().map_err(|_| {
+                format!("limit for {p} is not a small whole number: {:?}", n.trim())
+            })?;
+            limits.set(p, n)?;
+        }
+        Ok(limits)
+    }
+}
+
+impl fmt::Display for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = Platform::ALL
+            .into_iter()
+            .map(|p| format!("{p}={}", self.get(p)))
+            .collect::<Vec<_>>()
+            .join(",");
+        f.write_str(&s)
+    }
+}
+
+/// The policy a backend enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Policy {
+    pub limits: Limits,
+    pub mode: PlatformMode,
+}
+
+/// One kick decided by the policy: the index into the live list and the type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kick {
+    pub index: usize,
+    pub kick: KickType,
+}
+
+/// Which victim to pick on the same platform when over the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VictimOrder {
+    /// The instance that first entered the login state (the promised behaviour).
+    #[default]
+    Oldest,
+    /// The most recent one (a fault the reference server can inject).
+    Newest,
+}
+
+impl Policy {
+    /// Decide the kicks caused by a new login on `new` when `live` (oldest first) are the
+    /// platforms of the account's live instances. A new login always succeeds.
+    ///
+    /// Instances on other platforms of the new platform's exclusive group are kicked with
+    /// `multipleDevice`; when the new platform would exceed its limit, the oldest instances on it
+    /// are kicked with `multipleAccount`. The result is ordered by index.
+    pub fn decide(&self, live: &[Platform], new: Platform, order: VictimOrder) -> Vec<Kick> {
+        let mut kicks: Vec<Kick> = live
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| self.mode.excludes(new, **p))
+            .map(|(index, _)| Kick {
+                index,
+                kick: KickType::MultipleDevice,
+            })
+            .collect();
+        let same: Vec<usize> = live
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p == new)
+            .map(|(i, _)| i)
+            .collect();
+        let limit = usize::from(self.limits.get(new));
+        let over = (same.len() + 1).saturating_sub(limit);
+        let victims: Box<dyn Iterator<Item = &usize>> = match order {
+            VictimOrder::Oldest => Box::new(same.iter()),
+            VictimOrder::Newest => Box::new(same.iter().rev()),
+        };
+        kicks.extend(victims.take(over).map(|&index| Kick {
+            index,
+            kick: KickType::MultipleAccount,
+        }));
+        kicks.sort_by_key(|k| k.index);
+        kicks
+    }
+
+    /// Whether a set of live platforms satisfies the policy (limits and exclusive groups).
+    pub fn admits(&self, live: &[Platform]) -> bool {
+        let mut counts = [0usize; 7];
+        for p in live {
+            counts[p.index()] += 1;
+        }
+        for p in Platform::ALL {
+            if counts[p.index()] > usize::from(self.limits.get(p)) {
+                return false;
+            }
+        }
+        for a in Platform::ALL {
+            for b in Platform::ALL {
+                if counts[a.index()] > 0 && counts[b.index()] > 0 && self.mode.excludes(a, b) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Platform::*;
+
+    fn policy(limits: &str, mode: PlatformMode) -> Policy {
+        Policy {
+            limits: limits.parse().unwrap(),
+            mode,
+        }
+    }
+
+    fn kicks(p: &Policy, live: &[Platform], new: Platform) -> Vec<(usize, KickType)> {
+        p.decide(live, new, VictimOrder::Oldest)
+            .into_iter()
+            .map(|k| (k.index, k.kick))
+            .collect()
+    }
+
+    #[test]
+    fn default_limit_kicks_the_only_same_platform_instance() {
+        let p = Policy::default();
+        assert_eq!(kicks(&p, &[Web], Web), vec![(0, KickType::MultipleAccount)]);
+        assert_eq!(kicks(&p, &[], Web), vec![]);
+    }
+
+    #[test]
+    fn over_limit_kicks_the_oldest_first() {
+        let p = policy("Web=3", PlatformMode::Multi);
+        assert_eq!(kicks(&p, &[Web, Web], Web), vec![]);
+        assert_eq!(
+            kicks(&p, &[Web, Android, Web, Web], Web),
+            vec![(0, KickType::MultipleAccount)]
+        );
+        let newest = p.decide(&[Web, Web, Web], Web, VictimOrder::Newest);
+        assert_eq!(newest[0].index, 2);
+    }
+
+    #[test]
+    fn multi_mode_platforms_do_not_exclude_each_other() {
+        let p = Policy::default();
+        for a in Platform::ALL {
+            for b in Platform::ALL {
+                if a != b {
+                    assert!(kicks(&p, &[a], b).is_empty(), "{a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn single_mode_kicks_every_other_platform_with_multiple_device() {
+        let p = policy("Web=2", PlatformMode::Single);
+        assert_eq!(
+            kicks(&p, &[Android, Web, Mac], Web),
+            vec![(0, KickType::MultipleDevice), (2, KickType::MultipleDevice)]
+        );
+        assert_eq!(
+            kicks(&p, &[Android, Web], Android),
+            vec![
+                (0, KickType::MultipleAccount),
+                (1, KickType::MultipleDevice)
+            ]
+        );
+    }
+
+    #[test]
+    fn dual_mode_keeps_web_apart() {
+        let p = Policy {
+            mode: PlatformMode::Dual,
+            ..Default::default()
+        };
+        assert!(kicks(&p, &[Web], Linux).is_empty());
+        assert_eq!(
+            kicks(&p, &[Linux, Web], IPhone),
+            vec![(0, KickType::MultipleDevice)]
+        );
+        assert!(kicks(&p, &[Android], Web).is_empty());
+    }
+
+    #[test]
+    fn three_mode_groups_mobile_desktop_web() {
+        let p = Policy {
+            mode: PlatformMode::Three,
+            ..Default::default()
+        };
+        assert_eq!(
+            kicks(&p, &[Android], IPad),
+            vec![(0, KickType::MultipleDevice)]
+        );
+        assert!(kicks(&p, &[Android], Mac).is_empty());
+        assert_eq!(
+            kicks(&p, &[Windows, IPhone], Linux),
+            vec![(0, KickType::MultipleDevice)]
+        );
+        assert!(kicks(&p, &[Windows, IPhone], Web).is_empty());
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        assert!("Web=10".parse::<Limits>().is_ok());
+        assert!("Web=11".parse::<Limits>().is_err());
+        assert!("Android=3".parse::<Limits>().is_ok());
+        assert!("Android=4".parse::<Limits>().is_err());
+        assert!("Web=0".parse::<Limits>().is_err());
+        assert!("Palm=1".parse::<Limits>().is_err());
+        assert!("Web".parse::<Limits>().is_err());
+        let l: Limits = " Web=3 , iPad=2 ".parse().unwrap();
+        assert_eq!(l.get(Web), 3);
+        assert_eq!(l.get(IPad), 2);
+        assert_eq!(l.get(Mac), 1);
+        assert_eq!(l.to_spec(), "iPad=2,Web=3");
+    }
+
+    #[test]
+    fn decisions_always_leave_an_admissible_set() {
+        // Exhaustive over small live sets for every mode and a few limits.
+        for mode in [
+            PlatformMode::Single,
+            PlatformMode::Dual,
+            PlatformMode::Three,
+            PlatformMode::Multi,
+        ] {
+            for limits in ["", "Web=3,Android=2", "Web=10,iPhone=3,Mac=3"] {
+                let p = policy(limits, mode);
+                let mut live: Vec<Platform> = Vec::new();
+                // A deterministic pseudo-random login sequence.
+                let mut x: u32 = 12345;
+                for _ in 0..200 {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    let new = Platform::ALL[(x >> 16) as usize % 7];
+                    let k = p.decide(&live, new, VictimOrder::Oldest);
+                    for kick in k.iter().rev() {
+                        live.remove(kick.index);
+                    }
+                    live.push(new);
+                    assert!(p.admits(&live), "{mode} {limits}: {live:?}");
+                }
+            }
+        }
+    }
+}

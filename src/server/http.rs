@@ -1,0 +1,138 @@
+//! HTTP on the server's one port (hyper): `GET /ws` upgrades to the WebSocket protocol,
+//! `POST /v4/{service}/{command}` is the admin REST API, anything else is 404.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use super::{conn, rest, Shared, HEADER_TIMEOUT};
+
+/// Largest REST request body accepted.
+const MAX_REST_BODY: usize = 1 << 20;
+/// Largest WebSocket message the server will buffer at all; frames between
+/// [`crate::protocol::MAX_FRAME_BYTES`] and this get a 70402, larger ones close the connection (1009).
+pub(crate) const MAX_WS_MESSAGE: usize = 1 << 20;
+
+pub(crate) fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(2048)
+        .write_buffer_size(0)
+        .max_write_buffer_size(4 << 20)
+        .max_message_size(Some(MAX_WS_MESSAGE))
+        .max_frame_size(Some(MAX_WS_MESSAGE))
+}
+
+pub(super) async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    let service = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(route(req, shared).await) }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    // Errors here are a client's broken HTTP; there is nobody to tell but the client.
+    let _ = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(text.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    if path == "/ws" {
+        if req.method() != Method::GET {
+            return plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "GET /ws upgrades to a WebSocket\n",
+            );
+        }
+        return upgrade(req, shared);
+    }
+    if let Some(rest_path) = path.strip_prefix("/v4/") {
+        if req.method() != Method::POST {
+            return plain(StatusCode::METHOD_NOT_ALLOWED, "the REST API takes POST\n");
+        }
+        let rest_path = rest_path.to_string();
+        let query = req.uri().query().unwrap_or("").to_string();
+        let body = match Limited::new(req.into_body(), MAX_REST_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return rest::json_response(rest::fail(
+                    crate::protocol::code::INVALID_PARAMS,
+                    "request body unreadable or over 1 MiB",
+                ))
+            }
+        };
+        return rest::json_response(rest::handle(&rest_path, &query, &body, &shared).await);
+    }
+    plain(
+        StatusCode::NOT_FOUND,
+        "not found: the protocol is on GET /ws and the admin API on POST /v4/...\n",
+    )
+}
+
+fn header_has(req: &Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
+    req.headers().get_all(name).iter().any(|v| {
+        v.to_str()
+            .map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+            .unwrap_or(false)
+    })
+}
+
+fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
+    let key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
+    let is_ws = header_has(&req, header::CONNECTION, "upgrade")
+        && header_has(&req, header::UPGRADE, "websocket")
+        && req
+            .headers()
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .is_some_and(|v| v == "13");
+    let Some(key) = key.filter(|_| is_ws) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "expected a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13, Sec-WebSocket-Key)\n",
+        );
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(ws_config()),
+            )
+            .await;
+            conn::run(ws, shared).await;
+        }
+    });
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    r
+}

@@ -1,0 +1,301 @@
+//! The reference server: the embedded default target and the yardstick the checks are proven
+//! against. One port serves `GET /ws` (the wire protocol) and `POST /v4/...` (the admin REST API).
+//!
+//! Threads: one accept loop, and one actix Arbiter per worker; each Arbiter runs a [`shard::Shard`]
+//! actor (the accounts hashed to it) and the connections handed to it round-robin.
+
+mod conn;
+mod http;
+mod rest;
+pub mod shard;
+
+use actix::prelude::*;
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::policy::Policy;
+use crate::units::DelayRange;
+
+/// The development SDKAppID used when none is given.
+pub const DEV_SDKAPPID: u64 = 1_400_000_000;
+/// The development secret key used when none is given (the key of the official test vectors).
+/// Never use it on a reachable address.
+pub const DEV_KEY: &str = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e";
+/// The default admin identifier for the REST API.
+pub const DEFAULT_ADMIN: &str = "administrator";
+/// A client must finish its HTTP request head within this time.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Probabilities (0..=1) of each injected fault; all zero by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Kick silently: the instance is logged out but gets no `kickedOut`/`sdkStateNotReady`.
+    pub drop_kick: f64,
+    /// Send the kick events but keep the session authenticated.
+    pub zombie: f64,
+    /// Admit a login over the limit without kicking anyone.
+    pub over_admit: f64,
+    /// Kick the newest same-platform instance instead of the oldest.
+    pub kick_newest: f64,
+    /// Send the wrong kick type.
+    pub wrong_kick_type: f64,
+    /// Never send `sdkStateReady` after a successful login.
+    pub no_ready: f64,
+}
+
+impl Faults {
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in self.named() {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!(
+                    "fault probability {name} = {p} is not within 0..=1"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn named(&self) -> [(&'static str, f64); 6] {
+        [
+            ("drop_kick", self.drop_kick),
+            ("zombie", self.zombie),
+            ("over_admit", self.over_admit),
+            ("kick_newest", self.kick_newest),
+            ("wrong_kick_type", self.wrong_kick_type),
+            ("no_ready", self.no_ready),
+        ]
+    }
+
+    pub fn any(&self) -> bool {
+        self.named().iter().any(|(_, p)| *p > 0.0)
+    }
+}
+
+/// Everything the server needs to know; built from `serve` flags or a scenario's `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub sdkappid: u64,
+    pub key: String,
+    pub admin: String,
+    pub policy: Policy,
+    pub ready_delay: DelayRange,
+    pub faults: Faults,
+    pub fault_seed: u64,
+    /// Worker threads (Arbiters), each with one shard. 0 = one per core.
+    pub workers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sdkappid: DEV_SDKAPPID,
+            key: DEV_KEY.to_string(),
+            admin: DEFAULT_ADMIN.to_string(),
+            policy: Policy::default(),
+            ready_delay: DelayRange::default(),
+            faults: Faults::default(),
+            fault_seed: 0,
+            workers: 0,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Warnings a user should see before the server starts.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.key == DEV_KEY && !self.listen.ip().is_loopback() {
+            w.push(format!(
+                "warning: the documented development key is in use on the non-loopback address {}; anyone can mint UserSigs for it (set --key)",
+                self.listen
+            ));
+        }
+        if self.faults.any() {
+            w.push(
+                "warning: fault injection is on; this server breaks the login promises on purpose"
+                    .into(),
+            );
+        }
+        w
+    }
+}
+
+/// State shared by every connection and REST call.
+pub(crate) struct Shared {
+    config: ServerConfig,
+    shards: Vec<Addr<shard::Shard>>,
+    next_conn: AtomicU64,
+    open_conns: AtomicUsize,
+}
+
+impl Shared {
+    fn shard_for(&self, user: &str) -> &Addr<shard::Shard> {
+        &self.shards[self.shard_index(user)]
+    }
+
+    fn shard_index(&self, user: &str) -> usize {
+        // FNV-1a: stable, cheap, and good enough to spread account names.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in user.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        (h % self.shards.len() as u64) as usize
+    }
+}
+
+pub(crate) fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A running server; dropping it (or [`ServerHandle::stop`]) shuts it down.
+pub struct ServerHandle {
+    pub addr: SocketAddr,
+    system: Option<System>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl ServerHandle {
+    /// The WebSocket URL clients connect to.
+    pub fn url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Connections currently open on the WebSocket endpoint.
+    pub fn open_connections(&self) -> usize {
+        self.shared.open_conns.load(Ordering::Relaxed)
+    }
+
+    /// (accounts known, live instances) summed over the shards.
+    pub async fn census(&self) -> (usize, usize) {
+        let mut total = (0, 0);
+        for s in &self.shared.shards {
+            if let Ok((a, l)) = s.send(shard::Census).await {
+                total.0 += a;
+                total.1 += l;
+            }
+        }
+        total
+    }
+
+    /// Stop accepting, close every connection and wait for the threads to end.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(sys) = self.system.take() {
+            sys.stop();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Start the server on its own threads and return once it is listening.
+pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
+    config.faults.validate().map_err(|e| anyhow::anyhow!(e))?;
+    let workers = if config.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        config.workers
+    };
+    let std_listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("loginstorm-server".into())
+        .spawn(move || {
+            let sys = System::new();
+            sys.block_on(async move {
+                let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
+                let shards = arbiters
+                    .iter()
+                    .enumerate()
+                    .map(|(i, arb)| {
+                        let (policy, faults, seed) =
+                            (config.policy, config.faults, config.fault_seed);
+                        shard::Shard::start_in_arbiter(&arb.handle(), move |_| {
+                            shard::Shard::new(i, policy, faults, seed)
+                        })
+                    })
+                    .collect();
+                let shared = Arc::new(Shared {
+                    config,
+                    shards,
+                    next_conn: AtomicU64::new(1),
+                    open_conns: AtomicUsize::new(0),
+                });
+                let _ = tx.send((System::current(), shared.clone()));
+                let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("error: cannot register the listener: {e}");
+                        System::current().stop();
+                        return;
+                    }
+                };
+                actix::spawn(accept_loop(listener, arbiters, shared));
+            });
+            let _ = sys.run();
+        })?;
+    let (system, shared) = rx
+        .recv()
+        .context("the server thread ended before it was listening")?;
+    Ok(ServerHandle {
+        addr,
+        system: Some(system),
+        thread: Some(thread),
+        shared,
+    })
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    arbiters: Vec<Arbiter>,
+    shared: Arc<Shared>,
+) {
+    let mut next = 0usize;
+    loop {
+        let (stream, _peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors and similar: back off instead of spinning.
+                eprintln!("warning: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(std_stream) = stream.into_std() else {
+            continue;
+        };
+        let arb = &arbiters[next % arbiters.len()];
+        next = next.wrapping_add(1);
+        let shared = shared.clone();
+        arb.spawn(async move {
+            if let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) {
+                http::serve_connection(stream, shared).await;
+            }
+        });
+    }
+}

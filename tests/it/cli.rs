@@ -1,0 +1,106 @@
+//! The real binary: `serve` announces itself on its first stdout line, `sig` mints and checks.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_loginstorm"))
+}
+
+#[test]
+fn serve_prints_its_url_first_and_stops_on_sigterm() {
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim_end();
+    let rest = url.strip_prefix("listening on ws://127.0.0.1:").expect(url);
+    let port = rest.strip_suffix("/ws").expect(url);
+    assert!(port.parse::<u16>().unwrap() > 0);
+    // It is really listening.
+    std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn sig_gen_output_verifies_and_a_wrong_user_is_refused() {
+    let out = bin()
+        .args([
+            "sig",
+            "gen",
+            "--sdkappid",
+            "1400000123",
+            "--key",
+            "k",
+            "--user",
+            "alice",
+            "--expire",
+            "600",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sig = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let ok = bin()
+        .args([
+            "sig",
+            "verify",
+            "--sdkappid",
+            "1400000123",
+            "--key",
+            "k",
+            "--user",
+            "alice",
+            &sig,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{text}");
+    assert!(
+        text.contains("TLS.identifier: alice") && text.contains("verdict: valid"),
+        "{text}"
+    );
+    let bad = bin()
+        .args([
+            "sig",
+            "verify",
+            "--sdkappid",
+            "1400000123",
+            "--key",
+            "k",
+            "--user",
+            "bob",
+            &sig,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("70013"));
+}
+
+#[test]
+fn bad_serve_flags_exit_2_naming_the_problem() {
+    let out = bin()
+        .args(["serve", "--limits", "Web=11"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Web"));
+    let out = bin()
+        .args(["serve", "--fault-zombie", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("zombie"));
+}

@@ -1,0 +1,240 @@
+//! Shared helpers: an in-process server on 127.0.0.1:0 and a small protocol client.
+
+use futures_util::{SinkExt, StreamExt};
+use loginstorm::policy::Platform;
+use loginstorm::protocol::ServerFrame;
+use loginstorm::server::{self, ServerConfig, ServerHandle, DEV_KEY, DEV_SDKAPPID};
+use loginstorm::usersig;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for something that must happen.
+pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a test watches for something that must not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+pub fn start(f: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
+    let mut cfg = ServerConfig {
+        workers: 2,
+        ..ServerConfig::default()
+    };
+    f(&mut cfg);
+    server::start(cfg).expect("server starts")
+}
+
+pub fn sig(user: &str) -> String {
+    usersig::generate(
+        DEV_SDKAPPID,
+        DEV_KEY,
+        user,
+        loginstorm::unix_now(),
+        86400,
+        None,
+    )
+}
+
+pub fn sig_at(user: &str, time: u64, expire: u64) -> String {
+    usersig::generate(DEV_SDKAPPID, DEV_KEY, user, time, expire, None)
+}
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub code: u32,
+    pub data: Value,
+    pub message: Option<String>,
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    seq: u64,
+    /// Events (and unmatched responses) read while waiting for something else.
+    backlog: VecDeque<ServerFrame>,
+}
+
+impl Client {
+    pub async fn connect(h: &ServerHandle) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(h.url())
+            .await
+            .expect("websocket connects");
+        Client {
+            ws,
+            seq: 0,
+            backlog: VecDeque::new(),
+        }
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.ws.send(m).await.expect("send");
+    }
+
+    /// Read the next frame from the wire (not the backlog), or None when closed.
+    pub async fn read_frame(&mut self) -> Option<ServerFrame> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await {
+                Err(_) => panic!("no frame within {WAIT:?}"),
+                Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    return Some(ServerFrame::parse(t.as_str()).expect("server frames parse"))
+                }
+                Ok(Some(Ok(Message::Close(_)))) => return None,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// Read the close frame's code after the server closes.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await {
+                Ok(Some(Ok(Message::Close(f)))) => return f.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Send a request (seq assigned here) and wait for its response; events seen meanwhile are kept.
+    pub async fn request(&mut self, mut body: Value) -> Reply {
+        self.seq += 1;
+        let seq = self.seq;
+        body["seq"] = json!(seq);
+        self.send_raw(Message::text(body.to_string())).await;
+        self.response_to(seq).await
+    }
+
+    pub async fn response_to(&mut self, seq: u64) -> Reply {
+        let found = self
+            .backlog
+            .iter()
+            .position(|f| matches!(f, ServerFrame::Response { seq: s, .. } if *s == seq));
+        if let Some(ServerFrame::Response {
+            code,
+            data,
+            message,
+            ..
+        }) = found.and_then(|i| self.backlog.remove(i))
+        {
+            return Reply {
+                code,
+                data,
+                message,
+            };
+        }
+        loop {
+            match self.read_frame().await.expect("connection open") {
+                ServerFrame::Response {
+                    seq: s,
+                    code,
+                    data,
+                    message,
+                } if s == seq => {
+                    return Reply {
+                        code,
+                        data,
+                        message,
+                    }
+                }
+                other => self.backlog.push_back(other),
+            }
+        }
+    }
+
+    pub fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub async fn login_as(&mut self, user: &str, platform: Platform, sig: &str) -> Reply {
+        self.request(json!({"op":"login","sdkAppID":DEV_SDKAPPID,"userID":user,"userSig":sig,"platform":platform.name()}))
+            .await
+    }
+
+    pub async fn login(&mut self, user: &str, platform: Platform) -> Reply {
+        let s = sig(user);
+        self.login_as(user, platform, &s).await
+    }
+
+    /// Log in and wait for sdkStateReady.
+    pub async fn login_ready(&mut self, user: &str, platform: Platform) {
+        let r = self.login(user, platform).await;
+        assert_eq!(r.code, 0, "login of {user}: {r:?}");
+        assert_eq!(r.data["repeatLogin"], json!(false));
+        assert_eq!(self.next_event().await, ServerFrame::Ready);
+    }
+
+    pub async fn logout(&mut self) -> Reply {
+        self.request(json!({"op":"logout"})).await
+    }
+
+    pub async fn send_message(&mut self, to: &str, text: &str) -> Reply {
+        self.request(json!({"op":"sendMessage","to":to,"text":text}))
+            .await
+    }
+
+    pub async fn ping(&mut self) -> Reply {
+        self.request(json!({"op":"ping"})).await
+    }
+
+    pub async fn next_event(&mut self) -> ServerFrame {
+        if let Some(f) = self.backlog.pop_front() {
+            return f;
+        }
+        self.read_frame().await.expect("connection open")
+    }
+
+    /// Assert nothing arrives for a while (a ping round trip first flushes the server's queue).
+    pub async fn expect_quiet(&mut self) {
+        assert!(
+            self.backlog.is_empty(),
+            "unexpected frames: {:?}",
+            self.backlog
+        );
+        tokio::time::sleep(QUIET).await;
+        let r = self.ping().await;
+        assert_eq!(r.code, 0);
+        assert!(
+            self.backlog.is_empty(),
+            "unexpected frames: {:?}",
+            self.backlog
+        );
+    }
+}
+
+/// POST to the admin REST API (HTTP/1.1 written plainly: this is a test client).
+pub async fn rest(h: &ServerHandle, command: &str, query: &str, body: &Value) -> Value {
+    let mut s = TcpStream::connect(h.addr).await.expect("tcp connects");
+    let body = body.to_string();
+    let req = format!(
+        "POST /v4/{command}?{query} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        h.addr,
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .expect("REST answers")
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let (_, body) = text.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+pub fn admin_query() -> String {
+    format!(
+        "sdkappid={DEV_SDKAPPID}&identifier=administrator&usersig={}&random=7&contenttype=json",
+        sig("administrator")
+    )
+}
+
+impl Client {
+    pub fn ws_mut(&mut self) -> &mut WebSocketStream<MaybeTlsStream<TcpStream>> {
+        &mut self.ws
+    }
+}

@@ -1,0 +1,22 @@
+//! One integration-test binary; each module covers one area, sharing `util`.
+
+#[path = "it/util.rs"]
+mod util;
+
+#[path = "it/usersig.rs"]
+mod usersig;
+
+#[path = "it/server_rules.rs"]
+mod server_rules;
+
+#[path = "it/server_admin.rs"]
+mod server_admin;
+
+#[path = "it/server_faults.rs"]
+mod server_faults;
+
+#[path = "it/server_hostile.rs"]
+mod server_hostile;
+
+#[path = "it/cli.rs"]
+mod cli;
