@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::policy::{Limits, PlatformMode, Policy};
 use crate::server::{Faults, ServerConfig, DEFAULT_ADMIN, DEV_KEY, DEV_SDKAPPID};
@@ -35,6 +36,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a scenario: drive simulated SDK instances, print a summary, write CSV reports.
+    ///
+    /// With no target (neither --target nor `target.url` in the scenario), the scenario's
+    /// `[server]` settings start the reference server in-process on a free loopback port.
+    /// Reports go to OUT/<UTC time>-<scenario>/.
+    Run(RunArgs),
     /// Run the reference server (protocol v1 on GET /ws, admin REST API on POST /v4/...).
     ///
     /// The first line on stdout is `listening on ws://HOST:PORT/ws`. Ctrl-C or SIGTERM stops it.
@@ -42,6 +49,28 @@ pub enum Command {
     /// Mint or check UserSigs (TLSSigAPIv2).
     #[command(subcommand)]
     Sig(SigCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Scenario file (TOML); see docs/scenarios.md and the files in scenarios/.
+    pub scenario: PathBuf,
+    /// WebSocket URL of the backend (overrides `target.url`), e.g. ws://127.0.0.1:9090/ws.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Directory under which the run's report directory is made.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Override a scenario key, e.g. `--set accounts.count=1000 --set cycle.alignment=barrier`.
+    /// Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Seed for every random choice (overrides the scenario's `seed`).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// No live display (the summary is still printed).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Settings of the reference server.

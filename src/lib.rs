@@ -4,6 +4,10 @@
 //! [`server`] is the reference server built on it.
 
 pub mod cli;
+pub mod engine;
+pub mod progress;
+pub mod report;
+pub mod scenario;
 pub mod policy;
 pub mod protocol;
 pub mod server;

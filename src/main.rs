@@ -10,6 +10,7 @@ use loginstorm::{server, usersig};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run(args),
         Command::Serve(args) => serve(args),
         Command::Sig(SigCommand::Gen(args)) => sig_gen(args),
         Command::Sig(SigCommand::Verify(args)) => sig_verify(args),
@@ -21,6 +22,34 @@ fn main() -> ExitCode {
             ExitCode::from(exit::CANNOT_RUN)
         }
     }
+}
+
+fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
+    let resolved =
+        loginstorm::scenario::load(&args.scenario, &args.set).map_err(anyhow::Error::msg)?;
+    let result = loginstorm::engine::run(
+        resolved,
+        loginstorm::engine::RunOptions {
+            target: args.target,
+            out_dir: args.out,
+            seed: args.seed,
+            quiet: args.quiet,
+            overrides: args.set,
+        },
+    )?;
+    let mut out = std::io::stdout().lock();
+    loginstorm::report::render_summary(
+        &mut out,
+        result.outcome,
+        &result.totals,
+        result.elapsed,
+        &result.report_dir,
+    )?;
+    Ok(if result.outcome.is_clean() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }
 
 fn serve(args: loginstorm::cli::ServeArgs) -> anyhow::Result<u8> {

@@ -1,0 +1,372 @@
+//! The per-account coordinator: lines up the logins of an account's instances (barrier, jitter or
+//! independent), counts its kicks against the policy's expectation, and measures kick propagation.
+
+use actix::prelude::*;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+use super::instance::{Go, Instance, Stop};
+use super::metrics::{self, Counter, Metric};
+use super::plan::Plan;
+use super::ActiveGuard;
+use crate::policy::KickType;
+use crate::scenario::{Alignment, LoadModel};
+
+/// Open-model arrivals an idle-less account may queue before further ones are dropped.
+const MAX_QUEUED_ARRIVALS: usize = 64;
+
+/// What the coordinator tells the run controller.
+#[derive(Debug)]
+pub enum Note {
+    /// The account finished all its cycles.
+    Done(u32),
+}
+
+/// One row of `kicks.csv`.
+#[derive(Debug, Clone, Default)]
+pub struct AccountReport {
+    pub user: String,
+    pub logins: u64,
+    pub kicks: [u64; 4],
+    pub waves: u64,
+    /// Sum over waves of the policy's expectation (min, max over login orders); `None` when the
+    /// alignment does not make it exact.
+    pub expected: Option<(u64, u64)>,
+}
+
+pub struct Account {
+    plan: Arc<Plan>,
+    n: u32,
+    instances: Vec<Addr<Instance>>,
+    cycles: Vec<u32>,
+    stopped: Vec<bool>,
+    in_wave: usize,
+    last_login: Vec<Option<Instant>>,
+    admin_kick_at: Option<Instant>,
+    queue: VecDeque<Instant>,
+    finishing: bool,
+    done_sent: bool,
+    notes: UnboundedSender<Note>,
+    rng: fastrand::Rng,
+    report: AccountReport,
+}
+
+impl Account {
+    pub fn new(
+        plan: Arc<Plan>,
+        n: u32,
+        first_global: u64,
+        notes: UnboundedSender<Note>,
+        seed: u64,
+        active: &Arc<std::sync::atomic::AtomicUsize>,
+        ctx: &mut Context<Self>,
+    ) -> Self {
+        let user = plan.user_id(n);
+        let me = ctx.address();
+        let k = plan.platforms.len();
+        let instances = (0..k)
+            .map(|slot| {
+                Instance::new(
+                    plan.clone(),
+                    me.clone(),
+                    n,
+                    slot as u8,
+                    first_global + slot as u64,
+                    user.clone(),
+                    seed.wrapping_add(slot as u64 + 1),
+                    ActiveGuard::new(active),
+                )
+                .start()
+            })
+            .collect();
+        Account {
+            report: AccountReport {
+                user,
+                expected: plan.expected_per_wave.map(|_| (0, 0)),
+                ..Default::default()
+            },
+            plan,
+            n,
+            instances,
+            cycles: vec![0; k],
+            stopped: vec![false; k],
+            in_wave: 0,
+            last_login: vec![None; k],
+            admin_kick_at: None,
+            queue: VecDeque::new(),
+            finishing: false,
+            done_sent: false,
+            notes,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    fn wave_based(&self) -> bool {
+        self.plan.model == LoadModel::Open || self.plan.alignment != Alignment::Independent
+    }
+
+    fn jitter(&mut self) -> Duration {
+        match self.plan.alignment {
+            Alignment::Jitter(w) => w.mul_f64(self.rng.f64()),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Send every live slot into a new cycle at once.
+    fn start_wave(&mut self, intended: Instant) {
+        if self.finishing {
+            return;
+        }
+        let live: Vec<usize> = (0..self.instances.len())
+            .filter(|&i| !self.stopped[i])
+            .collect();
+        if live.is_empty() {
+            return self.done();
+        }
+        if let (Some(total), Some(per_wave)) =
+            (self.report.expected.as_mut(), self.plan.expected_per_wave)
+        {
+            let (lo, hi) = if live.len() == self.instances.len() {
+                per_wave
+            } else {
+                let ps: Vec<_> = live.iter().map(|&i| self.plan.platforms[i]).collect();
+                self.plan.policy.expected_kicks(&ps)
+            };
+            total.0 += lo;
+            total.1 += hi;
+            metrics::add(Counter::ExpectedKicks, lo);
+            metrics::add(Counter::ExpectedKicksMax, hi);
+        }
+        self.report.waves += 1;
+        self.in_wave = live.len();
+        for i in live {
+            let delay = self.jitter();
+            self.instances[i].do_send(Go { intended, delay });
+        }
+    }
+
+    fn all_cycles_done(&self) -> bool {
+        let want = self.plan.cycles;
+        self.plan.model == LoadModel::Closed
+            && want > 0
+            && (0..self.instances.len()).all(|i| self.stopped[i] || self.cycles[i] >= want)
+    }
+
+    fn done(&mut self) {
+        if !self.done_sent {
+            self.done_sent = true;
+            let _ = self.notes.send(Note::Done(self.n));
+        }
+    }
+
+    fn think(&mut self) -> Duration {
+        self.plan.think.sample(self.rng.f64())
+    }
+}
+
+impl Actor for Account {
+    type Context = Context<Self>;
+}
+
+/// Begin (closed model).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Start;
+
+impl Handler<Start> for Account {
+    type Result = ();
+
+    fn handle(&mut self, _: Start, _: &mut Context<Self>) {
+        let now = Instant::now();
+        if self.wave_based() {
+            self.start_wave(now);
+        } else {
+            for i in 0..self.instances.len() {
+                self.instances[i].do_send(Go {
+                    intended: now,
+                    delay: Duration::ZERO,
+                });
+            }
+        }
+    }
+}
+
+/// An open-model arrival: run one cycle of every instance, intended to start at `intended`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Arrive {
+    pub intended: Instant,
+}
+
+impl Handler<Arrive> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: Arrive, _: &mut Context<Self>) {
+        if self.finishing {
+            return;
+        }
+        if self.in_wave == 0 {
+            self.start_wave(m.intended);
+        } else if self.queue.len() < MAX_QUEUED_ARRIVALS {
+            self.queue.push_back(m.intended);
+        } else {
+            metrics::count(Counter::ArrivalsDropped);
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LoginSent {
+    pub slot: u8,
+    pub at: Instant,
+}
+
+impl Handler<LoginSent> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: LoginSent, _: &mut Context<Self>) {
+        self.report.logins += 1;
+        self.last_login[m.slot as usize] = Some(m.at);
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Kicked {
+    pub slot: u8,
+    pub kick: KickType,
+    pub at: Instant,
+}
+
+impl Handler<Kicked> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: Kicked, _: &mut Context<Self>) {
+        self.report.kicks[m.kick.index()] += 1;
+        let cause = match m.kick {
+            KickType::MultipleAccount | KickType::MultipleDevice => self
+                .last_login
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != m.slot as usize)
+                .filter_map(|(_, t)| *t)
+                .filter(|t| *t <= m.at)
+                .max(),
+            KickType::RestApiKick => self.admin_kick_at.filter(|t| *t <= m.at),
+            KickType::UserSigExpired => None,
+        };
+        if let Some(c) = cause {
+            metrics::record(
+                Metric::KickPropagation,
+                u64::try_from((m.at - c).as_micros()).unwrap_or(u64::MAX),
+            );
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CycleDone {
+    pub slot: u8,
+    pub stopped: bool,
+}
+
+impl Handler<CycleDone> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: CycleDone, ctx: &mut Context<Self>) {
+        let slot = m.slot as usize;
+        self.cycles[slot] += 1;
+        if m.stopped {
+            self.stopped[slot] = true;
+        }
+        if self.finishing {
+            return;
+        }
+        if !self.wave_based() {
+            if self.all_cycles_done() {
+                return self.done();
+            }
+            let want = self.plan.cycles;
+            if !self.stopped[slot] && (want == 0 || self.cycles[slot] < want) {
+                let think = self.think();
+                let addr = self.instances[slot].clone();
+                ctx.run_later(think, move |_, _| {
+                    addr.do_send(Go {
+                        intended: Instant::now(),
+                        delay: Duration::ZERO,
+                    })
+                });
+            }
+            return;
+        }
+        self.in_wave = self.in_wave.saturating_sub(1);
+        if self.in_wave > 0 {
+            return;
+        }
+        match self.plan.model {
+            LoadModel::Closed => {
+                if self.all_cycles_done() || self.stopped.iter().all(|s| *s) {
+                    return self.done();
+                }
+                let think = self.think();
+                ctx.run_later(think, |act, _| act.start_wave(Instant::now()));
+            }
+            LoadModel::Open => {
+                if let Some(intended) = self.queue.pop_front() {
+                    self.start_wave(intended);
+                }
+            }
+        }
+    }
+}
+
+/// The admin kicker is about to kick this account through the REST API.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AdminKickSent {
+    pub at: Instant,
+}
+
+impl Handler<AdminKickSent> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: AdminKickSent, _: &mut Context<Self>) {
+        self.admin_kick_at = Some(m.at);
+    }
+}
+
+/// Stop starting cycles and wind every instance down.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Finish;
+
+impl Handler<Finish> for Account {
+    type Result = ();
+
+    fn handle(&mut self, _: Finish, _: &mut Context<Self>) {
+        self.finishing = true;
+        self.queue.clear();
+        for i in &self.instances {
+            i.do_send(Stop);
+        }
+    }
+}
+
+/// Hand over the account's row for `kicks.csv`.
+#[derive(Message)]
+#[rtype(result = "AccountReport")]
+pub struct TakeReport;
+
+impl Handler<TakeReport> for Account {
+    type Result = MessageResult<TakeReport>;
+
+    fn handle(&mut self, _: TakeReport, ctx: &mut Context<Self>) -> Self::Result {
+        ctx.stop();
+        MessageResult(std::mem::take(&mut self.report))
+    }
+}

@@ -1,0 +1,539 @@
+//! One simulated SDK instance: an actix actor cycling connect → login → ready → (activity) →
+//! logout/close over its own WebSocket (read half as a stream, write half as a sink writer).
+
+use actix::io::{SinkWrite, WriteHandler};
+use actix::prelude::*;
+use futures_util::stream::{SplitSink, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::account::{Account, CycleDone, Kicked, LoginSent};
+use super::metrics::{self, Counter, Metric};
+use super::plan::Plan;
+use super::{connect, ActiveGuard};
+use crate::policy::Platform;
+use crate::protocol::{Request, ServerFrame};
+use crate::scenario::{ConnectionMode, CycleEnd, LoadModel, MessageTo, OnKick};
+
+type Ws = WebSocketStream<TcpStream>;
+type Sink = SplitSink<Ws, Message>;
+
+/// Most `sendMessage` requests one instance keeps in flight.
+const MAX_MESSAGES_IN_FLIGHT: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Between cycles (or never started).
+    Idle,
+    Connecting,
+    LoggingIn,
+    AwaitReady,
+    Ready,
+    LoggingOut,
+}
+
+pub struct Instance {
+    plan: Arc<Plan>,
+    account: Addr<Account>,
+    n: u32,
+    slot: u8,
+    /// Global index, for spreading source addresses.
+    global: u64,
+    user: String,
+    platform: Platform,
+    phase: Phase,
+    /// Bumped on every phase change; timers armed in an older step do nothing.
+    step: u64,
+    sink: Option<SinkWrite<Message, Sink>>,
+    stream: Option<SpawnHandle>,
+    seq: u64,
+    ctrl_seq: u64,
+    /// The cycle's intended start (open model) or its actual start.
+    intended: Instant,
+    login_sent: Instant,
+    logout_sent: Instant,
+    messages: Vec<(u64, Instant)>,
+    stopping: bool,
+    /// After an admin kick, sigs must be issued after the kick's second (older ones are void).
+    sig_not_before: u64,
+    rng: fastrand::Rng,
+    _active: ActiveGuard,
+}
+
+impl Instance {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        plan: Arc<Plan>,
+        account: Addr<Account>,
+        n: u32,
+        slot: u8,
+        global: u64,
+        user: String,
+        seed: u64,
+        active: ActiveGuard,
+    ) -> Self {
+        let platform = plan.platforms[slot as usize];
+        Instance {
+            plan,
+            account,
+            n,
+            slot,
+            global,
+            user,
+            platform,
+            phase: Phase::Idle,
+            step: 0,
+            sink: None,
+            stream: None,
+            seq: 0,
+            ctrl_seq: 0,
+            intended: Instant::now(),
+            login_sent: Instant::now(),
+            logout_sent: Instant::now(),
+            messages: Vec::new(),
+            stopping: false,
+            sig_not_before: 0,
+            rng: fastrand::Rng::with_seed(seed),
+            _active: active,
+        }
+    }
+
+    /// Where latencies start: the intended start in the open model (so a stalled backend cannot
+    /// hide behind a late send), the actual login send in the closed model.
+    fn start_mark(&self) -> Instant {
+        match self.plan.model {
+            LoadModel::Open => self.intended.min(self.login_sent),
+            LoadModel::Closed => self.login_sent,
+        }
+    }
+
+    fn set_phase(&mut self, p: Phase) {
+        if self.phase == Phase::Ready && p != Phase::Ready {
+            metrics::live(-1);
+        }
+        if p == Phase::Ready && self.phase != Phase::Ready {
+            metrics::live(1);
+        }
+        self.phase = p;
+        self.step += 1;
+    }
+
+    /// Run `f` after `d` unless the phase has changed meanwhile.
+    fn after(&mut self, ctx: &mut Context<Self>, d: Duration, f: fn(&mut Self, &mut Context<Self>)) {
+        let step = self.step;
+        ctx.run_later(d, move |act, ctx| {
+            if act.step == step {
+                f(act, ctx);
+            }
+        });
+    }
+
+    fn send(&mut self, req: &Request) -> bool {
+        match &mut self.sink {
+            Some(s) => s.write(Message::text(req.to_json())).is_ok(),
+            None => false,
+        }
+    }
+
+    fn start_cycle(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
+        if self.sink.is_some() {
+            self.login(ctx);
+        } else {
+            self.connect(ctx);
+        }
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        self.set_phase(Phase::Connecting);
+        let plan = self.plan.clone();
+        let local = plan.local_addr(self.global);
+        let started = Instant::now();
+        let fut = async move {
+            tokio::time::timeout(
+                plan.connect_timeout,
+                connect::connect(&plan.url, plan.addr, local),
+            )
+            .await
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
+            if act.phase != Phase::Connecting {
+                return;
+            }
+            match res {
+                Ok(Ok(ws)) => {
+                    metrics::record(Metric::Connect, micros(started.elapsed()));
+                    metrics::count(Counter::ConnectionsOpened);
+                    let (sink, stream) = ws.split();
+                    act.stream = Some(ctx.add_stream(stream));
+                    act.sink = Some(SinkWrite::new(sink, ctx));
+                    act.login(ctx);
+                }
+                Ok(Err(_)) => {
+                    metrics::count(Counter::ConnectionsFailed);
+                    act.cycle_done(ctx, false);
+                }
+                Err(_) => {
+                    metrics::count(Counter::ConnectionsFailed);
+                    metrics::count(Counter::TimeoutsConnect);
+                    act.cycle_done(ctx, false);
+                }
+            }
+        }));
+    }
+
+    fn login(&mut self, ctx: &mut Context<Self>) {
+        self.seq += 1;
+        self.ctrl_seq = self.seq;
+        let req = Request::Login {
+            seq: self.seq,
+            sdk_app_id: self.plan.sdkappid,
+            user_id: self.user.clone(),
+            user_sig: self.plan.user_sig(self.n, &self.user, self.sig_not_before),
+            platform: self.platform,
+        };
+        self.login_sent = Instant::now();
+        self.account.do_send(LoginSent {
+            slot: self.slot,
+            at: self.login_sent,
+        });
+        if !self.send(&req) {
+            return self.lost(ctx);
+        }
+        self.set_phase(Phase::LoggingIn);
+        self.after(ctx, self.plan.login_timeout, |act, ctx| {
+            metrics::count(Counter::TimeoutsLogin);
+            act.resync(ctx);
+        });
+    }
+
+    fn on_ready(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        metrics::record(Metric::Ready, micros(now - self.start_mark()));
+        metrics::record(Metric::ReadyService, micros(now - self.login_sent));
+        metrics::count(Counter::Readies);
+        self.set_phase(Phase::Ready);
+        if self.stopping {
+            return self.logout(ctx);
+        }
+        let hold = self.plan.hold.sample(self.rng.f64());
+        self.after(ctx, hold, |act, ctx| act.end_hold(ctx));
+        if let Some(every) = self.plan.message_interval {
+            let step = self.step;
+            ctx.run_interval(every, move |act, ctx| {
+                if act.step != step {
+                    // The ready phase is over; this interval ends with it.
+                    return;
+                }
+                act.send_message(ctx);
+            });
+        }
+    }
+
+    fn send_message(&mut self, ctx: &mut Context<Self>) {
+        if self.messages.len() >= MAX_MESSAGES_IN_FLIGHT {
+            return;
+        }
+        let to = match self.plan.message_to {
+            MessageTo::Myself => self.user.clone(),
+            MessageTo::Peer => self.plan.user_id((self.n + 1) % self.plan.accounts),
+        };
+        self.seq += 1;
+        let req = Request::SendMessage {
+            seq: self.seq,
+            to,
+            text: "loginstorm".into(),
+        };
+        if self.send(&req) {
+            self.messages.push((self.seq, Instant::now()));
+            metrics::count(Counter::MessagesSent);
+        } else {
+            self.lost(ctx);
+        }
+    }
+
+    fn end_hold(&mut self, ctx: &mut Context<Self>) {
+        match self.plan.end {
+            CycleEnd::Close => {
+                self.set_phase(Phase::Idle);
+                self.close(ctx);
+                self.cycle_done(ctx, false);
+            }
+            CycleEnd::Logout | CycleEnd::LogoutClose => self.logout(ctx),
+        }
+    }
+
+    fn logout(&mut self, ctx: &mut Context<Self>) {
+        self.seq += 1;
+        self.ctrl_seq = self.seq;
+        self.logout_sent = Instant::now();
+        if !self.send(&Request::Logout { seq: self.seq }) {
+            return self.lost(ctx);
+        }
+        self.set_phase(Phase::LoggingOut);
+        self.after(ctx, self.plan.logout_timeout, |act, ctx| {
+            metrics::count(Counter::TimeoutsLogout);
+            act.resync(ctx);
+        });
+    }
+
+    fn on_response(&mut self, ctx: &mut Context<Self>, seq: u64, code: u32, data: &serde_json::Value) {
+        if let Some(i) = self.messages.iter().position(|(s, _)| *s == seq) {
+            let (_, sent) = self.messages.swap_remove(i);
+            metrics::record(Metric::Message, micros(sent.elapsed()));
+            metrics::count(if code == 0 {
+                Counter::MessagesOk
+            } else {
+                Counter::MessagesFailed
+            });
+            return;
+        }
+        if seq != self.ctrl_seq {
+            metrics::count(Counter::ProtocolErrors);
+            return;
+        }
+        match self.phase {
+            Phase::LoggingIn => {
+                let now = Instant::now();
+                if code != 0 {
+                    metrics::login_failed(code);
+                    if code == crate::protocol::code::SIG_INVALIDATED {
+                        // An admin kick voided every sig issued up to now: the next one must be newer.
+                        self.sig_not_before = crate::unix_now() + 1;
+                    }
+                    self.set_phase(Phase::Idle);
+                    return self.cycle_done(ctx, false);
+                }
+                metrics::record(Metric::Login, micros(now - self.start_mark()));
+                metrics::record(Metric::LoginService, micros(now - self.login_sent));
+                metrics::count(Counter::LoginsOk);
+                if data.get("repeatLogin").and_then(|v| v.as_bool()) == Some(true) {
+                    metrics::count(Counter::RepeatLogins);
+                }
+                self.set_phase(Phase::AwaitReady);
+                self.after(ctx, self.plan.ready_timeout, |act, ctx| {
+                    metrics::count(Counter::TimeoutsReady);
+                    act.resync(ctx);
+                });
+            }
+            Phase::LoggingOut => {
+                if code == 0 {
+                    metrics::record(Metric::Logout, micros(self.logout_sent.elapsed()));
+                    metrics::count(Counter::Logouts);
+                } else {
+                    metrics::count(Counter::LogoutsFailed);
+                }
+                self.set_phase(Phase::Idle);
+                if self.plan.end == CycleEnd::LogoutClose
+                    || self.plan.connection == ConnectionMode::Fresh
+                    || self.stopping
+                {
+                    self.close(ctx);
+                }
+                self.cycle_done(ctx, false);
+            }
+            _ => metrics::count(Counter::ProtocolErrors),
+        }
+    }
+
+    fn on_kicked(&mut self, ctx: &mut Context<Self>, kick: crate::policy::KickType) {
+        metrics::count(Counter::kick(kick));
+        if kick == crate::policy::KickType::RestApiKick {
+            self.sig_not_before = crate::unix_now() + 1;
+        }
+        self.account.do_send(Kicked {
+            slot: self.slot,
+            kick,
+            at: Instant::now(),
+        });
+        match self.phase {
+            Phase::AwaitReady | Phase::Ready | Phase::LoggingIn => {}
+            // Kicked while logging out or between cycles: nothing of this cycle to cut short.
+            _ => return,
+        }
+        self.set_phase(Phase::Idle);
+        if self.stopping {
+            self.close(ctx);
+            return self.cycle_done(ctx, false);
+        }
+        match self.plan.on_kick {
+            OnKick::Relogin(backoff) => {
+                self.after(ctx, backoff, |act, ctx| {
+                    act.intended = Instant::now();
+                    act.login(ctx);
+                });
+            }
+            OnKick::NextCycle => self.cycle_done(ctx, false),
+            OnKick::Stop => self.cycle_done(ctx, true),
+        }
+    }
+
+    /// Something went wrong mid-cycle: drop the connection and end the cycle.
+    fn resync(&mut self, ctx: &mut Context<Self>) {
+        self.set_phase(Phase::Idle);
+        self.close(ctx);
+        self.cycle_done(ctx, false);
+    }
+
+    /// The connection broke underneath us.
+    fn lost(&mut self, ctx: &mut Context<Self>) {
+        let in_cycle = self.phase != Phase::Idle;
+        metrics::count(Counter::ConnectionsLost);
+        self.set_phase(Phase::Idle);
+        self.drop_connection(ctx);
+        if in_cycle {
+            self.cycle_done(ctx, false);
+        }
+    }
+
+    fn close(&mut self, ctx: &mut Context<Self>) {
+        if let Some(mut s) = self.sink.take() {
+            s.close();
+        }
+        if let Some(h) = self.stream.take() {
+            ctx.cancel_future(h);
+        }
+        self.messages.clear();
+    }
+
+    fn drop_connection(&mut self, ctx: &mut Context<Self>) {
+        if let Some(s) = self.sink.take() {
+            ctx.cancel_future(s.handle());
+        }
+        if let Some(h) = self.stream.take() {
+            ctx.cancel_future(h);
+        }
+        self.messages.clear();
+    }
+
+    fn cycle_done(&mut self, ctx: &mut Context<Self>, stopped: bool) {
+        metrics::count(Counter::CyclesCompleted);
+        if self.stopping {
+            self.close(ctx);
+            ctx.stop();
+            return;
+        }
+        self.account.do_send(CycleDone {
+            slot: self.slot,
+            stopped,
+        });
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+impl Actor for Instance {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if self.phase == Phase::Ready {
+            metrics::live(-1);
+        }
+    }
+}
+
+impl WriteHandler<WsError> for Instance {
+    fn error(&mut self, _: WsError, _: &mut Context<Self>) -> Running {
+        Running::Stop
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The write half ended (closed by us, or broken): not a reason to stop the actor.
+        if self.sink.as_ref().is_some_and(|s| s.closed()) || self.sink.is_none() {
+            return;
+        }
+        self.lost(ctx);
+    }
+}
+
+impl StreamHandler<Result<Message, WsError>> for Instance {
+    fn handle(&mut self, item: Result<Message, WsError>, ctx: &mut Context<Self>) {
+        let text = match item {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Close(_)) | Err(_) => return self.lost(ctx),
+            Ok(_) => return,
+        };
+        match ServerFrame::parse(text.as_str()) {
+            Ok(ServerFrame::Response {
+                seq, code, data, ..
+            }) => self.on_response(ctx, seq, code, &data),
+            Ok(ServerFrame::Ready) => {
+                if self.phase == Phase::AwaitReady {
+                    self.on_ready(ctx);
+                } else {
+                    metrics::count(Counter::ProtocolErrors);
+                }
+            }
+            Ok(ServerFrame::KickedOut(kick)) => self.on_kicked(ctx, kick),
+            Ok(ServerFrame::NotReady) => {}
+            Ok(ServerFrame::MessageReceived { .. }) => metrics::count(Counter::MessagesReceived),
+            Err(_) => metrics::count(Counter::ProtocolErrors),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The server closed the connection (or we cancelled the stream, which does not call this).
+        if self.stream.is_some() {
+            self.stream = None;
+            self.lost(ctx);
+        }
+    }
+}
+
+/// Start a cycle: `intended` is when it should have started, `delay` a jitter before the login.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Go {
+    pub intended: Instant,
+    pub delay: Duration,
+}
+
+impl Handler<Go> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, m: Go, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Idle || self.stopping {
+            return;
+        }
+        self.intended = m.intended;
+        if m.delay.is_zero() {
+            self.start_cycle(ctx);
+        } else {
+            ctx.run_later(m.delay, |act, ctx| {
+                if act.phase == Phase::Idle {
+                    act.start_cycle(ctx);
+                }
+            });
+        }
+    }
+}
+
+/// Wind down: log out if logged in, close, and stop the actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        self.stopping = true;
+        match self.phase {
+            Phase::Ready => self.logout(ctx),
+            Phase::LoggingOut | Phase::LoggingIn | Phase::AwaitReady => {}
+            Phase::Idle | Phase::Connecting => {
+                self.set_phase(Phase::Idle);
+                self.close(ctx);
+                ctx.stop();
+            }
+        }
+    }
+}

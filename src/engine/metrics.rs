@@ -1,0 +1,287 @@
+//! Per-thread recording and off-path aggregation.
+//!
+//! Every worker thread records into its own [`Recorder`] (a thread-local: no locks on the hot
+//! path). Once a second a task on each worker swaps the recorder out and sends the [`Snapshot`]
+//! to the collector, which adds it into the run's totals. All histograms come from one template,
+//! so they can be added.
+
+use hdrhistogram::Histogram;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use crate::policy::KickType;
+
+/// Latency histograms, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// TCP connect + WebSocket upgrade.
+    Connect,
+    /// Login request → response, measured from the intended start (open model) or the send.
+    Login,
+    /// Login request → response, from the actual send (service time).
+    LoginService,
+    /// Login sent → `sdkStateReady`, from the intended start.
+    Ready,
+    /// Login sent → `sdkStateReady`, from the actual send.
+    ReadyService,
+    /// Logout request → response.
+    Logout,
+    /// The kicking login's send → the victim's `kickedOut`.
+    KickPropagation,
+    /// `sendMessage` request → response.
+    Message,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 8] = [
+        Metric::Connect,
+        Metric::Login,
+        Metric::LoginService,
+        Metric::Ready,
+        Metric::ReadyService,
+        Metric::Logout,
+        Metric::KickPropagation,
+        Metric::Message,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Connect => "connect",
+            Metric::Login => "login",
+            Metric::LoginService => "login_service",
+            Metric::Ready => "ready",
+            Metric::ReadyService => "ready_service",
+            Metric::Logout => "logout",
+            Metric::KickPropagation => "kick_propagation",
+            Metric::Message => "message",
+        }
+    }
+}
+
+/// Event counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    ConnectionsOpened,
+    ConnectionsFailed,
+    ConnectionsLost,
+    LoginsOk,
+    LoginsFailed,
+    RepeatLogins,
+    Readies,
+    Logouts,
+    LogoutsFailed,
+    KicksMultipleAccount,
+    KicksMultipleDevice,
+    KicksUserSigExpired,
+    KicksRestApi,
+    ExpectedKicks,
+    ExpectedKicksMax,
+    TimeoutsConnect,
+    TimeoutsLogin,
+    TimeoutsReady,
+    TimeoutsLogout,
+    MessagesSent,
+    MessagesOk,
+    MessagesFailed,
+    MessagesReceived,
+    ProtocolErrors,
+    AdminKicksSent,
+    AdminKicksFailed,
+    CyclesCompleted,
+    ArrivalsDropped,
+}
+
+impl Counter {
+    pub const ALL: [Counter; 28] = [
+        Counter::ConnectionsOpened,
+        Counter::ConnectionsFailed,
+        Counter::ConnectionsLost,
+        Counter::LoginsOk,
+        Counter::LoginsFailed,
+        Counter::RepeatLogins,
+        Counter::Readies,
+        Counter::Logouts,
+        Counter::LogoutsFailed,
+        Counter::KicksMultipleAccount,
+        Counter::KicksMultipleDevice,
+        Counter::KicksUserSigExpired,
+        Counter::KicksRestApi,
+        Counter::ExpectedKicks,
+        Counter::ExpectedKicksMax,
+        Counter::TimeoutsConnect,
+        Counter::TimeoutsLogin,
+        Counter::TimeoutsReady,
+        Counter::TimeoutsLogout,
+        Counter::MessagesSent,
+        Counter::MessagesOk,
+        Counter::MessagesFailed,
+        Counter::MessagesReceived,
+        Counter::ProtocolErrors,
+        Counter::AdminKicksSent,
+        Counter::AdminKicksFailed,
+        Counter::CyclesCompleted,
+        Counter::ArrivalsDropped,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Counter::ConnectionsOpened => "connections_opened",
+            Counter::ConnectionsFailed => "connections_failed",
+            Counter::ConnectionsLost => "connections_lost",
+            Counter::LoginsOk => "logins_ok",
+            Counter::LoginsFailed => "logins_failed",
+            Counter::RepeatLogins => "repeat_logins",
+            Counter::Readies => "readies",
+            Counter::Logouts => "logouts",
+            Counter::LogoutsFailed => "logouts_failed",
+            Counter::KicksMultipleAccount => "kicks_multipleAccount",
+            Counter::KicksMultipleDevice => "kicks_multipleDevice",
+            Counter::KicksUserSigExpired => "kicks_userSigExpired",
+            Counter::KicksRestApi => "kicks_REST_API_Kick",
+            Counter::ExpectedKicks => "expected_kicks",
+            Counter::ExpectedKicksMax => "expected_kicks_max",
+            Counter::TimeoutsConnect => "timeouts_connect",
+            Counter::TimeoutsLogin => "timeouts_login",
+            Counter::TimeoutsReady => "timeouts_ready",
+            Counter::TimeoutsLogout => "timeouts_logout",
+            Counter::MessagesSent => "messages_sent",
+            Counter::MessagesOk => "messages_ok",
+            Counter::MessagesFailed => "messages_failed",
+            Counter::MessagesReceived => "messages_received",
+            Counter::ProtocolErrors => "protocol_errors",
+            Counter::AdminKicksSent => "admin_kicks_sent",
+            Counter::AdminKicksFailed => "admin_kicks_failed",
+            Counter::CyclesCompleted => "cycles_completed",
+            Counter::ArrivalsDropped => "arrivals_dropped",
+        }
+    }
+
+    pub fn kick(t: KickType) -> Counter {
+        match t {
+            KickType::MultipleAccount => Counter::KicksMultipleAccount,
+            KickType::MultipleDevice => Counter::KicksMultipleDevice,
+            KickType::UserSigExpired => Counter::KicksUserSigExpired,
+            KickType::RestApiKick => Counter::KicksRestApi,
+        }
+    }
+}
+
+/// Highest latency a histogram tracks (one hour, in µs); larger values saturate.
+const MAX_MICROS: u64 = 3_600_000_000;
+
+/// The one histogram shape every recorder and total uses.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static histogram bounds")
+}
+
+/// What one thread recorded in one interval.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub hist: Vec<Histogram<u64>>,
+    pub counters: [u64; Counter::ALL.len()],
+    /// Failed logins by error code.
+    pub login_codes: BTreeMap<u32, u64>,
+    /// Change of the live-session gauge.
+    pub live_delta: i64,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            hist: Metric::ALL.iter().map(|_| new_histogram()).collect(),
+            counters: [0; Counter::ALL.len()],
+            login_codes: BTreeMap::new(),
+            live_delta: 0,
+        }
+    }
+}
+
+impl Snapshot {
+    pub fn add(&mut self, other: &Snapshot) {
+        for (a, b) in self.hist.iter_mut().zip(&other.hist) {
+            // Same template on both sides: adding cannot fail.
+            let _ = a.add(b);
+        }
+        for (a, b) in self.counters.iter_mut().zip(other.counters) {
+            *a += b;
+        }
+        for (c, n) in &other.login_codes {
+            *self.login_codes.entry(*c).or_default() += n;
+        }
+        self.live_delta += other.live_delta;
+    }
+
+    pub fn get(&self, c: Counter) -> u64 {
+        self.counters[c as usize]
+    }
+
+    pub fn hist(&self, m: Metric) -> &Histogram<u64> {
+        &self.hist[m as usize]
+    }
+}
+
+thread_local! {
+    static RECORDER: RefCell<Option<Snapshot>> = const { RefCell::new(None) };
+}
+
+fn with<R>(f: impl FnOnce(&mut Snapshot) -> R) -> R {
+    RECORDER.with(|r| f(r.borrow_mut().get_or_insert_with(Snapshot::default)))
+}
+
+/// Record a latency in microseconds on this thread.
+pub fn record(m: Metric, micros: u64) {
+    with(|s| s.hist[m as usize].saturating_record(micros.max(1)));
+}
+
+/// Count one event on this thread.
+pub fn count(c: Counter) {
+    add(c, 1);
+}
+
+pub fn add(c: Counter, n: u64) {
+    with(|s| s.counters[c as usize] += n);
+}
+
+pub fn login_failed(code: u32) {
+    with(|s| {
+        s.counters[Counter::LoginsFailed as usize] += 1;
+        *s.login_codes.entry(code).or_default() += 1;
+    });
+}
+
+/// Move the live-session gauge.
+pub fn live(delta: i64) {
+    with(|s| s.live_delta += delta);
+}
+
+/// Take what this thread recorded since the last take.
+pub fn take() -> Snapshot {
+    RECORDER.with(|r| r.borrow_mut().take().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorders_are_per_thread_and_take_resets() {
+        record(Metric::Login, 1500);
+        count(Counter::LoginsOk);
+        login_failed(70001);
+        live(2);
+        let s = take();
+        assert_eq!(s.hist(Metric::Login).len(), 1);
+        assert_eq!(s.get(Counter::LoginsOk), 1);
+        assert_eq!(s.get(Counter::LoginsFailed), 1);
+        assert_eq!(s.login_codes[&70001], 1);
+        assert_eq!(s.live_delta, 2);
+        let other = std::thread::spawn(take).join().unwrap();
+        assert_eq!(other.get(Counter::LoginsOk), 0);
+        assert_eq!(take().get(Counter::LoginsOk), 0);
+        let mut total = Snapshot::default();
+        total.add(&s);
+        total.add(&s);
+        assert_eq!(total.hist(Metric::Login).len(), 2);
+        assert_eq!(total.get(Counter::LoginsOk), 2);
+    }
+}

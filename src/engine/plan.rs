@@ -1,0 +1,134 @@
+//! The run plan: everything an actor needs to know, derived once from the resolved scenario and
+//! shared (read-only) by every actor.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::policy::{Platform, Policy};
+use crate::scenario::{Alignment, CycleEnd, ConnectionMode, LoadModel, MessageTo, OnKick, Resolved};
+use crate::units::DelayRange;
+use crate::usersig;
+
+#[derive(Debug)]
+pub struct Plan {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub local_addrs: u32,
+    pub sdkappid: u64,
+    pub key: String,
+    pub admin: String,
+    pub sig_lifetime: u64,
+    pub credentials: Option<Vec<(String, String)>>,
+    pub id_pattern: String,
+    pub platforms: Vec<Platform>,
+    pub policy: Policy,
+    pub model: LoadModel,
+    pub cycles: u32,
+    pub hold: DelayRange,
+    pub message_interval: Option<Duration>,
+    pub message_to: MessageTo,
+    pub accounts: u32,
+    pub end: CycleEnd,
+    pub connection: ConnectionMode,
+    pub think: crate::scenario::Think,
+    pub alignment: Alignment,
+    pub on_kick: OnKick,
+    pub connect_timeout: Duration,
+    pub login_timeout: Duration,
+    pub ready_timeout: Duration,
+    pub logout_timeout: Duration,
+    /// Kicks expected per wave of all instances (min, max over login orders), when the
+    /// alignment makes that exact.
+    pub expected_per_wave: Option<(u64, u64)>,
+}
+
+impl Plan {
+    pub fn new(r: &Resolved, url: &str) -> Result<Arc<Plan>, String> {
+        let s = &r.scenario;
+        let addr = target_addr(url)?;
+        let exact = matches!(s.cycle.alignment, Alignment::Barrier | Alignment::Jitter(_))
+            && !matches!(s.cycle.on_kick, OnKick::Relogin(_));
+        Ok(Arc::new(Plan {
+            url: url.to_string(),
+            addr,
+            local_addrs: s.target.local_addrs,
+            sdkappid: s.target.sdkappid,
+            key: s.target.key.clone(),
+            admin: s.target.admin.clone(),
+            sig_lifetime: s.target.sig_lifetime.0.as_secs().max(1),
+            credentials: r.credentials.clone(),
+            id_pattern: s.accounts.id_pattern.clone(),
+            platforms: r.platforms.clone(),
+            policy: r.policy,
+            model: s.load.model,
+            cycles: s.cycle.cycles,
+            hold: s.cycle.hold,
+            message_interval: (s.cycle.message_rate > 0.0)
+                .then(|| Duration::from_secs_f64(1.0 / s.cycle.message_rate)),
+            message_to: s.cycle.message_to,
+            accounts: s.accounts.count,
+            end: s.cycle.end,
+            connection: s.cycle.connection,
+            think: s.cycle.think,
+            alignment: s.cycle.alignment,
+            on_kick: s.cycle.on_kick,
+            connect_timeout: s.timeouts.connect.0,
+            login_timeout: s.timeouts.login.0,
+            ready_timeout: s.timeouts.ready.0,
+            logout_timeout: s.timeouts.logout.0,
+            expected_per_wave: exact.then(|| r.policy.expected_kicks(&r.platforms)),
+        }))
+    }
+
+    pub fn user_id(&self, n: u32) -> String {
+        match &self.credentials {
+            Some(c) => c[n as usize].0.clone(),
+            None => self.id_pattern.replace("{n}", &n.to_string()),
+        }
+    }
+
+    /// A UserSig for a login of account `n`, issued now (or at `not_before`, if later).
+    pub fn user_sig(&self, n: u32, user: &str, not_before: u64) -> String {
+        match &self.credentials {
+            Some(c) => c[n as usize].1.clone(),
+            None => usersig::generate(
+                self.sdkappid,
+                &self.key,
+                user,
+                crate::unix_now().max(not_before),
+                self.sig_lifetime,
+                None,
+            ),
+        }
+    }
+
+    /// Source address for the `k`-th connection (spread over 127.0.0.0/8 when asked).
+    pub fn local_addr(&self, k: u64) -> Option<IpAddr> {
+        if self.local_addrs <= 1 || !self.addr.ip().is_loopback() || !self.addr.is_ipv4() {
+            return None;
+        }
+        let base = u32::from(Ipv4Addr::new(127, 0, 0, 1));
+        Some(IpAddr::V4(Ipv4Addr::from(
+            base + (k % u64::from(self.local_addrs)) as u32,
+        )))
+    }
+}
+
+/// Resolve `ws://host:port/path` to a socket address.
+pub fn target_addr(url: &str) -> Result<SocketAddr, String> {
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or_else(|| format!("target {url:?} must start with ws://"))?;
+    let hostport = rest.split('/').next().unwrap_or("");
+    let with_port = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve target {url:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("target {url:?} resolves to no address"))
+}

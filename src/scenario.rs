@@ -1,0 +1,723 @@
+//! Scenario files (TOML): what to run, against what, and how logins line up.
+//!
+//! Every key is documented in `docs/scenarios.md`. Unknown keys and out-of-range values are
+//! rejected naming the key. `--set key=value` overrides edit the TOML tree before it is read, so
+//! the CLI and files share one parser.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::policy::{Limits, Platform, PlatformMode, Policy};
+use crate::server::{Faults, DEFAULT_ADMIN, DEV_KEY, DEV_SDKAPPID};
+use crate::units::{DelayRange, Dur};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name used in the report directory; defaults to the file's stem.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random choice the generator makes (think times, jitter, picks).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub target: Target,
+    #[serde(default)]
+    pub server: EmbeddedServer,
+    #[serde(default)]
+    pub policy: PolicySpec,
+    pub accounts: Accounts,
+    #[serde(default)]
+    pub cycle: Cycle,
+    #[serde(default)]
+    pub load: Load,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub admin_kick: AdminKick,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Target {
+    /// WebSocket URL of the backend; empty = start the embedded reference server.
+    pub url: String,
+    pub sdkappid: u64,
+    /// Secret key used to mint UserSigs (and the admin's for REST kicks).
+    pub key: String,
+    /// CSV file of `userID,userSig` for backends whose key the tester does not hold.
+    pub credentials: Option<PathBuf>,
+    /// Lifetime of minted UserSigs.
+    pub sig_lifetime: Dur,
+    /// Admin identifier for REST calls.
+    pub admin: String,
+    /// Spread connections over this many loopback source addresses (127.0.0.1, .2, …).
+    pub local_addrs: u32,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target {
+            url: String::new(),
+            sdkappid: DEV_SDKAPPID,
+            key: DEV_KEY.into(),
+            credentials: None,
+            sig_lifetime: Dur(Duration::from_secs(86400)),
+            admin: DEFAULT_ADMIN.into(),
+            local_addrs: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedServer {
+    pub ready_delay: DelayRange,
+    /// Worker threads of the embedded server; 0 = one per core.
+    pub workers: usize,
+    pub faults: Faults,
+    pub fault_seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySpec {
+    /// `Web=3,Android=2`; unnamed platforms keep 1.
+    pub limits: String,
+    pub mode: PlatformMode,
+}
+
+impl Default for PolicySpec {
+    fn default() -> Self {
+        PolicySpec {
+            limits: String::new(),
+            mode: PlatformMode::Multi,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounts {
+    pub count: u32,
+    /// `{n}` is replaced by the account number (0-based).
+    #[serde(default = "default_pattern")]
+    pub id_pattern: String,
+    /// Instances of each account: `Web*3,Android` = three Web and one Android.
+    #[serde(default = "default_instances")]
+    pub instances: String,
+}
+
+fn default_pattern() -> String {
+    "user-{n}".into()
+}
+
+fn default_instances() -> String {
+    "Web".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CycleEnd {
+    Logout,
+    LogoutClose,
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionMode {
+    Kept,
+    Fresh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageTo {
+    #[serde(rename = "self")]
+    Myself,
+    Peer,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cycle {
+    /// Cycles per instance (closed model); 0 = until `load.duration`.
+    pub cycles: u32,
+    /// Time an instance stays ready before ending the cycle.
+    pub hold: DelayRange,
+    /// `sendMessage` per second while ready (0 = none).
+    pub message_rate: f64,
+    pub message_to: MessageTo,
+    pub end: CycleEnd,
+    pub connection: ConnectionMode,
+    pub think: Think,
+    pub alignment: Alignment,
+    pub on_kick: OnKick,
+}
+
+impl Default for Cycle {
+    fn default() -> Self {
+        Cycle {
+            cycles: 1,
+            hold: DelayRange::fixed(Duration::from_millis(200)),
+            message_rate: 0.0,
+            message_to: MessageTo::Myself,
+            end: CycleEnd::Logout,
+            connection: ConnectionMode::Kept,
+            think: Think::Fixed(Duration::from_millis(100)),
+            alignment: Alignment::Independent,
+            on_kick: OnKick::NextCycle,
+        }
+    }
+}
+
+/// Think time between cycles: `fixed:100ms`, `uniform:50ms..200ms`, `exp:100ms` (mean).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Think {
+    Fixed(Duration),
+    Uniform(DelayRange),
+    Exponential(Duration),
+}
+
+impl Think {
+    /// Draw a think time; `unit` is uniform in [0, 1).
+    pub fn sample(&self, unit: f64) -> Duration {
+        match self {
+            Think::Fixed(d) => *d,
+            Think::Uniform(r) => r.sample(unit),
+            Think::Exponential(mean) => {
+                let x = -(1.0 - unit).max(f64::MIN_POSITIVE).ln();
+                mean.mul_f64(x.min(50.0))
+            }
+        }
+    }
+}
+
+impl FromStr for Think {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, arg) = s
+            .split_once(':')
+            .ok_or_else(|| format!("think {s:?}: expected fixed:D, uniform:A..B or exp:MEAN"))?;
+        match kind {
+            "fixed" => Ok(Think::Fixed(crate::units::parse_duration(arg)?)),
+            "uniform" => Ok(Think::Uniform(arg.parse()?)),
+            "exp" => Ok(Think::Exponential(crate::units::parse_duration(arg)?)),
+            other => Err(format!(
+                "think kind {other:?} unknown (expected fixed, uniform or exp)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Think {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Think::Fixed(d) => write!(f, "fixed:{}", crate::units::format_duration(*d)),
+            Think::Uniform(r) => write!(f, "uniform:{r}"),
+            Think::Exponential(d) => write!(f, "exp:{}", crate::units::format_duration(*d)),
+        }
+    }
+}
+
+/// How the logins of one account line up: `barrier`, `jitter:50ms`, `independent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alignment {
+    /// All instances of the account send login at the same instant each wave.
+    Barrier,
+    /// Like barrier, but each login is delayed by a uniform draw within the window.
+    Jitter(Duration),
+    /// Every instance cycles on its own.
+    Independent,
+}
+
+impl FromStr for Alignment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "barrier" => Ok(Alignment::Barrier),
+            None if s == "independent" => Ok(Alignment::Independent),
+            Some(("jitter", d)) => Ok(Alignment::Jitter(crate::units::parse_duration(d)?)),
+            _ => Err(format!(
+                "alignment {s:?}: expected barrier, jitter:WINDOW or independent"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Alignment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Alignment::Barrier => f.write_str("barrier"),
+            Alignment::Jitter(d) => write!(f, "jitter:{}", crate::units::format_duration(*d)),
+            Alignment::Independent => f.write_str("independent"),
+        }
+    }
+}
+
+/// What a kicked instance does: `relogin:200ms`, `next_cycle`, `stop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnKick {
+    Relogin(Duration),
+    NextCycle,
+    Stop,
+}
+
+impl FromStr for OnKick {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "next_cycle" => Ok(OnKick::NextCycle),
+            None if s == "stop" => Ok(OnKick::Stop),
+            Some(("relogin", d)) => Ok(OnKick::Relogin(crate::units::parse_duration(d)?)),
+            _ => Err(format!(
+                "on_kick {s:?}: expected relogin:BACKOFF, next_cycle or stop"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for OnKick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OnKick::Relogin(d) => write!(f, "relogin:{}", crate::units::format_duration(*d)),
+            OnKick::NextCycle => f.write_str("next_cycle"),
+            OnKick::Stop => f.write_str("stop"),
+        }
+    }
+}
+
+macro_rules! string_serde {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_string())
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d)?
+                    .parse()
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+string_serde!(Think);
+string_serde!(Alignment);
+string_serde!(OnKick);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadModel {
+    Closed,
+    Open,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Load {
+    pub model: LoadModel,
+    /// Closed model: new instances started per second (0 = all at once).
+    pub ramp: f64,
+    /// Stop after this long (0 = when every cycle is done). Required for the open model
+    /// unless stages are given.
+    pub duration: Dur,
+    /// Open model: account cycles started per second, ramping linearly per stage:
+    /// `"50,10s;200,30s;0,5s"` = ramp to 50/s over 10 s, to 200/s over 30 s, down to 0 over 5 s.
+    pub stages: String,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            model: LoadModel::Closed,
+            ramp: 0.0,
+            duration: Dur(Duration::ZERO),
+            stages: String::new(),
+        }
+    }
+}
+
+/// One stage of an open-model plan: ramp linearly to `rate` over `over`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub rate: f64,
+    pub over: Duration,
+}
+
+/// Parse `"50,10s;200,30s"`.
+pub fn parse_stages(s: &str) -> Result<Vec<Stage>, String> {
+    s.split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (rate, over) = p
+                .split_once(',')
+                .ok_or_else(|| format!("stage {p:?}: expected RATE,DURATION"))?;
+            let rate: f64 = rate
+                .trim()
+                .parse()
+                .map_err(|_| format!("stage {p:?}: rate is not a number"))?;
+            if !(0.0..=1e6).contains(&rate) {
+                return Err(format!("stage {p:?}: rate out of range 0..=1000000"));
+            }
+            Ok(Stage {
+                rate,
+                over: crate::units::parse_duration(over)?,
+            })
+        })
+        .collect()
+}
+
+/// The arrival rate at `t` since the start (linear ramps from 0).
+pub fn rate_at(stages: &[Stage], t: Duration) -> f64 {
+    let mut start = 0.0;
+    let mut elapsed = Duration::ZERO;
+    for st in stages {
+        if t < elapsed + st.over {
+            let frac = (t - elapsed).as_secs_f64() / st.over.as_secs_f64().max(1e-9);
+            return start + (st.rate - start) * frac;
+        }
+        elapsed += st.over;
+        start = st.rate;
+    }
+    0.0
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    pub connect: Dur,
+    pub login: Dur,
+    pub ready: Dur,
+    pub logout: Dur,
+    /// How long a kick may take to arrive (used by the checks).
+    pub kick: Dur,
+    /// After the run ends, instances get this long to log out before they are dropped.
+    pub graceful_stop: Dur,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        let s = |n| Dur(Duration::from_secs(n));
+        Timeouts {
+            connect: s(5),
+            login: s(5),
+            ready: s(5),
+            logout: s(5),
+            kick: s(2),
+            graceful_stop: s(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminKick {
+    /// Kick one random account through the REST API this often (0 = never).
+    pub interval: Dur,
+}
+
+impl Default for AdminKick {
+    fn default() -> Self {
+        AdminKick {
+            interval: Dur(Duration::ZERO),
+        }
+    }
+}
+
+/// Parse `Web*3,Android` into a list of platforms.
+pub fn parse_instances(s: &str) -> Result<Vec<Platform>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, n) = match part.split_once('*') {
+            Some((name, n)) => (
+                name.trim(),
+                n.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("{part:?}: count after * is not a whole number"))?,
+            ),
+            None => (part, 1),
+        };
+        let p: Platform = name.parse()?;
+        out.extend(std::iter::repeat_n(p, n));
+    }
+    if out.is_empty() {
+        return Err("no instances given (e.g. \"Web*3,Android\")".into());
+    }
+    if out.len() > 64 {
+        return Err(format!("{} instances per account; at most 64", out.len()));
+    }
+    Ok(out)
+}
+
+/// A scenario whose values have been checked, with its derived parts parsed.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub scenario: Scenario,
+    pub policy: Policy,
+    pub platforms: Vec<Platform>,
+    pub stages: Vec<Stage>,
+    pub credentials: Option<Vec<(String, String)>>,
+}
+
+/// Read, override and validate a scenario file.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Resolved, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
+    let mut s = parse(&text, overrides).map_err(|e| format!("{}: {e}", path.display()))?;
+    if s.name.is_empty() {
+        s.name = path
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into());
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    resolve(s, base).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parse scenario TOML text with `key=value` overrides applied first.
+pub fn parse(text: &str, overrides: &[String]) -> Result<Scenario, String> {
+    let mut tree: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    for o in overrides {
+        apply_override(&mut tree, o)?;
+    }
+    Scenario::deserialize(toml::Value::Table(tree)).map_err(|e| e.to_string())
+}
+
+fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), String> {
+    let (key, value) = o
+        .split_once('=')
+        .ok_or_else(|| format!("--set {o:?}: expected key=value, e.g. accounts.count=100"))?;
+    let value = value.trim();
+    // A TOML literal if it parses as one (numbers, booleans, quoted strings), else a bare string.
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let mut node = tree;
+    for p in &parts[..parts.len() - 1] {
+        node = node
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()))
+            .as_table_mut()
+            .ok_or_else(|| format!("--set {key}: {p} is not a table"))?;
+    }
+    node.insert(parts[parts.len() - 1].to_string(), parsed);
+    Ok(())
+}
+
+fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
+    let limits: Limits = s
+        .policy
+        .limits
+        .parse()
+        .map_err(|e| format!("policy.limits: {e}"))?;
+    let platforms =
+        parse_instances(&s.accounts.instances).map_err(|e| format!("accounts.instances: {e}"))?;
+    if s.accounts.count == 0 || s.accounts.count > 10_000_000 {
+        return Err("accounts.count must be within 1..=10000000".into());
+    }
+    if !s.accounts.id_pattern.contains("{n}") {
+        return Err("accounts.id_pattern must contain {n}".into());
+    }
+    if !(0.0..=10_000.0).contains(&s.cycle.message_rate) {
+        return Err("cycle.message_rate must be within 0..=10000".into());
+    }
+    if !(0.0..=1e6).contains(&s.load.ramp) {
+        return Err("load.ramp must be within 0..=1000000".into());
+    }
+    s.server
+        .faults
+        .validate()
+        .map_err(|e| format!("server.faults: {e}"))?;
+    if s.target.local_addrs == 0 || s.target.local_addrs > 65_000 {
+        return Err("target.local_addrs must be within 1..=65000".into());
+    }
+    if s.target.sig_lifetime.0 < Duration::from_secs(1) {
+        return Err("target.sig_lifetime must be at least 1s".into());
+    }
+    if !s.target.url.is_empty() && !s.target.url.starts_with("ws://") {
+        return Err(format!(
+            "target.url {:?} must start with ws:// (TLS is not supported)",
+            s.target.url
+        ));
+    }
+    let stages = parse_stages(&s.load.stages).map_err(|e| format!("load.stages: {e}"))?;
+    match s.load.model {
+        LoadModel::Open if stages.is_empty() => {
+            return Err("load.stages is required for the open model (e.g. \"50,10s;50,30s\")".into())
+        }
+        LoadModel::Closed if !stages.is_empty() => {
+            return Err("load.stages applies to the open model only; set load.model = \"open\"".into())
+        }
+        _ => {}
+    }
+    if s.load.model == LoadModel::Closed && s.cycle.cycles == 0 && s.load.duration.0.is_zero() {
+        return Err("cycle.cycles = 0 (unbounded) needs load.duration".into());
+    }
+    for (name, d) in [
+        ("timeouts.connect", s.timeouts.connect),
+        ("timeouts.login", s.timeouts.login),
+        ("timeouts.ready", s.timeouts.ready),
+        ("timeouts.logout", s.timeouts.logout),
+        ("timeouts.kick", s.timeouts.kick),
+    ] {
+        if d.0.is_zero() {
+            return Err(format!("{name} must be above 0"));
+        }
+    }
+    let credentials = match &s.target.credentials {
+        None => None,
+        Some(p) => {
+            let p = if p.is_absolute() { p.clone() } else { base.join(p) };
+            Some(read_credentials(&p)?)
+        }
+    };
+    if let Some(c) = &credentials {
+        if (c.len() as u64) < u64::from(s.accounts.count) {
+            return Err(format!(
+                "target.credentials holds {} accounts but accounts.count is {}",
+                c.len(),
+                s.accounts.count
+            ));
+        }
+    }
+    Ok(Resolved {
+        policy: Policy {
+            limits,
+            mode: s.policy.mode,
+        },
+        platforms,
+        stages,
+        credentials,
+        scenario: s,
+    })
+}
+
+fn read_credentials(p: &Path) -> Result<Vec<(String, String)>, String> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .comment(Some(b'#'))
+        .from_path(p)
+        .map_err(|e| format!("target.credentials {}: {e}", p.display()))?;
+    let mut out = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| format!("target.credentials {}: {e}", p.display()))?;
+        if rec.len() != 2 {
+            return Err(format!(
+                "target.credentials {} line {}: expected userID,userSig",
+                p.display(),
+                i + 1
+            ));
+        }
+        out.push((rec[0].trim().to_string(), rec[1].trim().to_string()));
+    }
+    Ok(out)
+}
+
+impl Resolved {
+    pub fn user_id(&self, n: u32) -> String {
+        match &self.credentials {
+            Some(c) => c[n as usize].0.clone(),
+            None => self
+                .scenario
+                .accounts
+                .id_pattern
+                .replace("{n}", &n.to_string()),
+        }
+    }
+
+    pub fn instances(&self) -> u64 {
+        u64::from(self.scenario.accounts.count) * self.platforms.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = "[accounts]\ncount = 2\n";
+
+    #[test]
+    fn minimal_scenario_gets_defaults() {
+        let s = parse(MIN, &[]).unwrap();
+        assert_eq!(s.accounts.count, 2);
+        assert_eq!(s.cycle.cycles, 1);
+        let r = resolve(s, Path::new(".")).unwrap();
+        assert_eq!(r.platforms, vec![Platform::Web]);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = parse("[accounts]\ncount = 2\ncolor = 1\n", &[]).unwrap_err();
+        assert!(e.contains("color"), "{e}");
+        let e = parse("bogus = 1\n[accounts]\ncount = 2\n", &[]).unwrap_err();
+        assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let bad = |extra: &str| {
+            let s = parse(&format!("{MIN}{extra}"), &[]).unwrap();
+            resolve(s, Path::new(".")).unwrap_err()
+        };
+        assert!(bad("[policy]\nlimits = \"Web=11\"\n").contains("policy.limits"));
+        assert!(bad("[cycle]\nmessage_rate = -1.0\n").contains("cycle.message_rate"));
+        assert!(bad("[load]\nmodel = \"open\"\n").contains("load.stages"));
+        let e = parse(&format!("{MIN}[cycle]\nthink = \"sometimes\"\n"), &[]).unwrap_err();
+        assert!(e.contains("think"), "{e}");
+    }
+
+    #[test]
+    fn overrides_edit_the_tree() {
+        let s = parse(
+            MIN,
+            &[
+                "accounts.count=7".into(),
+                "cycle.alignment=barrier".into(),
+                "policy.limits=Web=3".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.accounts.count, 7);
+        assert_eq!(s.cycle.alignment, Alignment::Barrier);
+        assert_eq!(s.policy.limits, "Web=3");
+        assert!(parse(MIN, &["nokey".into()]).is_err());
+    }
+
+    #[test]
+    fn instances_and_stages_parse() {
+        assert_eq!(
+            parse_instances("Web*2, Android").unwrap(),
+            vec![Platform::Web, Platform::Web, Platform::Android]
+        );
+        assert!(parse_instances("Web*x").is_err());
+        let st = parse_stages("10,10s;10,5s").unwrap();
+        assert!((rate_at(&st, Duration::from_secs(5)) - 5.0).abs() < 1e-9);
+        assert!((rate_at(&st, Duration::from_secs(12)) - 10.0).abs() < 1e-9);
+        assert_eq!(rate_at(&st, Duration::from_secs(16)), 0.0);
+    }
+
+    #[test]
+    fn think_times_sample_in_range() {
+        let t: Think = "uniform:10ms..20ms".parse().unwrap();
+        assert_eq!(t.sample(0.5), Duration::from_millis(15));
+        let e: Think = "exp:100ms".parse().unwrap();
+        assert!(e.sample(0.0).is_zero());
+        assert!(e.sample(0.999) > Duration::from_millis(500));
+        assert_eq!("fixed:1s".parse::<Think>().unwrap().to_string(), "fixed:1s");
+    }
+}
