@@ -5,11 +5,11 @@
 
 pub mod cli;
 pub mod engine;
+pub mod policy;
 pub mod progress;
+pub mod protocol;
 pub mod report;
 pub mod scenario;
-pub mod policy;
-pub mod protocol;
 pub mod server;
 pub mod units;
 pub mod usersig;

@@ -371,10 +371,16 @@ impl Policy {
             let c = count(&order);
             lo = lo.min(c);
             hi = hi.max(c);
-            let Some(i) = (0..order.len() - 1).rev().find(|&i| order[i] < order[i + 1]) else {
+            let Some(i) = (0..order.len() - 1)
+                .rev()
+                .find(|&i| order[i] < order[i + 1])
+            else {
                 break;
             };
-            let j = (i + 1..order.len()).rev().find(|&j| order[j] > order[i]).expect("exists");
+            let j = (i + 1..order.len())
+                .rev()
+                .find(|&j| order[j] > order[i])
+                .expect("exists");
             order.swap(i, j);
             order[i + 1..].reverse();
         }

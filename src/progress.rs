@@ -23,10 +23,7 @@ impl Progress {
         let tty = std::io::stderr().is_terminal();
         let bar = (!quiet && tty).then(|| {
             let (len, template) = match (planned_cycles, planned) {
-                (Some(c), _) => (
-                    c,
-                    "{elapsed_precise} [{bar:30}] {pos}/{len} cycles  {msg}",
-                ),
+                (Some(c), _) => (c, "{elapsed_precise} [{bar:30}] {pos}/{len} cycles  {msg}"),
                 (None, Some(d)) => (
                     d.as_secs().max(1),
                     "{elapsed_precise} [{bar:30}] {pos}/{len}s  {msg}",
@@ -76,11 +73,7 @@ impl Progress {
             b.set_message(Self::line(t));
         } else if self.plain && t.at.as_secs() % PLAIN_EVERY == 0 {
             let of = match (self.planned_cycles, self.planned) {
-                (Some(c), _) => format!(
-                    "cycles {}/{}",
-                    t.totals.get(Counter::CyclesCompleted),
-                    c
-                ),
+                (Some(c), _) => format!("cycles {}/{}", t.totals.get(Counter::CyclesCompleted), c),
                 (None, Some(d)) => format!("{}s/{}s", t.at.as_secs(), d.as_secs()),
                 (None, None) => format!("{}s", t.at.as_secs()),
             };

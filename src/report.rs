@@ -142,7 +142,13 @@ impl ReportWriter {
             .scenario
             .name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let mut dir = out.join(format!("{stamp}-{safe}"));
         let mut n = 2;
@@ -152,9 +158,8 @@ impl ReportWriter {
         }
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create report directory {}", dir.display()))?;
-        let mut timeseries = csv::Writer::from_writer(BufWriter::new(File::create(
-            dir.join("timeseries.csv"),
-        )?));
+        let mut timeseries =
+            csv::Writer::from_writer(BufWriter::new(File::create(dir.join("timeseries.csv"))?));
         timeseries.write_record(TIMESERIES_COLUMNS)?;
         timeseries.flush()?;
         let mut hlog = BufWriter::new(File::create(dir.join("latency.hlog"))?);
@@ -239,7 +244,8 @@ impl ReportWriter {
         self.timeseries.write_record(&row)?;
         self.timeseries.flush()?;
         let start = t.at.saturating_sub(t.span);
-        let mut log = IntervalLogWriterBuilder::new().begin_log_with(&mut self.hlog, &mut self.serializer)?;
+        let mut log =
+            IntervalLogWriterBuilder::new().begin_log_with(&mut self.hlog, &mut self.serializer)?;
         for m in Metric::ALL {
             let h = i.hist(m);
             if !h.is_empty() {
@@ -338,7 +344,10 @@ pub fn write_counters_csv<W: Write>(
     Ok(())
 }
 
-pub fn write_kicks_csv<W: Write>(w: &mut csv::Writer<W>, accounts: &[AccountReport]) -> anyhow::Result<()> {
+pub fn write_kicks_csv<W: Write>(
+    w: &mut csv::Writer<W>,
+    accounts: &[AccountReport],
+) -> anyhow::Result<()> {
     w.write_record(KICKS_COLUMNS)?;
     for a in accounts {
         let (lo, hi) = match a.expected {
@@ -440,7 +449,11 @@ pub fn render_summary<W: Write>(
     let expected = if g(Counter::ExpectedKicks) == g(Counter::ExpectedKicksMax) {
         g(Counter::ExpectedKicks).to_string()
     } else {
-        format!("{}..{}", g(Counter::ExpectedKicks), g(Counter::ExpectedKicksMax))
+        format!(
+            "{}..{}",
+            g(Counter::ExpectedKicks),
+            g(Counter::ExpectedKicksMax)
+        )
     };
     writeln!(
         out,

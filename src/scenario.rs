@@ -558,10 +558,14 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
     let stages = parse_stages(&s.load.stages).map_err(|e| format!("load.stages: {e}"))?;
     match s.load.model {
         LoadModel::Open if stages.is_empty() => {
-            return Err("load.stages is required for the open model (e.g. \"50,10s;50,30s\")".into())
+            return Err(
+                "load.stages is required for the open model (e.g. \"50,10s;50,30s\")".into(),
+            )
         }
         LoadModel::Closed if !stages.is_empty() => {
-            return Err("load.stages applies to the open model only; set load.model = \"open\"".into())
+            return Err(
+                "load.stages applies to the open model only; set load.model = \"open\"".into(),
+            )
         }
         _ => {}
     }
@@ -582,7 +586,11 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
     let credentials = match &s.target.credentials {
         None => None,
         Some(p) => {
-            let p = if p.is_absolute() { p.clone() } else { base.join(p) };
+            let p = if p.is_absolute() {
+                p.clone()
+            } else {
+                base.join(p)
+            };
             Some(read_credentials(&p)?)
         }
     };

@@ -20,3 +20,9 @@ mod server_hostile;
 
 #[path = "it/cli.rs"]
 mod cli;
+
+#[path = "it/engine.rs"]
+mod engine;
+
+#[path = "it/run_cli.rs"]
+mod run_cli;

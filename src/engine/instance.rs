@@ -123,7 +123,12 @@ impl Instance {
     }
 
     /// Run `f` after `d` unless the phase has changed meanwhile.
-    fn after(&mut self, ctx: &mut Context<Self>, d: Duration, f: fn(&mut Self, &mut Context<Self>)) {
+    fn after(
+        &mut self,
+        ctx: &mut Context<Self>,
+        d: Duration,
+        f: fn(&mut Self, &mut Context<Self>),
+    ) {
         let step = self.step;
         ctx.run_later(d, move |act, ctx| {
             if act.step == step {
@@ -283,7 +288,13 @@ impl Instance {
         });
     }
 
-    fn on_response(&mut self, ctx: &mut Context<Self>, seq: u64, code: u32, data: &serde_json::Value) {
+    fn on_response(
+        &mut self,
+        ctx: &mut Context<Self>,
+        seq: u64,
+        code: u32,
+        data: &serde_json::Value,
+    ) {
         if let Some(i) = self.messages.iter().position(|(s, _)| *s == seq) {
             let (_, sent) = self.messages.swap_remove(i);
             metrics::record(Metric::Message, micros(sent.elapsed()));
@@ -413,6 +424,9 @@ impl Instance {
     }
 
     fn cycle_done(&mut self, ctx: &mut Context<Self>, stopped: bool) {
+        if self.phase != Phase::Idle {
+            self.set_phase(Phase::Idle);
+        }
         metrics::count(Counter::CyclesCompleted);
         if self.stopping {
             self.close(ctx);

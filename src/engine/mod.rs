@@ -206,19 +206,21 @@ async fn controller(
         LoadModel::Open => {
             let (accts, stages) = (accounts.clone(), resolved.stages.clone());
             actix::spawn(async move {
+                // Integrate the rate in 1 ms steps; each whole arrival is due at its step.
+                const DT: Duration = Duration::from_millis(1);
                 let total: Duration = stages.iter().map(|s| s.over).sum();
-                let mut t = Duration::ZERO;
-                let mut next = 0usize;
+                let (mut t, mut due, mut next) = (Duration::ZERO, 0.0f64, 0usize);
                 while t < total {
-                    let rate = rate_at(&stages, t);
-                    if rate <= 0.0 {
-                        t += Duration::from_millis(10);
-                        continue;
+                    due += rate_at(&stages, t) * DT.as_secs_f64();
+                    t += DT;
+                    while due >= 1.0 {
+                        due -= 1.0;
+                        tokio::time::sleep_until(start + t).await;
+                        accts[next % accts.len()].do_send(Arrive {
+                            intended: start + t,
+                        });
+                        next += 1;
                     }
-                    tokio::time::sleep_until(start + t).await;
-                    accts[next % accts.len()].do_send(Arrive { intended: start + t });
-                    next += 1;
-                    t += Duration::from_secs_f64(1.0 / rate);
                 }
             })
         }

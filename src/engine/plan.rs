@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::policy::{Platform, Policy};
-use crate::scenario::{Alignment, CycleEnd, ConnectionMode, LoadModel, MessageTo, OnKick, Resolved};
+use crate::scenario::{
+    Alignment, ConnectionMode, CycleEnd, LoadModel, MessageTo, OnKick, Resolved,
+};
 use crate::units::DelayRange;
 use crate::usersig;
 
@@ -121,7 +123,10 @@ pub fn target_addr(url: &str) -> Result<SocketAddr, String> {
         .strip_prefix("ws://")
         .ok_or_else(|| format!("target {url:?} must start with ws://"))?;
     let hostport = rest.split('/').next().unwrap_or("");
-    let with_port = if hostport.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+    let with_port = if hostport
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         hostport.to_string()
     } else {
         format!("{hostport}:80")

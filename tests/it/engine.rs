@@ -1,0 +1,246 @@
+//! The load engine end to end against the embedded server.
+
+use loginstorm::engine::metrics::{Counter, Metric};
+use loginstorm::engine::{run, RunOptions, RunResult};
+use loginstorm::report::{Outcome, KICKS_COLUMNS, SUMMARY_COLUMNS, TIMESERIES_COLUMNS};
+use std::path::Path;
+
+fn run_text(toml: &str, overrides: &[&str]) -> (RunResult, tempdir::Dir) {
+    let dir = tempdir::Dir::new();
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, toml).unwrap();
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let resolved = loginstorm::scenario::load(&path, &overrides).unwrap();
+    let r = run(
+        resolved,
+        RunOptions {
+            target: None,
+            out_dir: dir.path().join("reports"),
+            seed: None,
+            quiet: true,
+            overrides,
+        },
+    )
+    .unwrap();
+    (r, dir)
+}
+
+const STORM: &str = r#"
+[policy]
+limits = "Web=1"
+[accounts]
+count = 50
+instances = "Web*3"
+[cycle]
+cycles = 3
+hold = "50ms"
+think = "fixed:20ms"
+alignment = "barrier"
+on_kick = "next_cycle"
+"#;
+
+#[test]
+fn barrier_waves_give_exactly_the_expected_kicks() {
+    let (r, _dir) = run_text(STORM, &[]);
+    assert_eq!(r.outcome, Outcome::Completed);
+    let t = &r.totals;
+    // 50 accounts × 3 waves × 2 kicks.
+    assert_eq!(t.get(Counter::KicksMultipleAccount), 300);
+    assert_eq!(t.get(Counter::ExpectedKicks), 300);
+    assert_eq!(t.get(Counter::ExpectedKicksMax), 300);
+    assert_eq!(t.get(Counter::KicksMultipleDevice), 0);
+    assert_eq!(r.accounts.len(), 50);
+    for a in &r.accounts {
+        assert_eq!(a.kicks[0], 6, "{}", a.user);
+        assert_eq!(a.expected, Some((6, 6)));
+        assert_eq!(a.waves, 3);
+        assert_eq!(a.logins, 9);
+    }
+    assert_eq!(t.get(Counter::LoginsOk), 450);
+    assert_eq!(t.get(Counter::CyclesCompleted), 450);
+    assert_eq!(loginstorm::report::errors(t), 0);
+}
+
+#[test]
+fn histogram_counts_equal_the_operations_done() {
+    let (r, _dir) = run_text(
+        STORM,
+        &[
+            "cycle.message_rate=40",
+            "cycle.hold=100ms",
+            "accounts.count=10",
+        ],
+    );
+    let t = &r.totals;
+    let n = |m: Metric| t.hist(m).len();
+    assert_eq!(n(Metric::Connect), t.get(Counter::ConnectionsOpened));
+    assert_eq!(n(Metric::Login), t.get(Counter::LoginsOk));
+    assert_eq!(n(Metric::LoginService), t.get(Counter::LoginsOk));
+    assert_eq!(n(Metric::Ready), t.get(Counter::Readies));
+    assert_eq!(n(Metric::Logout), t.get(Counter::Logouts));
+    assert_eq!(
+        n(Metric::Message),
+        t.get(Counter::MessagesOk) + t.get(Counter::MessagesFailed)
+    );
+    assert_eq!(
+        n(Metric::KickPropagation),
+        t.get(Counter::KicksMultipleAccount)
+    );
+    assert!(t.get(Counter::MessagesOk) > 0);
+    // Every ready instance that was not kicked logged out.
+    assert_eq!(t.get(Counter::Logouts), t.get(Counter::Readies) - 60);
+}
+
+fn read_csv(path: &Path, columns: &[&str]) -> Vec<csv::StringRecord> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(headers, columns, "{}", path.display());
+    r.records().map(Result::unwrap).collect()
+}
+
+#[test]
+fn every_report_parses_back_with_its_documented_columns() {
+    let (r, _dir) = run_text(STORM, &["accounts.count=5"]);
+    let d = &r.report_dir;
+    let summary = read_csv(&d.join("summary.csv"), &SUMMARY_COLUMNS);
+    let names: Vec<&str> = summary.iter().map(|r| r.get(0).unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "connect",
+            "login",
+            "login_service",
+            "ready",
+            "ready_service",
+            "logout",
+            "kick_propagation",
+            "message"
+        ]
+    );
+    let login = &summary[1];
+    assert_eq!(
+        login[1].parse::<u64>().unwrap(),
+        r.totals.get(Counter::LoginsOk)
+    );
+    let p50: u64 = login[4].parse().unwrap();
+    let p99: u64 = login[6].parse().unwrap();
+    assert!(p50 <= p99);
+    let counters = read_csv(&d.join("counters.csv"), &["counter", "value"]);
+    let get = |k: &str| -> String {
+        counters
+            .iter()
+            .find(|r| &r[0] == k)
+            .unwrap_or_else(|| panic!("{k}"))[1]
+            .to_string()
+    };
+    assert_eq!(get("kicks_multipleAccount"), "30");
+    assert_eq!(get("expected_kicks"), "30");
+    let ts = read_csv(&d.join("timeseries.csv"), &TIMESERIES_COLUMNS);
+    assert!(!ts.is_empty());
+    let logins: u64 = ts.iter().map(|r| r[4].parse::<u64>().unwrap()).sum();
+    assert_eq!(
+        logins,
+        r.totals.get(Counter::LoginsOk),
+        "timeseries adds up"
+    );
+    let kicks = read_csv(&d.join("kicks.csv"), &KICKS_COLUMNS);
+    assert_eq!(kicks.len(), 5);
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["outcome"], "completed");
+    assert_eq!(run["resolved_scenario"]["accounts"]["count"], 5);
+    // The interval log is readable by HdrHistogram tooling.
+    let hlog = std::fs::read(d.join("latency.hlog")).unwrap();
+    let mut tags = std::collections::BTreeSet::new();
+    let mut logins_in_log = 0;
+    for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&hlog) {
+        if let hdrhistogram::serialization::interval_log::LogEntry::Interval(h) = entry.unwrap() {
+            let tag = h.tag().unwrap().as_str().to_string();
+            if tag == "login" {
+                let b = base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    h.encoded_histogram(),
+                )
+                .unwrap();
+                let hist: hdrhistogram::Histogram<u64> =
+                    hdrhistogram::serialization::Deserializer::new()
+                        .deserialize(&mut &b[..])
+                        .unwrap();
+                logins_in_log += hist.len();
+            }
+            tags.insert(tag);
+        }
+    }
+    assert!(
+        tags.contains("login") && tags.contains("kick_propagation"),
+        "{tags:?}"
+    );
+    assert_eq!(logins_in_log, r.totals.get(Counter::LoginsOk));
+}
+
+#[test]
+fn open_model_runs_its_stages() {
+    let (r, _dir) = run_text(
+        r#"
+[accounts]
+count = 50
+instances = "Web"
+[cycle]
+hold = "20ms"
+alignment = "independent"
+[load]
+model = "open"
+stages = "40,1s;40,1s"
+"#,
+        &[],
+    );
+    assert_eq!(r.outcome, Outcome::DurationReached);
+    let logins = r.totals.get(Counter::LoginsOk);
+    // 20 arrivals in the ramp second and 40 in the flat one, give or take the edges.
+    assert!((50..=70).contains(&logins), "{logins}");
+}
+
+#[test]
+fn expiring_sigs_kick_every_session() {
+    let (r, _dir) = run_text(
+        r#"
+[target]
+sig_lifetime = "1s"
+[accounts]
+count = 5
+[cycle]
+cycles = 1
+hold = "3s"
+on_kick = "next_cycle"
+"#,
+        &[],
+    );
+    assert_eq!(r.totals.get(Counter::KicksUserSigExpired), 5);
+    assert_eq!(r.totals.get(Counter::Logouts), 0);
+}
+
+/// A tiny self-cleaning temporary directory (no extra dependency).
+mod tempdir {
+    use std::path::{Path, PathBuf};
+    pub struct Dir(PathBuf);
+    impl Dir {
+        pub fn new() -> Dir {
+            let p = std::env::temp_dir().join(format!(
+                "loginstorm-test-{}-{}",
+                std::process::id(),
+                fastrand::u64(..)
+            ));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+pub use tempdir::Dir as TempDir;

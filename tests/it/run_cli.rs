@@ -1,0 +1,194 @@
+//! `loginstorm run` as a user runs it: exit codes, bad scenarios, interruption, a dying target.
+
+use crate::engine::TempDir;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_loginstorm"))
+}
+
+fn only_report_dir(out: &std::path::Path) -> std::path::PathBuf {
+    let dirs: Vec<_> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn run_json(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn shipped_smoke_scenario_runs_and_prints_a_summary() {
+    let tmp = TempDir::new();
+    let out = bin()
+        .args(["run", "scenarios/smoke.toml", "--quiet", "--out"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("run completed"), "{stdout}");
+    assert!(
+        stdout.contains("kick_propagation") && stdout.contains("multipleAccount 60"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(expected from policy: 60)"), "{stdout}");
+    let dir = only_report_dir(tmp.path());
+    for f in [
+        "summary.csv",
+        "counters.csv",
+        "timeseries.csv",
+        "kicks.csv",
+        "latency.hlog",
+        "run.json",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn a_bad_scenario_names_the_bad_key_and_exits_2() {
+    let tmp = TempDir::new();
+    let cases = [
+        ("[accounts]\ncount = 3\nflavour = 1\n", "flavour"),
+        ("[accounts]\ncount = 0\n", "accounts.count"),
+        (
+            "[accounts]\ncount = 3\n[policy]\nlimits = \"Web=42\"\n",
+            "policy.limits",
+        ),
+        (
+            "[accounts]\ncount = 3\n[cycle]\nalignment = \"sideways\"\n",
+            "alignment",
+        ),
+        ("[accounts\ncount = 3\n", "scenario.toml"),
+    ];
+    for (text, key) in cases {
+        let path = tmp.path().join("scenario.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = bin().args(["run", "--quiet"]).arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains(key), "{text}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = bin()
+        .args(["run", "--quiet", "no/such/file.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/file.toml"));
+}
+
+#[test]
+fn an_unreachable_target_is_a_clear_error() {
+    let tmp = TempDir::new();
+    // A port nothing listens on: bind, learn the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = bin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--target",
+            &format!("ws://127.0.0.1:{port}/ws"),
+            "--out",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach target"), "{err}");
+}
+
+fn long_scenario(tmp: &TempDir) -> std::path::PathBuf {
+    let path = tmp.path().join("long.toml");
+    std::fs::write(
+        &path,
+        "[accounts]\ncount = 20\ninstances = \"Web*2\"\n[cycle]\ncycles = 0\nhold = \"50ms\"\nthink = \"fixed:20ms\"\n[load]\nduration = \"60s\"\n[timeouts]\nconnect = \"500ms\"\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn an_interrupted_run_still_leaves_its_reports() {
+    let tmp = TempDir::new();
+    let scenario = long_scenario(&tmp);
+    let out_dir = tmp.path().join("out");
+    let child = bin()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out_dir)
+        .arg(&scenario)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("run interrupted"));
+    let dir = only_report_dir(&out_dir);
+    assert_eq!(run_json(&dir)["outcome"], "interrupted");
+    let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    assert!(summary.lines().count() == 9, "{summary}");
+}
+
+#[test]
+fn a_target_that_dies_mid_run_is_reported_as_lost() {
+    let tmp = TempDir::new();
+    let scenario = long_scenario(&tmp);
+    let out_dir = tmp.path().join("out");
+    let mut server = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let child = bin()
+        .args(["run", "--quiet", "--target", &url, "--out"])
+        .arg(&out_dir)
+        .arg(&scenario)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let dir = only_report_dir(&out_dir);
+    assert_eq!(run_json(&dir)["outcome"], "target_lost");
+    assert!(dir.join("kicks.csv").is_file());
+}
