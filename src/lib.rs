@@ -22,8 +22,23 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Raise the soft open-file limit to the hard limit, so many sockets can be open at once.
-/// Returns the limit now in force.
+/// Raise the open-file limit so many sockets can be open at once: up to the kernel's
+/// `fs.nr_open` (at most 1,048,576) when the process may raise its hard limit (root,
+/// CAP_SYS_RESOURCE), else the soft limit up to the hard one. Returns the limit now in force.
 pub fn raise_fd_limit() -> u64 {
+    const WANT: u64 = 1 << 20;
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(WANT);
+    let target = nr_open.min(WANT);
+    if let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() {
+        if soft >= target {
+            return soft;
+        }
+        if hard < target && rlimit::Resource::NOFILE.set(target, target).is_ok() {
+            return target;
+        }
+    }
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
 }

@@ -318,6 +318,9 @@ pub fn counter_rows(s: &Snapshot, elapsed: Duration) -> Vec<(String, String)> {
     for (code, n) in &s.login_codes {
         rows.push((format!("logins_failed_code_{code}"), n.to_string()));
     }
+    for (reason, n) in &s.connect_errors {
+        rows.push((format!("connections_failed_{reason}"), n.to_string()));
+    }
     rows.push(("kicks_total".into(), kicks(s).to_string()));
     rows.push(("errors_total".into(), errors(s).to_string()));
     let secs = elapsed.as_secs_f64().max(1e-9);

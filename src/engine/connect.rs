@@ -26,6 +26,28 @@ pub enum ConnectError {
     Upgrade(#[from] tokio_tungstenite::tungstenite::Error),
 }
 
+impl ConnectError {
+    /// A short reason for counters: `tcp_<io error kind>` or `upgrade_<what>`.
+    pub fn reason(&self) -> String {
+        use tokio_tungstenite::tungstenite::Error as E;
+        match self {
+            ConnectError::Tcp { source, .. } if source.raw_os_error() == Some(libc::EMFILE) => {
+                "tcp_too_many_open_files".into()
+            }
+            ConnectError::Tcp { source, .. } => format!("tcp_{:?}", source.kind()),
+            ConnectError::Upgrade(E::Http(resp)) => {
+                format!("upgrade_http_{}", resp.status().as_u16())
+            }
+            ConnectError::Upgrade(E::Io(e)) => format!("upgrade_io_{:?}", e.kind()),
+            ConnectError::Upgrade(E::ConnectionClosed | E::AlreadyClosed) => {
+                "upgrade_closed".into()
+            }
+            ConnectError::Upgrade(E::Protocol(_)) => "upgrade_protocol".into(),
+            ConnectError::Upgrade(_) => "upgrade_other".into(),
+        }
+    }
+}
+
 pub async fn connect(
     url: &str,
     addr: SocketAddr,
@@ -39,6 +61,7 @@ pub async fn connect(
     }
     .map_err(tcp)?;
     if let Some(ip) = local {
+        bind_address_no_port(&socket);
         socket.bind(SocketAddr::new(ip, 0)).map_err(tcp)?;
     }
     let stream = socket.connect(addr).await.map_err(tcp)?;
@@ -46,3 +69,25 @@ pub async fn connect(
     let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;
     Ok(ws)
 }
+
+/// Let `connect` pick the source port knowing the destination (Linux `IP_BIND_ADDRESS_NO_PORT`),
+/// so binding a source address does not reserve a port for every destination at once. Without
+/// it, bind-before-connect runs out of ports long before the 4-tuples do.
+#[cfg(target_os = "linux")]
+fn bind_address_no_port(socket: &TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket fd and a pointer to a c_int that outlives the call.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn bind_address_no_port(_: &TcpSocket) {}

@@ -60,6 +60,7 @@ pub struct Instance {
     stopping: bool,
     /// After an admin kick, sigs must be issued after the kick's second (older ones are void).
     sig_not_before: u64,
+    sig_cache: Option<(u64, Arc<str>)>,
     rng: fastrand::Rng,
     _active: ActiveGuard,
 }
@@ -97,6 +98,7 @@ impl Instance {
             messages: Vec::new(),
             stopping: false,
             sig_not_before: 0,
+            sig_cache: None,
             rng: fastrand::Rng::with_seed(seed),
             _active: active,
         }
@@ -180,12 +182,12 @@ impl Instance {
                     act.sink = Some(SinkWrite::new(sink, ctx));
                     act.login(ctx);
                 }
-                Ok(Err(_)) => {
-                    metrics::count(Counter::ConnectionsFailed);
+                Ok(Err(e)) => {
+                    metrics::connect_failed(e.reason());
                     act.cycle_done(ctx, false);
                 }
                 Err(_) => {
-                    metrics::count(Counter::ConnectionsFailed);
+                    metrics::connect_failed("timeout".into());
                     metrics::count(Counter::TimeoutsConnect);
                     act.cycle_done(ctx, false);
                 }
@@ -200,7 +202,10 @@ impl Instance {
             seq: self.seq,
             sdk_app_id: self.plan.sdkappid,
             user_id: self.user.clone(),
-            user_sig: self.plan.user_sig(self.n, &self.user, self.sig_not_before),
+            user_sig: self
+                .plan
+                .user_sig(self.n, &self.user, self.sig_not_before, &mut self.sig_cache)
+                .to_string(),
             platform: self.platform,
         };
         self.login_sent = Instant::now();

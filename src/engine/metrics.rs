@@ -181,6 +181,8 @@ pub struct Snapshot {
     pub counters: [u64; Counter::ALL.len()],
     /// Failed logins by error code.
     pub login_codes: BTreeMap<u32, u64>,
+    /// Failed connects by reason (e.g. `tcp_AddrNotAvailable`, `upgrade_http_503`).
+    pub connect_errors: BTreeMap<String, u64>,
     /// Change of the live-session gauge.
     pub live_delta: i64,
 }
@@ -191,6 +193,7 @@ impl Default for Snapshot {
             hist: Metric::ALL.iter().map(|_| new_histogram()).collect(),
             counters: [0; Counter::ALL.len()],
             login_codes: BTreeMap::new(),
+            connect_errors: BTreeMap::new(),
             live_delta: 0,
         }
     }
@@ -207,6 +210,9 @@ impl Snapshot {
         }
         for (c, n) in &other.login_codes {
             *self.login_codes.entry(*c).or_default() += n;
+        }
+        for (c, n) in &other.connect_errors {
+            *self.connect_errors.entry(c.clone()).or_default() += n;
         }
         self.live_delta += other.live_delta;
     }
@@ -246,6 +252,14 @@ pub fn login_failed(code: u32) {
     with(|s| {
         s.counters[Counter::LoginsFailed as usize] += 1;
         *s.login_codes.entry(code).or_default() += 1;
+    });
+}
+
+/// Count a failed connect with its reason.
+pub fn connect_failed(reason: String) {
+    with(|s| {
+        s.counters[Counter::ConnectionsFailed as usize] += 1;
+        *s.connect_errors.entry(reason).or_default() += 1;
     });
 }
 

@@ -73,8 +73,20 @@ pub fn run(mut resolved: Resolved, opts: RunOptions) -> anyhow::Result<RunResult
     if let Some(seed) = opts.seed {
         resolved.scenario.seed = seed;
     }
-    crate::raise_fd_limit();
+    let fd_limit = crate::raise_fd_limit();
     let sc = &resolved.scenario;
+    let sockets = resolved.instances()
+        * if sc.target.url.is_empty() && opts.target.is_none() {
+            2
+        } else {
+            1
+        };
+    if fd_limit > 0 && sockets + 64 > fd_limit {
+        eprintln!(
+            "warning: the open-file limit is {fd_limit} and cannot be raised further here; this run may hold up to {sockets} sockets{}, so connects beyond the limit will fail (counted as connections_failed_tcp_too_many_open_files)",
+            if sockets > resolved.instances() { " (both ends, with the embedded server)" } else { "" }
+        );
+    }
     let url_from_scenario = (!sc.target.url.is_empty()).then(|| sc.target.url.clone());
     let (url, embedded) = match opts.target.clone().or(url_from_scenario) {
         Some(url) => (url, None),

@@ -91,17 +91,33 @@ impl Plan {
     }
 
     /// A UserSig for a login of account `n`, issued now (or at `not_before`, if later).
-    pub fn user_sig(&self, n: u32, user: &str, not_before: u64) -> String {
-        match &self.credentials {
-            Some(c) => c[n as usize].1.clone(),
-            None => usersig::generate(
-                self.sdkappid,
-                &self.key,
-                user,
-                crate::unix_now().max(not_before),
-                self.sig_lifetime,
-                None,
-            ),
+    /// `cache` holds the last one minted: within the same second it is the same string, so it
+    /// is reused instead of re-signed.
+    pub fn user_sig(
+        &self,
+        n: u32,
+        user: &str,
+        not_before: u64,
+        cache: &mut Option<(u64, Arc<str>)>,
+    ) -> Arc<str> {
+        if let Some(c) = &self.credentials {
+            return Arc::from(c[n as usize].1.as_str());
+        }
+        let time = crate::unix_now().max(not_before);
+        match cache {
+            Some((t, sig)) if *t == time => sig.clone(),
+            _ => {
+                let sig: Arc<str> = Arc::from(usersig::generate(
+                    self.sdkappid,
+                    &self.key,
+                    user,
+                    time,
+                    self.sig_lifetime,
+                    None,
+                ));
+                *cache = Some((time, sig.clone()));
+                sig
+            }
         }
     }
 

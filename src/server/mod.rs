@@ -217,9 +217,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
     } else {
         config.workers
     };
-    let std_listener = std::net::TcpListener::bind(config.listen)
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    std_listener.set_nonblocking(true)?;
+    let std_listener =
+        listen(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = std_listener.local_addr()?;
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
@@ -267,6 +266,20 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
         thread: Some(thread),
         shared,
     })
+}
+
+/// Connections the kernel may queue before the accept loop takes them (login storms arrive in
+/// bursts; the default of 128 drops SYNs under a ramp of thousands per second).
+const LISTEN_BACKLOG: i32 = 8192;
+
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 async fn accept_loop(
