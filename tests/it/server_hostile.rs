@@ -2,11 +2,11 @@
 //! other clients.
 
 use crate::util::*;
+use futures_util::{SinkExt, StreamExt};
 use loginstorm::policy::Platform::*;
 use loginstorm::protocol::ServerFrame;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn error_for(c: &mut Client, frame: Message) -> (u64, u32) {
