@@ -87,17 +87,6 @@ impl Client {
         }
     }
 
-    /// Read the close frame's code after the server closes.
-    pub async fn close_code(&mut self) -> Option<u16> {
-        loop {
-            match tokio::time::timeout(WAIT, self.ws.next()).await {
-                Ok(Some(Ok(Message::Close(f)))) => return f.map(|f| u16::from(f.code)),
-                Ok(Some(Ok(_))) => continue,
-                _ => return None,
-            }
-        }
-    }
-
     /// Send a request (seq assigned here) and wait for its response; events seen meanwhile are kept.
     pub async fn request(&mut self, mut body: Value) -> Reply {
         self.seq += 1;
