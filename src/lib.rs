@@ -3,6 +3,7 @@
 //! The pure core ([`usersig`], [`policy`], [`protocol`], [`units`]) has no sockets or clocks;
 //! [`server`] is the reference server built on it.
 
+pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod policy;

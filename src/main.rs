@@ -45,11 +45,13 @@ fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
         result.elapsed,
         &result.report_dir,
     )?;
-    Ok(if result.outcome.is_clean() {
-        exit::OK
-    } else {
-        exit::FAILED
-    })
+    Ok(
+        if result.outcome.is_clean() && loginstorm::report::violations(&result.totals) == 0 {
+            exit::OK
+        } else {
+            exit::FAILED
+        },
+    )
 }
 
 fn serve(args: loginstorm::cli::ServeArgs) -> anyhow::Result<u8> {

@@ -100,6 +100,35 @@ pub const KICKS_COLUMNS: [&str; 10] = [
     "expected_max",
 ];
 
+pub const VIOLATIONS_COLUMNS: [&str; 8] = [
+    "class",
+    "severity",
+    "account",
+    "instances",
+    "platforms",
+    "times_us",
+    "expected",
+    "seen",
+];
+
+/// Violations of the error classes (victim order, a warning, excluded).
+pub fn violations(s: &Snapshot) -> u64 {
+    crate::checks::Class::ALL
+        .iter()
+        .filter(|c| !c.is_warning())
+        .map(|c| s.get(Counter::violation(*c)))
+        .sum()
+}
+
+/// Violations of the warning classes.
+pub fn warnings(s: &Snapshot) -> u64 {
+    crate::checks::Class::ALL
+        .iter()
+        .filter(|c| c.is_warning())
+        .map(|c| s.get(Counter::violation(*c)))
+        .sum()
+}
+
 /// Errors of every kind, summed.
 pub fn errors(s: &Snapshot) -> u64 {
     [
@@ -131,6 +160,7 @@ pub struct ReportWriter {
     timeseries: csv::Writer<BufWriter<File>>,
     hlog: BufWriter<File>,
     serializer: V2DeflateSerializer,
+    max_listed: usize,
 }
 
 impl ReportWriter {
@@ -196,6 +226,7 @@ impl ReportWriter {
             timeseries,
             hlog,
             serializer,
+            max_listed: r.scenario.checks.max_listed,
         };
         w.write_run_json()?;
         Ok(w)
@@ -274,6 +305,9 @@ impl ReportWriter {
         let mut f = csv::Writer::from_path(self.dir.join("kicks.csv"))?;
         write_kicks_csv(&mut f, accounts)?;
         f.flush()?;
+        let mut f = csv::Writer::from_path(self.dir.join("violations.csv"))?;
+        write_violations_csv(&mut f, accounts, self.max_listed)?;
+        f.flush()?;
         let _ = self.started;
         self.run_json["outcome"] = outcome.name().into();
         self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
@@ -322,6 +356,8 @@ pub fn counter_rows(s: &Snapshot, elapsed: Duration) -> Vec<(String, String)> {
         rows.push((format!("connections_failed_{reason}"), n.to_string()));
     }
     rows.push(("kicks_total".into(), kicks(s).to_string()));
+    rows.push(("violations_total".into(), violations(s).to_string()));
+    rows.push(("warnings_total".into(), warnings(s).to_string()));
     rows.push(("errors_total".into(), errors(s).to_string()));
     let secs = elapsed.as_secs_f64().max(1e-9);
     rows.push((
@@ -343,6 +379,47 @@ pub fn write_counters_csv<W: Write>(
     w.write_record(["counter", "value"])?;
     for (k, v) in counter_rows(s, elapsed) {
         w.write_record([k, v])?;
+    }
+    Ok(())
+}
+
+/// One row per violation (errors first, then warnings), at most `max` rows.
+pub fn write_violations_csv<W: Write>(
+    w: &mut csv::Writer<W>,
+    accounts: &[AccountReport],
+    max: usize,
+) -> anyhow::Result<()> {
+    w.write_record(VIOLATIONS_COLUMNS)?;
+    let mut all: Vec<&crate::checks::Violation> =
+        accounts.iter().flat_map(|a| a.violations.iter()).collect();
+    all.sort_by_key(|v| {
+        (
+            v.class.is_warning(),
+            v.times_us.last().copied().unwrap_or(0),
+        )
+    });
+    let join = |xs: Vec<String>| xs.join(";");
+    for v in all.into_iter().take(max) {
+        w.write_record([
+            v.class.name().to_string(),
+            if v.class.is_warning() {
+                "warning"
+            } else {
+                "error"
+            }
+            .to_string(),
+            v.account.clone(),
+            join(
+                v.instances
+                    .iter()
+                    .map(|i| format!("{}#{i}", v.account))
+                    .collect(),
+            ),
+            join(v.platforms.iter().map(|p| p.to_string()).collect()),
+            join(v.times_us.iter().map(|t| t.to_string()).collect()),
+            v.expected.clone(),
+            v.seen.clone(),
+        ])?;
     }
     Ok(())
 }
@@ -485,6 +562,44 @@ pub fn render_summary<W: Write>(
         g(Counter::ProtocolErrors),
         errors(s)
     )?;
+    let classes: Vec<String> = crate::checks::Class::ALL
+        .iter()
+        .filter(|c| s.get(Counter::violation(**c)) > 0)
+        .map(|c| format!("{} {}", c.name(), s.get(Counter::violation(*c))))
+        .collect();
+    writeln!(
+        out,
+        "checks       probes {}  violations {}  warnings {}{}",
+        g(Counter::ProbesSent),
+        violations(s),
+        warnings(s),
+        if classes.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", classes.join(", "))
+        }
+    )?;
     writeln!(out, "reports      {}", dir.display())?;
+    let verdict = if !outcome.is_clean() {
+        format!(
+            "INCOMPLETE — the run was {}",
+            outcome.name().replace('_', " ")
+        )
+    } else if violations(s) > 0 {
+        format!(
+            "FAIL — the backend broke its login promises {} time(s); see violations.csv",
+            violations(s)
+        )
+    } else {
+        format!(
+            "PASS — no violations{}",
+            if warnings(s) > 0 {
+                format!(" ({} victim-order warnings)", warnings(s))
+            } else {
+                String::new()
+            }
+        )
+    };
+    writeln!(out, "verdict: {verdict}")?;
     Ok(())
 }

@@ -39,6 +39,32 @@ pub struct Scenario {
     pub timeouts: Timeouts,
     #[serde(default)]
     pub admin_kick: AdminKick,
+    #[serde(default)]
+    pub checks: Checks,
+}
+
+/// The policy checks (docs/checks.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Checks {
+    pub enabled: bool,
+    /// Probability that an instance probes (an authenticated request) right after `kickedOut`.
+    pub probe_after_kick: f64,
+    /// Probability that an instance probes right after its logout is answered.
+    pub probe_after_logout: f64,
+    /// At most this many violations are listed in violations.csv (all are counted).
+    pub max_listed: usize,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            enabled: true,
+            probe_after_kick: 0.25,
+            probe_after_logout: 0.25,
+            max_listed: 10_000,
+        }
+    }
 }
 
 fn default_seed() -> u64 {
@@ -535,6 +561,14 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
     }
     if !(0.0..=10_000.0).contains(&s.cycle.message_rate) {
         return Err("cycle.message_rate must be within 0..=10000".into());
+    }
+    for (name, p) in [
+        ("checks.probe_after_kick", s.checks.probe_after_kick),
+        ("checks.probe_after_logout", s.checks.probe_after_logout),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(format!("{name} must be within 0..=1"));
+        }
     }
     if !(0.0..=1e6).contains(&s.load.ramp) {
         return Err("load.ramp must be within 0..=1000000".into());

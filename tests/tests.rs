@@ -26,3 +26,6 @@ mod engine;
 
 #[path = "it/run_cli.rs"]
 mod run_cli;
+
+#[path = "it/checks.rs"]
+mod checks;

@@ -11,10 +11,11 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::account::{Account, CycleDone, Kicked, LoginSent};
+use super::account::{Account, CycleDone, Kicked, LoginSent, Observed};
 use super::metrics::{self, Counter, Metric};
 use super::plan::Plan;
 use super::{connect, ActiveGuard};
+use crate::checks::ProbeKind;
 use crate::policy::Platform;
 use crate::protocol::{Request, ServerFrame};
 use crate::scenario::{ConnectionMode, CycleEnd, LoadModel, MessageTo, OnKick};
@@ -57,6 +58,9 @@ pub struct Instance {
     login_sent: Instant,
     logout_sent: Instant,
     messages: Vec<(u64, Instant)>,
+    probes: Vec<(u64, ProbeKind)>,
+    /// Issue time of the UserSig the current session logged in with (None: from a file).
+    session_sig_time: Option<u64>,
     stopping: bool,
     /// After an admin kick, sigs must be issued after the kick's second (older ones are void).
     sig_not_before: u64,
@@ -96,6 +100,8 @@ impl Instance {
             login_sent: Instant::now(),
             logout_sent: Instant::now(),
             messages: Vec::new(),
+            probes: Vec::new(),
+            session_sig_time: None,
             stopping: false,
             sig_not_before: 0,
             sig_cache: None,
@@ -143,6 +149,49 @@ impl Instance {
         match &mut self.sink {
             Some(s) => s.write(Message::text(req.to_json())).is_ok(),
             None => false,
+        }
+    }
+
+    fn observe(&self, o: Observed) {
+        if self.plan.checks.enabled {
+            self.account.do_send(o);
+        }
+    }
+
+    /// Send an authenticated request whose only purpose is its answer.
+    fn probe(&mut self, kind: ProbeKind) -> bool {
+        self.seq += 1;
+        let req = Request::SendMessage {
+            seq: self.seq,
+            to: self.user.clone(),
+            text: "loginstorm-probe".into(),
+        };
+        if self.send(&req) {
+            self.probes.push((self.seq, kind));
+            metrics::count(Counter::ProbesSent);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The connection is going: probes in flight will never be answered.
+    fn abandon_probes(&mut self) {
+        for (_, kind) in std::mem::take(&mut self.probes) {
+            if kind == ProbeKind::Settle {
+                self.observe(Observed::Probe {
+                    slot: self.slot,
+                    kind,
+                    code: u32::MAX,
+                    at: Instant::now(),
+                });
+            }
+        }
+    }
+
+    fn maybe_probe(&mut self, kind: ProbeKind, p: f64) {
+        if self.plan.checks.enabled && p > 0.0 && self.rng.f64() < p {
+            self.probe(kind);
         }
     }
 
@@ -208,6 +257,10 @@ impl Instance {
                 .to_string(),
             platform: self.platform,
         };
+        self.session_sig_time = match &self.plan.credentials {
+            Some(_) => None,
+            None => self.sig_cache.as_ref().map(|(t, _)| *t),
+        };
         self.login_sent = Instant::now();
         self.account.do_send(LoginSent {
             slot: self.slot,
@@ -225,6 +278,10 @@ impl Instance {
 
     fn on_ready(&mut self, ctx: &mut Context<Self>) {
         let now = Instant::now();
+        self.observe(Observed::Ready {
+            slot: self.slot,
+            at: now,
+        });
         metrics::record(Metric::Ready, micros(now - self.start_mark()));
         metrics::record(Metric::ReadyService, micros(now - self.login_sent));
         metrics::count(Counter::Readies);
@@ -283,6 +340,10 @@ impl Instance {
         self.seq += 1;
         self.ctrl_seq = self.seq;
         self.logout_sent = Instant::now();
+        self.observe(Observed::LogoutSent {
+            slot: self.slot,
+            at: self.logout_sent,
+        });
         if !self.send(&Request::Logout { seq: self.seq }) {
             return self.lost(ctx);
         }
@@ -300,6 +361,16 @@ impl Instance {
         code: u32,
         data: &serde_json::Value,
     ) {
+        if let Some(i) = self.probes.iter().position(|(s, _)| *s == seq) {
+            let (_, kind) = self.probes.swap_remove(i);
+            self.observe(Observed::Probe {
+                slot: self.slot,
+                kind,
+                code,
+                at: Instant::now(),
+            });
+            return;
+        }
         if let Some(i) = self.messages.iter().position(|(s, _)| *s == seq) {
             let (_, sent) = self.messages.swap_remove(i);
             metrics::record(Metric::Message, micros(sent.elapsed()));
@@ -317,6 +388,13 @@ impl Instance {
         match self.phase {
             Phase::LoggingIn => {
                 let now = Instant::now();
+                let repeat = data.get("repeatLogin").and_then(|v| v.as_bool()) == Some(true);
+                self.observe(Observed::LoginAnswered {
+                    slot: self.slot,
+                    ok: code == 0,
+                    repeat,
+                    at: now,
+                });
                 if code != 0 {
                     metrics::login_failed(code);
                     if code == crate::protocol::code::SIG_INVALIDATED {
@@ -329,12 +407,19 @@ impl Instance {
                 metrics::record(Metric::Login, micros(now - self.start_mark()));
                 metrics::record(Metric::LoginService, micros(now - self.login_sent));
                 metrics::count(Counter::LoginsOk);
-                if data.get("repeatLogin").and_then(|v| v.as_bool()) == Some(true) {
+                if repeat {
+                    // Already logged in on this connection: no new sdkStateReady will come.
                     metrics::count(Counter::RepeatLogins);
+                    self.set_phase(Phase::AwaitReady);
+                    return self.on_ready(ctx);
                 }
                 self.set_phase(Phase::AwaitReady);
                 self.after(ctx, self.plan.ready_timeout, |act, ctx| {
                     metrics::count(Counter::TimeoutsReady);
+                    act.observe(Observed::ReadyMissing {
+                        slot: act.slot,
+                        at: Instant::now(),
+                    });
                     act.resync(ctx);
                 });
             }
@@ -351,6 +436,8 @@ impl Instance {
                     || self.stopping
                 {
                     self.close(ctx);
+                } else if code == 0 {
+                    self.maybe_probe(ProbeKind::AfterLogout, self.plan.checks.probe_after_logout);
                 }
                 self.cycle_done(ctx, false);
             }
@@ -367,7 +454,11 @@ impl Instance {
             slot: self.slot,
             kick,
             at: Instant::now(),
+            sig_expired: self.plan.sig_expired(self.session_sig_time),
         });
+        if !self.stopping {
+            self.maybe_probe(ProbeKind::AfterKick, self.plan.checks.probe_after_kick);
+        }
         match self.phase {
             Phase::AwaitReady | Phase::Ready | Phase::LoggingIn => {}
             // Kicked while logging out or between cycles: nothing of this cycle to cut short.
@@ -409,6 +500,11 @@ impl Instance {
     }
 
     fn close(&mut self, ctx: &mut Context<Self>) {
+        self.observe(Observed::Gone {
+            slot: self.slot,
+            at: Instant::now(),
+        });
+        self.abandon_probes();
         if let Some(mut s) = self.sink.take() {
             s.close();
         }
@@ -419,6 +515,11 @@ impl Instance {
     }
 
     fn drop_connection(&mut self, ctx: &mut Context<Self>) {
+        self.observe(Observed::Gone {
+            slot: self.slot,
+            at: Instant::now(),
+        });
+        self.abandon_probes();
         if let Some(s) = self.sink.take() {
             ctx.cancel_future(s.handle());
         }
@@ -489,10 +590,17 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
                     self.on_ready(ctx);
                 } else {
                     metrics::count(Counter::ProtocolErrors);
+                    self.observe(Observed::Ready {
+                        slot: self.slot,
+                        at: Instant::now(),
+                    });
                 }
             }
             Ok(ServerFrame::KickedOut(kick)) => self.on_kicked(ctx, kick),
-            Ok(ServerFrame::NotReady) => {}
+            Ok(ServerFrame::NotReady) => self.observe(Observed::NotReady {
+                slot: self.slot,
+                at: Instant::now(),
+            }),
             Ok(ServerFrame::MessageReceived { .. }) => metrics::count(Counter::MessagesReceived),
             Err(_) => metrics::count(Counter::ProtocolErrors),
         }
@@ -554,5 +662,26 @@ impl Handler<Stop> for Instance {
                 ctx.stop();
             }
         }
+    }
+}
+
+/// The account wants a settle probe: answered through `Observed::Probe`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Probe;
+
+impl Handler<Probe> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, _: Probe, _: &mut Context<Self>) {
+        if self.phase == Phase::Ready && self.probe(ProbeKind::Settle) {
+            return;
+        }
+        self.observe(Observed::Probe {
+            slot: self.slot,
+            kind: ProbeKind::Settle,
+            code: u32::MAX,
+            at: Instant::now(),
+        });
     }
 }

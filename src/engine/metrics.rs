@@ -89,10 +89,19 @@ pub enum Counter {
     AdminKicksFailed,
     CyclesCompleted,
     ArrivalsDropped,
+    ProbesSent,
+    ViolationsCapacity,
+    ViolationsLostKick,
+    ViolationsSpuriousKick,
+    ViolationsVictimOrder,
+    ViolationsKickType,
+    ViolationsZombie,
+    ViolationsReady,
+    ViolationsIsolation,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 28] = [
+    pub const ALL: [Counter; 37] = [
         Counter::ConnectionsOpened,
         Counter::ConnectionsFailed,
         Counter::ConnectionsLost,
@@ -121,6 +130,15 @@ impl Counter {
         Counter::AdminKicksFailed,
         Counter::CyclesCompleted,
         Counter::ArrivalsDropped,
+        Counter::ProbesSent,
+        Counter::ViolationsCapacity,
+        Counter::ViolationsLostKick,
+        Counter::ViolationsSpuriousKick,
+        Counter::ViolationsVictimOrder,
+        Counter::ViolationsKickType,
+        Counter::ViolationsZombie,
+        Counter::ViolationsReady,
+        Counter::ViolationsIsolation,
     ];
 
     pub fn name(self) -> &'static str {
@@ -153,6 +171,29 @@ impl Counter {
             Counter::AdminKicksFailed => "admin_kicks_failed",
             Counter::CyclesCompleted => "cycles_completed",
             Counter::ArrivalsDropped => "arrivals_dropped",
+            Counter::ProbesSent => "probes_sent",
+            Counter::ViolationsCapacity => "violations_capacity",
+            Counter::ViolationsLostKick => "violations_lost_kick",
+            Counter::ViolationsSpuriousKick => "violations_spurious_kick",
+            Counter::ViolationsVictimOrder => "violations_victim_order",
+            Counter::ViolationsKickType => "violations_kick_type",
+            Counter::ViolationsZombie => "violations_zombie",
+            Counter::ViolationsReady => "violations_ready",
+            Counter::ViolationsIsolation => "violations_isolation",
+        }
+    }
+
+    pub fn violation(c: crate::checks::Class) -> Counter {
+        use crate::checks::Class;
+        match c {
+            Class::Capacity => Counter::ViolationsCapacity,
+            Class::LostKick => Counter::ViolationsLostKick,
+            Class::SpuriousKick => Counter::ViolationsSpuriousKick,
+            Class::VictimOrder => Counter::ViolationsVictimOrder,
+            Class::KickType => Counter::ViolationsKickType,
+            Class::Zombie => Counter::ViolationsZombie,
+            Class::Ready => Counter::ViolationsReady,
+            Class::Isolation => Counter::ViolationsIsolation,
         }
     }
 

@@ -40,6 +40,10 @@ pub struct Plan {
     pub login_timeout: Duration,
     pub ready_timeout: Duration,
     pub logout_timeout: Duration,
+    pub kick_timeout: Duration,
+    pub checks: crate::scenario::Checks,
+    /// Time zero of the run's histories (timestamps in violations.csv count from here).
+    pub epoch: tokio::time::Instant,
     /// Kicks expected per wave of all instances (min, max over login orders), when the
     /// alignment makes that exact.
     pub expected_per_wave: Option<(u64, u64)>,
@@ -79,6 +83,9 @@ impl Plan {
             login_timeout: s.timeouts.login.0,
             ready_timeout: s.timeouts.ready.0,
             logout_timeout: s.timeouts.logout.0,
+            kick_timeout: s.timeouts.kick.0,
+            checks: s.checks.clone(),
+            epoch: tokio::time::Instant::now(),
             expected_per_wave: exact.then(|| r.policy.expected_kicks(&r.platforms)),
         }))
     }
@@ -87,6 +94,20 @@ impl Plan {
         match &self.credentials {
             Some(c) => c[n as usize].0.clone(),
             None => self.id_pattern.replace("{n}", &n.to_string()),
+        }
+    }
+
+    /// Microseconds since the run's epoch.
+    pub fn micros_since_epoch(&self, t: tokio::time::Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether a sig minted at unix second `issued` has expired by now (with a second of slack
+    /// for clock edges); always true for sigs from a credentials file, whose life is unknown.
+    pub fn sig_expired(&self, issued: Option<u64>) -> bool {
+        match issued {
+            Some(t) => crate::unix_now() + 1 > t + self.sig_lifetime,
+            None => true,
         }
     }
 
