@@ -71,6 +71,15 @@ pub struct RunArgs {
     /// No live display (the summary is still printed).
     #[arg(long)]
     pub quiet: bool,
+    /// A pass/fail limit, added to the scenario's [thresholds], e.g. `login.p99 < 150ms`,
+    /// `ready.p99.9 < 1s`, `kick_propagation.max < 500ms`, `kicks.lost == 0`,
+    /// `violations == 0`, `login.error_rate < 0.1%`. Repeatable. A failed one exits 1.
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = parse_threshold)]
+    pub thresholds: Vec<crate::thresholds::Threshold>,
+}
+
+fn parse_threshold(s: &str) -> Result<crate::thresholds::Threshold, String> {
+    s.parse()
 }
 
 /// Settings of the reference server.

@@ -12,6 +12,7 @@ pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod thresholds;
 pub mod units;
 pub mod usersig;
 

@@ -25,8 +25,11 @@ fn main() -> ExitCode {
 }
 
 fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
-    let resolved =
+    let mut resolved =
         loginstorm::scenario::load(&args.scenario, &args.set).map_err(anyhow::Error::msg)?;
+    resolved.thresholds.extend(args.thresholds.iter().cloned());
+    let thresholds = resolved.thresholds.clone();
+    let scenario_name = resolved.scenario.name.clone();
     let result = loginstorm::engine::run(
         resolved,
         loginstorm::engine::RunOptions {
@@ -45,8 +48,27 @@ fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
         result.elapsed,
         &result.report_dir,
     )?;
+    let judged: Vec<_> = thresholds
+        .iter()
+        .map(|t| t.judge(&result.totals, result.elapsed))
+        .collect();
+    loginstorm::report::write_thresholds(&mut out, &result.report_dir, &judged)?;
+    loginstorm::report::write_junit(
+        &result.report_dir,
+        &scenario_name,
+        &result.totals,
+        &judged,
+        &result.accounts,
+        result.elapsed,
+    )?;
+    let failed = judged.iter().filter(|j| !j.passed).count();
+    let thresholds_ok = failed == 0;
+    loginstorm::report::render_verdict(&mut out, result.outcome, &result.totals, failed)?;
     Ok(
-        if result.outcome.is_clean() && loginstorm::report::violations(&result.totals) == 0 {
+        if result.outcome.is_clean()
+            && loginstorm::report::violations(&result.totals) == 0
+            && thresholds_ok
+        {
             exit::OK
         } else {
             exit::FAILED

@@ -580,16 +580,151 @@ pub fn render_summary<W: Write>(
         }
     )?;
     writeln!(out, "reports      {}", dir.display())?;
+    Ok(())
+}
+
+/// Write `thresholds.csv` and print the result table.
+pub fn write_thresholds<W: Write>(
+    out: &mut W,
+    dir: &Path,
+    results: &[crate::thresholds::Outcome],
+) -> anyhow::Result<()> {
+    let mut f = csv::Writer::from_path(dir.join("thresholds.csv"))?;
+    f.write_record(["threshold", "actual", "passed"])?;
+    if !results.is_empty() {
+        writeln!(out, "{:<40}{:>14}  result", "threshold", "actual")?;
+    }
+    for r in results {
+        let actual = r
+            .actual
+            .map(|a| r.threshold.show(a))
+            .unwrap_or_else(|| "no data".into());
+        f.write_record([
+            r.threshold.text.clone(),
+            r.actual.map(|a| a.to_string()).unwrap_or_default(),
+            r.passed.to_string(),
+        ])?;
+        writeln!(
+            out,
+            "{:<40}{:>14}  {}",
+            r.threshold.text,
+            actual,
+            if r.passed { "pass" } else { "FAIL" }
+        )?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Write `junit.xml`: a testcase per threshold and per invariant, so CI systems show failures.
+pub fn write_junit(
+    dir: &Path,
+    scenario: &str,
+    s: &Snapshot,
+    results: &[crate::thresholds::Outcome],
+    accounts: &[AccountReport],
+    elapsed: Duration,
+) -> anyhow::Result<()> {
+    let mut cases = Vec::new();
+    for r in results {
+        let failure = (!r.passed).then(|| {
+            format!(
+                "actual {}",
+                r.actual
+                    .map(|a| r.threshold.show(a))
+                    .unwrap_or_else(|| "no data".into())
+            )
+        });
+        cases.push(("thresholds", r.threshold.text.clone(), failure));
+    }
+    for c in crate::checks::Class::ALL {
+        let n = s.get(Counter::violation(c));
+        let first = accounts
+            .iter()
+            .flat_map(|a| a.violations.iter())
+            .find(|v| v.class == c)
+            .map(|v| {
+                format!(
+                    ": e.g. {} — expected {}, seen {}",
+                    v.account, v.expected, v.seen
+                )
+            })
+            .unwrap_or_default();
+        // Warnings are reported as passing cases with the count in their name.
+        let failure = (n > 0 && !c.is_warning()).then(|| format!("{n} violation(s){first}"));
+        let name = if c.is_warning() && n > 0 {
+            format!("{} ({n} warnings)", c.name())
+        } else {
+            c.name().to_string()
+        };
+        cases.push(("invariants", name, failure));
+    }
+    let failures = cases.iter().filter(|c| c.2.is_some()).count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x += &format!(
+        "<testsuites name=\"loginstorm\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+        cases.len(),
+        elapsed.as_secs_f64()
+    );
+    x += &format!(
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+        xml_escape(scenario),
+        cases.len(),
+        elapsed.as_secs_f64()
+    );
+    for (class, name, failure) in &cases {
+        x += &format!(
+            "    <testcase classname=\"loginstorm.{class}\" name=\"{}\"",
+            xml_escape(name)
+        );
+        match failure {
+            None => x += "/>\n",
+            Some(m) => {
+                x += &format!(
+                    ">\n      <failure message=\"{}\"/>\n    </testcase>\n",
+                    xml_escape(m)
+                )
+            }
+        }
+    }
+    x += "  </testsuite>\n</testsuites>\n";
+    std::fs::write(dir.join("junit.xml"), x)?;
+    Ok(())
+}
+
+/// The last line of a run: PASS, FAIL or INCOMPLETE, and why.
+pub fn render_verdict<W: Write>(
+    out: &mut W,
+    outcome: Outcome,
+    s: &Snapshot,
+    thresholds_failed: usize,
+) -> std::io::Result<()> {
     let verdict = if !outcome.is_clean() {
         format!(
             "INCOMPLETE — the run was {}",
             outcome.name().replace('_', " ")
         )
-    } else if violations(s) > 0 {
-        format!(
-            "FAIL — the backend broke its login promises {} time(s); see violations.csv",
-            violations(s)
-        )
+    } else if violations(s) > 0 || thresholds_failed > 0 {
+        let mut why = Vec::new();
+        if violations(s) > 0 {
+            why.push(format!(
+                "the backend broke its login promises {} time(s) (violations.csv)",
+                violations(s)
+            ));
+        }
+        if thresholds_failed > 0 {
+            why.push(format!(
+                "{thresholds_failed} threshold(s) failed (thresholds.csv)"
+            ));
+        }
+        format!("FAIL — {}", why.join("; "))
     } else {
         format!(
             "PASS — no violations{}",
@@ -600,6 +735,5 @@ pub fn render_summary<W: Write>(
             }
         )
     };
-    writeln!(out, "verdict: {verdict}")?;
-    Ok(())
+    writeln!(out, "verdict: {verdict}")
 }

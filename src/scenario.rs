@@ -41,6 +41,9 @@ pub struct Scenario {
     pub admin_kick: AdminKick,
     #[serde(default)]
     pub checks: Checks,
+    /// Pass/fail limits: `"login.p99" = "< 150ms"`, `violations = "== 0"`.
+    #[serde(default)]
+    pub thresholds: std::collections::BTreeMap<String, String>,
 }
 
 /// The policy checks (docs/checks.md).
@@ -495,6 +498,7 @@ pub struct Resolved {
     pub platforms: Vec<Platform>,
     pub stages: Vec<Stage>,
     pub credentials: Option<Vec<(String, String)>>,
+    pub thresholds: Vec<crate::thresholds::Threshold>,
 }
 
 /// Read, override and validate a scenario file.
@@ -637,7 +641,16 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
             ));
         }
     }
+    let thresholds = s
+        .thresholds
+        .iter()
+        .map(|(k, v)| {
+            crate::thresholds::Threshold::from_entry(k, v)
+                .map_err(|e| format!("thresholds.{k}: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Resolved {
+        thresholds,
         policy: Policy {
             limits,
             mode: s.policy.mode,

@@ -192,3 +192,99 @@ fn a_target_that_dies_mid_run_is_reported_as_lost() {
     assert_eq!(run_json(&dir)["outcome"], "target_lost");
     assert!(dir.join("kicks.csv").is_file());
 }
+
+#[test]
+fn thresholds_gate_the_exit_code_and_land_in_junit() {
+    let tmp = TempDir::new();
+    let pass = bin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--threshold",
+            "login.p99 < 30s",
+            "--threshold",
+            "violations == 0",
+            "--out",
+        ])
+        .arg(tmp.path().join("pass"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&pass.stdout);
+    assert_eq!(pass.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    let fail = bin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--threshold",
+            "login.p50 < 1us",
+            "--out",
+        ])
+        .arg(tmp.path().join("fail"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&fail.stdout);
+    assert_eq!(fail.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("verdict: FAIL") && stdout.contains("FAIL"),
+        "{stdout}"
+    );
+    let dir = only_report_dir(&tmp.path().join("fail"));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("name=\"login.p50 &lt; 1us\">") && junit.contains("<failure"),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("classname=\"loginstorm.invariants\" name=\"zombie\"/>"),
+        "{junit}"
+    );
+    let csv = std::fs::read_to_string(dir.join("thresholds.csv")).unwrap();
+    assert!(
+        csv.starts_with("threshold,actual,passed\n") && csv.contains(",false"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn a_broken_promise_fails_the_run_with_exit_1_and_explains_it() {
+    let tmp = TempDir::new();
+    let path = tmp.path().join("faulty.toml");
+    std::fs::write(
+        &path,
+        "[server.faults]\nover_admit = 1.0\n[accounts]\ncount = 4\ninstances = \"Web*2\"\n[cycle]\nhold = \"600ms\"\nalignment = \"barrier\"\n[timeouts]\nkick = \"200ms\"\n[thresholds]\nviolations = \"== 0\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["run", "--quiet", "--out"])
+        .arg(tmp.path().join("out"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("capacity 4") && stdout.contains("verdict: FAIL"),
+        "{stdout}"
+    );
+    let dir = only_report_dir(&tmp.path().join("out"));
+    let v = std::fs::read_to_string(dir.join("violations.csv")).unwrap();
+    assert_eq!(
+        v.lines()
+            .filter(|l| l.starts_with("capacity,error,"))
+            .count(),
+        4,
+        "{v}"
+    );
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[accounts]\ncount = 1\n[thresholds]\n\"login.p99\" = \"< soon\"\n",
+    )
+    .unwrap();
+    let out = bin().args(["run", "--quiet"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("thresholds.login.p99"));
+}
