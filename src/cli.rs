@@ -42,6 +42,13 @@ pub enum Command {
     /// `[server]` settings start the reference server in-process on a free loopback port.
     /// Reports go to OUT/<UTC time>-<scenario>/.
     Run(RunArgs),
+    /// Compare two runs' reports: a per-metric delta table (latency percentiles, rates, kick and
+    /// violation counts) that fails (exit 1) on a regression beyond the tolerance.
+    ///
+    /// Regressions: a latency percentile (p50..p99.9) up by more than --max-regression and
+    /// --min-latency-delta; logins/s or cycles/s down by more than --max-regression; any new
+    /// violation; errors up by more than the tolerance; kick counts changed by more than it.
+    Compare(CompareArgs),
     /// Run the reference server (protocol v1 on GET /ws, admin REST API on POST /v4/...).
     ///
     /// The first line on stdout is `listening on ws://HOST:PORT/ws`. Ctrl-C or SIGTERM stops it.
@@ -76,6 +83,34 @@ pub struct RunArgs {
     /// `violations == 0`, `login.error_rate < 0.1%`. Repeatable. A failed one exits 1.
     #[arg(long = "threshold", value_name = "EXPR", value_parser = parse_threshold)]
     pub thresholds: Vec<crate::thresholds::Threshold>,
+    /// Compare this run with a baseline run's report directory; a regression exits 1
+    /// (see `loginstorm compare --help`).
+    #[arg(long, value_name = "DIR")]
+    pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub tolerance: Tolerance,
+}
+
+/// How much worse than the baseline is still fine.
+#[derive(Args, Debug, Clone)]
+pub struct Tolerance {
+    /// Largest accepted relative regression: latency percentiles growing or rates falling by
+    /// more than this (e.g. `10%` or `0.1`) are regressions.
+    #[arg(long, default_value = "10%", value_name = "PCT", value_parser = crate::compare::parse_tolerance)]
+    pub max_regression: f64,
+    /// Latency growth below this is never a regression (microsecond jitter).
+    #[arg(long, default_value = "1ms", value_name = "DURATION", value_parser = crate::units::parse_duration)]
+    pub min_latency_delta: std::time::Duration,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Report directory of the run to judge.
+    pub current: PathBuf,
+    /// Report directory of the baseline run.
+    pub baseline: PathBuf,
+    #[command(flatten)]
+    pub tolerance: Tolerance,
 }
 
 fn parse_threshold(s: &str) -> Result<crate::thresholds::Threshold, String> {

@@ -5,6 +5,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod compare;
 pub mod engine;
 pub mod policy;
 pub mod progress;

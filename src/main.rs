@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Compare(args) => compare(args),
         Command::Serve(args) => serve(args),
         Command::Sig(SigCommand::Gen(args)) => sig_gen(args),
         Command::Sig(SigCommand::Verify(args)) => sig_verify(args),
@@ -62,8 +63,22 @@ fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
         result.elapsed,
     )?;
     let failed = judged.iter().filter(|j| !j.passed).count();
-    let thresholds_ok = failed == 0;
-    loginstorm::report::render_verdict(&mut out, result.outcome, &result.totals, failed)?;
+    let mut regressions = 0;
+    if let Some(base) = &args.baseline {
+        let rows = compare_dirs(&result.report_dir, base, &args.tolerance)?;
+        writeln!(out, "compared with baseline {}", base.display())?;
+        loginstorm::compare::render(&mut out, &rows, args.tolerance.max_regression)?;
+        loginstorm::compare::write_csv(&result.report_dir.join("comparison.csv"), &rows)?;
+        regressions = loginstorm::compare::regressions(&rows);
+    }
+    let thresholds_ok = failed == 0 && regressions == 0;
+    loginstorm::report::render_verdict(
+        &mut out,
+        result.outcome,
+        &result.totals,
+        failed,
+        regressions,
+    )?;
     Ok(
         if result.outcome.is_clean()
             && loginstorm::report::violations(&result.totals) == 0
@@ -74,6 +89,32 @@ fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
             exit::FAILED
         },
     )
+}
+
+fn compare_dirs(
+    current: &std::path::Path,
+    baseline: &std::path::Path,
+    t: &loginstorm::cli::Tolerance,
+) -> anyhow::Result<Vec<loginstorm::compare::Row>> {
+    let cur = loginstorm::compare::load(current)?;
+    let base = loginstorm::compare::load(baseline)?;
+    Ok(loginstorm::compare::compare(
+        &cur,
+        &base,
+        t.max_regression,
+        t.min_latency_delta.as_secs_f64() * 1e6,
+    ))
+}
+
+fn compare(args: loginstorm::cli::CompareArgs) -> anyhow::Result<u8> {
+    let rows = compare_dirs(&args.current, &args.baseline, &args.tolerance)?;
+    let mut out = std::io::stdout().lock();
+    loginstorm::compare::render(&mut out, &rows, args.tolerance.max_regression)?;
+    Ok(if loginstorm::compare::regressions(&rows) == 0 {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
 }
 
 fn serve(args: loginstorm::cli::ServeArgs) -> anyhow::Result<u8> {

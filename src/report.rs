@@ -705,13 +705,14 @@ pub fn render_verdict<W: Write>(
     outcome: Outcome,
     s: &Snapshot,
     thresholds_failed: usize,
+    regressions: usize,
 ) -> std::io::Result<()> {
     let verdict = if !outcome.is_clean() {
         format!(
             "INCOMPLETE — the run was {}",
             outcome.name().replace('_', " ")
         )
-    } else if violations(s) > 0 || thresholds_failed > 0 {
+    } else if violations(s) > 0 || thresholds_failed > 0 || regressions > 0 {
         let mut why = Vec::new();
         if violations(s) > 0 {
             why.push(format!(
@@ -722,6 +723,11 @@ pub fn render_verdict<W: Write>(
         if thresholds_failed > 0 {
             why.push(format!(
                 "{thresholds_failed} threshold(s) failed (thresholds.csv)"
+            ));
+        }
+        if regressions > 0 {
+            why.push(format!(
+                "{regressions} regression(s) against the baseline (comparison.csv)"
             ));
         }
         format!("FAIL — {}", why.join("; "))

@@ -288,3 +288,72 @@ fn a_broken_promise_fails_the_run_with_exit_1_and_explains_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("thresholds.login.p99"));
 }
+
+#[test]
+fn compare_flags_a_deliberately_slowed_server_as_a_regression() {
+    let tmp = TempDir::new();
+    let base_out = tmp.path().join("base");
+    let out = bin()
+        .args(["run", "scenarios/smoke.toml", "--quiet", "--out"])
+        .arg(&base_out)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let base = only_report_dir(&base_out);
+    // The same scenario against a server that waits 40 ms before sdkStateReady.
+    let slow_out = tmp.path().join("slow");
+    let out = bin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--set",
+            "server.ready_delay=40ms",
+            "--baseline",
+        ])
+        .arg(&base)
+        .arg("--out")
+        .arg(&slow_out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("regression(s) against the baseline"),
+        "{stdout}"
+    );
+    let slow = only_report_dir(&slow_out);
+    let cmp = std::fs::read_to_string(slow.join("comparison.csv")).unwrap();
+    assert!(
+        cmp.lines()
+            .any(|l| l.starts_with("ready.p50,") && l.ends_with(",REGRESSION")),
+        "{cmp}"
+    );
+    // `compare` itself: the slowed run against the baseline fails, a run against itself passes.
+    let out = bin().arg("compare").arg(&slow).arg(&base).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = bin().arg("compare").arg(&base).arg(&base).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no regression"));
+    // A generous tolerance accepts the slowdown.
+    let out = bin()
+        .args(["compare", "--max-regression", "5000%"])
+        .arg(&slow)
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = bin()
+        .arg("compare")
+        .arg(tmp.path())
+        .arg(&base)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("summary.csv"));
+}
