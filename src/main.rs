@@ -124,23 +124,30 @@ fn serve(args: loginstorm::cli::ServeArgs) -> anyhow::Result<u8> {
         eprintln!("{w}");
     }
     let handle = server::start(config)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Install the signal handlers before announcing the address: a script that reads the line
+    // and stops the server at once must find them in place.
+    #[cfg(unix)]
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let _guard = rt.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
+    };
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", handle.url())?;
         out.flush()?;
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     rt.block_on(async {
         #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let mut term = signal(SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r?,
-                _ = term.recv() => {}
-            }
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
         #[cfg(not(unix))]
         tokio::signal::ctrl_c().await?;

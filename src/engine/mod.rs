@@ -255,9 +255,13 @@ async fn controller(
     let mut last_tick = start;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // SIGTERM (a cancelled CI job) ends the run like Ctrl-C: reports are still written.
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let outcome = loop {
         tokio::select! {
             _ = &mut ctrl_c => break Outcome::Interrupted,
+            _ = term.recv() => break Outcome::Interrupted,
             Some(Note::Done(_)) = note_rx.recv() => {
                 done += 1;
                 if done == accounts.len() && sc.load.model == LoadModel::Closed {

@@ -244,3 +244,48 @@ mod tempdir {
     }
 }
 pub use tempdir::Dir as TempDir;
+
+#[test]
+fn every_shipped_scenario_passes_against_the_correct_server() {
+    let mut names: Vec<_> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 6, "{names:?}");
+    for path in names {
+        let dir = tempdir::Dir::new();
+        let resolved = loginstorm::scenario::load(&path, &[]).unwrap();
+        let r = run(
+            resolved,
+            RunOptions {
+                target: None,
+                out_dir: dir.path().to_path_buf(),
+                seed: None,
+                quiet: true,
+                overrides: vec![],
+            },
+        )
+        .unwrap();
+        let shown = path.display();
+        assert!(r.outcome.is_clean(), "{shown}: {:?}", r.outcome);
+        assert_eq!(
+            loginstorm::report::violations(&r.totals),
+            0,
+            "{shown}: {:?}",
+            r.accounts.iter().flat_map(|a| &a.violations).next()
+        );
+        assert_eq!(loginstorm::report::warnings(&r.totals), 0, "{shown}");
+        assert!(r.totals.get(Counter::LoginsOk) > 0, "{shown}");
+        let expected = r.totals.get(Counter::ExpectedKicks);
+        if expected > 0 {
+            let observed = r.totals.get(Counter::KicksMultipleAccount)
+                + r.totals.get(Counter::KicksMultipleDevice);
+            assert_eq!(
+                observed, expected,
+                "{shown}: observed kicks equal the policy's expectation"
+            );
+        }
+    }
+}
