@@ -1,10 +1,10 @@
 //! Proof that the checks work: each fault switch of the reference server is caught by its
 //! check, and the same scenarios against the correct server show nothing, over several seeds.
 
-use crate::engine::TempDir;
+use crate::util::{run_text, TempDir};
 use loginstorm::checks::Class;
 use loginstorm::engine::metrics::Counter;
-use loginstorm::engine::{run, RunOptions, RunResult};
+use loginstorm::engine::RunResult;
 use loginstorm::report::VIOLATIONS_COLUMNS;
 
 /// Two Web instances of each account log in at once (limit 1) and hold longer than the kick
@@ -37,23 +37,7 @@ const STAGGERED: &[&str] = &[
 ];
 
 fn run_with(overrides: &[&str]) -> (RunResult, TempDir) {
-    let dir = TempDir::new();
-    let path = dir.path().join("expose.toml");
-    std::fs::write(&path, EXPOSE).unwrap();
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let resolved = loginstorm::scenario::load(&path, &overrides).unwrap();
-    let r = run(
-        resolved,
-        RunOptions {
-            target: None,
-            out_dir: dir.path().join("reports"),
-            seed: None,
-            quiet: true,
-            overrides,
-        },
-    )
-    .unwrap();
-    (r, dir)
+    run_text(EXPOSE, overrides)
 }
 
 fn count(r: &RunResult, c: Class) -> u64 {

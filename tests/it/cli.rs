@@ -1,30 +1,21 @@
 //! The real binary: `serve` announces itself on its first stdout line, `sig` mints and checks.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_loginstorm"))
-}
+use crate::util::{bin, spawn_serve};
 
 #[test]
 fn serve_prints_its_url_first_and_stops_on_sigterm() {
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim_end();
-    let rest = url.strip_prefix("listening on ws://127.0.0.1:").expect(url);
-    let port = rest.strip_suffix("/ws").expect(url);
-    assert!(port.parse::<u16>().unwrap() > 0);
+    // spawn_serve reads the first stdout line and insists it is `listening on …`.
+    let (mut child, url) = spawn_serve();
+    let port = url
+        .strip_prefix("ws://127.0.0.1:")
+        .and_then(|r| r.strip_suffix("/ws"))
+        .unwrap_or_else(|| panic!("{url}"));
+    let port: u16 = port.parse().unwrap();
+    assert!(port > 0);
     // It is really listening.
-    std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

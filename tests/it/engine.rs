@@ -1,29 +1,10 @@
 //! The load engine end to end against the embedded server.
 
+use crate::util::{run_text, TempDir};
 use loginstorm::engine::metrics::{Counter, Metric};
-use loginstorm::engine::{run, RunOptions, RunResult};
+use loginstorm::engine::{run, RunOptions};
 use loginstorm::report::{Outcome, KICKS_COLUMNS, SUMMARY_COLUMNS, TIMESERIES_COLUMNS};
 use std::path::Path;
-
-fn run_text(toml: &str, overrides: &[&str]) -> (RunResult, tempdir::Dir) {
-    let dir = tempdir::Dir::new();
-    let path = dir.path().join("scenario.toml");
-    std::fs::write(&path, toml).unwrap();
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-    let resolved = loginstorm::scenario::load(&path, &overrides).unwrap();
-    let r = run(
-        resolved,
-        RunOptions {
-            target: None,
-            out_dir: dir.path().join("reports"),
-            seed: None,
-            quiet: true,
-            overrides,
-        },
-    )
-    .unwrap();
-    (r, dir)
-}
 
 const STORM: &str = r#"
 [policy]
@@ -219,32 +200,6 @@ on_kick = "next_cycle"
     assert_eq!(r.totals.get(Counter::Logouts), 0);
 }
 
-/// A tiny self-cleaning temporary directory (no extra dependency).
-mod tempdir {
-    use std::path::{Path, PathBuf};
-    pub struct Dir(PathBuf);
-    impl Dir {
-        pub fn new() -> Dir {
-            let p = std::env::temp_dir().join(format!(
-                "loginstorm-test-{}-{}",
-                std::process::id(),
-                fastrand::u64(..)
-            ));
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-        pub fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-pub use tempdir::Dir as TempDir;
-
 #[test]
 fn every_shipped_scenario_passes_against_the_correct_server() {
     let mut names: Vec<_> = std::fs::read_dir("scenarios")
@@ -255,7 +210,7 @@ fn every_shipped_scenario_passes_against_the_correct_server() {
     names.sort();
     assert!(names.len() >= 6, "{names:?}");
     for path in names {
-        let dir = tempdir::Dir::new();
+        let dir = TempDir::new();
         let resolved = loginstorm::scenario::load(&path, &[]).unwrap();
         let r = run(
             resolved,

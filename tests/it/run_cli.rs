@@ -1,13 +1,8 @@
 //! `loginstorm run` as a user runs it: exit codes, bad scenarios, interruption, a dying target.
 
-use crate::engine::TempDir;
-use std::io::{BufRead, BufReader};
+use crate::util::{bin, spawn_serve, TempDir};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_loginstorm"))
-}
 
 fn only_report_dir(out: &std::path::Path) -> std::path::PathBuf {
     let dirs: Vec<_> = std::fs::read_dir(out)
@@ -155,21 +150,7 @@ fn a_target_that_dies_mid_run_is_reported_as_lost() {
     let tmp = TempDir::new();
     let scenario = long_scenario(&tmp);
     let out_dir = tmp.path().join("out");
-    let mut server = bin()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let (mut server, url) = spawn_serve();
     let child = bin()
         .args(["run", "--quiet", "--target", &url, "--out"])
         .arg(&out_dir)

@@ -227,3 +227,75 @@ impl Client {
         &mut self.ws
     }
 }
+
+/// A self-cleaning temporary directory.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "loginstorm-test-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run scenario text (with `--set`-style overrides) in-process against the embedded server.
+pub fn run_text(toml: &str, overrides: &[&str]) -> (loginstorm::engine::RunResult, TempDir) {
+    let dir = TempDir::new();
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, toml).unwrap();
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let resolved = loginstorm::scenario::load(&path, &overrides).unwrap();
+    let r = loginstorm::engine::run(
+        resolved,
+        loginstorm::engine::RunOptions {
+            target: None,
+            out_dir: dir.path().join("reports"),
+            seed: None,
+            quiet: true,
+            overrides,
+        },
+    )
+    .unwrap();
+    (r, dir)
+}
+
+/// The real binary.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_loginstorm"))
+}
+
+/// Start `loginstorm serve` on a free port; returns the child and the URL from its first line.
+pub fn spawn_serve() -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_string();
+    (child, url)
+}
