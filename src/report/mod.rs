@@ -1,0 +1,326 @@
+//! Run reports: `reports/<UTC time>-<scenario>/` with `summary.csv`, `counters.csv`,
+//! `timeseries.csv`, `kicks.csv`, `latency.hlog` and `run.json`, plus the stdout summary table.
+//!
+//! `timeseries.csv` and `latency.hlog` are streamed as the run goes, and `run.json` is written at
+//! the start (outcome `running`), so even a killed run leaves a trace. Renderers write to any
+//! `io::Write`, so tests render into a `Vec<u8>`.
+
+use anyhow::Context as _;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::V2DeflateSerializer;
+use serde::Serialize;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+mod junit;
+mod render;
+mod tables;
+
+pub use junit::write_junit;
+pub use render::{render_summary, render_verdict, write_thresholds};
+pub use tables::{
+    counter_rows, write_counters_csv, write_kicks_csv, write_summary_csv, write_violations_csv,
+};
+
+use crate::engine::account::AccountReport;
+use crate::engine::metrics::{Counter, Metric, Snapshot};
+use crate::policy::KickType;
+use crate::scenario::Resolved;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every planned cycle was done.
+    Completed,
+    /// The planned duration (or the open model's stages) ran out.
+    DurationReached,
+    /// Ctrl-C.
+    Interrupted,
+    /// The target stopped accepting connections mid-run.
+    TargetLost,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::DurationReached => "duration_reached",
+            Outcome::Interrupted => "interrupted",
+            Outcome::TargetLost => "target_lost",
+        }
+    }
+
+    /// Whether the run went as planned (its numbers describe the whole plan).
+    pub fn is_clean(self) -> bool {
+        matches!(self, Outcome::Completed | Outcome::DurationReached)
+    }
+}
+
+pub struct RunInfo {
+    pub target: String,
+    pub embedded: bool,
+    pub overrides: Vec<String>,
+}
+
+/// One second of the run, as the controller sees it.
+pub struct Tick<'a> {
+    pub at: Duration,
+    pub span: Duration,
+    pub live: i64,
+    pub interval: &'a Snapshot,
+    pub totals: &'a Snapshot,
+}
+
+pub const SUMMARY_COLUMNS: [&str; 9] = [
+    "metric", "count", "mean_us", "min_us", "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us",
+];
+pub const TIMESERIES_COLUMNS: [&str; 17] = [
+    "second",
+    "live_sessions",
+    "connections_opened",
+    "connections_failed",
+    "logins_ok",
+    "logins_failed",
+    "readies",
+    "logouts",
+    "kicks",
+    "kicks_multipleAccount",
+    "kicks_multipleDevice",
+    "kicks_userSigExpired",
+    "kicks_REST_API_Kick",
+    "errors",
+    "login_p50_us",
+    "login_p99_us",
+    "ready_p99_us",
+];
+pub const KICKS_COLUMNS: [&str; 10] = [
+    "account",
+    "logins",
+    "waves",
+    "kicks_multipleAccount",
+    "kicks_multipleDevice",
+    "kicks_userSigExpired",
+    "kicks_REST_API_Kick",
+    "kicks_total",
+    "expected_min",
+    "expected_max",
+];
+
+pub const VIOLATIONS_COLUMNS: [&str; 8] = [
+    "class",
+    "severity",
+    "account",
+    "instances",
+    "platforms",
+    "times_us",
+    "expected",
+    "seen",
+];
+
+/// Violations of the error classes (victim order, a warning, excluded).
+pub fn violations(s: &Snapshot) -> u64 {
+    crate::checks::Class::ALL
+        .iter()
+        .filter(|c| !c.is_warning())
+        .map(|c| s.get(Counter::violation(*c)))
+        .sum()
+}
+
+/// Violations of the warning classes.
+pub fn warnings(s: &Snapshot) -> u64 {
+    crate::checks::Class::ALL
+        .iter()
+        .filter(|c| c.is_warning())
+        .map(|c| s.get(Counter::violation(*c)))
+        .sum()
+}
+
+/// Errors of every kind, summed.
+pub fn errors(s: &Snapshot) -> u64 {
+    [
+        Counter::ConnectionsFailed,
+        Counter::ConnectionsLost,
+        Counter::LoginsFailed,
+        Counter::LogoutsFailed,
+        Counter::TimeoutsConnect,
+        Counter::TimeoutsLogin,
+        Counter::TimeoutsReady,
+        Counter::TimeoutsLogout,
+        Counter::MessagesFailed,
+        Counter::ProtocolErrors,
+        Counter::AdminKicksFailed,
+    ]
+    .iter()
+    .map(|c| s.get(*c))
+    .sum()
+}
+
+pub fn kicks(s: &Snapshot) -> u64 {
+    KickType::ALL.iter().map(|k| s.get(Counter::kick(*k))).sum()
+}
+
+pub struct ReportWriter {
+    dir: PathBuf,
+    started: SystemTime,
+    run_json: serde_json::Value,
+    timeseries: csv::Writer<BufWriter<File>>,
+    hlog: BufWriter<File>,
+    serializer: V2DeflateSerializer,
+    max_listed: usize,
+}
+
+impl ReportWriter {
+    /// Make the run's directory and start the streamed files.
+    pub fn create(out: &Path, r: &Resolved, info: RunInfo) -> anyhow::Result<ReportWriter> {
+        let started = SystemTime::now();
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let safe: String = r
+            .scenario
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut dir = out.join(format!("{stamp}-{safe}"));
+        let mut n = 2;
+        while dir.exists() {
+            dir = out.join(format!("{stamp}-{safe}-{n}"));
+            n += 1;
+        }
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+        let mut timeseries =
+            csv::Writer::from_writer(BufWriter::new(File::create(dir.join("timeseries.csv"))?));
+        timeseries.write_record(TIMESERIES_COLUMNS)?;
+        timeseries.flush()?;
+        let mut hlog = BufWriter::new(File::create(dir.join("latency.hlog"))?);
+        let mut serializer = V2DeflateSerializer::new();
+        {
+            let mut b = IntervalLogWriterBuilder::new();
+            b.add_comment(&format!(
+                "loginstorm {} scenario {}; latencies in microseconds; one tagged histogram per metric per second",
+                env!("CARGO_PKG_VERSION"),
+                r.scenario.name
+            ));
+            b.with_start_time(started);
+            b.with_base_time(started);
+            b.begin_log_with(&mut hlog, &mut serializer)?;
+        }
+        hlog.flush()?;
+        let run_json = serde_json::json!({
+            "loginstorm_version": env!("CARGO_PKG_VERSION"),
+            "scenario": r.scenario.name,
+            "seed": r.scenario.seed,
+            "target": info.target,
+            "embedded_server": info.embedded,
+            "overrides": info.overrides,
+            "started_at": chrono::Utc::now().to_rfc3339(),
+            "ended_at": null,
+            "elapsed_secs": null,
+            "outcome": "running",
+            "resolved_scenario": r.scenario,
+        });
+        let w = ReportWriter {
+            dir,
+            started,
+            run_json,
+            timeseries,
+            hlog,
+            serializer,
+            max_listed: r.scenario.checks.max_listed,
+        };
+        w.write_run_json()?;
+        Ok(w)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn write_run_json(&self) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(&self.run_json)?;
+        std::fs::write(self.dir.join("run.json"), text + "\n")?;
+        Ok(())
+    }
+
+    /// Append one second to `timeseries.csv` and `latency.hlog`.
+    pub fn tick(&mut self, t: &Tick) -> anyhow::Result<()> {
+        let i = t.interval;
+        let q = |m: Metric, p: f64| -> String {
+            let h = i.hist(m);
+            if h.is_empty() {
+                String::new()
+            } else {
+                h.value_at_quantile(p).to_string()
+            }
+        };
+        let row = [
+            t.at.as_secs().to_string(),
+            t.live.max(0).to_string(),
+            i.get(Counter::ConnectionsOpened).to_string(),
+            i.get(Counter::ConnectionsFailed).to_string(),
+            i.get(Counter::LoginsOk).to_string(),
+            i.get(Counter::LoginsFailed).to_string(),
+            i.get(Counter::Readies).to_string(),
+            i.get(Counter::Logouts).to_string(),
+            kicks(i).to_string(),
+            i.get(Counter::KicksMultipleAccount).to_string(),
+            i.get(Counter::KicksMultipleDevice).to_string(),
+            i.get(Counter::KicksUserSigExpired).to_string(),
+            i.get(Counter::KicksRestApi).to_string(),
+            errors(i).to_string(),
+            q(Metric::Login, 0.5),
+            q(Metric::Login, 0.99),
+            q(Metric::Ready, 0.99),
+        ];
+        self.timeseries.write_record(&row)?;
+        self.timeseries.flush()?;
+        let start = t.at.saturating_sub(t.span);
+        let mut log =
+            IntervalLogWriterBuilder::new().begin_log_with(&mut self.hlog, &mut self.serializer)?;
+        for m in Metric::ALL {
+            let h = i.hist(m);
+            if !h.is_empty() {
+                log.write_histogram(h, start, t.span, Tag::new(m.name()))
+                    .map_err(|e| anyhow::anyhow!("writing latency.hlog: {e:?}"))?;
+            }
+        }
+        self.hlog.flush()?;
+        Ok(())
+    }
+
+    /// Write the final files and mark `run.json` with the outcome.
+    pub fn finish(
+        &mut self,
+        outcome: Outcome,
+        totals: &Snapshot,
+        accounts: &[AccountReport],
+        elapsed: Duration,
+    ) -> anyhow::Result<()> {
+        let mut f = csv::Writer::from_path(self.dir.join("summary.csv"))?;
+        write_summary_csv(&mut f, totals)?;
+        f.flush()?;
+        let mut f = csv::Writer::from_path(self.dir.join("counters.csv"))?;
+        write_counters_csv(&mut f, totals, elapsed)?;
+        f.flush()?;
+        let mut f = csv::Writer::from_path(self.dir.join("kicks.csv"))?;
+        write_kicks_csv(&mut f, accounts)?;
+        f.flush()?;
+        let mut f = csv::Writer::from_path(self.dir.join("violations.csv"))?;
+        write_violations_csv(&mut f, accounts, self.max_listed)?;
+        f.flush()?;
+        let _ = self.started;
+        self.run_json["outcome"] = outcome.name().into();
+        self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
+        self.run_json["elapsed_secs"] = elapsed.as_secs_f64().into();
+        self.write_run_json()
+    }
+}

@@ -1,0 +1,219 @@
+//! What a person reads on stdout: the summary table, the thresholds table, the verdict.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use super::{errors, violations, warnings, Outcome};
+use crate::engine::metrics::{Counter, Metric, Snapshot};
+
+fn fmt_us(us: u64) -> String {
+    if us < 1_000 {
+        format!("{us}µs")
+    } else if us < 1_000_000 {
+        format!("{:.2}ms", us as f64 / 1e3)
+    } else {
+        format!("{:.2}s", us as f64 / 1e6)
+    }
+}
+
+/// The human summary printed at the end of a run.
+pub fn render_summary<W: Write>(
+    out: &mut W,
+    outcome: Outcome,
+    s: &Snapshot,
+    elapsed: Duration,
+    dir: &Path,
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "run {} after {:.1}s",
+        outcome.name().replace('_', " "),
+        elapsed.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "{:<18}{:>9}{:>11}{:>11}{:>11}{:>11}{:>11}",
+        "latency", "count", "p50", "p90", "p99", "p99.9", "max"
+    )?;
+    for m in Metric::ALL {
+        let h = s.hist(m);
+        if h.is_empty() {
+            writeln!(out, "{:<18}{:>9}", m.name(), 0)?;
+            continue;
+        }
+        writeln!(
+            out,
+            "{:<18}{:>9}{:>11}{:>11}{:>11}{:>11}{:>11}",
+            m.name(),
+            h.len(),
+            fmt_us(h.value_at_quantile(0.5)),
+            fmt_us(h.value_at_quantile(0.9)),
+            fmt_us(h.value_at_quantile(0.99)),
+            fmt_us(h.value_at_quantile(0.999)),
+            fmt_us(h.max()),
+        )?;
+    }
+    let g = |c: Counter| s.get(c);
+    writeln!(
+        out,
+        "connections  opened {}  failed {}  lost {}",
+        g(Counter::ConnectionsOpened),
+        g(Counter::ConnectionsFailed),
+        g(Counter::ConnectionsLost)
+    )?;
+    let codes: Vec<String> = s
+        .login_codes
+        .iter()
+        .map(|(c, n)| format!("{c}×{n}"))
+        .collect();
+    writeln!(
+        out,
+        "logins       ok {}  failed {}{}  repeat {}  ready {}  logouts {}  cycles {}",
+        g(Counter::LoginsOk),
+        g(Counter::LoginsFailed),
+        if codes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", codes.join(", "))
+        },
+        g(Counter::RepeatLogins),
+        g(Counter::Readies),
+        g(Counter::Logouts),
+        g(Counter::CyclesCompleted)
+    )?;
+    let expected = if g(Counter::ExpectedKicks) == g(Counter::ExpectedKicksMax) {
+        g(Counter::ExpectedKicks).to_string()
+    } else {
+        format!(
+            "{}..{}",
+            g(Counter::ExpectedKicks),
+            g(Counter::ExpectedKicksMax)
+        )
+    };
+    writeln!(
+        out,
+        "kicks        multipleAccount {}  multipleDevice {}  userSigExpired {}  REST_API_Kick {}  (expected from policy: {})",
+        g(Counter::KicksMultipleAccount),
+        g(Counter::KicksMultipleDevice),
+        g(Counter::KicksUserSigExpired),
+        g(Counter::KicksRestApi),
+        expected
+    )?;
+    writeln!(
+        out,
+        "timeouts     connect {}  login {}  ready {}  logout {}",
+        g(Counter::TimeoutsConnect),
+        g(Counter::TimeoutsLogin),
+        g(Counter::TimeoutsReady),
+        g(Counter::TimeoutsLogout)
+    )?;
+    writeln!(
+        out,
+        "messages     sent {}  ok {}  failed {}  received {}   protocol errors {}   errors total {}",
+        g(Counter::MessagesSent),
+        g(Counter::MessagesOk),
+        g(Counter::MessagesFailed),
+        g(Counter::MessagesReceived),
+        g(Counter::ProtocolErrors),
+        errors(s)
+    )?;
+    let classes: Vec<String> = crate::checks::Class::ALL
+        .iter()
+        .filter(|c| s.get(Counter::violation(**c)) > 0)
+        .map(|c| format!("{} {}", c.name(), s.get(Counter::violation(*c))))
+        .collect();
+    writeln!(
+        out,
+        "checks       probes {}  violations {}  warnings {}{}",
+        g(Counter::ProbesSent),
+        violations(s),
+        warnings(s),
+        if classes.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", classes.join(", "))
+        }
+    )?;
+    writeln!(out, "reports      {}", dir.display())?;
+    Ok(())
+}
+
+/// Write `thresholds.csv` and print the result table.
+pub fn write_thresholds<W: Write>(
+    out: &mut W,
+    dir: &Path,
+    results: &[crate::thresholds::Outcome],
+) -> anyhow::Result<()> {
+    let mut f = csv::Writer::from_path(dir.join("thresholds.csv"))?;
+    f.write_record(["threshold", "actual", "passed"])?;
+    if !results.is_empty() {
+        writeln!(out, "{:<40}{:>14}  result", "threshold", "actual")?;
+    }
+    for r in results {
+        let actual = r
+            .actual
+            .map(|a| r.threshold.show(a))
+            .unwrap_or_else(|| "no data".into());
+        f.write_record([
+            r.threshold.text.clone(),
+            r.actual.map(|a| a.to_string()).unwrap_or_default(),
+            r.passed.to_string(),
+        ])?;
+        writeln!(
+            out,
+            "{:<40}{:>14}  {}",
+            r.threshold.text,
+            actual,
+            if r.passed { "pass" } else { "FAIL" }
+        )?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+/// The last line of a run: PASS, FAIL or INCOMPLETE, and why.
+pub fn render_verdict<W: Write>(
+    out: &mut W,
+    outcome: Outcome,
+    s: &Snapshot,
+    thresholds_failed: usize,
+    regressions: usize,
+) -> std::io::Result<()> {
+    let verdict = if !outcome.is_clean() {
+        format!(
+            "INCOMPLETE — the run was {}",
+            outcome.name().replace('_', " ")
+        )
+    } else if violations(s) > 0 || thresholds_failed > 0 || regressions > 0 {
+        let mut why = Vec::new();
+        if violations(s) > 0 {
+            why.push(format!(
+                "the backend broke its login promises {} time(s) (violations.csv)",
+                violations(s)
+            ));
+        }
+        if thresholds_failed > 0 {
+            why.push(format!(
+                "{thresholds_failed} threshold(s) failed (thresholds.csv)"
+            ));
+        }
+        if regressions > 0 {
+            why.push(format!(
+                "{regressions} regression(s) against the baseline (comparison.csv)"
+            ));
+        }
+        format!("FAIL — {}", why.join("; "))
+    } else {
+        format!(
+            "PASS — no violations{}",
+            if warnings(s) > 0 {
+                format!(" ({} victim-order warnings)", warnings(s))
+            } else {
+                String::new()
+            }
+        )
+    };
+    writeln!(out, "verdict: {verdict}")
+}

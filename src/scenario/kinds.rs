@@ -1,0 +1,216 @@
+//! The small languages inside scenario values — think times, alignment, kick reactions, open-model
+//! stages, instance lists — each parsed by `FromStr` so files and `--set` share one parser.
+
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::policy::Platform;
+use crate::units::DelayRange;
+
+/// Think time between cycles: `fixed:100ms`, `uniform:50ms..200ms`, `exp:100ms` (mean).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Think {
+    Fixed(Duration),
+    Uniform(DelayRange),
+    Exponential(Duration),
+}
+
+impl Think {
+    /// Draw a think time; `unit` is uniform in [0, 1).
+    pub fn sample(&self, unit: f64) -> Duration {
+        match self {
+            Think::Fixed(d) => *d,
+            Think::Uniform(r) => r.sample(unit),
+            Think::Exponential(mean) => {
+                let x = -(1.0 - unit).max(f64::MIN_POSITIVE).ln();
+                mean.mul_f64(x.min(50.0))
+            }
+        }
+    }
+}
+
+impl FromStr for Think {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, arg) = s
+            .split_once(':')
+            .ok_or_else(|| format!("think {s:?}: expected fixed:D, uniform:A..B or exp:MEAN"))?;
+        match kind {
+            "fixed" => Ok(Think::Fixed(crate::units::parse_duration(arg)?)),
+            "uniform" => Ok(Think::Uniform(arg.parse()?)),
+            "exp" => Ok(Think::Exponential(crate::units::parse_duration(arg)?)),
+            other => Err(format!(
+                "think kind {other:?} unknown (expected fixed, uniform or exp)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Think {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Think::Fixed(d) => write!(f, "fixed:{}", crate::units::format_duration(*d)),
+            Think::Uniform(r) => write!(f, "uniform:{r}"),
+            Think::Exponential(d) => write!(f, "exp:{}", crate::units::format_duration(*d)),
+        }
+    }
+}
+
+/// How the logins of one account line up: `barrier`, `jitter:50ms`, `independent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alignment {
+    /// All instances of the account send login at the same instant each wave.
+    Barrier,
+    /// Like barrier, but each login is delayed by a uniform draw within the window.
+    Jitter(Duration),
+    /// Every instance cycles on its own.
+    Independent,
+}
+
+impl FromStr for Alignment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "barrier" => Ok(Alignment::Barrier),
+            None if s == "independent" => Ok(Alignment::Independent),
+            Some(("jitter", d)) => Ok(Alignment::Jitter(crate::units::parse_duration(d)?)),
+            _ => Err(format!(
+                "alignment {s:?}: expected barrier, jitter:WINDOW or independent"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Alignment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Alignment::Barrier => f.write_str("barrier"),
+            Alignment::Jitter(d) => write!(f, "jitter:{}", crate::units::format_duration(*d)),
+            Alignment::Independent => f.write_str("independent"),
+        }
+    }
+}
+
+/// What a kicked instance does: `relogin:200ms`, `next_cycle`, `stop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnKick {
+    Relogin(Duration),
+    NextCycle,
+    Stop,
+}
+
+impl FromStr for OnKick {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "next_cycle" => Ok(OnKick::NextCycle),
+            None if s == "stop" => Ok(OnKick::Stop),
+            Some(("relogin", d)) => Ok(OnKick::Relogin(crate::units::parse_duration(d)?)),
+            _ => Err(format!(
+                "on_kick {s:?}: expected relogin:BACKOFF, next_cycle or stop"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for OnKick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OnKick::Relogin(d) => write!(f, "relogin:{}", crate::units::format_duration(*d)),
+            OnKick::NextCycle => f.write_str("next_cycle"),
+            OnKick::Stop => f.write_str("stop"),
+        }
+    }
+}
+
+macro_rules! string_serde {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_string())
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d)?
+                    .parse()
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+string_serde!(Think);
+string_serde!(Alignment);
+string_serde!(OnKick);
+
+/// One stage of an open-model plan: ramp linearly to `rate` over `over`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub rate: f64,
+    pub over: Duration,
+}
+
+/// Parse `"50,10s;200,30s"`.
+pub fn parse_stages(s: &str) -> Result<Vec<Stage>, String> {
+    s.split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (rate, over) = p
+                .split_once(',')
+                .ok_or_else(|| format!("stage {p:?}: expected RATE,DURATION"))?;
+            let rate: f64 = rate
+                .trim()
+                .parse()
+                .map_err(|_| format!("stage {p:?}: rate is not a number"))?;
+            if !(0.0..=1e6).contains(&rate) {
+                return Err(format!("stage {p:?}: rate out of range 0..=1000000"));
+            }
+            Ok(Stage {
+                rate,
+                over: crate::units::parse_duration(over)?,
+            })
+        })
+        .collect()
+}
+
+/// The arrival rate at `t` since the start (linear ramps from 0).
+pub fn rate_at(stages: &[Stage], t: Duration) -> f64 {
+    let mut start = 0.0;
+    let mut elapsed = Duration::ZERO;
+    for st in stages {
+        if t < elapsed + st.over {
+            let frac = (t - elapsed).as_secs_f64() / st.over.as_secs_f64().max(1e-9);
+            return start + (st.rate - start) * frac;
+        }
+        elapsed += st.over;
+        start = st.rate;
+    }
+    0.0
+}
+
+/// Parse `Web*3,Android` into a list of platforms.
+pub fn parse_instances(s: &str) -> Result<Vec<Platform>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, n) = match part.split_once('*') {
+            Some((name, n)) => (
+                name.trim(),
+                n.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("{part:?}: count after * is not a whole number"))?,
+            ),
+            None => (part, 1),
+        };
+        let p: Platform = name.parse()?;
+        out.extend(std::iter::repeat_n(p, n));
+    }
+    if out.is_empty() {
+        return Err("no instances given (e.g. \"Web*3,Android\")".into());
+    }
+    if out.len() > 64 {
+        return Err(format!("{} instances per account; at most 64", out.len()));
+    }
+    Ok(out)
+}
