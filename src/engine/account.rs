@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use super::instance::{Go, Instance, Stop};
+use super::instance::{Go, Instance, Release, Stop};
 use super::metrics::{self, Counter, Metric};
 use super::plan::Plan;
 use super::ActiveGuard;
@@ -49,6 +49,9 @@ pub struct Account {
     cycles: Vec<u32>,
     stopped: Vec<bool>,
     in_wave: usize,
+    /// Slots of the current wave that are connected and waiting for the release
+    /// (`None` once released, or outside a barrier wave).
+    arrived: Option<Vec<bool>>,
     last_login: Vec<Option<Instant>>,
     admin_kick_at: Option<Instant>,
     queue: VecDeque<Instant>,
@@ -115,6 +118,7 @@ impl Account {
             cycles: vec![0; k],
             stopped: vec![false; k],
             in_wave: 0,
+            arrived: None,
             last_login: vec![None; k],
             admin_kick_at: None,
             queue: VecDeque::new(),
@@ -136,7 +140,8 @@ impl Account {
         }
     }
 
-    /// Send every live slot into a new cycle at once.
+    /// Send every live slot into a new cycle. In barrier/jitter waves the instances first
+    /// connect and report `Arrived`; the logins leave together on `Release`.
     fn start_wave(&mut self, intended: Instant) {
         if self.finishing {
             return;
@@ -147,25 +152,54 @@ impl Account {
         if live.is_empty() {
             return self.done();
         }
-        if let (Some(total), Some(per_wave)) =
-            (self.report.expected.as_mut(), self.plan.expected_per_wave)
-        {
-            let (lo, hi) = if live.len() == self.instances.len() {
-                per_wave
-            } else {
-                let ps: Vec<_> = live.iter().map(|&i| self.plan.platforms[i]).collect();
-                self.plan.policy.expected_kicks(&ps)
-            };
-            total.0 += lo;
-            total.1 += hi;
-            metrics::add(Counter::ExpectedKicks, lo);
-            metrics::add(Counter::ExpectedKicksMax, hi);
-        }
         self.report.waves += 1;
         self.in_wave = live.len();
+        let barrier = self.plan.alignment != Alignment::Independent;
+        self.arrived = barrier.then(|| vec![false; self.instances.len()]);
+        if !barrier {
+            self.expect(&live);
+        }
         for i in live {
+            self.instances[i].do_send(Go {
+                intended,
+                delay: Duration::ZERO,
+                barrier,
+            });
+        }
+    }
+
+    /// Add the policy's expectation for a wave of these slots logging in together.
+    fn expect(&mut self, slots: &[usize]) {
+        let (Some(total), Some(per_wave)) =
+            (self.report.expected.as_mut(), self.plan.expected_per_wave)
+        else {
+            return;
+        };
+        let (lo, hi) = if slots.len() == self.instances.len() {
+            per_wave
+        } else {
+            let ps: Vec<_> = slots.iter().map(|&i| self.plan.platforms[i]).collect();
+            self.plan.policy.expected_kicks(&ps)
+        };
+        total.0 += lo;
+        total.1 += hi;
+        metrics::add(Counter::ExpectedKicks, lo);
+        metrics::add(Counter::ExpectedKicksMax, hi);
+    }
+
+    /// Release the wave once every slot still in it has arrived.
+    fn maybe_release(&mut self) {
+        let Some(arrived) = &self.arrived else { return };
+        let waiting = arrived.iter().filter(|a| **a).count();
+        if waiting < self.in_wave || self.in_wave == 0 {
+            return;
+        }
+        let slots: Vec<usize> = (0..arrived.len()).filter(|&i| arrived[i]).collect();
+        self.arrived = None;
+        self.expect(&slots);
+        for i in slots {
             let delay = self.jitter();
-            self.instances[i].do_send(Go { intended, delay });
+            self.instances[i].do_send(Release { delay });
         }
     }
 
@@ -252,6 +286,7 @@ impl Handler<Start> for Account {
                 self.instances[i].do_send(Go {
                     intended: now,
                     delay: Duration::ZERO,
+                    barrier: false,
                 });
             }
         }
@@ -279,6 +314,24 @@ impl Handler<Arrive> for Account {
         } else {
             metrics::count(Counter::ArrivalsDropped);
         }
+    }
+}
+
+/// An instance is connected and waiting for its wave's release.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Arrived {
+    pub slot: u8,
+}
+
+impl Handler<Arrived> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: Arrived, _: &mut Context<Self>) {
+        if let Some(arrived) = &mut self.arrived {
+            arrived[m.slot as usize] = true;
+        }
+        self.maybe_release();
     }
 }
 
@@ -484,12 +537,18 @@ impl Handler<CycleDone> for Account {
                     addr.do_send(Go {
                         intended: Instant::now(),
                         delay: Duration::ZERO,
+                        barrier: false,
                     })
                 });
             }
             return;
         }
         self.in_wave = self.in_wave.saturating_sub(1);
+        if let Some(arrived) = &mut self.arrived {
+            // Left the wave before its release (its connect failed).
+            arrived[slot] = false;
+            self.maybe_release();
+        }
         if self.in_wave > 0 {
             return;
         }

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::account::{Account, CycleDone, Kicked, LoginSent, Observed};
+use super::account::{Account, Arrived, CycleDone, Kicked, LoginSent, Observed};
 use super::metrics::{self, Counter, Metric};
 use super::plan::Plan;
 use super::{connect, ActiveGuard};
@@ -31,6 +31,8 @@ enum Phase {
     /// Between cycles (or never started).
     Idle,
     Connecting,
+    /// Connected, waiting for the account to release a barrier/jitter wave's logins together.
+    Arrived,
     LoggingIn,
     AwaitReady,
     Ready,
@@ -59,9 +61,13 @@ pub struct Instance {
     logout_sent: Instant,
     messages: Vec<(u64, Instant)>,
     probes: Vec<(u64, ProbeKind)>,
+    /// Timers of the current phase (cancelled when it ends).
+    timers: Vec<SpawnHandle>,
     /// Issue time of the UserSig the current session logged in with (None: from a file).
     session_sig_time: Option<u64>,
     stopping: bool,
+    /// This cycle is part of a wave whose logins the account releases together.
+    barrier: bool,
     /// After an admin kick, sigs must be issued after the kick's second (older ones are void).
     sig_not_before: u64,
     sig_cache: Option<(u64, Arc<str>)>,
@@ -101,8 +107,10 @@ impl Instance {
             logout_sent: Instant::now(),
             messages: Vec::new(),
             probes: Vec::new(),
+            timers: Vec::new(),
             session_sig_time: None,
             stopping: false,
+            barrier: false,
             sig_not_before: 0,
             sig_cache: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -119,7 +127,12 @@ impl Instance {
         }
     }
 
-    fn set_phase(&mut self, p: Phase) {
+    /// Enter a phase; the timers of the phase being left are cancelled (an actor's context
+    /// polls every future it holds, so stale timers would cost every wake-up).
+    fn set_phase(&mut self, ctx: &mut Context<Self>, p: Phase) {
+        for h in self.timers.drain(..) {
+            ctx.cancel_future(h);
+        }
         if self.phase == Phase::Ready && p != Phase::Ready {
             metrics::live(-1);
         }
@@ -138,11 +151,12 @@ impl Instance {
         f: fn(&mut Self, &mut Context<Self>),
     ) {
         let step = self.step;
-        ctx.run_later(d, move |act, ctx| {
+        let h = ctx.run_later(d, move |act, ctx| {
             if act.step == step {
                 f(act, ctx);
             }
         });
+        self.timers.push(h);
     }
 
     fn send(&mut self, req: &Request) -> bool {
@@ -200,14 +214,25 @@ impl Instance {
             return;
         }
         if self.sink.is_some() {
-            self.login(ctx);
+            self.connected(ctx);
         } else {
             self.connect(ctx);
         }
     }
 
+    /// Connected at the start of a cycle: log in now, or (in a wave) tell the account and wait
+    /// for the release, so that the wave's logins leave together however long connects took.
+    fn connected(&mut self, ctx: &mut Context<Self>) {
+        if self.barrier {
+            self.set_phase(ctx, Phase::Arrived);
+            self.account.do_send(Arrived { slot: self.slot });
+        } else {
+            self.login(ctx);
+        }
+    }
+
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        self.set_phase(Phase::Connecting);
+        self.set_phase(ctx, Phase::Connecting);
         let plan = self.plan.clone();
         let local = plan.local_addr(self.global);
         let started = Instant::now();
@@ -229,7 +254,7 @@ impl Instance {
                     let (sink, stream) = ws.split();
                     act.stream = Some(ctx.add_stream(stream));
                     act.sink = Some(SinkWrite::new(sink, ctx));
-                    act.login(ctx);
+                    act.connected(ctx);
                 }
                 Ok(Err(e)) => {
                     metrics::connect_failed(e.reason());
@@ -269,7 +294,7 @@ impl Instance {
         if !self.send(&req) {
             return self.lost(ctx);
         }
-        self.set_phase(Phase::LoggingIn);
+        self.set_phase(ctx, Phase::LoggingIn);
         self.after(ctx, self.plan.login_timeout, |act, ctx| {
             metrics::count(Counter::TimeoutsLogin);
             act.resync(ctx);
@@ -285,21 +310,15 @@ impl Instance {
         metrics::record(Metric::Ready, micros(now - self.start_mark()));
         metrics::record(Metric::ReadyService, micros(now - self.login_sent));
         metrics::count(Counter::Readies);
-        self.set_phase(Phase::Ready);
+        self.set_phase(ctx, Phase::Ready);
         if self.stopping {
             return self.logout(ctx);
         }
         let hold = self.plan.hold.sample(self.rng.f64());
         self.after(ctx, hold, |act, ctx| act.end_hold(ctx));
         if let Some(every) = self.plan.message_interval {
-            let step = self.step;
-            ctx.run_interval(every, move |act, ctx| {
-                if act.step != step {
-                    // The ready phase is over; this interval ends with it.
-                    return;
-                }
-                act.send_message(ctx);
-            });
+            let h = ctx.run_interval(every, |act, ctx| act.send_message(ctx));
+            self.timers.push(h);
         }
     }
 
@@ -328,7 +347,7 @@ impl Instance {
     fn end_hold(&mut self, ctx: &mut Context<Self>) {
         match self.plan.end {
             CycleEnd::Close => {
-                self.set_phase(Phase::Idle);
+                self.set_phase(ctx, Phase::Idle);
                 self.close(ctx);
                 self.cycle_done(ctx, false);
             }
@@ -347,7 +366,7 @@ impl Instance {
         if !self.send(&Request::Logout { seq: self.seq }) {
             return self.lost(ctx);
         }
-        self.set_phase(Phase::LoggingOut);
+        self.set_phase(ctx, Phase::LoggingOut);
         self.after(ctx, self.plan.logout_timeout, |act, ctx| {
             metrics::count(Counter::TimeoutsLogout);
             act.resync(ctx);
@@ -374,10 +393,11 @@ impl Instance {
         if let Some(i) = self.messages.iter().position(|(s, _)| *s == seq) {
             let (_, sent) = self.messages.swap_remove(i);
             metrics::record(Metric::Message, micros(sent.elapsed()));
-            metrics::count(if code == 0 {
-                Counter::MessagesOk
-            } else {
-                Counter::MessagesFailed
+            metrics::count(match code {
+                0 => Counter::MessagesOk,
+                // The session ended (kick, expiry) while the request was on its way: expected.
+                3002..=3006 => Counter::MessagesRefused,
+                _ => Counter::MessagesFailed,
             });
             return;
         }
@@ -401,7 +421,7 @@ impl Instance {
                         // An admin kick voided every sig issued up to now: the next one must be newer.
                         self.sig_not_before = crate::unix_now() + 1;
                     }
-                    self.set_phase(Phase::Idle);
+                    self.set_phase(ctx, Phase::Idle);
                     return self.cycle_done(ctx, false);
                 }
                 metrics::record(Metric::Login, micros(now - self.start_mark()));
@@ -410,10 +430,10 @@ impl Instance {
                 if repeat {
                     // Already logged in on this connection: no new sdkStateReady will come.
                     metrics::count(Counter::RepeatLogins);
-                    self.set_phase(Phase::AwaitReady);
+                    self.set_phase(ctx, Phase::AwaitReady);
                     return self.on_ready(ctx);
                 }
-                self.set_phase(Phase::AwaitReady);
+                self.set_phase(ctx, Phase::AwaitReady);
                 self.after(ctx, self.plan.ready_timeout, |act, ctx| {
                     metrics::count(Counter::TimeoutsReady);
                     act.observe(Observed::ReadyMissing {
@@ -430,7 +450,7 @@ impl Instance {
                 } else {
                     metrics::count(Counter::LogoutsFailed);
                 }
-                self.set_phase(Phase::Idle);
+                self.set_phase(ctx, Phase::Idle);
                 if self.plan.end == CycleEnd::LogoutClose
                     || self.plan.connection == ConnectionMode::Fresh
                     || self.stopping
@@ -464,7 +484,7 @@ impl Instance {
             // Kicked while logging out or between cycles: nothing of this cycle to cut short.
             _ => return,
         }
-        self.set_phase(Phase::Idle);
+        self.set_phase(ctx, Phase::Idle);
         if self.stopping {
             self.close(ctx);
             return self.cycle_done(ctx, false);
@@ -483,7 +503,7 @@ impl Instance {
 
     /// Something went wrong mid-cycle: drop the connection and end the cycle.
     fn resync(&mut self, ctx: &mut Context<Self>) {
-        self.set_phase(Phase::Idle);
+        self.set_phase(ctx, Phase::Idle);
         self.close(ctx);
         self.cycle_done(ctx, false);
     }
@@ -492,7 +512,7 @@ impl Instance {
     fn lost(&mut self, ctx: &mut Context<Self>) {
         let in_cycle = self.phase != Phase::Idle;
         metrics::count(Counter::ConnectionsLost);
-        self.set_phase(Phase::Idle);
+        self.set_phase(ctx, Phase::Idle);
         self.drop_connection(ctx);
         if in_cycle {
             self.cycle_done(ctx, false);
@@ -531,7 +551,7 @@ impl Instance {
 
     fn cycle_done(&mut self, ctx: &mut Context<Self>, stopped: bool) {
         if self.phase != Phase::Idle {
-            self.set_phase(Phase::Idle);
+            self.set_phase(ctx, Phase::Idle);
         }
         metrics::count(Counter::CyclesCompleted);
         if self.stopping {
@@ -621,6 +641,8 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
 pub struct Go {
     pub intended: Instant,
     pub delay: Duration,
+    /// Connect, report `Arrived`, and log in only on `Release`.
+    pub barrier: bool,
 }
 
 impl Handler<Go> for Instance {
@@ -631,6 +653,7 @@ impl Handler<Go> for Instance {
             return;
         }
         self.intended = m.intended;
+        self.barrier = m.barrier;
         if m.delay.is_zero() {
             self.start_cycle(ctx);
         } else {
@@ -656,8 +679,8 @@ impl Handler<Stop> for Instance {
         match self.phase {
             Phase::Ready => self.logout(ctx),
             Phase::LoggingOut | Phase::LoggingIn | Phase::AwaitReady => {}
-            Phase::Idle | Phase::Connecting => {
-                self.set_phase(Phase::Idle);
+            Phase::Idle | Phase::Connecting | Phase::Arrived => {
+                self.set_phase(ctx, Phase::Idle);
                 self.close(ctx);
                 ctx.stop();
             }
@@ -683,5 +706,27 @@ impl Handler<Probe> for Instance {
             code: u32::MAX,
             at: Instant::now(),
         });
+    }
+}
+
+/// The account releases a wave: log in after `delay` (0 for a barrier, a draw for jitter).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Release {
+    pub delay: Duration,
+}
+
+impl Handler<Release> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, m: Release, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Arrived || self.stopping {
+            return;
+        }
+        if m.delay.is_zero() {
+            self.login(ctx);
+        } else {
+            self.after(ctx, m.delay, |act, ctx| act.login(ctx));
+        }
     }
 }

@@ -83,6 +83,7 @@ pub enum Counter {
     MessagesSent,
     MessagesOk,
     MessagesFailed,
+    MessagesRefused,
     MessagesReceived,
     ProtocolErrors,
     AdminKicksSent,
@@ -101,7 +102,7 @@ pub enum Counter {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 37] = [
+    pub const ALL: [Counter; 38] = [
         Counter::ConnectionsOpened,
         Counter::ConnectionsFailed,
         Counter::ConnectionsLost,
@@ -124,6 +125,7 @@ impl Counter {
         Counter::MessagesSent,
         Counter::MessagesOk,
         Counter::MessagesFailed,
+        Counter::MessagesRefused,
         Counter::MessagesReceived,
         Counter::ProtocolErrors,
         Counter::AdminKicksSent,
@@ -165,6 +167,7 @@ impl Counter {
             Counter::MessagesSent => "messages_sent",
             Counter::MessagesOk => "messages_ok",
             Counter::MessagesFailed => "messages_failed",
+            Counter::MessagesRefused => "messages_refused",
             Counter::MessagesReceived => "messages_received",
             Counter::ProtocolErrors => "protocol_errors",
             Counter::AdminKicksSent => "admin_kicks_sent",

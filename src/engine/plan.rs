@@ -53,8 +53,14 @@ impl Plan {
     pub fn new(r: &Resolved, url: &str) -> Result<Arc<Plan>, String> {
         let s = &r.scenario;
         let addr = target_addr(url)?;
-        let exact = matches!(s.cycle.alignment, Alignment::Barrier | Alignment::Jitter(_))
-            && !matches!(s.cycle.on_kick, OnKick::Relogin(_));
+        // A wave's kicks are exact when its logins all meet a live account: a barrier, or a
+        // jitter window shorter than the shortest hold (else early instances may leave first).
+        let aligned = match s.cycle.alignment {
+            Alignment::Barrier => true,
+            Alignment::Jitter(w) => w < s.cycle.hold.min,
+            Alignment::Independent => false,
+        };
+        let exact = aligned && !matches!(s.cycle.on_kick, OnKick::Relogin(_));
         Ok(Arc::new(Plan {
             url: url.to_string(),
             addr,

@@ -111,10 +111,11 @@ pub fn render_summary<W: Write>(
     )?;
     writeln!(
         out,
-        "messages     sent {}  ok {}  failed {}  received {}   protocol errors {}   errors total {}",
+        "messages     sent {}  ok {}  failed {}  refused after a kick {}  received {}   protocol errors {}   errors total {}",
         g(Counter::MessagesSent),
         g(Counter::MessagesOk),
         g(Counter::MessagesFailed),
+        g(Counter::MessagesRefused),
         g(Counter::MessagesReceived),
         g(Counter::ProtocolErrors),
         errors(s)

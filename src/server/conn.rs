@@ -58,6 +58,8 @@ struct Conn {
     /// Pending login's shard answer, with the login's seq.
     pending: Option<LoginReply>,
     pending_meta: Option<(Platform, u64)>,
+    /// Kicks that arrived while a login was pending (at most one per pending login).
+    deferred: Vec<Push>,
     rng: fastrand::Rng,
     out: Vec<String>,
     next_message: u64,
@@ -91,6 +93,7 @@ where
         expire_at: None,
         pending: None,
         pending_meta: None,
+        deferred: Vec::new(),
         rng: fastrand::Rng::with_seed(seed),
         out: Vec::new(),
         next_message: 0,
@@ -276,6 +279,14 @@ impl Conn {
                     ready: false,
                     zombie: false,
                 };
+                // A kick of this new instance may have been read before its answer (the two
+                // come over different channels): apply it now, after the response.
+                for push in std::mem::take(&mut self.deferred) {
+                    self.on_push(push);
+                }
+                if !matches!(self.session, Session::LoggedIn { .. }) {
+                    return;
+                }
                 let cfg = &self.shared.config;
                 if self.rng.f64() >= cfg.faults.no_ready || cfg.faults.no_ready == 0.0 {
                     let delay = cfg.ready_delay.sample(self.rng.f64());
@@ -288,6 +299,7 @@ impl Conn {
                 self.expire_at = expiry_instant(expires_at);
             }
             Err(c) => {
+                self.deferred.clear();
                 let msg = if c == code::SIG_INVALIDATED {
                     "UserSig was invalidated by an admin kick; mint a new one"
                 } else {
@@ -398,6 +410,17 @@ impl Conn {
                 silent,
                 zombie,
             } => {
+                if let Session::Pending { .. } = self.session {
+                    // The shard decided this login and then kicked it before its answer reached
+                    // us: keep the kick for when the answer arrives.
+                    self.deferred.push(Push::Kicked {
+                        instance,
+                        kick,
+                        silent,
+                        zombie,
+                    });
+                    return;
+                }
                 let Session::LoggedIn {
                     instance: mine,
                     zombie: already,

@@ -61,7 +61,9 @@ fn histogram_counts_equal_the_operations_done() {
     assert_eq!(n(Metric::Logout), t.get(Counter::Logouts));
     assert_eq!(
         n(Metric::Message),
-        t.get(Counter::MessagesOk) + t.get(Counter::MessagesFailed)
+        t.get(Counter::MessagesOk)
+            + t.get(Counter::MessagesFailed)
+            + t.get(Counter::MessagesRefused)
     );
     assert_eq!(
         n(Metric::KickPropagation),

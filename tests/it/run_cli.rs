@@ -328,7 +328,12 @@ fn compare_flags_a_deliberately_slowed_server_as_a_regression() {
         .arg(&base)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\nslow run: {stdout}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = bin()
         .arg("compare")
         .arg(tmp.path())
