@@ -246,3 +246,59 @@ fn every_shipped_scenario_passes_against_the_correct_server() {
         }
     }
 }
+
+#[test]
+fn credentials_from_a_file_log_in_without_the_key() {
+    let dir = TempDir::new();
+    let now = loginstorm::unix_now();
+    let mut csv = String::from("# userID,userSig\n");
+    for n in 0..3 {
+        let user = format!("given-{n}");
+        let sig = loginstorm::usersig::generate(
+            loginstorm::server::DEV_SDKAPPID,
+            loginstorm::server::DEV_KEY,
+            &user,
+            now,
+            3600,
+            None,
+        );
+        csv.push_str(&format!("{user},{sig}\n"));
+    }
+    std::fs::write(dir.path().join("creds.csv"), csv).unwrap();
+    // The generator's key is wrong on purpose: only the file's sigs can log in.
+    std::fs::write(
+        dir.path().join("s.toml"),
+        "[target]\nkey = \"not-the-key\"\ncredentials = \"creds.csv\"\n[accounts]\ncount = 3\n[cycle]\nhold = \"20ms\"\n",
+    )
+    .unwrap();
+    // A backend with the real key (the embedded one would take the scenario's wrong key).
+    let resolved = loginstorm::scenario::load(&dir.path().join("s.toml"), &[]).unwrap();
+    assert_eq!(resolved.user_id(2), "given-2");
+    let h = loginstorm::server::start(loginstorm::server::ServerConfig::default()).unwrap();
+    let r = run(
+        resolved,
+        RunOptions {
+            target: Some(h.url()),
+            out_dir: dir.path().join("out"),
+            seed: None,
+            quiet: true,
+            overrides: vec![],
+        },
+    )
+    .unwrap();
+    assert_eq!(r.totals.get(Counter::LoginsOk), 3);
+    assert_eq!(r.totals.get(Counter::LoginsFailed), 0);
+    let users: Vec<&str> = r.accounts.iter().map(|a| a.user.as_str()).collect();
+    assert!(
+        users.contains(&"given-0") && users.contains(&"given-2"),
+        "{users:?}"
+    );
+    let too_few = dir.path().join("few.toml");
+    std::fs::write(
+        &too_few,
+        "[target]\ncredentials = \"creds.csv\"\n[accounts]\ncount = 4\n",
+    )
+    .unwrap();
+    let e = loginstorm::scenario::load(&too_few, &[]).unwrap_err();
+    assert!(e.contains("credentials"), "{e}");
+}

@@ -102,7 +102,7 @@ async fn silent_connections_do_not_disturb_others() {
     let h = start(|_| {});
     // Many TCP connections that never send a byte, and some that stop mid-request-head.
     let mut idle = Vec::new();
-    for i in 0..400 {
+    for i in 0..1500 {
         let mut s = tokio::net::TcpStream::connect(h.addr).await.unwrap();
         if i % 4 == 0 {
             s.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
