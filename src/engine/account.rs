@@ -160,11 +160,7 @@ impl Account {
             self.expect(&live);
         }
         for i in live {
-            self.instances[i].do_send(Go {
-                intended,
-                delay: Duration::ZERO,
-                barrier,
-            });
+            self.instances[i].do_send(Go { intended, barrier });
         }
     }
 
@@ -285,7 +281,6 @@ impl Handler<Start> for Account {
             for i in 0..self.instances.len() {
                 self.instances[i].do_send(Go {
                     intended: now,
-                    delay: Duration::ZERO,
                     barrier: false,
                 });
             }
@@ -536,7 +531,6 @@ impl Handler<CycleDone> for Account {
                 ctx.run_later(think, move |_, _| {
                     addr.do_send(Go {
                         intended: Instant::now(),
-                        delay: Duration::ZERO,
                         barrier: false,
                     })
                 });

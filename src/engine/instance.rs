@@ -635,12 +635,11 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
     }
 }
 
-/// Start a cycle: `intended` is when it should have started, `delay` a jitter before the login.
+/// Start a cycle: `intended` is when it should have started (the open model's arrival).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Go {
     pub intended: Instant,
-    pub delay: Duration,
     /// Connect, report `Arrived`, and log in only on `Release`.
     pub barrier: bool,
 }
@@ -654,15 +653,7 @@ impl Handler<Go> for Instance {
         }
         self.intended = m.intended;
         self.barrier = m.barrier;
-        if m.delay.is_zero() {
-            self.start_cycle(ctx);
-        } else {
-            ctx.run_later(m.delay, |act, ctx| {
-                if act.phase == Phase::Idle {
-                    act.start_cycle(ctx);
-                }
-            });
-        }
+        self.start_cycle(ctx);
     }
 }
 
