@@ -1,14 +1,14 @@
 //! One simulated SDK instance: an actix actor cycling connect → login → ready → (activity) →
 //! logout/close over its own WebSocket (read half as a stream, write half as a sink writer).
 
-use actix::io::{SinkWrite, WriteHandler};
+use actix::io::SinkWrite;
 use actix::prelude::*;
 use futures_util::stream::{SplitSink, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::account::{Account, Arrived, CycleDone, Kicked, LoginSent, Observed};
@@ -17,8 +17,11 @@ use super::plan::Plan;
 use super::{connect, ActiveGuard};
 use crate::checks::ProbeKind;
 use crate::policy::Platform;
-use crate::protocol::{Request, ServerFrame};
+use crate::protocol::Request;
 use crate::scenario::{ConnectionMode, CycleEnd, LoadModel, MessageTo, OnKick};
+
+mod handlers;
+pub use handlers::{Go, Probe, Release, Stop};
 
 type Ws = WebSocketStream<TcpStream>;
 type Sink = SplitSink<Ws, Message>;
@@ -568,156 +571,4 @@ impl Instance {
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-impl Actor for Instance {
-    type Context = Context<Self>;
-
-    fn stopped(&mut self, _: &mut Context<Self>) {
-        if self.phase == Phase::Ready {
-            metrics::live(-1);
-        }
-    }
-}
-
-impl WriteHandler<WsError> for Instance {
-    fn error(&mut self, _: WsError, _: &mut Context<Self>) -> Running {
-        Running::Stop
-    }
-
-    fn finished(&mut self, ctx: &mut Context<Self>) {
-        // The write half ended (closed by us, or broken): not a reason to stop the actor.
-        if self.sink.as_ref().is_some_and(|s| s.closed()) || self.sink.is_none() {
-            return;
-        }
-        self.lost(ctx);
-    }
-}
-
-impl StreamHandler<Result<Message, WsError>> for Instance {
-    fn handle(&mut self, item: Result<Message, WsError>, ctx: &mut Context<Self>) {
-        let text = match item {
-            Ok(Message::Text(t)) => t,
-            Ok(Message::Close(_)) | Err(_) => return self.lost(ctx),
-            Ok(_) => return,
-        };
-        match ServerFrame::parse(text.as_str()) {
-            Ok(ServerFrame::Response {
-                seq, code, data, ..
-            }) => self.on_response(ctx, seq, code, &data),
-            Ok(ServerFrame::Ready) => {
-                if self.phase == Phase::AwaitReady {
-                    self.on_ready(ctx);
-                } else {
-                    metrics::count(Counter::ProtocolErrors);
-                    self.observe(Observed::Ready {
-                        slot: self.slot,
-                        at: Instant::now(),
-                    });
-                }
-            }
-            Ok(ServerFrame::KickedOut(kick)) => self.on_kicked(ctx, kick),
-            Ok(ServerFrame::NotReady) => self.observe(Observed::NotReady {
-                slot: self.slot,
-                at: Instant::now(),
-            }),
-            Ok(ServerFrame::MessageReceived { .. }) => metrics::count(Counter::MessagesReceived),
-            Err(_) => metrics::count(Counter::ProtocolErrors),
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Context<Self>) {
-        // The server closed the connection (or we cancelled the stream, which does not call this).
-        if self.stream.is_some() {
-            self.stream = None;
-            self.lost(ctx);
-        }
-    }
-}
-
-/// Start a cycle: `intended` is when it should have started (the open model's arrival).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Go {
-    pub intended: Instant,
-    /// Connect, report `Arrived`, and log in only on `Release`.
-    pub barrier: bool,
-}
-
-impl Handler<Go> for Instance {
-    type Result = ();
-
-    fn handle(&mut self, m: Go, ctx: &mut Context<Self>) {
-        if self.phase != Phase::Idle || self.stopping {
-            return;
-        }
-        self.intended = m.intended;
-        self.barrier = m.barrier;
-        self.start_cycle(ctx);
-    }
-}
-
-/// Wind down: log out if logged in, close, and stop the actor.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Stop;
-
-impl Handler<Stop> for Instance {
-    type Result = ();
-
-    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
-        self.stopping = true;
-        match self.phase {
-            Phase::Ready => self.logout(ctx),
-            Phase::LoggingOut | Phase::LoggingIn | Phase::AwaitReady => {}
-            Phase::Idle | Phase::Connecting | Phase::Arrived => {
-                self.set_phase(ctx, Phase::Idle);
-                self.close(ctx);
-                ctx.stop();
-            }
-        }
-    }
-}
-
-/// The account wants a settle probe: answered through `Observed::Probe`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Probe;
-
-impl Handler<Probe> for Instance {
-    type Result = ();
-
-    fn handle(&mut self, _: Probe, _: &mut Context<Self>) {
-        if self.phase == Phase::Ready && self.probe(ProbeKind::Settle) {
-            return;
-        }
-        self.observe(Observed::Probe {
-            slot: self.slot,
-            kind: ProbeKind::Settle,
-            code: u32::MAX,
-            at: Instant::now(),
-        });
-    }
-}
-
-/// The account releases a wave: log in after `delay` (0 for a barrier, a draw for jitter).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Release {
-    pub delay: Duration,
-}
-
-impl Handler<Release> for Instance {
-    type Result = ();
-
-    fn handle(&mut self, m: Release, ctx: &mut Context<Self>) {
-        if self.phase != Phase::Arrived || self.stopping {
-            return;
-        }
-        if m.delay.is_zero() {
-            self.login(ctx);
-        } else {
-            self.after(ctx, m.delay, |act, ctx| act.login(ctx));
-        }
-    }
 }

@@ -1,0 +1,190 @@
+use super::*;
+use Platform::*;
+
+fn hist(platforms: &[Platform], limits: &str) -> History {
+    History::new(
+        "u".into(),
+        Policy {
+            limits: limits.parse().unwrap(),
+            ..Policy::default()
+        },
+        platforms.to_vec(),
+        10_000_000,
+    )
+}
+
+fn login_ready(h: &mut History, slot: u8, sent: u64) {
+    h.login_sent(slot, sent);
+    h.login_answered(slot, sent + 10, true, false);
+    assert!(h.ready(slot, sent + 20).is_none());
+}
+
+#[test]
+fn a_correct_kick_is_clean_and_settles_without_probes() {
+    let mut h = hist(&[Web, Web], "");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    assert!(h
+        .kicked(0, KickType::MultipleAccount, 215, false)
+        .is_empty());
+    assert!(h.not_ready(0, 216).is_none());
+    let (warnings, probe) = h.settle();
+    assert!(warnings.is_empty() && probe.is_empty());
+}
+
+#[test]
+fn overlapping_logins_explain_either_victim() {
+    let mut h = hist(&[Web, Web], "");
+    h.login_sent(0, 100);
+    h.login_sent(1, 101);
+    h.login_answered(1, 150, true, false);
+    h.login_answered(0, 160, true, false);
+    // The server admitted #0 last: #1, though answered first, is the victim.
+    assert!(h
+        .kicked(1, KickType::MultipleAccount, 170, false)
+        .is_empty());
+    assert!(h.ready(0, 165).is_none());
+    let (w, p) = h.settle();
+    assert!(w.is_empty() && p.is_empty(), "{w:?} {p:?}");
+}
+
+#[test]
+fn kick_with_no_cause_is_spurious_and_wrong_cause_is_kick_type() {
+    let mut h = hist(&[Web, Android], "");
+    login_ready(&mut h, 0, 100);
+    let v = h.kicked(0, KickType::MultipleAccount, 500, false);
+    assert_eq!(v[0].class, Class::SpuriousKick);
+    let mut h = hist(&[Web, Web], "");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    let v = h.kicked(0, KickType::MultipleDevice, 215, false);
+    assert_eq!(v[0].class, Class::KickType);
+    let v = h.kicked(1, KickType::UserSigExpired, 300, false);
+    assert_eq!(v[0].class, Class::SpuriousKick);
+    assert!(h.kicked(1, KickType::UserSigExpired, 300, true).is_empty());
+    let v = h.kicked(1, KickType::RestApiKick, 400, false);
+    assert_eq!(v[0].class, Class::SpuriousKick);
+    h.admin_kick_sent(450);
+    assert!(h.kicked(1, KickType::RestApiKick, 460, false).is_empty());
+}
+
+#[test]
+fn settle_probes_tell_lost_kicks_from_over_admission() {
+    let mut h = hist(&[Web, Web], "");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    let (_, probe) = h.settle();
+    assert_eq!(probe, vec![0, 1]);
+    // Silent kick: #0's session is gone but it never heard.
+    let v = h.settle_probed(&[(0, 3003), (1, 0)], 5000);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].class, Class::LostKick);
+    // Over-admission: both still act.
+    let mut h = hist(&[Web, Web], "");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    let v = h.settle_probed(&[(0, 0), (1, 0)], 5000);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].class, Class::Capacity);
+    assert_eq!(v[0].instances, vec![0, 1]);
+}
+
+#[test]
+fn a_late_kick_is_not_lost() {
+    let mut h = hist(&[Web, Web], "");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    let (_, probe) = h.settle();
+    assert_eq!(probe.len(), 2);
+    assert!(h
+        .kicked(0, KickType::MultipleAccount, 4000, false)
+        .is_empty());
+    assert!(h.settle_probed(&[(0, 3003), (1, 0)], 4100).is_empty());
+}
+
+#[test]
+fn each_broken_promise_is_reported_once() {
+    let mut h = hist(&[Web, Web], "");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    let (_, probe) = h.settle();
+    assert_eq!(
+        h.settle_probed(&probe.iter().map(|s| (*s, 0)).collect::<Vec<_>>(), 5000)
+            .len(),
+        1
+    );
+    assert!(h.settle().1.is_empty(), "capacity already reported");
+    let mut h = hist(&[Web, Web], "");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    assert_eq!(h.settle_probed(&[(0, 3003), (1, 0)], 5000).len(), 1);
+    assert!(
+        h.settle().1.is_empty(),
+        "the silently kicked one is gone now"
+    );
+}
+
+#[test]
+fn repeat_login_after_a_kick_is_a_zombie() {
+    let mut h = hist(&[Web, Web], "");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    assert!(h
+        .kicked(0, KickType::MultipleAccount, 210, false)
+        .is_empty());
+    h.login_sent(0, 1000);
+    let v = h.login_answered(0, 1010, true, true).unwrap();
+    assert_eq!(v.class, Class::Zombie);
+    h.login_sent(1, 2000);
+    assert!(
+        h.login_answered(1, 2010, true, true).is_none(),
+        "#1 was never kicked"
+    );
+}
+
+#[test]
+fn victim_order_flags_only_a_certainly_older_survivor() {
+    let mut h = hist(&[Web, Web, Web], "Web=2");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    login_ready(&mut h, 2, 300);
+    assert!(h
+        .kicked(1, KickType::MultipleAccount, 320, false)
+        .is_empty());
+    let (w, p) = h.settle();
+    assert!(p.is_empty());
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].class, Class::VictimOrder);
+    assert_eq!(w[0].instances, vec![1, 0]);
+    // Same kick, but #0's login overlapped #1's: no warning.
+    let mut h = hist(&[Web, Web, Web], "Web=2");
+    h.login_sent(0, 100);
+    h.login_sent(1, 105);
+    h.login_answered(0, 150, true, false);
+    h.login_answered(1, 151, true, false);
+    h.ready(0, 160);
+    h.ready(1, 161);
+    login_ready(&mut h, 2, 300);
+    h.kicked(1, KickType::MultipleAccount, 320, false);
+    assert!(h.settle().0.is_empty());
+}
+
+#[test]
+fn zombie_ready_and_isolation() {
+    let mut h = hist(&[Web, Web], "");
+    login_ready(&mut h, 0, 100);
+    assert_eq!(
+        h.probe_answered(0, ProbeKind::AfterKick, 300, 0)
+            .unwrap()
+            .class,
+        Class::Zombie
+    );
+    assert!(h
+        .probe_answered(0, ProbeKind::AfterLogout, 300, 3005)
+        .is_none());
+    assert_eq!(h.not_ready(0, 400).unwrap().class, Class::Isolation);
+    h.logout_sent(0, 500);
+    assert!(h.not_ready(0, 510).is_none());
+    assert_eq!(h.ready(1, 600).unwrap().class, Class::Ready);
+    assert_eq!(h.ready_missing(0, 700, 5000).class, Class::Ready);
+}

@@ -1,0 +1,166 @@
+//! What drives an instance: frames from its WebSocket (read half as a stream), the write
+//! half's end, and the account's messages (start a cycle, release a wave, probe, stop).
+
+use actix::io::WriteHandler;
+use actix::prelude::*;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::{Instance, Phase};
+use crate::checks::ProbeKind;
+use crate::engine::account::Observed;
+use crate::engine::metrics::{self, Counter};
+use crate::protocol::ServerFrame;
+use std::time::Duration;
+
+impl Actor for Instance {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if self.phase == Phase::Ready {
+            metrics::live(-1);
+        }
+    }
+}
+
+impl WriteHandler<WsError> for Instance {
+    fn error(&mut self, _: WsError, _: &mut Context<Self>) -> Running {
+        Running::Stop
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The write half ended (closed by us, or broken): not a reason to stop the actor.
+        if self.sink.as_ref().is_some_and(|s| s.closed()) || self.sink.is_none() {
+            return;
+        }
+        self.lost(ctx);
+    }
+}
+
+impl StreamHandler<Result<Message, WsError>> for Instance {
+    fn handle(&mut self, item: Result<Message, WsError>, ctx: &mut Context<Self>) {
+        let text = match item {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Close(_)) | Err(_) => return self.lost(ctx),
+            Ok(_) => return,
+        };
+        match ServerFrame::parse(text.as_str()) {
+            Ok(ServerFrame::Response {
+                seq, code, data, ..
+            }) => self.on_response(ctx, seq, code, &data),
+            Ok(ServerFrame::Ready) => {
+                if self.phase == Phase::AwaitReady {
+                    self.on_ready(ctx);
+                } else {
+                    metrics::count(Counter::ProtocolErrors);
+                    self.observe(Observed::Ready {
+                        slot: self.slot,
+                        at: Instant::now(),
+                    });
+                }
+            }
+            Ok(ServerFrame::KickedOut(kick)) => self.on_kicked(ctx, kick),
+            Ok(ServerFrame::NotReady) => self.observe(Observed::NotReady {
+                slot: self.slot,
+                at: Instant::now(),
+            }),
+            Ok(ServerFrame::MessageReceived { .. }) => metrics::count(Counter::MessagesReceived),
+            Err(_) => metrics::count(Counter::ProtocolErrors),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The server closed the connection (or we cancelled the stream, which does not call this).
+        if self.stream.is_some() {
+            self.stream = None;
+            self.lost(ctx);
+        }
+    }
+}
+
+/// Start a cycle: `intended` is when it should have started (the open model's arrival).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Go {
+    pub intended: Instant,
+    /// Connect, report `Arrived`, and log in only on `Release`.
+    pub barrier: bool,
+}
+
+impl Handler<Go> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, m: Go, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Idle || self.stopping {
+            return;
+        }
+        self.intended = m.intended;
+        self.barrier = m.barrier;
+        self.start_cycle(ctx);
+    }
+}
+
+/// Wind down: log out if logged in, close, and stop the actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        self.stopping = true;
+        match self.phase {
+            Phase::Ready => self.logout(ctx),
+            Phase::LoggingOut | Phase::LoggingIn | Phase::AwaitReady => {}
+            Phase::Idle | Phase::Connecting | Phase::Arrived => {
+                self.set_phase(ctx, Phase::Idle);
+                self.close(ctx);
+                ctx.stop();
+            }
+        }
+    }
+}
+
+/// The account wants a settle probe: answered through `Observed::Probe`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Probe;
+
+impl Handler<Probe> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, _: Probe, _: &mut Context<Self>) {
+        if self.phase == Phase::Ready && self.probe(ProbeKind::Settle) {
+            return;
+        }
+        self.observe(Observed::Probe {
+            slot: self.slot,
+            kind: ProbeKind::Settle,
+            code: u32::MAX,
+            at: Instant::now(),
+        });
+    }
+}
+
+/// The account releases a wave: log in after `delay` (0 for a barrier, a draw for jitter).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Release {
+    pub delay: Duration,
+}
+
+impl Handler<Release> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, m: Release, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Arrived || self.stopping {
+            return;
+        }
+        if m.delay.is_zero() {
+            self.login(ctx);
+        } else {
+            self.after(ctx, m.delay, |act, ctx| act.login(ctx));
+        }
+    }
+}
