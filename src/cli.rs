@@ -27,7 +27,8 @@ pub mod exit {
 cycles, makes logins of one account collide on purpose, and checks that the backend kept its \
 multi-instance kick policy. It ships a reference server (`loginstorm serve`) that speaks the same \
 protocol and is the embedded default target.\n\n\
-Exit codes: 0 passed, 1 ran but failed (thresholds, violations, invalid UserSig), 2 could not run."
+Exit codes: 0 passed; 1 ran but failed (a policy violation, a threshold, a regression against a \
+baseline, an interrupted run or a lost target, an invalid UserSig); 2 could not run."
 )]
 pub struct Cli {
     #[command(subcommand)]
