@@ -71,7 +71,7 @@ impl Progress {
                 None => b.set_position(t.at.as_secs()),
             }
             b.set_message(Self::line(t));
-        } else if self.plain && t.at.as_secs() % PLAIN_EVERY == 0 {
+        } else if self.plain && t.at.as_secs().is_multiple_of(PLAIN_EVERY) {
             let of = match (self.planned_cycles, self.planned) {
                 (Some(c), _) => format!("cycles {}/{}", t.totals.get(Counter::CyclesCompleted), c),
                 (None, Some(d)) => format!("{}s/{}s", t.at.as_secs(), d.as_secs()),
