@@ -12,9 +12,12 @@ use super::instance::{Go, Instance, Release, Stop};
 use super::metrics::{self, Counter, Metric};
 use super::plan::Plan;
 use super::ActiveGuard;
-use crate::checks::{History, ProbeKind, Violation};
+use crate::checks::{History, Violation};
+
+mod history;
 use crate::policy::KickType;
 use crate::scenario::{Alignment, LoadModel};
+pub use history::Observed;
 
 /// Open-model arrivals an idle-less account may queue before further ones are dropped.
 const MAX_QUEUED_ARRIVALS: usize = 64;
@@ -216,49 +219,6 @@ impl Account {
     fn think(&mut self) -> Duration {
         self.plan.think.sample(self.rng.f64())
     }
-
-    fn t(&self, at: Instant) -> u64 {
-        self.plan.micros_since_epoch(at)
-    }
-
-    fn record(&mut self, vs: impl IntoIterator<Item = Violation>) {
-        for v in vs {
-            metrics::count(Counter::violation(v.class));
-            if self.report.violations.len() < MAX_LISTED_PER_ACCOUNT {
-                self.report.violations.push(v);
-            }
-        }
-    }
-
-    /// Once no login is pending, check the account after the kick timeout.
-    fn arm_settle(&mut self, ctx: &mut Context<Self>) {
-        let Some(h) = &self.history else { return };
-        if h.login_pending() || self.settle_probes.is_some() {
-            return;
-        }
-        let gen = self.settle_gen;
-        ctx.run_later(self.plan.kick_timeout, move |act, _| {
-            if act.settle_gen == gen {
-                act.settle();
-            }
-        });
-    }
-
-    fn settle(&mut self) {
-        let Some(h) = &mut self.history else { return };
-        if h.login_pending() {
-            return;
-        }
-        let (warnings, probe) = h.settle();
-        self.record(warnings);
-        if probe.is_empty() {
-            return;
-        }
-        self.settle_probes = Some((probe.len(), Vec::new()));
-        for slot in probe {
-            self.instances[slot as usize].do_send(super::instance::Probe);
-        }
-    }
 }
 
 impl Actor for Account {
@@ -347,114 +307,6 @@ impl Handler<LoginSent> for Account {
         let t = self.t(m.at);
         if let Some(h) = &mut self.history {
             h.login_sent(m.slot, t);
-        }
-    }
-}
-
-/// What an instance saw or did, for the account's history.
-#[derive(Message, Debug)]
-#[rtype(result = "()")]
-pub enum Observed {
-    LoginAnswered {
-        slot: u8,
-        ok: bool,
-        repeat: bool,
-        at: Instant,
-    },
-    Ready {
-        slot: u8,
-        at: Instant,
-    },
-    ReadyMissing {
-        slot: u8,
-        at: Instant,
-    },
-    NotReady {
-        slot: u8,
-        at: Instant,
-    },
-    LogoutSent {
-        slot: u8,
-        at: Instant,
-    },
-    /// Connection closed or lost, or the session abandoned after a timeout.
-    Gone {
-        slot: u8,
-        at: Instant,
-    },
-    /// A probe's answer; `code` is `u32::MAX` when the instance could not probe.
-    Probe {
-        slot: u8,
-        kind: ProbeKind,
-        code: u32,
-        at: Instant,
-    },
-}
-
-impl Handler<Observed> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: Observed, ctx: &mut Context<Self>) {
-        let ready_timeout = self.plan.ready_timeout;
-        let (slot, at) = match &m {
-            Observed::LoginAnswered { slot, at, .. }
-            | Observed::Ready { slot, at }
-            | Observed::ReadyMissing { slot, at }
-            | Observed::NotReady { slot, at }
-            | Observed::LogoutSent { slot, at }
-            | Observed::Gone { slot, at }
-            | Observed::Probe { slot, at, .. } => (*slot, self.t(*at)),
-        };
-        if let Observed::Probe {
-            kind: ProbeKind::Settle,
-            code,
-            ..
-        } = m
-        {
-            let Some((want, answers)) = &mut self.settle_probes else {
-                return;
-            };
-            answers.push((slot, code));
-            if answers.len() < *want {
-                return;
-            }
-            let answers = std::mem::take(answers);
-            self.settle_probes = None;
-            if let Some(h) = &mut self.history {
-                let found = h.settle_probed(&answers, at);
-                self.record(found);
-            }
-            return;
-        }
-        let Some(h) = &mut self.history else { return };
-        let mut arm = false;
-        let found: Vec<Violation> = match m {
-            Observed::LoginAnswered { ok, repeat, .. } => {
-                arm = true;
-                h.login_answered(slot, at, ok, repeat).into_iter().collect()
-            }
-            Observed::Ready { .. } => h.ready(slot, at).into_iter().collect(),
-            Observed::ReadyMissing { .. } => vec![h.ready_missing(
-                slot,
-                at,
-                u64::try_from(ready_timeout.as_micros()).unwrap_or(u64::MAX),
-            )],
-            Observed::NotReady { .. } => h.not_ready(slot, at).into_iter().collect(),
-            Observed::LogoutSent { .. } => {
-                h.logout_sent(slot, at);
-                vec![]
-            }
-            Observed::Gone { .. } => {
-                h.gone(slot, at);
-                vec![]
-            }
-            Observed::Probe { kind, code, .. } => {
-                h.probe_answered(slot, kind, at, code).into_iter().collect()
-            }
-        };
-        self.record(found);
-        if arm {
-            self.arm_settle(ctx);
         }
     }
 }
