@@ -5,7 +5,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::engine::metrics::{Counter, Metric, Snapshot};
+use crate::engine::metrics::{Counter, Metric};
 use crate::report::{errors, kicks, Tick};
 
 /// Plain status lines are printed this often when stderr is not a terminal.
@@ -89,7 +89,7 @@ impl Progress {
         }
     }
 
-    pub fn finish(&mut self, _totals: &Snapshot, _elapsed: Duration) {
+    pub fn finish(&mut self) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }

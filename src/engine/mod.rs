@@ -258,10 +258,15 @@ async fn controller(
     // SIGTERM (a cancelled CI job) ends the run like Ctrl-C: reports are still written.
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    #[cfg(unix)]
+    let sigterm = term.recv();
+    #[cfg(not(unix))]
+    let sigterm = std::future::pending::<Option<()>>();
+    tokio::pin!(sigterm);
     let outcome = loop {
         tokio::select! {
             _ = &mut ctrl_c => break Outcome::Interrupted,
-            _ = term.recv() => break Outcome::Interrupted,
+            _ = &mut sigterm => break Outcome::Interrupted,
             Some(Note::Done(_)) = note_rx.recv() => {
                 done += 1;
                 if done == accounts.len() && sc.load.model == LoadModel::Closed {
@@ -344,7 +349,7 @@ async fn controller(
         arb.stop();
     }
     let elapsed = start.elapsed();
-    progress.finish(&totals, elapsed);
+    progress.finish();
     Ok((outcome, totals, reports, elapsed))
 }
 

@@ -164,7 +164,6 @@ pub fn kicks(s: &Snapshot) -> u64 {
 
 pub struct ReportWriter {
     dir: PathBuf,
-    started: SystemTime,
     run_json: serde_json::Value,
     timeseries: csv::Writer<BufWriter<File>>,
     hlog: BufWriter<File>,
@@ -230,7 +229,6 @@ impl ReportWriter {
         });
         let w = ReportWriter {
             dir,
-            started,
             run_json,
             timeseries,
             hlog,
@@ -317,7 +315,6 @@ impl ReportWriter {
         let mut f = csv::Writer::from_path(self.dir.join("violations.csv"))?;
         write_violations_csv(&mut f, accounts, self.max_listed)?;
         f.flush()?;
-        let _ = self.started;
         self.run_json["outcome"] = outcome.name().into();
         self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
         self.run_json["elapsed_secs"] = elapsed.as_secs_f64().into();

@@ -57,7 +57,8 @@ struct Conn {
     expire_at: Option<Instant>,
     /// Pending login's shard answer, with the login's seq.
     pending: Option<LoginReply>,
-    pending_meta: Option<(Platform, u64)>,
+    /// The pending login's UserSig expiry (unix second).
+    pending_expiry: Option<u64>,
     /// Kicks that arrived while a login was pending (at most one per pending login).
     deferred: Vec<Push>,
     rng: fastrand::Rng,
@@ -92,7 +93,7 @@ where
         ready_at: None,
         expire_at: None,
         pending: None,
-        pending_meta: None,
+        pending_expiry: None,
         deferred: Vec::new(),
         rng: fastrand::Rng::with_seed(seed),
         out: Vec::new(),
@@ -250,7 +251,7 @@ impl Conn {
         self.pending = Some(Box::pin(async move {
             (seq, fut.await.unwrap_or(Err(code::INVALID_PARAMS)))
         }));
-        self.pending_meta = Some((platform, fields.expires_at()));
+        self.pending_expiry = Some(fields.expires_at());
         self.session = Session::Pending { user };
     }
 
@@ -263,10 +264,7 @@ impl Conn {
         ) else {
             return;
         };
-        let (_platform, expires_at) = self
-            .pending_meta
-            .take()
-            .unwrap_or((Platform::Web, u64::MAX));
+        let expires_at = self.pending_expiry.take().unwrap_or(u64::MAX);
         match reply {
             Ok(instance) => {
                 self.out.push(ok_response(

@@ -52,8 +52,6 @@ pub struct Instance {
     user: String,
     platform: Platform,
     phase: Phase,
-    /// Bumped on every phase change; timers armed in an older step do nothing.
-    step: u64,
     sink: Option<SinkWrite<Message, Sink>>,
     stream: Option<SpawnHandle>,
     seq: u64,
@@ -100,7 +98,6 @@ impl Instance {
             user,
             platform,
             phase: Phase::Idle,
-            step: 0,
             sink: None,
             stream: None,
             seq: 0,
@@ -143,22 +140,17 @@ impl Instance {
             metrics::live(1);
         }
         self.phase = p;
-        self.step += 1;
     }
 
-    /// Run `f` after `d` unless the phase has changed meanwhile.
+    /// Run `f` after `d`, unless the phase ends first (its timers are cancelled then).
     fn after(
         &mut self,
         ctx: &mut Context<Self>,
         d: Duration,
         f: fn(&mut Self, &mut Context<Self>),
     ) {
-        let step = self.step;
-        let h = ctx.run_later(d, move |act, ctx| {
-            if act.step == step {
-                f(act, ctx);
-            }
-        });
+        // Phase timers are cancelled when the phase ends, so a firing one is current.
+        let h = ctx.run_later(d, f);
         self.timers.push(h);
     }
 
