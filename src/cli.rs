@@ -197,6 +197,23 @@ pub struct ServeArgs {
         help_heading = "Fault injection (probabilities 0..=1, all off by default)"
     )]
     pub fault_no_ready: f64,
+    /// Fault: probability that a login kicks one more same-platform instance than the policy
+    /// allows (a stricter limit, or a second victim).
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "P",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_extra_victim: f64,
+    /// Fault: probability that a login also kicks an instance of another account.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "P",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_foreign_kick: f64,
     /// Seed of the fault dice, for reproducible faulty runs.
     #[arg(
         long,
@@ -216,6 +233,8 @@ impl ServeArgs {
             kick_newest: self.fault_kick_newest,
             wrong_kick_type: self.fault_wrong_kick_type,
             no_ready: self.fault_no_ready,
+            extra_victim: self.fault_extra_victim,
+            foreign_kick: self.fault_foreign_kick,
         };
         faults.validate()?;
         if self.key.is_empty() {

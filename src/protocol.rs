@@ -37,6 +37,11 @@ pub mod code {
     pub const INVALID_PARAMS: u32 = 70402;
     pub const ADMIN_REQUIRED: u32 = 70403;
     pub const ACCOUNT_NOT_FOUND: u32 = 70107;
+
+    /// A not-ready reason that says the session ended: kicked (any type) or logged out.
+    pub fn ends_session(code: u32) -> bool {
+        (NOT_READY_KICKED_DEVICE..=NOT_READY_KICKED_REST).contains(&code)
+    }
 }
 
 /// Event names, exactly as the SDK spells them.

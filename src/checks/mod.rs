@@ -10,12 +10,20 @@ use std::collections::VecDeque;
 
 use crate::policy::{KickType, Platform, Policy};
 
+pub mod accounting;
+mod settle;
+
+use accounting::{End, Session};
+
 /// The invariants checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Class {
     Capacity,
     LostKick,
     SpuriousKick,
+    ExcessKick,
+    KickCount,
+    LateKick,
     VictimOrder,
     KickType,
     Zombie,
@@ -24,10 +32,14 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 8] = [
+    pub const COUNT: usize = 11;
+    pub const ALL: [Class; Class::COUNT] = [
         Class::Capacity,
         Class::LostKick,
         Class::SpuriousKick,
+        Class::ExcessKick,
+        Class::KickCount,
+        Class::LateKick,
         Class::VictimOrder,
         Class::KickType,
         Class::Zombie,
@@ -40,6 +52,9 @@ impl Class {
             Class::Capacity => "capacity",
             Class::LostKick => "lost_kick",
             Class::SpuriousKick => "spurious_kick",
+            Class::ExcessKick => "excess_kick",
+            Class::KickCount => "kick_count",
+            Class::LateKick => "late_kick",
             Class::VictimOrder => "victim_order",
             Class::KickType => "kick_type",
             Class::Zombie => "zombie",
@@ -48,9 +63,10 @@ impl Class {
         }
     }
 
-    /// Victim order is promised only "in most cases": a warning, not a failure.
+    /// Victim order is promised only "in most cases", and a late kick is slow rather than
+    /// wrong: warnings, not failures.
     pub fn is_warning(self) -> bool {
-        self == Class::VictimOrder
+        matches!(self, Class::VictimOrder | Class::LateKick)
     }
 
     pub fn index(self) -> usize {
@@ -94,6 +110,8 @@ struct Inst {
     gone_at: Option<u64>,
     /// The session before this login ended (kicked or logged out).
     prev_ended: bool,
+    /// Its session in the current segment (an index into `History::seg`).
+    seg: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +128,14 @@ struct KickRec {
     at: u64,
 }
 
+/// A barrier or jitter wave whose kicks the policy fixes: judged at its settle.
+#[derive(Debug, Clone, Copy)]
+struct Wave {
+    number: u64,
+    /// Logins of the wave not sent yet: the wave cannot settle before they are.
+    unsent: usize,
+}
+
 /// One account's recent history.
 pub struct History {
     account: String,
@@ -123,6 +149,13 @@ pub struct History {
     capacity_reported: bool,
     /// Logins older than this (relative to the newest event) no longer explain anything new.
     horizon_us: u64,
+    /// The sessions of the current segment (since the last settle), for kick accounting;
+    /// `None` for a login that failed (no session).
+    seg: Vec<Option<Session>>,
+    /// `multipleAccount`/`multipleDevice` kicks seen in the current segment.
+    seg_kicks: u64,
+    wave: Option<Wave>,
+    judged: [u64; Class::COUNT],
 }
 
 impl History {
@@ -137,6 +170,10 @@ impl History {
             recent_kicks: Vec::new(),
             capacity_reported: false,
             horizon_us,
+            seg: Vec::new(),
+            seg_kicks: 0,
+            wave: None,
+            judged: [0; Class::COUNT],
         }
     }
 
@@ -159,6 +196,35 @@ impl History {
         }
     }
 
+    fn judge(&mut self, c: Class) {
+        self.judged[c.index()] += 1;
+    }
+
+    /// How many times each invariant had the chance to fire since the last take.
+    pub fn take_judged(&mut self) -> [u64; Class::COUNT] {
+        std::mem::take(&mut self.judged)
+    }
+
+    /// The slot's session in the current segment.
+    fn session(&mut self, slot: u8) -> Option<&mut Session> {
+        let i = self.inst[slot as usize].seg?;
+        self.seg[i].as_mut()
+    }
+
+    /// End the slot's live session by its own doing (logout sent, connection closed).
+    fn end_own(&mut self, slot: u8, t: u64) {
+        if let Some(s) = self.session(slot) {
+            if s.end == End::Live {
+                s.end = End::Own { lo: t, hi: None };
+            }
+        }
+    }
+
+    /// Whether another instance of the account still believes it is ready.
+    fn others_ready(&self, slot: u8) -> bool {
+        self.believed_ready().iter().any(|s| *s != slot)
+    }
+
     fn prune(&mut self, now: u64) {
         let keep_from = now.saturating_sub(self.horizon_us);
         // A login stays while it is unanswered or recent.
@@ -174,14 +240,35 @@ impl History {
         }
     }
 
+    /// A barrier or jitter wave of `logins` logins is released; with `counted`, its kicks
+    /// are judged against the policy's expectation at its settle.
+    pub fn wave_released(&mut self, number: u64, logins: usize, counted: bool) {
+        self.wave = counted.then_some(Wave {
+            number,
+            unsent: logins,
+        });
+    }
+
     pub fn login_sent(&mut self, slot: u8, t: u64) {
         self.prune(t);
         self.capacity_reported = false;
+        // A session the client still held is over from its point of view.
+        self.end_own(slot, t);
+        if let Some(w) = &mut self.wave {
+            w.unsent = w.unsent.saturating_sub(1);
+        }
         let old = &self.inst[slot as usize];
         let prev_ended = old.login_ok && (old.kicked.is_some() || old.logged_out);
+        self.seg.push(Some(Session {
+            slot,
+            platform: self.platforms[slot as usize],
+            login: Some((t, None)),
+            end: End::Live,
+        }));
         self.inst[slot as usize] = Inst {
             login_sent: Some(t),
             prev_ended,
+            seg: Some(self.seg.len() - 1),
             ..Inst::default()
         };
         self.logins.push_back(Login {
@@ -204,6 +291,16 @@ impl History {
         i.login_answered = Some(t);
         i.login_ok = ok;
         let prev_ended = i.prev_ended;
+        if let Some(k) = i.seg {
+            match &mut self.seg[k] {
+                Some(s) if ok => s.login = s.login.map(|(sent, _)| (sent, Some(t))),
+                // A refused login made no session.
+                s => *s = None,
+            }
+        }
+        if prev_ended {
+            self.judge(Class::Zombie);
+        }
         let zombie = (ok && repeat && prev_ended).then(|| {
             self.violation(
                 Class::Zombie,
@@ -213,6 +310,12 @@ impl History {
                 "repeatLogin:true — the ended session was still authenticated".into(),
             )
         });
+        self.answer_login(slot, t);
+        zombie
+    }
+
+    /// Mark the slot's pending login answered (or abandoned) at `t`.
+    fn answer_login(&mut self, slot: u8, t: u64) {
         if let Some(l) = self
             .logins
             .iter_mut()
@@ -221,16 +324,17 @@ impl History {
         {
             l.answered = Some(t);
         }
-        zombie
     }
 
-    /// Whether a login of this account is sent and not yet answered.
+    /// Whether the account cannot settle yet: a login is sent and not yet answered, or a wave
+    /// still has logins to send.
     pub fn login_pending(&self) -> bool {
-        self.logins.iter().any(|l| l.answered.is_none())
+        self.wave.is_some_and(|w| w.unsent > 0) || self.logins.iter().any(|l| l.answered.is_none())
     }
 
     /// `sdkStateReady` seen.
     pub fn ready(&mut self, slot: u8, t: u64) -> Option<Violation> {
+        self.judge(Class::Ready);
         let i = &mut self.inst[slot as usize];
         if !i.login_ok || i.kicked.is_some() || i.gone_at.is_some() {
             return Some(self.violation(
@@ -246,7 +350,8 @@ impl History {
     }
 
     /// A successful login got no `sdkStateReady` within the ready timeout.
-    pub fn ready_missing(&self, slot: u8, t: u64, timeout_us: u64) -> Violation {
+    pub fn ready_missing(&mut self, slot: u8, t: u64, timeout_us: u64) -> Violation {
+        self.judge(Class::Ready);
         let sent = self.inst[slot as usize].login_sent.unwrap_or(t);
         self.violation(
             Class::Ready,
@@ -273,8 +378,40 @@ impl History {
         t: u64,
         sig_expired: bool,
     ) -> Vec<Violation> {
-        let victim = self.inst[slot as usize].clone();
+        let found = self.judge_kick(slot, kick, t, sig_expired);
+        if self.others_ready(slot) {
+            self.judge(Class::Isolation);
+        }
         self.inst[slot as usize].kicked = Some((kick, t));
+        let by_login = matches!(kick, KickType::MultipleAccount | KickType::MultipleDevice);
+        if by_login {
+            self.seg_kicks += 1;
+        }
+        // A kick judged spurious alone is not counted again by the accounting.
+        let end = if by_login && found.iter().all(|v| v.class != Class::SpuriousKick) {
+            End::Kicked { at: t }
+        } else {
+            End::Removed { at: t }
+        };
+        if let Some(s) = self.session(slot) {
+            if matches!(s.end, End::Live | End::Own { .. }) {
+                s.end = end;
+            }
+        }
+        found
+    }
+
+    /// The kick alone: could anything have caused it, and does its type fit the cause?
+    fn judge_kick(
+        &mut self,
+        slot: u8,
+        kick: KickType,
+        t: u64,
+        sig_expired: bool,
+    ) -> Vec<Violation> {
+        self.judge(Class::KickType);
+        self.judge(Class::SpuriousKick);
+        let victim = self.inst[slot as usize].clone();
         let Some(victim_sent) = victim.login_sent else {
             return vec![self.violation(
                 Class::SpuriousKick,
@@ -301,6 +438,7 @@ impl History {
                         .excludes(self.platforms[l.slot as usize], p)
                 });
                 if kick == KickType::MultipleAccount {
+                    self.judge(Class::VictimOrder);
                     self.recent_kicks.push(KickRec {
                         slot,
                         login_sent: victim_sent,
@@ -362,6 +500,7 @@ impl History {
         if i.kicked.is_some() || i.logged_out {
             return None;
         }
+        self.judge(Class::Isolation);
         Some(self.violation(
             Class::Isolation,
             &[slot],
@@ -372,25 +511,45 @@ impl History {
     }
 
     pub fn logout_sent(&mut self, slot: u8, t: u64) {
+        if self.others_ready(slot) {
+            self.judge(Class::Isolation);
+        }
+        self.end_own(slot, t);
         let i = &mut self.inst[slot as usize];
         i.logged_out = true;
         i.gone_at.get_or_insert(t);
     }
 
+    /// The logout's answer: the server decided it by now.
+    pub fn logout_answered(&mut self, slot: u8, t: u64) {
+        if let Some(s) = self.session(slot) {
+            if let End::Own { lo, hi: None } = s.end {
+                s.end = End::Own { lo, hi: Some(t) };
+            }
+        }
+    }
+
     /// Connection closed or lost, or the instance gave up on its session.
     pub fn gone(&mut self, slot: u8, t: u64) {
+        // A login that will never be answered now no longer holds the account unsettled.
+        self.answer_login(slot, t);
+        self.end_own(slot, t);
         self.inst[slot as usize].gone_at.get_or_insert(t);
     }
 
     /// Zombie check on an after-kick or after-logout probe's answer.
     pub fn probe_answered(
-        &self,
+        &mut self,
         slot: u8,
         kind: ProbeKind,
         t: u64,
         code: u32,
     ) -> Option<Violation> {
-        if code != 0 || kind == ProbeKind::Settle {
+        if kind == ProbeKind::Settle || code == u32::MAX {
+            return None;
+        }
+        self.judge(Class::Zombie);
+        if code != 0 {
             return None;
         }
         let what = match kind {
@@ -419,93 +578,6 @@ impl History {
     fn admits(&self, slots: &[u8]) -> bool {
         let ps: Vec<Platform> = slots.iter().map(|s| self.platforms[*s as usize]).collect();
         self.policy.admits(&ps)
-    }
-
-    /// Logins have settled (none pending, the kick timeout passed since the last answer).
-    /// Returns victim-order warnings, and the instances to probe when the believed-ready set
-    /// breaks the policy (empty when it does not).
-    pub fn settle(&mut self) -> (Vec<Violation>, Vec<u8>) {
-        let alive = self.believed_ready();
-        let mut out = Vec::new();
-        for k in std::mem::take(&mut self.recent_kicks) {
-            let p = self.platforms[k.slot as usize];
-            // A survivor on the victim's platform that certainly logged in before the victim.
-            let older: Vec<u8> = alive
-                .iter()
-                .copied()
-                .filter(|s| *s != k.slot && self.platforms[*s as usize] == p)
-                .filter(|s| {
-                    self.inst[*s as usize]
-                        .login_answered
-                        .is_some_and(|a| a < k.login_sent)
-                })
-                .collect();
-            if let Some(&s) = older.first() {
-                out.push(self.violation(
-                    Class::VictimOrder,
-                    &[k.slot, s],
-                    vec![k.login_sent, k.at],
-                    format!("the oldest instance (#{s}) kicked first"),
-                    format!("#{} kicked while the older #{s} stayed", k.slot),
-                ));
-            }
-        }
-        let probe = if self.capacity_reported || self.admits(&alive) {
-            Vec::new()
-        } else {
-            alive
-        };
-        (out, probe)
-    }
-
-    /// The settle probes are in: `(slot, code)` each. A refused probe with no `kickedOut` seen is
-    /// a lost kick notification; if the accepted ones still break the policy, it over-admitted.
-    pub fn settle_probed(&mut self, answers: &[(u8, u32)], t: u64) -> Vec<Violation> {
-        let mut out = Vec::new();
-        let mut accepted = Vec::new();
-        for &(slot, code) in answers {
-            let i = &self.inst[slot as usize];
-            if i.kicked.is_some() || i.gone_at.is_some() {
-                continue; // the kick arrived late, or the instance moved on: no verdict
-            }
-            let login_sent = i.login_sent.unwrap_or(0);
-            if code == 0 {
-                accepted.push(slot);
-            } else if (3002..=3006).contains(&code) {
-                // Reported once: the session is known gone from here on.
-                self.inst[slot as usize].gone_at = Some(t);
-                out.push(self.violation(
-                    Class::LostKick,
-                    &[slot],
-                    vec![login_sent, t],
-                    "kickedOut for an instance the policy removes".into(),
-                    format!("no kickedOut, but its session is gone (probe answered {code})"),
-                ));
-            }
-        }
-        if !self.admits(&accepted) {
-            self.capacity_reported = true;
-            let times = accepted
-                .iter()
-                .map(|s| self.inst[*s as usize].login_sent.unwrap_or(0))
-                .chain([t])
-                .collect();
-            let platforms: Vec<String> = accepted
-                .iter()
-                .map(|s| self.platforms[*s as usize].to_string())
-                .collect();
-            out.push(self.violation(
-                Class::Capacity,
-                &accepted,
-                times,
-                format!(
-                    "at most the policy's limits live at once ({}, mode {})",
-                    self.policy.limits, self.policy.mode
-                ),
-                format!("{} live: {}", accepted.len(), platforms.join(",")),
-            ));
-        }
-        out
     }
 }
 

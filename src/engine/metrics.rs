@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use crate::checks::Class;
 use crate::policy::KickType;
 
 /// Latency histograms, in microseconds.
@@ -91,18 +92,11 @@ pub enum Counter {
     CyclesCompleted,
     ArrivalsDropped,
     ProbesSent,
-    ViolationsCapacity,
-    ViolationsLostKick,
-    ViolationsSpuriousKick,
-    ViolationsVictimOrder,
-    ViolationsKickType,
-    ViolationsZombie,
-    ViolationsReady,
-    ViolationsIsolation,
+    JudgmentWaitsExpired,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 38] = [
+    pub const ALL: [Counter; 31] = [
         Counter::ConnectionsOpened,
         Counter::ConnectionsFailed,
         Counter::ConnectionsLost,
@@ -133,14 +127,7 @@ impl Counter {
         Counter::CyclesCompleted,
         Counter::ArrivalsDropped,
         Counter::ProbesSent,
-        Counter::ViolationsCapacity,
-        Counter::ViolationsLostKick,
-        Counter::ViolationsSpuriousKick,
-        Counter::ViolationsVictimOrder,
-        Counter::ViolationsKickType,
-        Counter::ViolationsZombie,
-        Counter::ViolationsReady,
-        Counter::ViolationsIsolation,
+        Counter::JudgmentWaitsExpired,
     ];
 
     pub fn name(self) -> &'static str {
@@ -175,28 +162,7 @@ impl Counter {
             Counter::CyclesCompleted => "cycles_completed",
             Counter::ArrivalsDropped => "arrivals_dropped",
             Counter::ProbesSent => "probes_sent",
-            Counter::ViolationsCapacity => "violations_capacity",
-            Counter::ViolationsLostKick => "violations_lost_kick",
-            Counter::ViolationsSpuriousKick => "violations_spurious_kick",
-            Counter::ViolationsVictimOrder => "violations_victim_order",
-            Counter::ViolationsKickType => "violations_kick_type",
-            Counter::ViolationsZombie => "violations_zombie",
-            Counter::ViolationsReady => "violations_ready",
-            Counter::ViolationsIsolation => "violations_isolation",
-        }
-    }
-
-    pub fn violation(c: crate::checks::Class) -> Counter {
-        use crate::checks::Class;
-        match c {
-            Class::Capacity => Counter::ViolationsCapacity,
-            Class::LostKick => Counter::ViolationsLostKick,
-            Class::SpuriousKick => Counter::ViolationsSpuriousKick,
-            Class::VictimOrder => Counter::ViolationsVictimOrder,
-            Class::KickType => Counter::ViolationsKickType,
-            Class::Zombie => Counter::ViolationsZombie,
-            Class::Ready => Counter::ViolationsReady,
-            Class::Isolation => Counter::ViolationsIsolation,
+            Counter::JudgmentWaitsExpired => "judgment_waits_expired",
         }
     }
 
@@ -229,6 +195,10 @@ pub struct Snapshot {
     pub connect_errors: BTreeMap<String, u64>,
     /// Change of the live-session gauge.
     pub live_delta: i64,
+    /// Violations found, by class.
+    pub violations: [u64; Class::COUNT],
+    /// Times each invariant had the chance to fire, by class.
+    pub judged: [u64; Class::COUNT],
 }
 
 impl Default for Snapshot {
@@ -239,6 +209,8 @@ impl Default for Snapshot {
             login_codes: BTreeMap::new(),
             connect_errors: BTreeMap::new(),
             live_delta: 0,
+            violations: [0; Class::COUNT],
+            judged: [0; Class::COUNT],
         }
     }
 }
@@ -259,6 +231,20 @@ impl Snapshot {
             *self.connect_errors.entry(c.clone()).or_default() += n;
         }
         self.live_delta += other.live_delta;
+        for (a, b) in self.violations.iter_mut().zip(other.violations) {
+            *a += b;
+        }
+        for (a, b) in self.judged.iter_mut().zip(other.judged) {
+            *a += b;
+        }
+    }
+
+    pub fn violations(&self, c: Class) -> u64 {
+        self.violations[c.index()]
+    }
+
+    pub fn judged(&self, c: Class) -> u64 {
+        self.judged[c.index()]
     }
 
     pub fn get(&self, c: Counter) -> u64 {
@@ -304,6 +290,20 @@ pub fn connect_failed(reason: String) {
     with(|s| {
         s.counters[Counter::ConnectionsFailed as usize] += 1;
         *s.connect_errors.entry(reason).or_default() += 1;
+    });
+}
+
+/// Count one violation of class `c` on this thread.
+pub fn violation(c: Class) {
+    with(|s| s.violations[c.index()] += 1);
+}
+
+/// Count the times each invariant was judged on this thread.
+pub fn judged(n: &[u64; Class::COUNT]) {
+    with(|s| {
+        for (a, b) in s.judged.iter_mut().zip(n) {
+            *a += b;
+        }
     });
 }
 

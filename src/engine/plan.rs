@@ -54,10 +54,12 @@ impl Plan {
         let s = &r.scenario;
         let addr = target_addr(url)?;
         // A wave's kicks are exact when its logins all meet a live account: a barrier, or a
-        // jitter window shorter than the shortest hold (else early instances may leave first).
+        // jitter window shorter than the shortest hold (else early instances may leave first) —
+        // any jitter window with the checks on, since instances then hold until the wave is
+        // judged.
         let aligned = match s.cycle.alignment {
             Alignment::Barrier => true,
-            Alignment::Jitter(w) => w < s.cycle.hold.min,
+            Alignment::Jitter(w) => s.checks.enabled || w < s.cycle.hold.min,
             Alignment::Independent => false,
         };
         let exact = aligned && !matches!(s.cycle.on_kick, OnKick::Relogin(_));
@@ -94,6 +96,12 @@ impl Plan {
             epoch: tokio::time::Instant::now(),
             expected_per_wave: exact.then(|| r.policy.expected_kicks(&r.platforms)),
         }))
+    }
+
+    /// Whether instances of a wave stay logged in, once their hold ends, until the account has
+    /// judged the wave: with the checks on and logins lined up in waves.
+    pub fn holds_for_judgment(&self) -> bool {
+        self.checks.enabled && self.alignment != Alignment::Independent
     }
 
     pub fn user_id(&self, n: u32) -> String {

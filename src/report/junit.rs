@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::engine::account::AccountReport;
-use crate::engine::metrics::{Counter, Snapshot};
+use crate::engine::metrics::Snapshot;
 
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -35,7 +35,7 @@ pub fn write_junit(
         cases.push(("thresholds", r.threshold.text.clone(), failure));
     }
     for c in crate::checks::Class::ALL {
-        let n = s.get(Counter::violation(c));
+        let n = s.violations(c);
         let first = accounts
             .iter()
             .flat_map(|a| a.violations.iter())

@@ -125,7 +125,7 @@ pub fn violations(s: &Snapshot) -> u64 {
     crate::checks::Class::ALL
         .iter()
         .filter(|c| !c.is_warning())
-        .map(|c| s.get(Counter::violation(*c)))
+        .map(|c| s.violations(*c))
         .sum()
 }
 
@@ -134,7 +134,7 @@ pub fn warnings(s: &Snapshot) -> u64 {
     crate::checks::Class::ALL
         .iter()
         .filter(|c| c.is_warning())
-        .map(|c| s.get(Counter::violation(*c)))
+        .map(|c| s.violations(*c))
         .sum()
 }
 

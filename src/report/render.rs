@@ -122,8 +122,8 @@ pub fn render_summary<W: Write>(
     )?;
     let classes: Vec<String> = crate::checks::Class::ALL
         .iter()
-        .filter(|c| s.get(Counter::violation(**c)) > 0)
-        .map(|c| format!("{} {}", c.name(), s.get(Counter::violation(*c))))
+        .filter(|c| s.violations(**c) > 0)
+        .map(|c| format!("{} {}", c.name(), s.violations(*c)))
         .collect();
     writeln!(
         out,

@@ -46,6 +46,15 @@ pub fn counter_rows(s: &Snapshot, elapsed: Duration) -> Vec<(String, String)> {
     for (code, n) in &s.login_codes {
         rows.push((format!("logins_failed_code_{code}"), n.to_string()));
     }
+    for c in crate::checks::Class::ALL {
+        rows.push((
+            format!("violations_{}", c.name()),
+            s.violations(c).to_string(),
+        ));
+    }
+    for c in crate::checks::Class::ALL {
+        rows.push((format!("judged_{}", c.name()), s.judged(c).to_string()));
+    }
     for (reason, n) in &s.connect_errors {
         rows.push((format!("connections_failed_{reason}"), n.to_string()));
     }

@@ -45,6 +45,11 @@ pub struct Faults {
     pub wrong_kick_type: f64,
     /// Never send `sdkStateReady` after a successful login.
     pub no_ready: f64,
+    /// Kick one more same-platform instance than the policy allows (a stricter limit when the
+    /// login kicks nobody, a second victim when it kicks one).
+    pub extra_victim: f64,
+    /// Also kick (`multipleAccount`) the oldest instance of another account on the same shard.
+    pub foreign_kick: f64,
 }
 
 impl Faults {
@@ -59,7 +64,7 @@ impl Faults {
         Ok(())
     }
 
-    pub fn named(&self) -> [(&'static str, f64); 6] {
+    pub fn named(&self) -> [(&'static str, f64); 8] {
         [
             ("drop_kick", self.drop_kick),
             ("zombie", self.zombie),
@@ -67,6 +72,8 @@ impl Faults {
             ("kick_newest", self.kick_newest),
             ("wrong_kick_type", self.wrong_kick_type),
             ("no_ready", self.no_ready),
+            ("extra_victim", self.extra_victim),
+            ("foreign_kick", self.foreign_kick),
         ]
     }
 

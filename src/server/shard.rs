@@ -168,6 +168,26 @@ impl Handler<Login> for Shard {
         for k in kicks.iter().rev() {
             self.kick(&m.user, k.index, k.kick);
         }
+        if self.roll(self.faults.extra_victim) {
+            let extra = self.accounts[&m.user]
+                .live
+                .iter()
+                .position(|l| l.platform == m.platform);
+            if let Some(i) = extra {
+                self.kick(&m.user, i, KickType::MultipleAccount);
+            }
+        }
+        if self.roll(self.faults.foreign_kick) {
+            let other = self
+                .accounts
+                .iter()
+                .filter(|(u, a)| **u != m.user && !a.live.is_empty())
+                .map(|(u, _)| u.clone())
+                .min();
+            if let Some(u) = other {
+                self.kick(&u, 0, KickType::MultipleAccount);
+            }
+        }
         self.next_instance += 1;
         let instance = (self.next_instance << 8) | self.index as u64;
         let acct = self.accounts.get_mut(&m.user).expect("entry made above");

@@ -41,7 +41,7 @@ fn run_with(overrides: &[&str]) -> (RunResult, TempDir) {
 }
 
 fn count(r: &RunResult, c: Class) -> u64 {
-    r.totals.get(Counter::violation(c))
+    r.totals.violations(c)
 }
 
 fn listed(r: &RunResult) -> Vec<csv::StringRecord> {

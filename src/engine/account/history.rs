@@ -8,7 +8,8 @@ use tokio::time::Instant;
 use super::{Account, MAX_LISTED_PER_ACCOUNT};
 use crate::checks::{ProbeKind, Violation};
 use crate::engine::instance::Probe;
-use crate::engine::metrics::{self, Counter};
+use crate::engine::instance::Proceed;
+use crate::engine::metrics;
 
 impl Account {
     pub(super) fn t(&self, at: Instant) -> u64 {
@@ -16,8 +17,11 @@ impl Account {
     }
 
     pub(super) fn record(&mut self, vs: impl IntoIterator<Item = Violation>) {
+        if let Some(h) = &mut self.history {
+            metrics::judged(&h.take_judged());
+        }
         for v in vs {
-            metrics::count(Counter::violation(v.class));
+            metrics::violation(v.class);
             if self.report.violations.len() < MAX_LISTED_PER_ACCOUNT {
                 self.report.violations.push(v);
             }
@@ -38,15 +42,23 @@ impl Account {
         });
     }
 
+    /// The wave is judged: instances holding for it may end their cycles.
+    pub(super) fn wave_judged(&mut self) {
+        self.judged_wave = true;
+        for slot in std::mem::take(&mut self.holding) {
+            self.instances[slot as usize].do_send(Proceed);
+        }
+    }
+
     pub(super) fn settle(&mut self) {
         let Some(h) = &mut self.history else { return };
         if h.login_pending() {
             return;
         }
-        let (warnings, probe) = h.settle();
-        self.record(warnings);
+        let (found, probe) = h.settle();
+        self.record(found);
         if probe.is_empty() {
-            return;
+            return self.wave_judged();
         }
         self.settle_probes = Some((probe.len(), Vec::new()));
         for slot in probe {
@@ -81,6 +93,11 @@ pub enum Observed {
         slot: u8,
         at: Instant,
     },
+    /// The logout's answer (whatever its code): the backend decided it by now.
+    LogoutAnswered {
+        slot: u8,
+        at: Instant,
+    },
     /// Connection closed or lost, or the session abandoned after a timeout.
     Gone {
         slot: u8,
@@ -106,6 +123,7 @@ impl Handler<Observed> for Account {
             | Observed::ReadyMissing { slot, at }
             | Observed::NotReady { slot, at }
             | Observed::LogoutSent { slot, at }
+            | Observed::LogoutAnswered { slot, at }
             | Observed::Gone { slot, at }
             | Observed::Probe { slot, at, .. } => (*slot, self.t(*at)),
         };
@@ -128,7 +146,7 @@ impl Handler<Observed> for Account {
                 let found = h.settle_probed(&answers, at);
                 self.record(found);
             }
-            return;
+            return self.wave_judged();
         }
         let Some(h) = &mut self.history else { return };
         let mut arm = false;
@@ -148,7 +166,12 @@ impl Handler<Observed> for Account {
                 h.logout_sent(slot, at);
                 vec![]
             }
+            Observed::LogoutAnswered { .. } => {
+                h.logout_answered(slot, at);
+                vec![]
+            }
             Observed::Gone { .. } => {
+                arm = true;
                 h.gone(slot, at);
                 vec![]
             }

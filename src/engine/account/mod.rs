@@ -68,6 +68,10 @@ pub struct Account {
     settle_gen: u64,
     /// Settle probes sent, and the answers in so far.
     settle_probes: Option<(usize, Vec<(u8, u32)>)>,
+    /// The current wave has been judged (instances may log out without waiting).
+    judged_wave: bool,
+    /// Instances whose hold ended, waiting for the wave's judgment.
+    holding: Vec<u8>,
 }
 
 impl Account {
@@ -110,6 +114,8 @@ impl Account {
             history,
             settle_gen: 0,
             settle_probes: None,
+            judged_wave: true,
+            holding: Vec::new(),
             report: AccountReport {
                 user,
                 expected: plan.expected_per_wave.map(|_| (0, 0)),
@@ -161,6 +167,9 @@ impl Account {
         self.arrived = barrier.then(|| vec![false; self.instances.len()]);
         if !barrier {
             self.expect(&live);
+            if let Some(h) = &mut self.history {
+                h.wave_released(self.report.waves, live.len(), false);
+            }
         }
         for i in live {
             self.instances[i].do_send(Go { intended, barrier });
@@ -196,6 +205,14 @@ impl Account {
         let slots: Vec<usize> = (0..arrived.len()).filter(|&i| arrived[i]).collect();
         self.arrived = None;
         self.expect(&slots);
+        self.judged_wave = false;
+        if let Some(h) = &mut self.history {
+            h.wave_released(
+                self.report.waves,
+                slots.len(),
+                self.plan.expected_per_wave.is_some(),
+            );
+        }
         for i in slots {
             let delay = self.jitter();
             self.instances[i].do_send(Release { delay });
@@ -415,6 +432,25 @@ impl Handler<CycleDone> for Account {
     }
 }
 
+/// An instance's hold ended; in a judged wave it logs out only once the wave is judged.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HoldEnded {
+    pub slot: u8,
+}
+
+impl Handler<HoldEnded> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: HoldEnded, _: &mut Context<Self>) {
+        if self.judged_wave || self.history.is_none() {
+            self.instances[m.slot as usize].do_send(super::instance::Proceed);
+        } else {
+            self.holding.push(m.slot);
+        }
+    }
+}
+
 /// The admin kicker is about to kick this account through the REST API.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -444,8 +480,13 @@ impl Handler<Finish> for Account {
 
     fn handle(&mut self, _: Finish, _: &mut Context<Self>) {
         self.finishing = true;
-        // Wind-down logouts are not checked: stop the history here.
+        // Wind-down logouts are not checked: judge what was seen, then stop the history.
+        if let Some(h) = &mut self.history {
+            let found = h.finish();
+            self.record(found);
+        }
         self.history = None;
+        self.holding.clear();
         self.queue.clear();
         for i in &self.instances {
             i.do_send(Stop);

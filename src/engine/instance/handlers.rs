@@ -164,3 +164,16 @@ impl Handler<Release> for Instance {
         }
     }
 }
+
+/// The account judged the wave this instance holds for: end the cycle now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Proceed;
+
+impl Handler<Proceed> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, _: Proceed, ctx: &mut Context<Self>) {
+        self.proceed(ctx);
+    }
+}

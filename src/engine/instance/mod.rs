@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::account::{Account, Arrived, CycleDone, Kicked, LoginSent, Observed};
+use super::account::{Account, Arrived, CycleDone, HoldEnded, Kicked, LoginSent, Observed};
 use super::metrics::{self, Counter, Metric};
 use super::plan::Plan;
 use super::{connect, ActiveGuard};
@@ -21,7 +21,7 @@ use crate::protocol::Request;
 use crate::scenario::{ConnectionMode, CycleEnd, LoadModel, MessageTo, OnKick};
 
 mod handlers;
-pub use handlers::{Go, Probe, Release, Stop};
+pub use handlers::{Go, Probe, Proceed, Release, Stop};
 
 type Ws = WebSocketStream<TcpStream>;
 type Sink = SplitSink<Ws, Message>;
@@ -69,6 +69,8 @@ pub struct Instance {
     stopping: bool,
     /// This cycle is part of a wave whose logins the account releases together.
     barrier: bool,
+    /// The hold ended; the instance stays logged in until the account has judged the wave.
+    awaiting_judgment: bool,
     /// After an admin kick, sigs must be issued after the kick's second (older ones are void).
     sig_not_before: u64,
     sig_cache: Option<(u64, Arc<str>)>,
@@ -111,6 +113,7 @@ impl Instance {
             session_sig_time: None,
             stopping: false,
             barrier: false,
+            awaiting_judgment: false,
             sig_not_before: 0,
             sig_cache: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -138,6 +141,9 @@ impl Instance {
         }
         if p == Phase::Ready && self.phase != Phase::Ready {
             metrics::live(1);
+        }
+        if p != Phase::Ready {
+            self.awaiting_judgment = false;
         }
         self.phase = p;
     }
@@ -339,7 +345,32 @@ impl Instance {
         }
     }
 
+    /// The hold is over. In a judged wave the session stays until the account has judged the
+    /// wave's capacity and kicks (docs/checks.md), so short holds do not leave checks inert.
     fn end_hold(&mut self, ctx: &mut Context<Self>) {
+        if self.barrier && self.plan.holds_for_judgment() && !self.stopping {
+            self.awaiting_judgment = true;
+            self.account.do_send(HoldEnded { slot: self.slot });
+            // Never wait forever: a judgment needs at most the kick timeout and a probe.
+            let wait = self.plan.kick_timeout + self.plan.login_timeout * 2;
+            self.after(ctx, wait, |act, ctx| {
+                metrics::count(Counter::JudgmentWaitsExpired);
+                act.proceed(ctx)
+            });
+            return;
+        }
+        self.end_session(ctx);
+    }
+
+    /// The account judged the wave (or gave up waiting): end the cycle as planned.
+    fn proceed(&mut self, ctx: &mut Context<Self>) {
+        if self.awaiting_judgment && self.phase == Phase::Ready {
+            self.awaiting_judgment = false;
+            self.end_session(ctx);
+        }
+    }
+
+    fn end_session(&mut self, ctx: &mut Context<Self>) {
         match self.plan.end {
             CycleEnd::Close => {
                 self.set_phase(ctx, Phase::Idle);
@@ -391,7 +422,7 @@ impl Instance {
             metrics::count(match code {
                 0 => Counter::MessagesOk,
                 // The session ended (kick, expiry) while the request was on its way: expected.
-                3002..=3006 => Counter::MessagesRefused,
+                c if crate::protocol::code::ends_session(c) => Counter::MessagesRefused,
                 _ => Counter::MessagesFailed,
             });
             return;
@@ -439,6 +470,10 @@ impl Instance {
                 });
             }
             Phase::LoggingOut => {
+                self.observe(Observed::LogoutAnswered {
+                    slot: self.slot,
+                    at: Instant::now(),
+                });
                 if code == 0 {
                     metrics::record(Metric::Logout, micros(self.logout_sent.elapsed()));
                     metrics::count(Counter::Logouts);
