@@ -16,6 +16,7 @@ pub mod server;
 pub mod thresholds;
 pub mod units;
 pub mod usersig;
+pub mod verdict;
 
 /// Seconds since the Unix epoch, by the wall clock.
 pub fn unix_now() -> u64 {

@@ -31,6 +31,7 @@ fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
     resolved.thresholds.extend(args.thresholds.iter().cloned());
     let thresholds = resolved.thresholds.clone();
     let scenario_name = resolved.scenario.name.clone();
+    let error_budget = resolved.scenario.checks.error_budget;
     let result = loginstorm::engine::run(
         resolved,
         loginstorm::engine::RunOptions {
@@ -54,14 +55,6 @@ fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
         .map(|t| t.judge(&result.totals, result.elapsed))
         .collect();
     loginstorm::report::write_thresholds(&mut out, &result.report_dir, &judged)?;
-    loginstorm::report::write_junit(
-        &result.report_dir,
-        &scenario_name,
-        &result.totals,
-        &judged,
-        &result.accounts,
-        result.elapsed,
-    )?;
     let failed = judged.iter().filter(|j| !j.passed).count();
     let mut regressions = 0;
     if let Some(base) = &args.baseline {
@@ -71,24 +64,28 @@ fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
         loginstorm::compare::write_csv(&result.report_dir.join("comparison.csv"), &rows)?;
         regressions = loginstorm::compare::regressions(&rows);
     }
-    let thresholds_ok = failed == 0 && regressions == 0;
-    loginstorm::report::render_verdict(
-        &mut out,
+    let verdict = loginstorm::verdict::judge(
         result.outcome,
         &result.totals,
+        error_budget,
         failed,
         regressions,
+    );
+    loginstorm::report::write_junit(
+        &result.report_dir,
+        &scenario_name,
+        &result.totals,
+        &judged,
+        &result.accounts,
+        &verdict,
+        result.started,
+        result.elapsed,
     )?;
-    Ok(
-        if result.outcome.is_clean()
-            && loginstorm::report::violations(&result.totals) == 0
-            && thresholds_ok
-        {
-            exit::OK
-        } else {
-            exit::FAILED
-        },
-    )
+    loginstorm::report::render_verdict(&mut out, &verdict, &result.totals)?;
+    Ok(match verdict.status {
+        loginstorm::verdict::Status::Pass => exit::OK,
+        _ => exit::FAILED,
+    })
 }
 
 fn compare_dirs(

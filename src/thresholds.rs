@@ -48,7 +48,8 @@ impl Op {
 pub enum Subject {
     /// A latency statistic, in microseconds.
     Latency(Metric, Stat),
-    /// Failed / (ok + failed) for logins or connections, as a fraction.
+    /// Failed / attempted for logins (timeouts count as failures), connections, or every
+    /// operation (`all`), as a fraction; no data when nothing was attempted.
     ErrorRate(&'static str),
     /// Any row of counters.csv.
     Counter(String),
@@ -103,58 +104,125 @@ fn parse_stat(s: &str) -> Result<Stat, String> {
     }
 }
 
+/// Short names for common subjects.
+const ALIASES: [(&str, &str); 6] = [
+    ("violations", "violations_total"),
+    ("warnings", "warnings_total"),
+    ("errors", "errors_total"),
+    ("kicks", "kicks_total"),
+    ("kicks.lost", "violations_lost_kick"),
+    ("kicks.spurious", "violations_spurious_kick"),
+];
+
+/// Every fixed subject name (for "did you mean").
+fn known_subjects() -> Vec<String> {
+    let mut k: Vec<String> = ALIASES.iter().map(|(a, _)| a.to_string()).collect();
+    k.extend(Counter::ALL.iter().map(|c| c.name().to_string()));
+    k.extend(crate::report::TOTAL_ROWS.iter().map(|r| r.to_string()));
+    k.extend(crate::report::RATE_ROWS.iter().map(|r| r.to_string()));
+    for c in crate::checks::Class::ALL {
+        k.push(format!("violations_{}", c.name()));
+        k.push(format!("violations.{}", c.name()));
+        k.push(format!("judged_{}", c.name()));
+    }
+    for m in Metric::ALL {
+        for stat in ["p50", "p90", "p99", "p99.9", "min", "max", "mean", "count"] {
+            k.push(format!("{}.{stat}", m.name()));
+        }
+    }
+    k.extend(["login.error_rate", "connect.error_rate", "error_rate"].map(String::from));
+    k
+}
+
+/// Edit distance, for suggesting the closest known subject.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn unknown(s: &str) -> String {
+    let known = known_subjects();
+    let closest = known.iter().min_by_key(|k| distance(s, k));
+    format!(
+        "unknown threshold subject {s:?}{} (see docs/ci.md: <metric>.<stat>, login.error_rate, error_rate, violations, or any counters.csv row)",
+        closest
+            .map(|c| format!("; did you mean {c:?}?"))
+            .unwrap_or_default()
+    )
+}
+
 fn parse_subject(s: &str) -> Result<Subject, String> {
-    let aliases = [
-        ("violations", "violations_total"),
-        ("warnings", "warnings_total"),
-        ("errors", "errors_total"),
-        ("kicks", "kicks_total"),
-        ("kicks.lost", "violations_lost_kick"),
-        ("kicks.spurious", "violations_spurious_kick"),
-    ];
-    if let Some((_, c)) = aliases.iter().find(|(a, _)| *a == s) {
+    if let Some((_, c)) = ALIASES.iter().find(|(a, _)| *a == s) {
         return Ok(Subject::Counter(c.to_string()));
     }
+    if s == "error_rate" {
+        return Ok(Subject::ErrorRate("all"));
+    }
     if let Some(rest) = s.strip_prefix("violations.") {
-        return Ok(Subject::Counter(format!("violations_{rest}")));
+        return match crate::checks::Class::ALL.iter().find(|c| c.name() == rest) {
+            Some(c) => Ok(Subject::Counter(format!("violations_{}", c.name()))),
+            None => Err(unknown(s)),
+        };
     }
     if let Some((m, stat)) = s.split_once('.') {
         if stat == "error_rate" {
             return match m {
                 "login" => Ok(Subject::ErrorRate("login")),
                 "connect" => Ok(Subject::ErrorRate("connect")),
-                _ => Err(format!("{s}: error_rate exists for login and connect")),
+                _ => Err(format!("{s}: error_rate exists for login and connect (and error_rate alone for every operation)")),
             };
         }
         if let Some(metric) = Metric::ALL.iter().find(|x| x.name() == m) {
             return Ok(Subject::Latency(*metric, parse_stat(stat)?));
         }
     }
-    if Counter::ALL.iter().any(|c| c.name() == s) || s.starts_with("logins_failed_code_") {
+    let dynamic = |prefix: &str, ok: fn(char) -> bool| {
+        s.strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(ok))
+    };
+    if known_subjects().iter().any(|k| k == s && !k.contains('.'))
+        || dynamic("logins_failed_code_", |c| c.is_ascii_digit())
+        || dynamic("connections_failed_", |c| {
+            c.is_ascii_alphanumeric() || c == '_'
+        })
+    {
         return Ok(Subject::Counter(s.to_string()));
     }
-    Err(format!(
-        "unknown threshold subject {s:?} (e.g. login.p99, ready.p99.9, kick_propagation.max, login.error_rate, violations, kicks.lost, or a counters.csv name)"
-    ))
+    Err(unknown(s))
+}
+
+fn number(v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("{v:?} is not a non-negative number")),
+    }
 }
 
 fn parse_value(subject: &Subject, v: &str) -> Result<f64, String> {
     let v = v.trim();
     match subject {
-        Subject::Latency(_, Stat::Count) | Subject::Counter(_) => v
-            .parse::<f64>()
-            .map_err(|_| format!("{v:?} is not a number")),
+        Subject::Latency(_, Stat::Count) | Subject::Counter(_) => number(v),
         Subject::Latency(..) => crate::units::parse_duration(v).map(|d| d.as_secs_f64() * 1e6),
-        Subject::ErrorRate(_) => match v.strip_suffix('%') {
-            Some(p) => p
-                .trim()
-                .parse::<f64>()
-                .map(|p| p / 100.0)
-                .map_err(|_| format!("{v:?} is not a percentage")),
-            None => v
-                .parse::<f64>()
-                .map_err(|_| format!("{v:?} is not a fraction or percentage")),
-        },
+        Subject::ErrorRate(_) => {
+            let f = match v.strip_suffix('%') {
+                Some(p) => number(p.trim())? / 100.0,
+                None => number(v)?,
+            };
+            if f > 1.0 {
+                return Err(format!("{v:?} is over 100%"));
+            }
+            Ok(f)
+        }
     }
 }
 
@@ -201,24 +269,24 @@ impl Threshold {
             }
             Subject::ErrorRate(which) => {
                 let (ok, failed) = match *which {
-                    "login" => (s.get(Counter::LoginsOk), s.get(Counter::LoginsFailed)),
-                    _ => (
+                    "login" => (
+                        s.get(Counter::LoginsOk) + s.get(Counter::LoginsRefusedAfterAdminKick),
+                        s.get(Counter::LoginsFailed) + s.get(Counter::TimeoutsLogin),
+                    ),
+                    "connect" => (
                         s.get(Counter::ConnectionsOpened),
                         s.get(Counter::ConnectionsFailed),
                     ),
+                    _ => return crate::verdict::error_rate(s),
                 };
-                Some(if ok + failed == 0 {
-                    0.0
-                } else {
-                    failed as f64 / (ok + failed) as f64
-                })
+                (ok + failed > 0).then(|| failed as f64 / (ok + failed) as f64)
             }
+            // A dynamic row (a code, a reason) that did not occur is zero.
             Subject::Counter(name) => Some(
                 counter_rows(s, elapsed)
                     .into_iter()
                     .find(|(k, _)| k == name)
-                    .and_then(|(_, v)| v.parse::<f64>().ok())
-                    .unwrap_or(0.0),
+                    .map_or(0.0, |(_, v)| v),
             ),
         }
     }
@@ -322,5 +390,61 @@ mod tests {
             "no samples fails a latency threshold"
         );
         assert!(judge("ready.count == 0"));
+    }
+
+    #[test]
+    fn every_counters_row_is_a_subject_and_typos_are_named() {
+        for ok in [
+            "kicks_total == 2000",
+            "errors_total == 0",
+            "logins_per_sec >= 500",
+            "cycles_per_sec > 1",
+            "violations.capacity == 0",
+            "violations_excess_kick == 0",
+            "judged_capacity > 0",
+            "logins_failed_code_70009 == 0",
+            "connections_failed_tcp_ConnectionRefused == 0",
+            "error_rate < 1%",
+        ] {
+            assert!(ok.parse::<Threshold>().is_ok(), "{ok}");
+        }
+        let e = "violations.capcity == 0".parse::<Threshold>().unwrap_err();
+        assert!(e.contains("did you mean \"violations.capacity\""), "{e}");
+        let e = "logins_per_secc >= 1".parse::<Threshold>().unwrap_err();
+        assert!(e.contains("logins_per_sec"), "{e}");
+        assert!("login.error_rate < 200%".parse::<Threshold>().is_err());
+        assert!("login.error_rate < 1.5".parse::<Threshold>().is_err());
+        assert!("violations == nan".parse::<Threshold>().is_err());
+        assert!("violations < inf".parse::<Threshold>().is_err());
+        assert!("errors < -1".parse::<Threshold>().is_err());
+    }
+
+    #[test]
+    fn rates_and_totals_are_judged_from_typed_values() {
+        let mut s = Snapshot::default();
+        s.counters[Counter::LoginsOk as usize] = 1000;
+        s.counters[Counter::KicksMultipleAccount as usize] = 7;
+        let d = std::time::Duration::from_secs(2);
+        let judge = |t: &str| t.parse::<Threshold>().unwrap().judge(&s, d);
+        assert!(judge("logins_per_sec >= 500").passed);
+        assert!(!judge("logins_per_sec > 500").passed);
+        assert_eq!(judge("kicks_total == 7").actual, Some(7.0));
+        assert_eq!(judge("kicks == 7").actual, Some(7.0));
+        assert_eq!(judge("logins_failed_code_70001 == 0").actual, Some(0.0));
+    }
+
+    #[test]
+    fn login_error_rate_counts_timeouts_and_has_no_data_without_attempts() {
+        let s = Snapshot::default();
+        let d = std::time::Duration::from_secs(1);
+        let t: Threshold = "login.error_rate < 0.1%".parse().unwrap();
+        let o = t.judge(&s, d);
+        assert_eq!(o.actual, None);
+        assert!(!o.passed, "no data fails");
+        let mut s = Snapshot::default();
+        s.counters[Counter::TimeoutsLogin as usize] = 60;
+        let o = t.judge(&s, d);
+        assert_eq!(o.actual, Some(1.0));
+        assert!(!o.passed);
     }
 }

@@ -93,10 +93,12 @@ pub enum Counter {
     ArrivalsDropped,
     ProbesSent,
     JudgmentWaitsExpired,
+    LoginsRefusedAfterAdminKick,
+    LogoutsRefusedAfterKick,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 31] = [
+    pub const ALL: [Counter; 33] = [
         Counter::ConnectionsOpened,
         Counter::ConnectionsFailed,
         Counter::ConnectionsLost,
@@ -128,6 +130,8 @@ impl Counter {
         Counter::ArrivalsDropped,
         Counter::ProbesSent,
         Counter::JudgmentWaitsExpired,
+        Counter::LoginsRefusedAfterAdminKick,
+        Counter::LogoutsRefusedAfterKick,
     ];
 
     pub fn name(self) -> &'static str {
@@ -163,6 +167,8 @@ impl Counter {
             Counter::ArrivalsDropped => "arrivals_dropped",
             Counter::ProbesSent => "probes_sent",
             Counter::JudgmentWaitsExpired => "judgment_waits_expired",
+            Counter::LoginsRefusedAfterAdminKick => "logins_refused_after_admin_kick",
+            Counter::LogoutsRefusedAfterKick => "logouts_refused_after_kick",
         }
     }
 

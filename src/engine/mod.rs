@@ -65,6 +65,8 @@ pub struct RunResult {
     pub report_dir: PathBuf,
     pub totals: Snapshot,
     pub accounts: Vec<AccountReport>,
+    /// Wall-clock start of the run.
+    pub started: std::time::SystemTime,
     pub elapsed: Duration,
 }
 
@@ -117,6 +119,7 @@ pub fn run(mut resolved: Resolved, opts: RunOptions) -> anyhow::Result<RunResult
             overrides: opts.overrides.clone(),
         },
     )?;
+    let started = std::time::SystemTime::now();
     let sys = System::new();
     let result = sys.block_on(controller(resolved, plan, &mut writer, opts.quiet));
     System::current().stop();
@@ -129,6 +132,7 @@ pub fn run(mut resolved: Resolved, opts: RunOptions) -> anyhow::Result<RunResult
         report_dir: writer.dir().to_path_buf(),
         totals,
         accounts,
+        started,
         elapsed,
     })
 }

@@ -1,10 +1,12 @@
-//! `junit.xml`: a testcase per threshold and per invariant, for CI systems' test views.
+//! `junit.xml`: one testcase for the run itself, one per threshold and one per invariant, so CI
+//! systems show what failed. An invariant the run never judged is `<skipped>`, never a pass.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::engine::account::AccountReport;
 use crate::engine::metrics::Snapshot;
+use crate::verdict::{Kind, Status, Verdict};
 
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -13,26 +15,59 @@ fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Write `junit.xml`: a testcase per threshold and per invariant, so CI systems show failures.
+enum Result {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+struct Case {
+    class: &'static str,
+    name: String,
+    time: Duration,
+    result: Result,
+}
+
+/// Write `junit.xml` for a finished run.
+#[allow(clippy::too_many_arguments)]
 pub fn write_junit(
     dir: &Path,
     scenario: &str,
     s: &Snapshot,
     results: &[crate::thresholds::Outcome],
     accounts: &[AccountReport],
+    verdict: &Verdict,
+    started: SystemTime,
     elapsed: Duration,
 ) -> anyhow::Result<()> {
     let mut cases = Vec::new();
+    // The run: did the backend do the work, and did the run reach its end?
+    let health = verdict.of(Kind::Run);
+    cases.push(Case {
+        class: "run",
+        name: "run".into(),
+        time: elapsed,
+        result: match (verdict.status, health.is_empty()) {
+            (Status::Incomplete, _) | (_, false) => Result::Fail(health.join("; ")),
+            _ => Result::Pass,
+        },
+    });
     for r in results {
-        let failure = (!r.passed).then(|| {
-            format!(
-                "actual {}",
-                r.actual
-                    .map(|a| r.threshold.show(a))
-                    .unwrap_or_else(|| "no data".into())
-            )
+        cases.push(Case {
+            class: "thresholds",
+            name: r.threshold.text.clone(),
+            time: Duration::ZERO,
+            result: if r.passed {
+                Result::Pass
+            } else {
+                Result::Fail(format!(
+                    "actual {}",
+                    r.actual
+                        .map(|a| r.threshold.show(a))
+                        .unwrap_or_else(|| "no data".into())
+                ))
+            },
         });
-        cases.push(("thresholds", r.threshold.text.clone(), failure));
     }
     for c in crate::checks::Class::ALL {
         let n = s.violations(c);
@@ -47,38 +82,76 @@ pub fn write_junit(
                 )
             })
             .unwrap_or_default();
-        // Warnings are reported as passing cases with the count in their name.
-        let failure = (n > 0 && !c.is_warning()).then(|| format!("{n} violation(s){first}"));
-        let name = if c.is_warning() && n > 0 {
-            format!("{} ({n} warnings)", c.name())
+        let judged = s.judged(c);
+        let (name, result) = if judged == 0 && n == 0 {
+            (
+                c.name().to_string(),
+                Result::Skip("not judged: the scenario gave this check nothing to judge".into()),
+            )
+        } else if c.is_warning() {
+            // Warnings are passing cases with the count in their name.
+            let name = if n > 0 {
+                format!("{} ({n} warnings)", c.name())
+            } else {
+                c.name().to_string()
+            };
+            (name, Result::Pass)
+        } else if n > 0 {
+            (
+                c.name().to_string(),
+                Result::Fail(format!("{n} violation(s) in {judged} judgments{first}")),
+            )
         } else {
-            c.name().to_string()
+            (c.name().to_string(), Result::Pass)
         };
-        cases.push(("invariants", name, failure));
+        cases.push(Case {
+            class: "invariants",
+            name,
+            time: Duration::ZERO,
+            result,
+        });
     }
-    let failures = cases.iter().filter(|c| c.2.is_some()).count();
+    let failures = cases
+        .iter()
+        .filter(|c| matches!(c.result, Result::Fail(_)))
+        .count();
+    let skipped = cases
+        .iter()
+        .filter(|c| matches!(c.result, Result::Skip(_)))
+        .count();
+    let stamp = chrono::DateTime::<chrono::Utc>::from(started)
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x += &format!(
-        "<testsuites name=\"loginstorm\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+        "<testsuites name=\"loginstorm\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
         cases.len(),
         elapsed.as_secs_f64()
     );
     x += &format!(
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" errors=\"0\" timestamp=\"{stamp}\" time=\"{:.3}\">\n",
         xml_escape(scenario),
         cases.len(),
         elapsed.as_secs_f64()
     );
-    for (class, name, failure) in &cases {
+    for c in &cases {
         x += &format!(
-            "    <testcase classname=\"loginstorm.{class}\" name=\"{}\"",
-            xml_escape(name)
+            "    <testcase classname=\"loginstorm.{}\" name=\"{}\" time=\"{:.3}\"",
+            c.class,
+            xml_escape(&c.name),
+            c.time.as_secs_f64()
         );
-        match failure {
-            None => x += "/>\n",
-            Some(m) => {
+        match &c.result {
+            Result::Pass => x += "/>\n",
+            Result::Fail(m) => {
                 x += &format!(
                     ">\n      <failure message=\"{}\"/>\n    </testcase>\n",
+                    xml_escape(m)
+                )
+            }
+            Result::Skip(m) => {
+                x += &format!(
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
                     xml_escape(m)
                 )
             }

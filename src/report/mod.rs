@@ -22,6 +22,7 @@ pub use junit::write_junit;
 pub use render::{render_summary, render_verdict, write_thresholds};
 pub use tables::{
     counter_rows, write_counters_csv, write_kicks_csv, write_summary_csv, write_violations_csv,
+    RATE_ROWS, TOTAL_ROWS,
 };
 
 use crate::engine::account::AccountReport;

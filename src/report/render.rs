@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::{errors, violations, warnings, Outcome};
+use crate::checks::Class;
 use crate::engine::metrics::{Counter, Metric, Snapshot};
 
 fn fmt_us(us: u64) -> String {
@@ -137,6 +138,14 @@ pub fn render_summary<W: Write>(
             format!("  ({})", classes.join(", "))
         }
     )?;
+    let judged: Vec<String> = Class::ALL
+        .iter()
+        .map(|c| match s.judged(*c) {
+            0 => format!("{} not judged", c.name()),
+            n => format!("{} {n}", c.name()),
+        })
+        .collect();
+    writeln!(out, "judged       {}", judged.join("  "))?;
     writeln!(out, "reports      {}", dir.display())?;
     Ok(())
 }
@@ -177,44 +186,24 @@ pub fn write_thresholds<W: Write>(
 /// The last line of a run: PASS, FAIL or INCOMPLETE, and why.
 pub fn render_verdict<W: Write>(
     out: &mut W,
-    outcome: Outcome,
+    v: &crate::verdict::Verdict,
     s: &Snapshot,
-    thresholds_failed: usize,
-    regressions: usize,
 ) -> std::io::Result<()> {
-    let verdict = if !outcome.is_clean() {
+    let why = if v.reasons.is_empty() {
         format!(
-            "INCOMPLETE — the run was {}",
-            outcome.name().replace('_', " ")
-        )
-    } else if violations(s) > 0 || thresholds_failed > 0 || regressions > 0 {
-        let mut why = Vec::new();
-        if violations(s) > 0 {
-            why.push(format!(
-                "the backend broke its login promises {} time(s) (violations.csv)",
-                violations(s)
-            ));
-        }
-        if thresholds_failed > 0 {
-            why.push(format!(
-                "{thresholds_failed} threshold(s) failed (thresholds.csv)"
-            ));
-        }
-        if regressions > 0 {
-            why.push(format!(
-                "{regressions} regression(s) against the baseline (comparison.csv)"
-            ));
-        }
-        format!("FAIL — {}", why.join("; "))
-    } else {
-        format!(
-            "PASS — no violations{}",
+            "no violations{}",
             if warnings(s) > 0 {
-                format!(" ({} victim-order warnings)", warnings(s))
+                format!(" ({} warnings, violations.csv)", warnings(s))
             } else {
                 String::new()
             }
         )
+    } else {
+        v.reasons
+            .iter()
+            .map(|(_, r)| r.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
     };
-    writeln!(out, "verdict: {verdict}")
+    writeln!(out, "verdict: {} — {why}", v.status.name())
 }

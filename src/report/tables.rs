@@ -37,40 +37,47 @@ pub fn write_summary_csv<W: Write>(w: &mut csv::Writer<W>, s: &Snapshot) -> anyh
     Ok(())
 }
 
-/// Every counter, then failed logins per code, then derived totals and rates.
-pub fn counter_rows(s: &Snapshot, elapsed: Duration) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = Counter::ALL
+/// Rates in counters.csv (the rest are counts).
+pub const RATE_ROWS: [&str; 2] = ["logins_per_sec", "cycles_per_sec"];
+/// Derived totals in counters.csv.
+pub const TOTAL_ROWS: [&str; 4] = [
+    "kicks_total",
+    "violations_total",
+    "warnings_total",
+    "errors_total",
+];
+
+/// Every counter, then failed logins per code, violations and judgments per class, failed
+/// connects per reason, then derived totals and rates: the rows of counters.csv, typed.
+pub fn counter_rows(s: &Snapshot, elapsed: Duration) -> Vec<(String, f64)> {
+    let mut rows: Vec<(String, f64)> = Counter::ALL
         .iter()
-        .map(|c| (c.name().to_string(), s.get(*c).to_string()))
+        .map(|c| (c.name().to_string(), s.get(*c) as f64))
         .collect();
     for (code, n) in &s.login_codes {
-        rows.push((format!("logins_failed_code_{code}"), n.to_string()));
+        rows.push((format!("logins_failed_code_{code}"), *n as f64));
     }
     for c in crate::checks::Class::ALL {
-        rows.push((
-            format!("violations_{}", c.name()),
-            s.violations(c).to_string(),
-        ));
+        rows.push((format!("violations_{}", c.name()), s.violations(c) as f64));
     }
     for c in crate::checks::Class::ALL {
-        rows.push((format!("judged_{}", c.name()), s.judged(c).to_string()));
+        rows.push((format!("judged_{}", c.name()), s.judged(c) as f64));
     }
     for (reason, n) in &s.connect_errors {
-        rows.push((format!("connections_failed_{reason}"), n.to_string()));
+        rows.push((format!("connections_failed_{reason}"), *n as f64));
     }
-    rows.push(("kicks_total".into(), kicks(s).to_string()));
-    rows.push(("violations_total".into(), violations(s).to_string()));
-    rows.push(("warnings_total".into(), warnings(s).to_string()));
-    rows.push(("errors_total".into(), errors(s).to_string()));
+    let totals = [kicks(s), violations(s), warnings(s), errors(s)];
+    for (name, v) in TOTAL_ROWS.iter().zip(totals) {
+        rows.push((name.to_string(), v as f64));
+    }
     let secs = elapsed.as_secs_f64().max(1e-9);
-    rows.push((
-        "logins_per_sec".into(),
-        format!("{:.1}", s.get(Counter::LoginsOk) as f64 / secs),
-    ));
-    rows.push((
-        "cycles_per_sec".into(),
-        format!("{:.1}", s.get(Counter::CyclesCompleted) as f64 / secs),
-    ));
+    let rates = [
+        s.get(Counter::LoginsOk) as f64 / secs,
+        s.get(Counter::CyclesCompleted) as f64 / secs,
+    ];
+    for (name, v) in RATE_ROWS.iter().zip(rates) {
+        rows.push((name.to_string(), v));
+    }
     rows
 }
 
@@ -81,6 +88,11 @@ pub fn write_counters_csv<W: Write>(
 ) -> anyhow::Result<()> {
     w.write_record(["counter", "value"])?;
     for (k, v) in counter_rows(s, elapsed) {
+        let v = if RATE_ROWS.contains(&k.as_str()) {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.0}")
+        };
         w.write_record([k, v])?;
     }
     Ok(())

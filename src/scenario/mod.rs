@@ -59,6 +59,9 @@ pub struct Checks {
     pub probe_after_logout: f64,
     /// At most this many violations are listed in violations.csv (all are counted).
     pub max_listed: usize,
+    /// Fraction of operations (connects, logins, readies, logouts, messages) that may fail or
+    /// time out before the run fails on the backend's health.
+    pub error_budget: f64,
 }
 
 impl Default for Checks {
@@ -68,6 +71,7 @@ impl Default for Checks {
             probe_after_kick: 0.25,
             probe_after_logout: 0.25,
             max_listed: 10_000,
+            error_budget: 0.01,
         }
     }
 }
@@ -364,6 +368,7 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
     for (name, p) in [
         ("checks.probe_after_kick", s.checks.probe_after_kick),
         ("checks.probe_after_logout", s.checks.probe_after_logout),
+        ("checks.error_budget", s.checks.error_budget),
     ] {
         if !(0.0..=1.0).contains(&p) {
             return Err(format!("{name} must be within 0..=1"));

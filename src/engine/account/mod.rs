@@ -470,6 +470,25 @@ impl Handler<AdminKickSent> for Account {
     }
 }
 
+/// A login of this account was refused with 70052 (UserSig invalidated by an admin kick).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SigInvalidated;
+
+impl Handler<SigInvalidated> for Account {
+    type Result = ();
+
+    fn handle(&mut self, _: SigInvalidated, _: &mut Context<Self>) {
+        // The kicker tells the account before it sends the kick, so a 70052 that the kick
+        // caused always finds `admin_kick_at` set (one mailbox, in order).
+        if self.admin_kick_at.is_some() {
+            metrics::count(Counter::LoginsRefusedAfterAdminKick);
+        } else {
+            metrics::login_failed(crate::protocol::code::SIG_INVALIDATED);
+        }
+    }
+}
+
 /// Stop starting cycles and wind every instance down.
 #[derive(Message)]
 #[rtype(result = "()")]

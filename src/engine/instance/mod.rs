@@ -11,7 +11,9 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::account::{Account, Arrived, CycleDone, HoldEnded, Kicked, LoginSent, Observed};
+use super::account::{
+    Account, Arrived, CycleDone, HoldEnded, Kicked, LoginSent, Observed, SigInvalidated,
+};
 use super::metrics::{self, Counter, Metric};
 use super::plan::Plan;
 use super::{connect, ActiveGuard};
@@ -71,6 +73,8 @@ pub struct Instance {
     barrier: bool,
     /// The hold ended; the instance stays logged in until the account has judged the wave.
     awaiting_judgment: bool,
+    /// A kick arrived while the logout was on its way: its refusal is expected.
+    kicked_while_logging_out: bool,
     /// After an admin kick, sigs must be issued after the kick's second (older ones are void).
     sig_not_before: u64,
     sig_cache: Option<(u64, Arc<str>)>,
@@ -114,6 +118,7 @@ impl Instance {
             stopping: false,
             barrier: false,
             awaiting_judgment: false,
+            kicked_while_logging_out: false,
             sig_not_before: 0,
             sig_cache: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -393,6 +398,7 @@ impl Instance {
             return self.lost(ctx);
         }
         self.set_phase(ctx, Phase::LoggingOut);
+        self.kicked_while_logging_out = false;
         self.after(ctx, self.plan.logout_timeout, |act, ctx| {
             metrics::count(Counter::TimeoutsLogout);
             act.resync(ctx);
@@ -442,7 +448,13 @@ impl Instance {
                     at: now,
                 });
                 if code != 0 {
-                    metrics::login_failed(code);
+                    if code == crate::protocol::code::SIG_INVALIDATED {
+                        // Provoked by the scenario's own admin kick, or a failure: the account
+                        // knows whether it was kicked before this answer.
+                        self.account.do_send(SigInvalidated);
+                    } else {
+                        metrics::login_failed(code);
+                    }
                     if code == crate::protocol::code::SIG_INVALIDATED {
                         // An admin kick voided every sig issued up to now: the next one must be newer.
                         self.sig_not_before = crate::unix_now() + 1;
@@ -477,6 +489,9 @@ impl Instance {
                 if code == 0 {
                     metrics::record(Metric::Logout, micros(self.logout_sent.elapsed()));
                     metrics::count(Counter::Logouts);
+                } else if self.kicked_while_logging_out {
+                    // The kick ended the session first: the refusal is the backend being right.
+                    metrics::count(Counter::LogoutsRefusedAfterKick);
                 } else {
                     metrics::count(Counter::LogoutsFailed);
                 }
@@ -508,6 +523,9 @@ impl Instance {
         });
         if !self.stopping {
             self.maybe_probe(ProbeKind::AfterKick, self.plan.checks.probe_after_kick);
+        }
+        if self.phase == Phase::LoggingOut {
+            self.kicked_while_logging_out = true;
         }
         match self.phase {
             Phase::AwaitReady | Phase::Ready | Phase::LoggingIn => {}
