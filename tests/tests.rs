@@ -29,3 +29,6 @@ mod run_cli;
 
 #[path = "it/checks.rs"]
 mod checks;
+
+#[path = "it/verdict.rs"]
+mod verdict;

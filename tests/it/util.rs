@@ -281,9 +281,15 @@ pub fn bin() -> std::process::Command {
 
 /// Start `loginstorm serve` on a free port; returns the child and the URL from its first line.
 pub fn spawn_serve() -> (std::process::Child, String) {
+    spawn_serve_with(&[])
+}
+
+/// `spawn_serve` with extra `serve` flags (a stricter limit, another key, a fault).
+pub fn spawn_serve_with(args: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = bin()
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -298,4 +304,50 @@ pub fn spawn_serve() -> (std::process::Child, String) {
         .unwrap_or_else(|| panic!("first line: {line:?}"))
         .to_string();
     (child, url)
+}
+
+/// Run the real binary to its end; returns (exit code, stdout, the report directory).
+pub fn run_bin(args: &[&str], out: &std::path::Path) -> (Option<i32>, String, std::path::PathBuf) {
+    let o = bin()
+        .arg("run")
+        .args(args)
+        .args(["--quiet", "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let dirs: Vec<_> = std::fs::read_dir(out)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        dirs.len(),
+        1,
+        "one report directory: {stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code(), stdout, dirs[0].clone())
+}
+
+/// A WebSocket server that accepts every connection and never answers anything.
+pub fn spawn_silent_backend() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((tcp, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    if let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await {
+                        while let Some(Ok(_)) = ws.next().await {}
+                    }
+                });
+            }
+        });
+    });
+    url
 }
