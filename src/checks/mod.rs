@@ -96,6 +96,11 @@ pub enum ProbeKind {
     /// The account looked over capacity once logins settled: tells a silent kick from
     /// over-admission.
     Settle,
+    /// An admin kick of the account was answered `timeouts.kick` ago and this session, older
+    /// than the kick, still believes it is ready.
+    AdminDue,
+    /// The session's UserSig expired `timeouts.kick` ago and it still believes it is ready.
+    ExpiryDue,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -125,6 +130,7 @@ struct Login {
 struct KickRec {
     slot: u8,
     login_sent: u64,
+    login_answered: Option<u64>,
     at: u64,
 }
 
@@ -438,10 +444,10 @@ impl History {
                         .excludes(self.platforms[l.slot as usize], p)
                 });
                 if kick == KickType::MultipleAccount {
-                    self.judge(Class::VictimOrder);
                     self.recent_kicks.push(KickRec {
                         slot,
                         login_sent: victim_sent,
+                        login_answered: victim.login_answered,
                         at: t,
                     });
                 }
@@ -562,6 +568,71 @@ impl History {
             vec![t],
             format!("an authenticated request after {what} is refused"),
             "the request succeeded".into(),
+        ))
+    }
+
+    /// Sessions an admin kick sent at `sent` (and answered) must have ended that still believe
+    /// they are ready: their login was answered before the kick was sent.
+    pub fn admin_due(&self, sent: u64) -> Vec<u8> {
+        self.believed_ready()
+            .into_iter()
+            .filter(|s| {
+                self.inst[*s as usize]
+                    .login_answered
+                    .is_some_and(|a| a < sent)
+            })
+            .collect()
+    }
+
+    /// The current session of `slot`, named by its login's send time.
+    pub fn session_id(&self, slot: u8) -> Option<u64> {
+        self.inst[slot as usize].login_sent
+    }
+
+    /// Whether the session that logged in at `login_sent` still believes it is ready.
+    pub fn still_ready(&self, slot: u8, login_sent: u64) -> bool {
+        self.inst[slot as usize].login_sent == Some(login_sent)
+            && self.believed_ready().contains(&slot)
+    }
+
+    /// A due probe's answer: the session had to be kicked (admin kick, expiry) by now.
+    /// Refused with a kicked code: the kick happened silently. Accepted: it never happened.
+    pub fn due_probed(
+        &mut self,
+        slot: u8,
+        kind: ProbeKind,
+        t: u64,
+        code: u32,
+    ) -> Option<Violation> {
+        let i = &self.inst[slot as usize];
+        if i.kicked.is_some() || i.gone_at.is_some() || code == u32::MAX {
+            return None; // the kick arrived after all, or the instance moved on: no verdict
+        }
+        let login_sent = i.login_sent.unwrap_or(0);
+        self.judge(Class::LostKick);
+        let (kick, cause) = match kind {
+            ProbeKind::AdminDue => ("REST_API_Kick", "an admin kick of the account"),
+            _ => ("userSigExpired", "its UserSig expired"),
+        };
+        let seen = if code == 0 {
+            format!("no {kick}, and the session still works (probe accepted) after {cause}")
+        } else if crate::protocol::code::ends_session(code) {
+            format!("no {kick}, but its session is gone (probe answered {code})")
+        } else {
+            return None;
+        };
+        if code != 0 {
+            if let Some(s) = self.session(slot) {
+                s.end = End::Removed { at: t };
+            }
+            self.inst[slot as usize].gone_at = Some(t);
+        }
+        Some(self.violation(
+            Class::LostKick,
+            &[slot],
+            vec![login_sent, t],
+            format!("{kick} within timeouts.kick after {cause}"),
+            seen,
         ))
     }
 

@@ -46,6 +46,19 @@ impl History {
         let mut out = Vec::new();
         for k in std::mem::take(&mut self.recent_kicks) {
             let p = self.platforms[k.slot as usize];
+            // Judgeable only when a survivor's order against the victim is certain.
+            let certain = alive.iter().any(|s| {
+                let i = &self.inst[*s as usize];
+                *s != k.slot
+                    && self.platforms[*s as usize] == p
+                    && (i.login_answered.is_some_and(|a| a < k.login_sent)
+                        || k.login_answered
+                            .zip(i.login_sent)
+                            .is_some_and(|(a, b)| a < b))
+            });
+            if certain {
+                self.judge(Class::VictimOrder);
+            }
             let older = alive
                 .iter()
                 .copied()

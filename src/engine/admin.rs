@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use super::account::{Account, AdminKickSent};
+use super::account::{Account, AdminKickAnswered, AdminKickSent};
 use super::metrics::{self, Counter};
 use super::plan::Plan;
 use crate::usersig;
@@ -21,10 +21,11 @@ pub async fn kicker(plan: Arc<Plan>, accounts: Vec<Addr<Account>>, every: Durati
     loop {
         iv.tick().await;
         let n = rng.u32(0..plan.accounts);
-        accounts[n as usize].do_send(AdminKickSent { at: Instant::now() });
+        let sent = Instant::now();
+        accounts[n as usize].do_send(AdminKickSent { at: sent });
         metrics::count(Counter::AdminKicksSent);
         match kick(&plan, &plan.user_id(n)).await {
-            Ok(()) => {}
+            Ok(()) => accounts[n as usize].do_send(AdminKickAnswered { sent }),
             Err(_) => metrics::count(Counter::AdminKicksFailed),
         }
     }

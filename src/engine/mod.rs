@@ -89,6 +89,9 @@ pub fn run(mut resolved: Resolved, opts: RunOptions) -> anyhow::Result<RunResult
             if sockets > resolved.instances() { " (both ends, with the embedded server)" } else { "" }
         );
     }
+    for w in crate::scenario::check_warnings(&resolved) {
+        eprintln!("warning: {w}");
+    }
     let url_from_scenario = (!sc.target.url.is_empty()).then(|| sc.target.url.clone());
     let (url, embedded) = match opts.target.clone().or(url_from_scenario) {
         Some(url) => (url, None),

@@ -226,6 +226,7 @@ impl ReportWriter {
             "ended_at": null,
             "elapsed_secs": null,
             "outcome": "running",
+            "check_warnings": crate::scenario::check_warnings(r),
             "resolved_scenario": r.scenario,
         });
         let w = ReportWriter {

@@ -13,7 +13,9 @@ use crate::server::{Faults, DEFAULT_ADMIN, DEV_KEY, DEV_SDKAPPID};
 use crate::units::{DelayRange, Dur};
 
 mod kinds;
+mod warnings;
 pub use kinds::{parse_instances, parse_stages, rate_at, Alignment, OnKick, Stage, Think};
+pub use warnings::check_warnings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,6 +3,7 @@
 //! looks over capacity), and records what the checks find.
 
 use actix::prelude::*;
+use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Account, MAX_LISTED_PER_ACCOUNT};
@@ -50,6 +51,37 @@ impl Account {
         }
     }
 
+    /// The session of `slot` logged in with a UserSig that expires after unix second `unix`:
+    /// if it still believes it is ready a kick timeout (and a second of clock slack) after
+    /// that, it is probed — the backend owed it a `userSigExpired`.
+    fn arm_expiry_due(&mut self, ctx: &mut Context<Self>, slot: u8, unix: u64) {
+        let Some(login_sent) = self.history.as_ref().and_then(|h| h.session_id(slot)) else {
+            return;
+        };
+        let wait = Duration::from_secs((unix + 2).saturating_sub(crate::unix_now()))
+            + self.plan.kick_timeout;
+        ctx.run_later(wait, move |act, _| {
+            if act
+                .history
+                .as_ref()
+                .is_some_and(|h| h.still_ready(slot, login_sent))
+            {
+                act.instances[slot as usize].do_send(Probe(ProbeKind::ExpiryDue));
+            }
+        });
+    }
+
+    /// An admin kick sent at `sent` was answered: a kick timeout later, the sessions it had
+    /// to end that still believe they are ready are probed.
+    pub(super) fn arm_admin_due(&mut self, ctx: &mut Context<Self>, sent: u64) {
+        ctx.run_later(self.plan.kick_timeout, move |act, _| {
+            let due = act.history.as_ref().map(|h| h.admin_due(sent));
+            for slot in due.into_iter().flatten() {
+                act.instances[slot as usize].do_send(Probe(ProbeKind::AdminDue));
+            }
+        });
+    }
+
     pub(super) fn settle(&mut self) {
         let Some(h) = &mut self.history else { return };
         if h.login_pending() {
@@ -62,7 +94,7 @@ impl Account {
         }
         self.settle_probes = Some((probe.len(), Vec::new()));
         for slot in probe {
-            self.instances[slot as usize].do_send(Probe);
+            self.instances[slot as usize].do_send(Probe(ProbeKind::Settle));
         }
     }
 }
@@ -75,6 +107,8 @@ pub enum Observed {
         slot: u8,
         ok: bool,
         repeat: bool,
+        /// Unix second after which the session's UserSig has expired (minted sigs only).
+        sig_expires: Option<u64>,
         at: Instant,
     },
     Ready {
@@ -148,11 +182,32 @@ impl Handler<Observed> for Account {
             }
             return self.wave_judged();
         }
+        if let Observed::Probe {
+            kind: kind @ (ProbeKind::AdminDue | ProbeKind::ExpiryDue),
+            code,
+            ..
+        } = m
+        {
+            let found = self
+                .history
+                .as_mut()
+                .and_then(|h| h.due_probed(slot, kind, at, code));
+            return self.record(found);
+        }
         let Some(h) = &mut self.history else { return };
         let mut arm = false;
+        let mut expiry_due = None;
         let found: Vec<Violation> = match m {
-            Observed::LoginAnswered { ok, repeat, .. } => {
+            Observed::LoginAnswered {
+                ok,
+                repeat,
+                sig_expires,
+                ..
+            } => {
                 arm = true;
+                if let (true, Some(unix)) = (ok && !repeat, sig_expires) {
+                    expiry_due = Some(unix);
+                }
                 h.login_answered(slot, at, ok, repeat).into_iter().collect()
             }
             Observed::Ready { .. } => h.ready(slot, at).into_iter().collect(),
@@ -182,6 +237,9 @@ impl Handler<Observed> for Account {
         self.record(found);
         if arm {
             self.arm_settle(ctx);
+        }
+        if let Some(unix) = expiry_due {
+            self.arm_expiry_due(ctx, slot, unix);
         }
     }
 }

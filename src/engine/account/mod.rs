@@ -489,6 +489,22 @@ impl Handler<SigInvalidated> for Account {
     }
 }
 
+/// The admin kick sent at `sent` was answered OK by the backend.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AdminKickAnswered {
+    pub sent: Instant,
+}
+
+impl Handler<AdminKickAnswered> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: AdminKickAnswered, ctx: &mut Context<Self>) {
+        let sent = self.t(m.sent);
+        self.arm_admin_due(ctx, sent);
+    }
+}
+
 /// Stop starting cycles and wind every instance down.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -122,21 +122,21 @@ impl Handler<Stop> for Instance {
     }
 }
 
-/// The account wants a settle probe: answered through `Observed::Probe`.
+/// The account wants a probe (settle or due): answered through `Observed::Probe`.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Probe;
+pub struct Probe(pub ProbeKind);
 
 impl Handler<Probe> for Instance {
     type Result = ();
 
-    fn handle(&mut self, _: Probe, _: &mut Context<Self>) {
-        if self.phase == Phase::Ready && self.probe(ProbeKind::Settle) {
+    fn handle(&mut self, Probe(kind): Probe, _: &mut Context<Self>) {
+        if self.phase == Phase::Ready && self.probe(kind) {
             return;
         }
         self.observe(Observed::Probe {
             slot: self.slot,
-            kind: ProbeKind::Settle,
+            kind,
             code: u32::MAX,
             at: Instant::now(),
         });

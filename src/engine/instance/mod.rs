@@ -445,6 +445,7 @@ impl Instance {
                     slot: self.slot,
                     ok: code == 0,
                     repeat,
+                    sig_expires: self.session_sig_time.map(|t| t + self.plan.sig_lifetime),
                     at: now,
                 });
                 if code != 0 {

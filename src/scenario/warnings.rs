@@ -1,0 +1,98 @@
+//! Settings that keep a check from judging: said up front, naming the key, so a scenario never
+//! looks checked when it is not (the run's summary also counts each invariant's judgments).
+
+use super::{Alignment, ConnectionMode, CycleEnd, OnKick, Resolved};
+
+/// One sentence per setting that makes an invariant impossible (or unlikely) to judge.
+pub fn check_warnings(r: &Resolved) -> Vec<String> {
+    let s = &r.scenario;
+    let mut w = Vec::new();
+    if !s.checks.enabled {
+        w.push(
+            "checks.enabled = false: no invariant is judged; the verdict rests on the backend's health and the thresholds alone".into(),
+        );
+        return w;
+    }
+    let kicks = !r.policy.admits(&r.platforms);
+    if !kicks {
+        w.push(format!(
+            "accounts.instances = {:?} never exceeds policy.limits = {:?} (mode {}): no login kicks another, so capacity, kick_count, kick_type, victim_order and late_kick have nothing to judge",
+            s.accounts.instances, r.policy.limits.to_spec(), r.policy.mode
+        ));
+    }
+    let independent = s.cycle.alignment == Alignment::Independent;
+    if kicks && independent && s.cycle.hold.max < s.timeouts.kick.0 {
+        w.push(format!(
+            "cycle.alignment = \"independent\" with cycle.hold (at most {}) shorter than timeouts.kick ({}): instances log out before their account settles, so capacity and lost_kick are rarely judged; use alignment \"barrier\" or \"jitter:…\" (a wave holds until it is judged)",
+            crate::units::format_duration(s.cycle.hold.max),
+            crate::units::format_duration(s.timeouts.kick.0),
+        ));
+    }
+    if kicks && independent {
+        w.push(
+            "cycle.alignment = \"independent\": a wave's kicks are not fixed by the policy, so kick_count is not judged".into(),
+        );
+    } else if kicks && matches!(s.cycle.on_kick, OnKick::Relogin(_)) {
+        w.push(
+            "cycle.on_kick = relogin: kicked instances log in again within the wave, so kick_count is not judged".into(),
+        );
+    }
+    if kicks && s.cycle.alignment == Alignment::Barrier {
+        w.push(
+            "cycle.alignment = \"barrier\": every login of a wave overlaps the others, so any victim is the oldest by some order and victim_order is not judged; use \"jitter:…\" to judge it".into(),
+        );
+    }
+    if s.checks.probe_after_kick == 0.0 && s.checks.probe_after_logout == 0.0 {
+        w.push(
+            "checks.probe_after_kick and checks.probe_after_logout are 0: no ended session is probed, so zombie sessions are seen only through repeatLogin".into(),
+        );
+    } else if s.checks.probe_after_logout > 0.0
+        && (s.cycle.end != CycleEnd::Logout || s.cycle.connection == ConnectionMode::Fresh)
+    {
+        w.push(
+            "cycle.end / cycle.connection close the connection after a logout, so checks.probe_after_logout cannot probe (after-kick probes still run)".into(),
+        );
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn warnings(text: &str) -> Vec<String> {
+        let s = super::super::parse(text, &[]).unwrap();
+        check_warnings(&super::super::resolve(s, std::path::Path::new(".")).unwrap())
+    }
+
+    #[test]
+    fn each_setting_that_blinds_a_check_is_named() {
+        let base = "[accounts]\ncount = 2\ninstances = \"Web*2\"\n";
+        let w = warnings(base);
+        assert!(
+            w.iter()
+                .any(|w| w.contains("cycle.alignment = \"independent\" with cycle.hold")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter().any(|w| w.contains("kick_count is not judged")),
+            "{w:?}"
+        );
+        let w = warnings(&format!("{base}[cycle]\nalignment = \"barrier\"\n"));
+        assert!(
+            w.iter().any(|w| w.contains("victim_order is not judged")),
+            "{w:?}"
+        );
+        let w = warnings(&format!("{base}[cycle]\nalignment = \"jitter:100ms\"\n"));
+        assert!(w.is_empty(), "{w:?}");
+        let w = warnings("[accounts]\ncount = 2\ninstances = \"Web,Android\"\n");
+        assert!(w[0].starts_with("accounts.instances"), "{w:?}");
+        let w = warnings(&format!("{base}[checks]\nenabled = false\n"));
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("checks.enabled"));
+        let w = warnings(&format!(
+            "{base}[cycle]\nalignment = \"jitter:100ms\"\nconnection = \"fresh\"\n"
+        ));
+        assert!(w.iter().any(|w| w.contains("probe_after_logout")), "{w:?}");
+    }
+}
