@@ -32,3 +32,6 @@ mod checks;
 
 #[path = "it/verdict.rs"]
 mod verdict;
+
+#[path = "it/matrix.rs"]
+mod matrix;

@@ -101,6 +101,8 @@ pub enum ProbeKind {
     AdminDue,
     /// The session's UserSig expired `timeouts.kick` ago and it still believes it is ready.
     ExpiryDue,
+    /// No `sdkStateReady` within the ready timeout: was the session kicked silently?
+    ReadyDue,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -355,11 +357,38 @@ impl History {
         None
     }
 
-    /// A successful login got no `sdkStateReady` within the ready timeout.
-    pub fn ready_missing(&mut self, slot: u8, t: u64, timeout_us: u64) -> Violation {
+    /// A successful login got no `sdkStateReady` within the ready timeout. `probe` is the
+    /// answer to a probe sent then: a kicked code means the session was kicked silently before
+    /// it was ready (a lost kick, not a missing ready).
+    pub fn ready_missing(
+        &mut self,
+        slot: u8,
+        t: u64,
+        timeout_us: u64,
+        probe: Option<u32>,
+    ) -> Option<Violation> {
+        let i = &self.inst[slot as usize];
+        if i.kicked.is_some() {
+            return None; // kicked before it was ready: no sdkStateReady was owed
+        }
+        let sent = i.login_sent.unwrap_or(t);
         self.judge(Class::Ready);
-        let sent = self.inst[slot as usize].login_sent.unwrap_or(t);
-        self.violation(
+        if let Some(code) = probe.filter(|c| crate::protocol::code::ends_session(*c)) {
+            self.judge(Class::LostKick);
+            if let Some(s) = self.session(slot) {
+                s.end = End::Removed { at: t };
+            }
+            return Some(self.violation(
+                Class::LostKick,
+                &[slot],
+                vec![sent, t],
+                "kickedOut for an instance the policy removes".into(),
+                format!(
+                    "no kickedOut and no sdkStateReady; its session is gone (probe answered {code})"
+                ),
+            ));
+        }
+        Some(self.violation(
             Class::Ready,
             &[slot],
             vec![sent, t],
@@ -368,7 +397,7 @@ impl History {
                 timeout_us / 1000
             ),
             "no sdkStateReady".into(),
-        )
+        ))
     }
 
     pub fn admin_kick_sent(&mut self, t: u64) {
@@ -417,6 +446,10 @@ impl History {
     ) -> Vec<Violation> {
         self.judge(Class::KickType);
         self.judge(Class::SpuriousKick);
+        if matches!(kick, KickType::UserSigExpired | KickType::RestApiKick) {
+            // An owed kick that arrived: the lost-kick promise judged, and kept.
+            self.judge(Class::LostKick);
+        }
         let victim = self.inst[slot as usize].clone();
         let Some(victim_sent) = victim.login_sent else {
             return vec![self.violation(
@@ -589,6 +622,11 @@ impl History {
         self.inst[slot as usize].login_sent
     }
 
+    /// A due kick's time came: the lost-kick check judges it (probing if needed).
+    pub fn judge_due(&mut self) {
+        self.judge(Class::LostKick);
+    }
+
     /// Whether the session that logged in at `login_sent` still believes it is ready.
     pub fn still_ready(&self, slot: u8, login_sent: u64) -> bool {
         self.inst[slot as usize].login_sent == Some(login_sent)
@@ -609,7 +647,6 @@ impl History {
             return None; // the kick arrived after all, or the instance moved on: no verdict
         }
         let login_sent = i.login_sent.unwrap_or(0);
-        self.judge(Class::LostKick);
         let (kick, cause) = match kind {
             ProbeKind::AdminDue => ("REST_API_Kick", "an admin kick of the account"),
             _ => ("userSigExpired", "its UserSig expired"),

@@ -187,7 +187,18 @@ impl History {
             .iter()
             .filter_map(|s| s.login)
             .all(|(_, answered)| answered.is_some());
-        if !empty_before || !all_answered {
+        // A session that ended otherwise during the wave (an admin kick, an expiry, a lost
+        // connection) changes what the policy owes: not judged.
+        let last = sessions
+            .iter()
+            .filter_map(|s| s.login.and_then(|l| l.1))
+            .max()
+            .unwrap_or(first);
+        let cut = sessions.iter().filter(|s| s.login.is_some()).any(|s| {
+            matches!(s.end, End::Removed { .. })
+                || matches!(s.end, End::Own { lo, .. } if lo <= last)
+        });
+        if !empty_before || !all_answered || cut {
             return None;
         }
         self.judge(Class::KickCount);

@@ -186,5 +186,137 @@ fn zombie_ready_and_isolation() {
     h.logout_sent(0, 500);
     assert!(h.not_ready(0, 510).is_none());
     assert_eq!(h.ready(1, 600).unwrap().class, Class::Ready);
-    assert_eq!(h.ready_missing(0, 700, 5000).class, Class::Ready);
+    assert_eq!(
+        h.ready_missing(1, 700, 5000, None).unwrap().class,
+        Class::Ready
+    );
+}
+
+#[test]
+fn a_missing_ready_of_a_silently_kicked_session_is_a_lost_kick() {
+    let mut h = hist(&[Web, Web], "");
+    h.login_sent(0, 100);
+    h.login_answered(0, 110, true, false);
+    let v = h.ready_missing(0, 5200, 5000, Some(3003)).unwrap();
+    assert_eq!(v.class, Class::LostKick);
+    // Kicked before it was ready (and told so): no ready was owed.
+    let mut h = hist(&[Web, Web], "");
+    h.login_sent(0, 100);
+    h.login_answered(0, 110, true, false);
+    assert!(h.kicked(0, KickType::UserSigExpired, 300, true).is_empty());
+    assert!(h.ready_missing(0, 5200, 5000, None).is_none());
+}
+
+/// A barrier wave of every slot, all sent at `t` and answered in slot order.
+fn wave(h: &mut History, n: u8, t: u64, number: u64) {
+    h.wave_released(number, n as usize, true);
+    for s in 0..n {
+        h.login_sent(s, t);
+    }
+    for s in 0..n {
+        h.login_answered(s, t + 10 + u64::from(s), true, false);
+        h.ready(s, t + 20 + u64::from(s));
+    }
+}
+
+fn classes(v: &[Violation]) -> Vec<Class> {
+    v.iter().map(|v| v.class).collect()
+}
+
+#[test]
+fn a_wave_settles_only_when_all_its_logins_are_sent() {
+    let mut h = hist(&[Web, Web], "");
+    h.wave_released(1, 2, true);
+    h.login_sent(0, 100);
+    h.login_answered(0, 110, true, false);
+    assert!(h.login_pending(), "#1's jittered login is still to come");
+    h.login_sent(1, 400);
+    h.login_answered(1, 410, true, false);
+    assert!(!h.login_pending());
+}
+
+#[test]
+fn a_wave_with_the_kicks_the_policy_owes_is_clean() {
+    let mut h = hist(&[Web, Web, Web, Web], "Web=2");
+    wave(&mut h, 4, 100, 1);
+    h.kicked(0, KickType::MultipleAccount, 200, false);
+    h.kicked(3, KickType::MultipleAccount, 201, false);
+    let (v, probe) = h.settle();
+    assert!(v.is_empty() && probe.is_empty(), "{v:?}");
+    let j = h.take_judged();
+    assert_eq!(j[Class::KickCount.index()], 1);
+    assert_eq!(j[Class::ExcessKick.index()], 1);
+    assert_eq!(j[Class::Capacity.index()], 1);
+    // The next wave starts from an empty account once the survivors logged out.
+    for s in [1, 2] {
+        h.logout_sent(s, 3000);
+        h.logout_answered(s, 3010);
+    }
+    wave(&mut h, 4, 4000, 2);
+    h.kicked(1, KickType::MultipleAccount, 4100, false);
+    h.kicked(2, KickType::MultipleAccount, 4101, false);
+    assert!(h.settle().0.is_empty());
+}
+
+#[test]
+fn too_many_kicks_in_a_wave_are_excess_and_a_wrong_count() {
+    let mut h = hist(&[Web, Web, Web, Web], "Web=2");
+    wave(&mut h, 4, 100, 1);
+    for s in 0..3 {
+        h.kicked(s, KickType::MultipleAccount, 200 + u64::from(s), false);
+    }
+    let (v, _) = h.settle();
+    assert_eq!(
+        classes(&v),
+        vec![Class::ExcessKick, Class::KickCount],
+        "{v:?}"
+    );
+    assert!(v[1].seen.contains("3 kicks") && v[1].expected.contains("wave 1: 2 kicks"));
+}
+
+#[test]
+fn too_few_kicks_in_a_wave_are_a_wrong_count_and_probed() {
+    let mut h = hist(&[Web, Web, Web], "Web=2");
+    wave(&mut h, 3, 100, 1);
+    let (v, probe) = h.settle();
+    assert_eq!(classes(&v), vec![Class::KickCount]);
+    assert_eq!(probe, vec![0, 1, 2]);
+}
+
+#[test]
+fn a_kick_whose_causes_all_settled_before_is_late_not_excess() {
+    let mut h = hist(&[Web, Web], "");
+    wave(&mut h, 2, 100, 1);
+    let (_, probe) = h.settle();
+    assert_eq!(probe, vec![0, 1]);
+    // The notification comes after the account settled, before the probes are answered.
+    let v = h.kicked(0, KickType::MultipleAccount, 5000, false);
+    assert!(v.is_empty(), "alone, a login could have caused it: {v:?}");
+    assert!(h.settle_probed(&[(0, 3003), (1, 0)], 5100).is_empty());
+    let v = h.finish();
+    assert_eq!(classes(&v), vec![Class::LateKick]);
+    assert!(v[0].class.is_warning());
+}
+
+#[test]
+fn an_admin_kick_owes_a_kick_to_every_older_session() {
+    let mut h = hist(&[Web, Android], "");
+    login_ready(&mut h, 0, 100);
+    login_ready(&mut h, 1, 200);
+    h.admin_kick_sent(1000);
+    h.kicked(0, KickType::RestApiKick, 1010, false);
+    // #1 heard nothing: it is due, and its probe tells how the promise broke.
+    assert_eq!(h.admin_due(1000), vec![1]);
+    let v = h.due_probed(1, ProbeKind::AdminDue, 3000, 3006).unwrap();
+    assert_eq!(v.class, Class::LostKick);
+    assert!(v.seen.contains("gone"), "{v:?}");
+    let mut h = hist(&[Web], "");
+    login_ready(&mut h, 0, 100);
+    let v = h.due_probed(0, ProbeKind::ExpiryDue, 3000, 0).unwrap();
+    assert!(v.seen.contains("still works"), "{v:?}");
+    // A session newer than the kick owes nothing.
+    let mut h = hist(&[Web], "");
+    h.admin_kick_sent(50);
+    login_ready(&mut h, 0, 100);
+    assert!(h.admin_due(50).is_empty());
 }

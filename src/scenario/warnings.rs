@@ -16,7 +16,7 @@ pub fn check_warnings(r: &Resolved) -> Vec<String> {
     let kicks = !r.policy.admits(&r.platforms);
     if !kicks {
         w.push(format!(
-            "accounts.instances = {:?} never exceeds policy.limits = {:?} (mode {}): no login kicks another, so capacity, kick_count, kick_type, victim_order and late_kick have nothing to judge",
+            "accounts.instances = {:?} never exceeds policy.limits = {:?} (mode {}): no login kicks another, so capacity, kick_count, victim_order and late_kick have nothing to judge",
             s.accounts.instances, r.policy.limits.to_spec(), r.policy.mode
         ));
     }

@@ -138,3 +138,23 @@ fn the_correct_server_shows_no_violation_over_several_seeds() {
         }
     }
 }
+
+/// Three Web instances (limit 2) per account: a wave owes exactly one kick.
+const THREE_WEB: &[&str] = &["accounts.instances=Web*3", "policy.limits=Web=2"];
+
+#[test]
+fn an_extra_victim_is_an_excess_kick_and_a_wrong_kick_count() {
+    // Whatever the order, the fault makes two kicks where the policy owes one.
+    let r = caught("extra_victim", Class::ExcessKick, THREE_WEB);
+    assert_eq!(count(&r, Class::ExcessKick), 16);
+    assert_eq!(count(&r, Class::KickCount), 16);
+    assert_eq!(count(&r, Class::SpuriousKick), 0);
+}
+
+#[test]
+fn a_kick_of_another_account_is_caught() {
+    let (r, _dir) = run_with(&["server.faults.foreign_kick=1.0"]);
+    let caught = count(&r, Class::SpuriousKick) + count(&r, Class::ExcessKick);
+    assert!(caught > 0, "foreign kicks not caught");
+    assert!(loginstorm::report::violations(&r.totals) > 0);
+}

@@ -215,13 +215,19 @@ fn thresholds_gate_the_exit_code_and_land_in_junit() {
     let dir = only_report_dir(&tmp.path().join("fail"));
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(
-        junit.contains("name=\"login.p50 &lt; 1us\">") && junit.contains("<failure"),
+        junit.contains("name=\"login.p50 &lt; 1us\" time=\"0.000\">") && junit.contains("<failure"),
         "{junit}"
     );
     assert!(
-        junit.contains("classname=\"loginstorm.invariants\" name=\"zombie\"/>"),
+        junit.contains("classname=\"loginstorm.invariants\" name=\"zombie\" time=\"0.000\"/>"),
         "{junit}"
     );
+    // Smoke's barrier waves cannot judge victim order: skipped, not passed.
+    assert!(
+        junit.contains("name=\"victim_order\" time=\"0.000\">\n      <skipped"),
+        "{junit}"
+    );
+    assert!(junit.contains("timestamp=\""), "{junit}");
     let csv = std::fs::read_to_string(dir.join("thresholds.csv")).unwrap();
     assert!(
         csv.starts_with("threshold,actual,passed\n") && csv.contains(",false"),

@@ -75,8 +75,9 @@ impl Account {
     /// to end that still believe they are ready are probed.
     pub(super) fn arm_admin_due(&mut self, ctx: &mut Context<Self>, sent: u64) {
         ctx.run_later(self.plan.kick_timeout, move |act, _| {
-            let due = act.history.as_ref().map(|h| h.admin_due(sent));
-            for slot in due.into_iter().flatten() {
+            let Some(h) = &mut act.history else { return };
+            h.judge_due();
+            for slot in h.admin_due(sent) {
                 act.instances[slot as usize].do_send(Probe(ProbeKind::AdminDue));
             }
         });
@@ -115,8 +116,11 @@ pub enum Observed {
         slot: u8,
         at: Instant,
     },
+    /// No `sdkStateReady` within the ready timeout; `probe` is the answer to the probe sent
+    /// then (`None`: none could be sent or answered).
     ReadyMissing {
         slot: u8,
+        probe: Option<u32>,
         at: Instant,
     },
     NotReady {
@@ -154,7 +158,7 @@ impl Handler<Observed> for Account {
         let (slot, at) = match &m {
             Observed::LoginAnswered { slot, at, .. }
             | Observed::Ready { slot, at }
-            | Observed::ReadyMissing { slot, at }
+            | Observed::ReadyMissing { slot, at, .. }
             | Observed::NotReady { slot, at }
             | Observed::LogoutSent { slot, at }
             | Observed::LogoutAnswered { slot, at }
@@ -211,11 +215,15 @@ impl Handler<Observed> for Account {
                 h.login_answered(slot, at, ok, repeat).into_iter().collect()
             }
             Observed::Ready { .. } => h.ready(slot, at).into_iter().collect(),
-            Observed::ReadyMissing { .. } => vec![h.ready_missing(
-                slot,
-                at,
-                u64::try_from(ready_timeout.as_micros()).unwrap_or(u64::MAX),
-            )],
+            Observed::ReadyMissing { probe, .. } => h
+                .ready_missing(
+                    slot,
+                    at,
+                    u64::try_from(ready_timeout.as_micros()).unwrap_or(u64::MAX),
+                    probe,
+                )
+                .into_iter()
+                .collect(),
             Observed::NotReady { .. } => h.not_ready(slot, at).into_iter().collect(),
             Observed::LogoutSent { .. } => {
                 h.logout_sent(slot, at);

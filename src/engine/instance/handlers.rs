@@ -57,6 +57,10 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
                         slot: self.slot,
                         at: Instant::now(),
                     });
+                    // Ready after a kick: does the kicked session act again (a zombie)?
+                    if self.last_kicked && !self.stopping {
+                        self.maybe_probe(ProbeKind::AfterKick, self.plan.checks.probe_after_kick);
+                    }
                 }
             }
             Ok(ServerFrame::KickedOut(kick)) => self.on_kicked(ctx, kick),

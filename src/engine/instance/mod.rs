@@ -75,6 +75,8 @@ pub struct Instance {
     awaiting_judgment: bool,
     /// A kick arrived while the logout was on its way: its refusal is expected.
     kicked_while_logging_out: bool,
+    /// The last session ended with a kick (a stray `sdkStateReady` then deserves a probe).
+    last_kicked: bool,
     /// After an admin kick, sigs must be issued after the kick's second (older ones are void).
     sig_not_before: u64,
     sig_cache: Option<(u64, Arc<str>)>,
@@ -119,6 +121,7 @@ impl Instance {
             barrier: false,
             awaiting_judgment: false,
             kicked_while_logging_out: false,
+            last_kicked: false,
             sig_not_before: 0,
             sig_cache: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -293,6 +296,7 @@ impl Instance {
             None => self.sig_cache.as_ref().map(|(t, _)| *t),
         };
         self.login_sent = Instant::now();
+        self.last_kicked = false;
         self.account.do_send(LoginSent {
             slot: self.slot,
             at: self.login_sent,
@@ -414,6 +418,9 @@ impl Instance {
     ) {
         if let Some(i) = self.probes.iter().position(|(s, _)| *s == seq) {
             let (_, kind) = self.probes.swap_remove(i);
+            if kind == ProbeKind::ReadyDue {
+                return self.ready_missing(ctx, Some(code));
+            }
             self.observe(Observed::Probe {
                 slot: self.slot,
                 kind,
@@ -475,11 +482,14 @@ impl Instance {
                 self.set_phase(ctx, Phase::AwaitReady);
                 self.after(ctx, self.plan.ready_timeout, |act, ctx| {
                     metrics::count(Counter::TimeoutsReady);
-                    act.observe(Observed::ReadyMissing {
-                        slot: act.slot,
-                        at: Instant::now(),
-                    });
-                    act.resync(ctx);
+                    // With the checks on, ask whether the session still exists before giving up:
+                    // a silently kicked session owes no sdkStateReady.
+                    if act.plan.checks.enabled && act.probe(ProbeKind::ReadyDue) {
+                        return act.after(ctx, act.plan.login_timeout, |act, ctx| {
+                            act.ready_missing(ctx, None)
+                        });
+                    }
+                    act.ready_missing(ctx, None);
                 });
             }
             Phase::LoggingOut => {
@@ -511,8 +521,22 @@ impl Instance {
         }
     }
 
+    /// No `sdkStateReady` came: report it (with the probe's answer, if any) and resynchronise.
+    fn ready_missing(&mut self, ctx: &mut Context<Self>, probe: Option<u32>) {
+        if self.phase != Phase::AwaitReady {
+            return;
+        }
+        self.observe(Observed::ReadyMissing {
+            slot: self.slot,
+            probe,
+            at: Instant::now(),
+        });
+        self.resync(ctx);
+    }
+
     fn on_kicked(&mut self, ctx: &mut Context<Self>, kick: crate::policy::KickType) {
         metrics::count(Counter::kick(kick));
+        self.last_kicked = true;
         if kick == crate::policy::KickType::RestApiKick {
             self.sig_not_before = crate::unix_now() + 1;
         }

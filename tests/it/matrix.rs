@@ -1,0 +1,114 @@
+//! Every shipped scenario, with each fault switch that applies to it at 0.3, fails naming the
+//! class that catches the fault. Sizes are cut down to keep the suite fast, keeping enough fault
+//! chances that a miss is vanishingly unlikely; `benches/verdict-matrix.sh` runs them full size.
+
+use crate::util::TempDir;
+use loginstorm::checks::Class;
+use loginstorm::engine::{run, RunOptions, RunResult};
+
+fn run_scenario(name: &str, extra: &[String]) -> RunResult {
+    let dir = TempDir::new();
+    let path = format!("scenarios/{name}.toml");
+    let resolved = loginstorm::scenario::load(std::path::Path::new(&path), extra).unwrap();
+    run(
+        resolved,
+        RunOptions {
+            target: None,
+            out_dir: dir.path().to_path_buf(),
+            seed: None,
+            quiet: true,
+            overrides: extra.to_vec(),
+        },
+    )
+    .unwrap()
+}
+
+/// Run `name` (shrunk by `size`) once per fault; each must fail with one of its classes.
+fn matrix(name: &str, size: &[&str], faults: &[(&str, &[Class])]) {
+    for (fault, classes) in faults {
+        let mut o: Vec<String> = size.iter().map(|s| s.to_string()).collect();
+        o.push(format!("server.faults.{fault}=0.3"));
+        o.push("timeouts.ready=1s".into());
+        let r = run_scenario(name, &o);
+        let seen: Vec<String> = Class::ALL
+            .iter()
+            .filter(|c| r.totals.violations(**c) > 0)
+            .map(|c| format!("{} {}", c.name(), r.totals.violations(*c)))
+            .collect();
+        assert!(
+            classes.iter().any(|c| r.totals.violations(*c) > 0),
+            "{name} with {fault}: expected one of {:?}, saw {seen:?}",
+            classes.iter().map(|c| c.name()).collect::<Vec<_>>()
+        );
+        let v = loginstorm::verdict::judge(r.outcome, &r.totals, 0.01, 0, 0);
+        let warning_only = classes.iter().all(|c| c.is_warning());
+        assert_eq!(
+            v.status == loginstorm::verdict::Status::Pass,
+            warning_only,
+            "{name} with {fault}: {v:?}"
+        );
+    }
+}
+
+/// The faults every scenario whose logins kick each other must be caught by.
+const KICKING: &[(&str, &[Class])] = &[
+    ("drop_kick", &[Class::LostKick]),
+    ("zombie", &[Class::Zombie]),
+    ("over_admit", &[Class::Capacity]),
+    ("wrong_kick_type", &[Class::KickType]),
+    ("no_ready", &[Class::Ready]),
+    ("extra_victim", &[Class::ExcessKick]),
+    ("foreign_kick", &[Class::SpuriousKick, Class::ExcessKick]),
+];
+
+/// Jittered waves also judge victim order: kicking the newest is a warning (the vendor
+/// promises oldest-first only "in most cases"), so the run passes with it listed.
+const VICTIM: &[(&str, &[Class])] = &[("kick_newest", &[Class::VictimOrder])];
+
+#[test]
+fn smoke_catches_every_fault() {
+    matrix("smoke", &[], KICKING);
+}
+
+#[test]
+fn kick_storm_catches_every_fault() {
+    matrix(
+        "kick-storm",
+        &["accounts.count=30", "cycle.cycles=2"],
+        KICKING,
+    );
+}
+
+#[test]
+fn multi_platform_catches_every_fault() {
+    let size = ["accounts.count=20", "cycle.cycles=2"];
+    matrix("multi-platform", &size, KICKING);
+    matrix("multi-platform", &size, VICTIM);
+}
+
+#[test]
+fn admin_kick_catches_every_fault() {
+    let size = ["accounts.count=20", "load.duration=4s"];
+    matrix("admin-kick", &size, KICKING);
+    matrix("admin-kick", &size, VICTIM);
+}
+
+#[test]
+fn capacity_catches_every_fault() {
+    matrix("capacity", &["load.stages=60,1s;60,2s"], KICKING);
+}
+
+#[test]
+fn expiry_catches_every_fault_that_applies_to_one_instance() {
+    matrix(
+        "expiry",
+        &["accounts.count=25", "cycle.cycles=2"],
+        &[
+            ("drop_kick", &[Class::LostKick]),
+            ("zombie", &[Class::Zombie]),
+            ("wrong_kick_type", &[Class::SpuriousKick]),
+            ("no_ready", &[Class::Ready]),
+            ("foreign_kick", &[Class::SpuriousKick]),
+        ],
+    );
+}
