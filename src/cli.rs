@@ -102,6 +102,21 @@ pub struct Tolerance {
     /// Latency growth below this is never a regression (microsecond jitter).
     #[arg(long, default_value = "1ms", value_name = "DURATION", value_parser = crate::units::parse_duration)]
     pub min_latency_delta: std::time::Duration,
+    /// Compare only these metrics (names or prefixes, comma-separated: `ready,login.p99,logins_per_sec`).
+    #[arg(long, value_name = "METRICS", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Leave these metrics out (names or prefixes, comma-separated: `connect,message`).
+    #[arg(long, value_name = "METRICS", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+}
+
+impl Tolerance {
+    pub fn filter(&self) -> crate::compare::Filter {
+        crate::compare::Filter {
+            only: self.only.clone(),
+            ignore: self.ignore.clone(),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]

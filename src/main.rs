@@ -95,11 +95,15 @@ fn compare_dirs(
 ) -> anyhow::Result<Vec<loginstorm::compare::Row>> {
     let cur = loginstorm::compare::load(current)?;
     let base = loginstorm::compare::load(baseline)?;
+    for w in loginstorm::compare::mismatches(&cur, &base) {
+        eprintln!("{w}");
+    }
     Ok(loginstorm::compare::compare(
         &cur,
         &base,
         t.max_regression,
         t.min_latency_delta.as_secs_f64() * 1e6,
+        &t.filter(),
     ))
 }
 

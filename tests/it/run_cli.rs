@@ -313,7 +313,13 @@ fn compare_flags_a_deliberately_slowed_server_as_a_regression() {
     let cmp = std::fs::read_to_string(slow.join("comparison.csv")).unwrap();
     assert!(
         cmp.lines()
-            .any(|l| l.starts_with("ready.p50,") && l.ends_with(",REGRESSION")),
+            .any(|l| l.starts_with("ready.p50,") && l.split(',').nth(4) == Some("REGRESSION")),
+        "{cmp}"
+    );
+    assert!(
+        cmp.starts_with(
+            "metric,baseline,current,delta,verdict,baseline_lo,baseline_hi,current_lo,current_hi\n"
+        ),
         "{cmp}"
     );
     // `compare` itself: the slowed run against the baseline fails, a run against itself passes.

@@ -1,29 +1,29 @@
 //! Regression runs: compare a run's reports with a baseline run's.
 //!
-//! Reads `summary.csv` and `counters.csv` of both directories and builds a per-metric delta
-//! table. A regression is a latency percentile that grew by more than the tolerance (and by more
-//! than an absolute floor, so microsecond jitter is not a regression), a throughput rate that fell
-//! by more than the tolerance, any growth in violations, or a kick count that changed by more than
-//! the tolerance.
+//! A latency quantile regresses only when the current run's value is worse than the baseline's
+//! beyond what noise explains: each quantile gets a confidence interval from its run's own
+//! one-second histograms (see [`stats`]), and the current interval's low end must exceed the
+//! baseline interval's high end by more than the tolerance and by more than an absolute floor.
+//! Throughput rates that fell by more than the tolerance, any growth in violations, and kick
+//! counts that changed by more than the tolerance are regressions too. A metric measured within
+//! fewer than three seconds (a burst) is shown but not judged. Reports without `latency.hlog`
+//! are compared on their summary values alone.
 
-use anyhow::Context as _;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use crate::report::SUMMARY_COLUMNS;
+mod load;
+pub mod stats;
 
-/// The columns of summary.csv compared, with their quantile (`None`: shown, never gating).
-const LATENCY_STATS: [(&str, Option<f64>); 5] = [
-    ("p50_us", Some(0.5)),
-    ("p90_us", Some(0.9)),
-    ("p99_us", Some(0.99)),
-    ("p99_9_us", Some(0.999)),
-    ("max_us", None),
-];
-/// A percentile gates only when both runs have at least this many samples beyond it
-/// (p99 needs 500 samples, p99.9 needs 5,000): below that it is noise.
-const MIN_TAIL_SAMPLES: f64 = 5.0;
+pub use load::{load, ReportData};
+use stats::{Estimate, Series};
+
+/// The quantiles compared (`max` is shown, never gating).
+const QUANTILES: [(&str, f64); 4] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("p99.9", 0.999)];
+/// A quantile gates only when both runs have at least this many samples beyond it
+/// (p99 needs 1,000 samples, p99.9 needs 10,000): below that it is shown, never judged.
+const MIN_TAIL_SAMPLES: f64 = 10.0;
 
 /// Counters compared: (name, direction). Higher-is-better rates regress when they fall.
 const COUNTERS: [(&str, Direction); 10] = [
@@ -76,6 +76,15 @@ pub struct Row {
     pub baseline: f64,
     pub current: f64,
     pub status: Status,
+    /// For latency quantiles: the confidence intervals of both runs.
+    pub intervals: Option<Intervals>,
+}
+
+/// Confidence intervals (low, high) of a quantile in the baseline and the current run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Intervals {
+    pub baseline: (f64, f64),
+    pub current: (f64, f64),
 }
 
 impl Row {
@@ -85,48 +94,70 @@ impl Row {
     }
 }
 
-/// What is compared from one report directory.
-#[derive(Debug, Default)]
-pub struct ReportData {
-    latency: BTreeMap<String, BTreeMap<String, f64>>,
-    counters: BTreeMap<String, f64>,
+/// Which metrics a comparison covers: `--only` and `--ignore` lists of metric names or
+/// prefixes (`ready` covers `ready.p50` … and not `ready_service`).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub only: Vec<String>,
+    pub ignore: Vec<String>,
 }
 
-pub fn load(dir: &Path) -> anyhow::Result<ReportData> {
-    let mut data = ReportData::default();
-    let path = dir.join("summary.csv");
-    let mut r = csv::Reader::from_path(&path).with_context(|| {
-        format!(
-            "cannot read {} (is it a loginstorm report directory?)",
-            path.display()
-        )
-    })?;
-    let headers = r.headers()?.clone();
-    anyhow::ensure!(
-        headers.iter().eq(SUMMARY_COLUMNS.iter().copied()),
-        "{} does not have the summary.csv columns",
-        path.display()
-    );
-    for rec in r.records() {
-        let rec = rec?;
-        let mut stats = BTreeMap::new();
-        for (h, v) in headers.iter().zip(rec.iter()).skip(1) {
-            if let Ok(v) = v.parse::<f64>() {
-                stats.insert(h.to_string(), v);
-            }
-        }
-        data.latency.insert(rec[0].to_string(), stats);
+impl Filter {
+    fn covers(name: &str, pattern: &str) -> bool {
+        name == pattern
+            || name
+                .strip_prefix(pattern)
+                .is_some_and(|r| r.starts_with('.'))
     }
-    let path = dir.join("counters.csv");
-    let mut r =
-        csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    for rec in r.records() {
-        let rec = rec?;
-        if let Ok(v) = rec[1].parse::<f64>() {
-            data.counters.insert(rec[0].to_string(), v);
+
+    pub fn keeps(&self, metric: &str) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|p| Self::covers(metric, p)))
+            && !self.ignore.iter().any(|p| Self::covers(metric, p))
+    }
+}
+
+/// A latency quantile of one run: from its interval histograms, or (an old report) from its
+/// summary alone.
+fn estimate(d: &ReportData, metric: &str, stat: &str, q: f64) -> Option<Estimate> {
+    match d.intervals.get(metric) {
+        Some(iv) if !iv.is_empty() => Series::new(iv).estimate(q),
+        _ => {
+            let s = d.latency.get(metric)?;
+            let v = *s.get(&format!("{}_us", stat.replace('.', "_")))?;
+            // No interval histograms (an older report): the point value, judged as such.
+            Some(Estimate {
+                value: v,
+                lo: v,
+                hi: v,
+                count: s.get("count").copied().unwrap_or(0.0) as u64,
+                seconds: stats::MIN_SECONDS,
+            })
         }
     }
-    Ok(data)
+}
+
+/// Warnings when the two runs are not of the same scenario, seed or target.
+pub fn mismatches(current: &ReportData, baseline: &ReportData) -> Vec<String> {
+    // Two runs against their own embedded servers differ in port only.
+    let embedded = |d: &ReportData| {
+        d.identity
+            .get("embedded_server")
+            .is_some_and(|e| e == "true")
+    };
+    let keys: &[&str] = if embedded(current) && embedded(baseline) {
+        &["scenario", "seed"]
+    } else {
+        &["scenario", "seed", "target"]
+    };
+    keys.iter()
+        .copied()
+        .filter_map(|k| match (current.identity.get(k), baseline.identity.get(k)) {
+            (Some(c), Some(b)) if c != b => Some(format!(
+                "warning: the runs differ in {k}: {c} (current) vs {b} (baseline); the comparison may mean little"
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Build the delta table. `tolerance` is a fraction (0.1 = 10 %); `floor_us` is the smallest
@@ -136,44 +167,66 @@ pub fn compare(
     baseline: &ReportData,
     tolerance: f64,
     floor_us: f64,
+    filter: &Filter,
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     for (metric, base) in &baseline.latency {
         let Some(cur) = current.latency.get(metric) else {
             continue;
         };
-        if base.get("count").copied().unwrap_or(0.0) == 0.0
-            || cur.get("count").copied().unwrap_or(0.0) == 0.0
-        {
+        let count = |s: &BTreeMap<String, f64>| s.get("count").copied().unwrap_or(0.0);
+        if count(base) == 0.0 || count(cur) == 0.0 {
             continue;
         }
-        let n = base["count"].min(cur["count"]);
-        for (stat, quantile) in LATENCY_STATS {
-            let (Some(&b), Some(&c)) = (base.get(stat), cur.get(stat)) else {
+        let n = count(base).min(count(cur));
+        for (stat, q) in QUANTILES {
+            let name = format!("{metric}.{stat}");
+            if !filter.keeps(&name) {
+                continue;
+            }
+            let (Some(b), Some(c)) = (
+                estimate(baseline, metric, stat, q),
+                estimate(current, metric, stat, q),
+            ) else {
                 continue;
             };
-            let gates = quantile.is_some_and(|q| n * (1.0 - q) >= MIN_TAIL_SAMPLES);
-            let status = if !gates {
+            let status = if n * (1.0 - q) < MIN_TAIL_SAMPLES || !b.judgeable() || !c.judgeable() {
                 Status::Info
-            } else if c > b * (1.0 + tolerance) && c - b > floor_us {
+            } else if c.lo > b.hi * (1.0 + tolerance) && c.lo - b.hi > floor_us {
                 Status::Regression
-            } else if c < b * (1.0 - tolerance) && b - c > floor_us {
+            } else if c.hi < b.lo * (1.0 - tolerance) && b.lo - c.hi > floor_us {
                 Status::Improved
             } else {
                 Status::Ok
             };
             rows.push(Row {
-                metric: format!(
-                    "{metric}.{}",
-                    stat.trim_end_matches("_us").replace('_', ".")
-                ),
-                baseline: b,
-                current: c,
+                metric: name,
+                baseline: b.value,
+                current: c.value,
                 status,
+                intervals: Some(Intervals {
+                    baseline: (b.lo, b.hi),
+                    current: (c.lo, c.hi),
+                }),
             });
+        }
+        let name = format!("{metric}.max");
+        if filter.keeps(&name) {
+            if let (Some(b), Some(c)) = (base.get("max_us"), cur.get("max_us")) {
+                rows.push(Row {
+                    metric: name,
+                    baseline: *b,
+                    current: *c,
+                    status: Status::Info,
+                    intervals: None,
+                });
+            }
         }
     }
     for (name, dir) in COUNTERS {
+        if !filter.keeps(name) {
+            continue;
+        }
         let b = baseline.counters.get(name).copied().unwrap_or(0.0);
         let c = current.counters.get(name).copied().unwrap_or(0.0);
         let rel = |x: f64| {
@@ -200,6 +253,7 @@ pub fn compare(
             baseline: b,
             current: c,
             status,
+            intervals: None,
         });
     }
     rows
@@ -257,14 +311,34 @@ pub fn render<W: Write>(out: &mut W, rows: &[Row], tolerance: f64) -> std::io::R
 
 pub fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
-    w.write_record(["metric", "baseline", "current", "delta", "verdict"])?;
+    w.write_record([
+        "metric",
+        "baseline",
+        "current",
+        "delta",
+        "verdict",
+        "baseline_lo",
+        "baseline_hi",
+        "current_lo",
+        "current_hi",
+    ])?;
     for r in rows {
+        let ci = |f: fn(&Intervals) -> f64| {
+            r.intervals
+                .as_ref()
+                .map(|i| f(i).to_string())
+                .unwrap_or_default()
+        };
         w.write_record([
             r.metric.clone(),
             r.baseline.to_string(),
             r.current.to_string(),
             r.delta().map(|d| format!("{d:.4}")).unwrap_or_default(),
             r.status.label().to_string(),
+            ci(|i| i.baseline.0),
+            ci(|i| i.baseline.1),
+            ci(|i| i.current.0),
+            ci(|i| i.current.1),
         ])?;
     }
     w.flush()?;
@@ -310,25 +384,65 @@ mod tests {
     #[test]
     fn slower_latency_fewer_logins_and_new_violations_regress() {
         let base = data(10_000.0, 1000.0, 0.0);
-        assert_eq!(regressions(&compare(&base, &base, 0.1, 1000.0)), 0);
+        assert_eq!(
+            regressions(&compare(&base, &base, 0.1, 1000.0, &Filter::default())),
+            0
+        );
         let slow = data(50_000.0, 1000.0, 0.0);
-        let rows = compare(&slow, &base, 0.1, 1000.0);
+        let rows = compare(&slow, &base, 0.1, 1000.0, &Filter::default());
         assert!(rows
             .iter()
             .any(|r| r.metric == "ready.p99" && r.status == Status::Regression));
         assert!(rows
             .iter()
             .all(|r| r.metric != "ready.max" || r.status == Status::Info));
-        assert!(regressions(&compare(&data(10_000.0, 800.0, 0.0), &base, 0.1, 1000.0)) > 0);
-        assert!(regressions(&compare(&data(10_000.0, 1000.0, 1.0), &base, 0.1, 1000.0)) > 0);
+        assert!(
+            regressions(&compare(
+                &data(10_000.0, 800.0, 0.0),
+                &base,
+                0.1,
+                1000.0,
+                &Filter::default()
+            )) > 0
+        );
+        assert!(
+            regressions(&compare(
+                &data(10_000.0, 1000.0, 1.0),
+                &base,
+                0.1,
+                1000.0,
+                &Filter::default()
+            )) > 0
+        );
         // Microsecond jitter under the floor is not a regression.
         let jitter = compare(
             &data(10_500.0, 1000.0, 0.0),
             &data(10_000.0, 1000.0, 0.0),
             0.01,
             1000.0,
+            &Filter::default(),
         );
         assert_eq!(regressions(&jitter), 0);
+    }
+
+    #[test]
+    fn filters_keep_and_drop_metrics_by_name_or_prefix() {
+        let base = data(10_000.0, 1000.0, 0.0);
+        let slow = data(50_000.0, 500.0, 0.0);
+        let f = Filter {
+            only: vec!["ready".into()],
+            ignore: vec!["ready.p99".into()],
+        };
+        let rows = compare(&slow, &base, 0.1, 1000.0, &f);
+        assert!(rows
+            .iter()
+            .all(|r| r.metric.starts_with("ready.") && r.metric != "ready.p99"));
+        assert!(rows.iter().any(|r| r.metric == "ready.p50"));
+        let f = Filter {
+            only: vec![],
+            ignore: vec!["logins_per_sec".into(), "ready".into()],
+        };
+        assert_eq!(regressions(&compare(&slow, &base, 0.1, 1000.0, &f)), 0);
     }
 
     #[test]

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Can `loginstorm compare` be trusted? For each shipped scenario, while another process keeps
+# one core busy (as on a shared CI runner): one baseline run, PAIRS same-seed reruns each
+# compared with the baseline at the default tolerance (none should regress), then one run
+# against a server slowed by SLOW (its ready delay set to SLOW), which must be flagged. Prints one line per scenario; figures are in
+# docs/ci.md. Not a test: it takes 15-25 minutes on two cores.
+#
+#   bash benches/compare-noise.sh                      # every shipped scenario, 20 pairs
+#   PAIRS=5 bash benches/compare-noise.sh smoke         # a quick look at one scenario
+#   KEEP=/tmp/noise bash benches/compare-noise.sh       # keep the report directories
+#   RECOMPARE=/tmp/noise bash benches/compare-noise.sh  # only re-run the comparisons
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+BIN=$PWD/target/release/loginstorm
+PAIRS=${PAIRS:-20}
+SLOW=${SLOW:-5ms}
+WORK=${RECOMPARE:-${KEEP:-$(mktemp -d)}}
+[ -n "${KEEP:-}${RECOMPARE:-}" ] || trap 'rm -rf "$WORK"' EXIT
+SPIN=""
+trap 'kill $SPIN 2>/dev/null || true' EXIT
+if [ $# -gt 0 ]; then scenarios=("$@"); else
+  scenarios=(smoke kick-storm multi-platform admin-kick capacity expiry)
+fi
+
+only_dir() { ls -d "$1"/*/ | head -1; }
+
+run() { # run NAME OUT [--set …]
+  local name=$1 out=$2; shift 2
+  "$BIN" run "scenarios/$name.toml" --quiet --out "$out" "$@" >/dev/null 2>&1 || true
+}
+
+printf '%-16s %8s %10s %s\n' scenario pairs flagged "slowed server (ready delay $SLOW)"
+for s in "${scenarios[@]}"; do
+  dir=$WORK/$s
+  if [ -z "${RECOMPARE:-}" ]; then
+    rm -rf "$dir"; mkdir -p "$dir"
+    ( while :; do :; done ) & SPIN=$!
+    run "$s" "$dir/base"
+    for i in $(seq "$PAIRS"); do run "$s" "$dir/rerun-$i"; done
+    run "$s" "$dir/slow" --set "server.ready_delay=$SLOW"
+    kill $SPIN; wait $SPIN 2>/dev/null || true; SPIN=""
+  fi
+  base=$(only_dir "$dir/base")
+  flagged=0; pairs=0; what=""
+  for i in $(seq "$PAIRS"); do
+    [ -d "$dir/rerun-$i" ] || continue
+    pairs=$((pairs + 1))
+    if ! out=$("$BIN" compare "$(only_dir "$dir/rerun-$i")" "$base" 2>/dev/null); then
+      flagged=$((flagged + 1))
+      what="$what $(echo "$out" | awk '/REGRESSION/{print $1}' | tr '\n' ' ')"
+    fi
+  done
+  if out=$("$BIN" compare "$(only_dir "$dir/slow")" "$base" 2>/dev/null); then
+    slow="NOT flagged"
+  else
+    slow="flagged: $(echo "$out" | awk '/REGRESSION/{printf "%s ", $1}')"
+  fi
+  noise=""
+  [ -n "$what" ] && noise="($(echo $what | tr ' ' '\n' | sort | uniq -c | awk '{printf "%s×%s ", $2, $1}'))"
+  printf '%-16s %8s %10s %s %s\n' "$s" "$pairs" "$flagged" "$slow" "$noise"
+done
