@@ -28,7 +28,9 @@ cycles, makes logins of one account collide on purpose, and checks that the back
 multi-instance kick policy. It ships a reference server (`loginstorm serve`) that speaks the same \
 protocol and is the embedded default target.\n\n\
 Exit codes: 0 passed; 1 ran but failed (a policy violation, a threshold, a regression against a \
-baseline, an interrupted run or a lost target, an invalid UserSig); 2 could not run."
+baseline, an interrupted run, or the backend's health: no login succeeded, the target refused or \
+dropped connections, protocol errors, failures past the error budget; or an invalid UserSig); \
+2 could not run. The last line of a run names every reason."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -46,9 +48,12 @@ pub enum Command {
     /// Compare two runs' reports: a per-metric delta table (latency percentiles, rates, kick and
     /// violation counts) that fails (exit 1) on a regression beyond the tolerance.
     ///
-    /// Regressions: a latency percentile (p50..p99.9) up by more than --max-regression and
+    /// Regressions: a latency percentile (p50..p99.9) whose confidence interval (from each
+    /// run's one-second histograms) lies above the baseline's by more than --max-regression and
     /// --min-latency-delta; logins/s or cycles/s down by more than --max-regression; any new
     /// violation; errors up by more than the tolerance; kick counts changed by more than it.
+    /// Percentiles measured within under two seconds, or with under 10 samples beyond them, are
+    /// shown but not judged.
     Compare(CompareArgs),
     /// Run the reference server (protocol v1 on GET /ws, admin REST API on POST /v4/...).
     ///
@@ -111,10 +116,30 @@ pub struct Tolerance {
 }
 
 impl Tolerance {
-    pub fn filter(&self) -> crate::compare::Filter {
-        crate::compare::Filter {
-            only: self.only.clone(),
-            ignore: self.ignore.clone(),
+    pub fn options(&self) -> crate::compare::Options {
+        crate::compare::Options {
+            max_regression: self.max_regression,
+            floor_us: self.min_latency_delta.as_secs_f64() * 1e6,
+            filter: crate::compare::Filter {
+                only: self.only.clone(),
+                ignore: self.ignore.clone(),
+            },
+        }
+    }
+}
+
+impl RunArgs {
+    /// The run options these flags ask for.
+    pub fn options(&self) -> crate::run::Options {
+        crate::run::Options {
+            target: self.target.clone(),
+            out_dir: self.out.clone(),
+            seed: self.seed,
+            quiet: self.quiet,
+            overrides: self.set.clone(),
+            thresholds: self.thresholds.clone(),
+            baseline: self.baseline.clone(),
+            compare: self.tolerance.options(),
         }
     }
 }

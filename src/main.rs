@@ -26,92 +26,21 @@ fn main() -> ExitCode {
 }
 
 fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
-    let mut resolved =
+    let resolved =
         loginstorm::scenario::load(&args.scenario, &args.set).map_err(anyhow::Error::msg)?;
-    resolved.thresholds.extend(args.thresholds.iter().cloned());
-    let thresholds = resolved.thresholds.clone();
-    let scenario_name = resolved.scenario.name.clone();
-    let error_budget = resolved.scenario.checks.error_budget;
-    let result = loginstorm::engine::run(
-        resolved,
-        loginstorm::engine::RunOptions {
-            target: args.target,
-            out_dir: args.out,
-            seed: args.seed,
-            quiet: args.quiet,
-            overrides: args.set,
-        },
-    )?;
-    let mut out = std::io::stdout().lock();
-    loginstorm::report::render_summary(
-        &mut out,
-        result.outcome,
-        &result.totals,
-        result.elapsed,
-        &result.report_dir,
-    )?;
-    let judged: Vec<_> = thresholds
-        .iter()
-        .map(|t| t.judge(&result.totals, result.elapsed))
-        .collect();
-    loginstorm::report::write_thresholds(&mut out, &result.report_dir, &judged)?;
-    let failed = judged.iter().filter(|j| !j.passed).count();
-    let mut regressions = 0;
-    if let Some(base) = &args.baseline {
-        let rows = compare_dirs(&result.report_dir, base, &args.tolerance)?;
-        writeln!(out, "compared with baseline {}", base.display())?;
-        loginstorm::compare::render(&mut out, &rows, args.tolerance.max_regression)?;
-        loginstorm::compare::write_csv(&result.report_dir.join("comparison.csv"), &rows)?;
-        regressions = loginstorm::compare::regressions(&rows);
-    }
-    let verdict = loginstorm::verdict::judge(
-        result.outcome,
-        &result.totals,
-        error_budget,
-        failed,
-        regressions,
-    );
-    loginstorm::report::write_junit(
-        &result.report_dir,
-        &scenario_name,
-        &result.totals,
-        &judged,
-        &result.accounts,
-        &verdict,
-        result.started,
-        result.elapsed,
-    )?;
-    loginstorm::report::render_verdict(&mut out, &verdict, &result.totals)?;
-    Ok(match verdict.status {
+    let finished = loginstorm::run::execute(resolved, args.options(), &mut std::io::stdout())?;
+    Ok(match finished.verdict.status {
         loginstorm::verdict::Status::Pass => exit::OK,
         _ => exit::FAILED,
     })
 }
 
-fn compare_dirs(
-    current: &std::path::Path,
-    baseline: &std::path::Path,
-    t: &loginstorm::cli::Tolerance,
-) -> anyhow::Result<Vec<loginstorm::compare::Row>> {
-    let cur = loginstorm::compare::load(current)?;
-    let base = loginstorm::compare::load(baseline)?;
-    for w in loginstorm::compare::mismatches(&cur, &base) {
-        eprintln!("{w}");
-    }
-    Ok(loginstorm::compare::compare(
-        &cur,
-        &base,
-        t.max_regression,
-        t.min_latency_delta.as_secs_f64() * 1e6,
-        &t.filter(),
-    ))
-}
-
 fn compare(args: loginstorm::cli::CompareArgs) -> anyhow::Result<u8> {
-    let rows = compare_dirs(&args.current, &args.baseline, &args.tolerance)?;
-    let mut out = std::io::stdout().lock();
-    loginstorm::compare::render(&mut out, &rows, args.tolerance.max_regression)?;
-    Ok(if loginstorm::compare::regressions(&rows) == 0 {
+    use loginstorm::compare;
+    let o = args.tolerance.options();
+    let rows = compare::compare_dirs(&args.current, &args.baseline, &o)?;
+    compare::render(&mut std::io::stdout().lock(), &rows, o.max_regression)?;
+    Ok(if compare::regressions(&rows) == 0 {
         exit::OK
     } else {
         exit::FAILED

@@ -5,8 +5,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::engine::metrics::{Counter, Metric};
-use crate::report::{errors, kicks, Tick};
+use crate::model::{Counter, Metric, Tick};
 
 /// Plain status lines are printed this often when stderr is not a terminal.
 const PLAIN_EVERY: u64 = 5;
@@ -58,8 +57,8 @@ impl Progress {
             "live {}  logins/s {:.0}  kicks/s {:.0}  errors {}  p99 login {}",
             t.live.max(0),
             t.interval.get(Counter::LoginsOk) as f64 / secs,
-            kicks(t.interval) as f64 / secs,
-            errors(t.totals),
+            t.interval.kicks_total() as f64 / secs,
+            t.totals.errors_total(),
             p99
         )
     }

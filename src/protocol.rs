@@ -17,6 +17,17 @@ pub const MAX_USER_ID_BYTES: usize = 128;
 pub const MAX_TEXT_BYTES: usize = 8 * 1024;
 
 /// Error codes of the protocol and the REST API.
+/// The documented development defaults, shared by the server, the generator and `sig`.
+pub mod defaults {
+    /// The development SDKAppID used when none is given.
+    pub const DEV_SDKAPPID: u64 = 1_400_000_000;
+    /// The development secret key used when none is given (the key of the official test vectors).
+    /// Never use it on a reachable address.
+    pub const DEV_KEY: &str = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e";
+    /// The default admin identifier for the REST API.
+    pub const DEFAULT_ADMIN: &str = "administrator";
+}
+
 pub mod code {
     pub const OK: u32 = 0;
     pub const NOT_LOGGED_IN: u32 = 2024;

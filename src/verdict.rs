@@ -7,8 +7,7 @@
 //! kick) are not failures.
 
 use crate::checks::Class;
-use crate::engine::metrics::{Counter, Snapshot};
-use crate::report::Outcome;
+use crate::model::{Counter, Outcome, Snapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -168,7 +167,7 @@ pub fn judge(
         ));
     }
     reasons.extend(health(s, error_budget).into_iter().map(|r| (Kind::Run, r)));
-    let violations = crate::report::violations(s);
+    let violations = s.violations_total();
     if violations > 0 {
         let classes: Vec<String> = Class::ALL
             .iter()

@@ -94,6 +94,33 @@ impl Row {
     }
 }
 
+/// How strict a comparison is, and which metrics it covers.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Largest accepted relative regression (0.1 = 10 %).
+    pub max_regression: f64,
+    /// Latency growth below this (µs) is never a regression.
+    pub floor_us: f64,
+    pub filter: Filter,
+}
+
+/// Load two report directories and compare them; warnings about runs that differ in scenario,
+/// seed or target go to stderr.
+pub fn compare_dirs(current: &Path, baseline: &Path, o: &Options) -> anyhow::Result<Vec<Row>> {
+    let cur = load(current)?;
+    let base = load(baseline)?;
+    for w in mismatches(&cur, &base) {
+        eprintln!("{w}");
+    }
+    Ok(compare(
+        &cur,
+        &base,
+        o.max_regression,
+        o.floor_us,
+        &o.filter,
+    ))
+}
+
 /// Which metrics a comparison covers: `--only` and `--ignore` lists of metric names or
 /// prefixes (`ready` covers `ready.p50` … and not `ready_service`).
 #[derive(Debug, Clone, Default)]

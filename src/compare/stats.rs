@@ -151,7 +151,7 @@ mod tests {
     use super::*;
 
     fn second(values: impl IntoIterator<Item = u64>) -> Histogram<u64> {
-        let mut h = crate::engine::metrics::new_histogram();
+        let mut h = crate::model::new_histogram();
         for v in values {
             h.record(v).unwrap();
         }

@@ -1,9 +1,10 @@
-//! The load engine: `loginstorm run`.
+//! The load engine: drives a resolved scenario against a backend's URL.
 //!
 //! One actix Arbiter per core. Each account's coordinator and its instances live on one Arbiter
 //! (accounts are dealt round-robin). The controller (this module) starts them on the ramp or at
-//! open-model arrivals, collects each thread's metrics once a second, shows progress, decides
-//! when the run ends, and hands the totals to the report writer.
+//! open-model arrivals, collects each thread's metrics once a second and hands each second to an
+//! [`Observer`], decides when the run ends, and returns the run's [`RunSummary`]. It knows
+//! nothing of reports, displays or the reference server: `crate::run` composes those.
 
 pub mod account;
 pub mod admin;
@@ -13,19 +14,15 @@ pub mod metrics;
 pub mod plan;
 
 use actix::prelude::*;
-use anyhow::Context as _;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::report::{Outcome, ReportWriter, RunInfo, Tick};
+use crate::model::{AccountReport, Counter, Outcome, RunSummary, Snapshot, Tick};
 use crate::scenario::{rate_at, LoadModel, Resolved};
-use crate::server::{self, ServerConfig};
-use account::{Account, AccountReport, Arrive, Finish, Note, Start, TakeReport};
-use metrics::{Counter, Snapshot};
+use account::{Account, Arrive, Finish, Note, Start, TakeReport};
 use plan::Plan;
 
 /// How often worker threads hand in their metrics.
@@ -50,89 +47,30 @@ impl Drop for ActiveGuard {
     }
 }
 
-pub struct RunOptions {
-    /// Overrides the scenario's target URL.
-    pub target: Option<String>,
-    pub out_dir: PathBuf,
-    pub seed: Option<u64>,
-    pub quiet: bool,
-    /// Extra `key=value` settings already applied (recorded in run.json).
-    pub overrides: Vec<String>,
+/// What the engine tells its caller as the run goes (reports, live display).
+pub trait Observer {
+    /// One second of the run (and, last, the partial interval up to its end).
+    fn tick(&mut self, t: &Tick) -> anyhow::Result<()>;
+    /// The load stops: instances are winding down.
+    fn stopping(&mut self);
 }
 
-pub struct RunResult {
-    pub outcome: Outcome,
-    pub report_dir: PathBuf,
-    pub totals: Snapshot,
-    pub accounts: Vec<AccountReport>,
-    /// Wall-clock start of the run.
-    pub started: std::time::SystemTime,
-    pub elapsed: Duration,
-}
-
-/// Run a scenario to its end and write its reports.
-pub fn run(mut resolved: Resolved, opts: RunOptions) -> anyhow::Result<RunResult> {
-    if let Some(seed) = opts.seed {
-        resolved.scenario.seed = seed;
-    }
-    let fd_limit = crate::raise_fd_limit();
-    let sc = &resolved.scenario;
-    let sockets = resolved.instances()
-        * if sc.target.url.is_empty() && opts.target.is_none() {
-            2
-        } else {
-            1
-        };
-    if fd_limit > 0 && sockets + 64 > fd_limit {
-        eprintln!(
-            "warning: the open-file limit is {fd_limit} and cannot be raised further here; this run may hold up to {sockets} sockets{}, so connects beyond the limit will fail (counted as connections_failed_tcp_too_many_open_files)",
-            if sockets > resolved.instances() { " (both ends, with the embedded server)" } else { "" }
-        );
-    }
-    for w in crate::scenario::check_warnings(&resolved) {
-        eprintln!("warning: {w}");
-    }
-    let url_from_scenario = (!sc.target.url.is_empty()).then(|| sc.target.url.clone());
-    let (url, embedded) = match opts.target.clone().or(url_from_scenario) {
-        Some(url) => (url, None),
-        None => {
-            let cfg = ServerConfig {
-                sdkappid: sc.target.sdkappid,
-                key: sc.target.key.clone(),
-                admin: sc.target.admin.clone(),
-                policy: resolved.policy,
-                ready_delay: sc.server.ready_delay,
-                faults: sc.server.faults,
-                fault_seed: sc.server.fault_seed,
-                workers: sc.server.workers,
-                ..ServerConfig::default()
-            };
-            let h = server::start(cfg).context("cannot start the embedded server")?;
-            (h.url(), Some(h))
-        }
-    };
-    let plan = Plan::new(&resolved, &url).map_err(anyhow::Error::msg)?;
+/// Run a resolved scenario against the backend at `url` until it ends.
+pub fn run(
+    resolved: &Resolved,
+    url: &str,
+    observer: &mut dyn Observer,
+) -> anyhow::Result<RunSummary> {
+    let plan = Plan::new(resolved, url).map_err(anyhow::Error::msg)?;
     preflight(&plan)?;
-    let mut writer = ReportWriter::create(
-        &opts.out_dir,
-        &resolved,
-        RunInfo {
-            target: url.clone(),
-            embedded: embedded.is_some(),
-            overrides: opts.overrides.clone(),
-        },
-    )?;
     let started = std::time::SystemTime::now();
     let sys = System::new();
-    let result = sys.block_on(controller(resolved, plan, &mut writer, opts.quiet));
+    let result = sys.block_on(controller(resolved.clone(), plan, observer));
     System::current().stop();
     let _ = sys.run();
-    drop(embedded);
     let (outcome, totals, accounts, elapsed) = result?;
-    writer.finish(outcome, &totals, &accounts, elapsed)?;
-    Ok(RunResult {
+    Ok(RunSummary {
         outcome,
-        report_dir: writer.dir().to_path_buf(),
         totals,
         accounts,
         started,
@@ -171,8 +109,7 @@ type ControllerOut = (Outcome, Snapshot, Vec<AccountReport>, Duration);
 async fn controller(
     resolved: Resolved,
     plan: Arc<Plan>,
-    writer: &mut ReportWriter,
-    quiet: bool,
+    observer: &mut dyn Observer,
 ) -> anyhow::Result<ControllerOut> {
     let sc = resolved.scenario.clone();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -204,11 +141,7 @@ async fn controller(
         })
         .collect();
     let start = Instant::now();
-    let planned = match (sc.load.model, sc.load.duration.0) {
-        (LoadModel::Open, _) => Some(resolved.stages.iter().map(|s| s.over).sum()),
-        (_, d) if !d.is_zero() => Some(d),
-        _ => None,
-    };
+    let planned = resolved.planned_duration();
     let driver = match sc.load.model {
         LoadModel::Closed => {
             let (accts, ramp) = (accounts.clone(), sc.load.ramp);
@@ -253,7 +186,6 @@ async fn controller(
         ))
     });
 
-    let mut progress = crate::progress::Progress::new(quiet, planned, plan.cycles_planned());
     let mut totals = Snapshot::default();
     let mut live: i64 = 0;
     let mut done = 0usize;
@@ -289,8 +221,7 @@ async fn controller(
                 totals.add(&interval);
                 let t = Tick { at: now - start, span: now - last_tick, live, interval: &interval, totals: &totals };
                 last_tick = now;
-                writer.tick(&t)?;
-                progress.update(&t);
+                observer.tick(&t)?;
                 if interval.get(Counter::ConnectionsFailed) > 0
                     && interval.get(Counter::ConnectionsOpened) == 0
                     && live <= 0
@@ -312,7 +243,7 @@ async fn controller(
     if let Some(k) = kicker {
         k.abort();
     }
-    progress.stopping();
+    observer.stopping();
     for a in &accounts {
         a.do_send(Finish);
     }
@@ -345,7 +276,7 @@ async fn controller(
     live += tail.live_delta;
     totals.add(&tail);
     let now = Instant::now();
-    writer.tick(&Tick {
+    observer.tick(&Tick {
         at: now - start,
         span: now - last_tick,
         live,
@@ -356,15 +287,5 @@ async fn controller(
         arb.stop();
     }
     let elapsed = start.elapsed();
-    progress.finish();
     Ok((outcome, totals, reports, elapsed))
-}
-
-impl Plan {
-    /// Cycles the whole run will do, when that is known up front (closed model with a count).
-    pub fn cycles_planned(&self) -> Option<u64> {
-        (self.model == LoadModel::Closed && self.cycles > 0).then(|| {
-            u64::from(self.accounts) * self.platforms.len() as u64 * u64::from(self.cycles)
-        })
-    }
 }

@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::engine::account::AccountReport;
-use crate::engine::metrics::Snapshot;
+use crate::model::{AccountReport, Snapshot};
 use crate::verdict::{Kind, Status, Verdict};
 
 fn xml_escape(s: &str) -> String {

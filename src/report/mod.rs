@@ -8,7 +8,6 @@
 use anyhow::Context as _;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
-use serde::Serialize;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -20,59 +19,15 @@ mod tables;
 
 pub use junit::write_junit;
 pub use render::{render_summary, render_verdict, write_thresholds};
-pub use tables::{
-    counter_rows, write_counters_csv, write_kicks_csv, write_summary_csv, write_violations_csv,
-    RATE_ROWS, TOTAL_ROWS,
-};
+pub use tables::{write_counters_csv, write_kicks_csv, write_summary_csv, write_violations_csv};
 
-use crate::engine::account::AccountReport;
-use crate::engine::metrics::{Counter, Metric, Snapshot};
-use crate::policy::KickType;
+use crate::model::{AccountReport, Counter, Metric, Outcome, Snapshot, Tick};
 use crate::scenario::Resolved;
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Every planned cycle was done.
-    Completed,
-    /// The planned duration (or the open model's stages) ran out.
-    DurationReached,
-    /// Ctrl-C.
-    Interrupted,
-    /// The target stopped accepting connections mid-run.
-    TargetLost,
-}
-
-impl Outcome {
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::DurationReached => "duration_reached",
-            Outcome::Interrupted => "interrupted",
-            Outcome::TargetLost => "target_lost",
-        }
-    }
-
-    /// Whether the run went as planned (its numbers describe the whole plan).
-    pub fn is_clean(self) -> bool {
-        matches!(self, Outcome::Completed | Outcome::DurationReached)
-    }
-}
 
 pub struct RunInfo {
     pub target: String,
     pub embedded: bool,
     pub overrides: Vec<String>,
-}
-
-/// One second of the run, as the controller sees it.
-pub struct Tick<'a> {
-    pub at: Duration,
-    pub span: Duration,
-    pub live: i64,
-    pub interval: &'a Snapshot,
-    pub totals: &'a Snapshot,
 }
 
 pub const SUMMARY_COLUMNS: [&str; 9] = [
@@ -120,48 +75,6 @@ pub const VIOLATIONS_COLUMNS: [&str; 8] = [
     "expected",
     "seen",
 ];
-
-/// Violations of the error classes (victim order, a warning, excluded).
-pub fn violations(s: &Snapshot) -> u64 {
-    crate::checks::Class::ALL
-        .iter()
-        .filter(|c| !c.is_warning())
-        .map(|c| s.violations(*c))
-        .sum()
-}
-
-/// Violations of the warning classes.
-pub fn warnings(s: &Snapshot) -> u64 {
-    crate::checks::Class::ALL
-        .iter()
-        .filter(|c| c.is_warning())
-        .map(|c| s.violations(*c))
-        .sum()
-}
-
-/// Errors of every kind, summed.
-pub fn errors(s: &Snapshot) -> u64 {
-    [
-        Counter::ConnectionsFailed,
-        Counter::ConnectionsLost,
-        Counter::LoginsFailed,
-        Counter::LogoutsFailed,
-        Counter::TimeoutsConnect,
-        Counter::TimeoutsLogin,
-        Counter::TimeoutsReady,
-        Counter::TimeoutsLogout,
-        Counter::MessagesFailed,
-        Counter::ProtocolErrors,
-        Counter::AdminKicksFailed,
-    ]
-    .iter()
-    .map(|c| s.get(*c))
-    .sum()
-}
-
-pub fn kicks(s: &Snapshot) -> u64 {
-    KickType::ALL.iter().map(|k| s.get(Counter::kick(*k))).sum()
-}
 
 pub struct ReportWriter {
     dir: PathBuf,
@@ -271,12 +184,12 @@ impl ReportWriter {
             i.get(Counter::LoginsFailed).to_string(),
             i.get(Counter::Readies).to_string(),
             i.get(Counter::Logouts).to_string(),
-            kicks(i).to_string(),
+            i.kicks_total().to_string(),
             i.get(Counter::KicksMultipleAccount).to_string(),
             i.get(Counter::KicksMultipleDevice).to_string(),
             i.get(Counter::KicksUserSigExpired).to_string(),
             i.get(Counter::KicksRestApi).to_string(),
-            errors(i).to_string(),
+            i.errors_total().to_string(),
             q(Metric::Login, 0.5),
             q(Metric::Login, 0.99),
             q(Metric::Ready, 0.99),

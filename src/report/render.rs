@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use super::{errors, violations, warnings, Outcome};
 use crate::checks::Class;
-use crate::engine::metrics::{Counter, Metric, Snapshot};
+use crate::model::Outcome;
+use crate::model::{Counter, Metric, Snapshot};
 
 fn fmt_us(us: u64) -> String {
     if us < 1_000 {
@@ -119,7 +119,7 @@ pub fn render_summary<W: Write>(
         g(Counter::MessagesRefused),
         g(Counter::MessagesReceived),
         g(Counter::ProtocolErrors),
-        errors(s)
+        s.errors_total()
     )?;
     let classes: Vec<String> = crate::checks::Class::ALL
         .iter()
@@ -130,8 +130,8 @@ pub fn render_summary<W: Write>(
         out,
         "checks       probes {}  violations {}  warnings {}{}",
         g(Counter::ProbesSent),
-        violations(s),
-        warnings(s),
+        s.violations_total(),
+        s.warnings_total(),
         if classes.is_empty() {
             String::new()
         } else {
@@ -192,8 +192,8 @@ pub fn render_verdict<W: Write>(
     let why = if v.reasons.is_empty() {
         format!(
             "no violations{}",
-            if warnings(s) > 0 {
-                format!(" ({} warnings, violations.csv)", warnings(s))
+            if s.warnings_total() > 0 {
+                format!(" ({} warnings, violations.csv)", s.warnings_total())
             } else {
                 String::new()
             }

@@ -4,11 +4,8 @@ use hdrhistogram::Histogram;
 use std::io::Write;
 use std::time::Duration;
 
-use super::{
-    errors, kicks, violations, warnings, KICKS_COLUMNS, SUMMARY_COLUMNS, VIOLATIONS_COLUMNS,
-};
-use crate::engine::account::AccountReport;
-use crate::engine::metrics::{Counter, Metric, Snapshot};
+use super::{KICKS_COLUMNS, SUMMARY_COLUMNS, VIOLATIONS_COLUMNS};
+use crate::model::{counter_rows, AccountReport, Metric, Snapshot, RATE_ROWS};
 
 fn hist_row(name: &str, h: &Histogram<u64>) -> Vec<String> {
     if h.is_empty() {
@@ -35,50 +32,6 @@ pub fn write_summary_csv<W: Write>(w: &mut csv::Writer<W>, s: &Snapshot) -> anyh
         w.write_record(hist_row(m.name(), s.hist(m)))?;
     }
     Ok(())
-}
-
-/// Rates in counters.csv (the rest are counts).
-pub const RATE_ROWS: [&str; 2] = ["logins_per_sec", "cycles_per_sec"];
-/// Derived totals in counters.csv.
-pub const TOTAL_ROWS: [&str; 4] = [
-    "kicks_total",
-    "violations_total",
-    "warnings_total",
-    "errors_total",
-];
-
-/// Every counter, then failed logins per code, violations and judgments per class, failed
-/// connects per reason, then derived totals and rates: the rows of counters.csv, typed.
-pub fn counter_rows(s: &Snapshot, elapsed: Duration) -> Vec<(String, f64)> {
-    let mut rows: Vec<(String, f64)> = Counter::ALL
-        .iter()
-        .map(|c| (c.name().to_string(), s.get(*c) as f64))
-        .collect();
-    for (code, n) in &s.login_codes {
-        rows.push((format!("logins_failed_code_{code}"), *n as f64));
-    }
-    for c in crate::checks::Class::ALL {
-        rows.push((format!("violations_{}", c.name()), s.violations(c) as f64));
-    }
-    for c in crate::checks::Class::ALL {
-        rows.push((format!("judged_{}", c.name()), s.judged(c) as f64));
-    }
-    for (reason, n) in &s.connect_errors {
-        rows.push((format!("connections_failed_{reason}"), *n as f64));
-    }
-    let totals = [kicks(s), violations(s), warnings(s), errors(s)];
-    for (name, v) in TOTAL_ROWS.iter().zip(totals) {
-        rows.push((name.to_string(), v as f64));
-    }
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let rates = [
-        s.get(Counter::LoginsOk) as f64 / secs,
-        s.get(Counter::CyclesCompleted) as f64 / secs,
-    ];
-    for (name, v) in RATE_ROWS.iter().zip(rates) {
-        rows.push((name.to_string(), v));
-    }
-    rows
 }
 
 pub fn write_counters_csv<W: Write>(

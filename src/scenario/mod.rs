@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::faults::Faults;
 use crate::policy::{Limits, Platform, PlatformMode, Policy};
-use crate::server::{Faults, DEFAULT_ADMIN, DEV_KEY, DEV_SDKAPPID};
+use crate::protocol::defaults::{DEFAULT_ADMIN, DEV_KEY, DEV_SDKAPPID};
 use crate::units::{DelayRange, Dur};
 
 mod kinds;
@@ -299,7 +300,7 @@ pub struct Resolved {
     pub platforms: Vec<Platform>,
     pub stages: Vec<Stage>,
     pub credentials: Option<Vec<(String, String)>>,
-    pub thresholds: Vec<crate::thresholds::Threshold>,
+    pub thresholds: Vec<crate::model::Threshold>,
 }
 
 /// Read, override and validate a scenario file.
@@ -447,8 +448,7 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
         .thresholds
         .iter()
         .map(|(k, v)| {
-            crate::thresholds::Threshold::from_entry(k, v)
-                .map_err(|e| format!("thresholds.{k}: {e}"))
+            crate::model::Threshold::from_entry(k, v).map_err(|e| format!("thresholds.{k}: {e}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Resolved {
@@ -499,6 +499,22 @@ impl Resolved {
 
     pub fn instances(&self) -> u64 {
         u64::from(self.scenario.accounts.count) * self.platforms.len() as u64
+    }
+
+    /// How long the run is planned to last, when that is known up front.
+    pub fn planned_duration(&self) -> Option<Duration> {
+        match (self.scenario.load.model, self.scenario.load.duration.0) {
+            (LoadModel::Open, _) => Some(self.stages.iter().map(|s| s.over).sum()),
+            (_, d) if !d.is_zero() => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Cycles the whole run will do, when that is known up front (closed model with a count).
+    pub fn cycles_planned(&self) -> Option<u64> {
+        let c = self.scenario.cycle.cycles;
+        (self.scenario.load.model == LoadModel::Closed && c > 0)
+            .then(|| self.instances() * u64::from(c))
     }
 }
 

@@ -19,68 +19,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::policy::Policy;
 use crate::units::DelayRange;
 
-/// The development SDKAppID used when none is given.
-pub const DEV_SDKAPPID: u64 = 1_400_000_000;
-/// The development secret key used when none is given (the key of the official test vectors).
-/// Never use it on a reachable address.
-pub const DEV_KEY: &str = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e";
-/// The default admin identifier for the REST API.
-pub const DEFAULT_ADMIN: &str = "administrator";
+pub use crate::protocol::defaults::{DEFAULT_ADMIN, DEV_KEY, DEV_SDKAPPID};
 /// A client must finish its HTTP request head within this time.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Probabilities (0..=1) of each injected fault; all zero by default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Faults {
-    /// Kick silently: the instance is logged out but gets no `kickedOut`/`sdkStateNotReady`.
-    pub drop_kick: f64,
-    /// Send the kick events but keep the session authenticated.
-    pub zombie: f64,
-    /// Admit a login over the limit without kicking anyone.
-    pub over_admit: f64,
-    /// Kick the newest same-platform instance instead of the oldest.
-    pub kick_newest: f64,
-    /// Send the wrong kick type.
-    pub wrong_kick_type: f64,
-    /// Never send `sdkStateReady` after a successful login.
-    pub no_ready: f64,
-    /// Kick one more same-platform instance than the policy allows (a stricter limit when the
-    /// login kicks nobody, a second victim when it kicks one).
-    pub extra_victim: f64,
-    /// Also kick (`multipleAccount`) the oldest instance of another account on the same shard.
-    pub foreign_kick: f64,
-}
-
-impl Faults {
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, p) in self.named() {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(format!(
-                    "fault probability {name} = {p} is not within 0..=1"
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn named(&self) -> [(&'static str, f64); 8] {
-        [
-            ("drop_kick", self.drop_kick),
-            ("zombie", self.zombie),
-            ("over_admit", self.over_admit),
-            ("kick_newest", self.kick_newest),
-            ("wrong_kick_type", self.wrong_kick_type),
-            ("no_ready", self.no_ready),
-            ("extra_victim", self.extra_victim),
-            ("foreign_kick", self.foreign_kick),
-        ]
-    }
-
-    pub fn any(&self) -> bool {
-        self.named().iter().any(|(_, p)| *p > 0.0)
-    }
-}
+pub use crate::faults::Faults;
 
 /// Everything the server needs to know; built from `serve` flags or a scenario's `[server]`.
 #[derive(Debug, Clone)]

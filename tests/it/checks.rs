@@ -3,9 +3,9 @@
 
 use crate::util::{run_text, TempDir};
 use loginstorm::checks::Class;
-use loginstorm::engine::metrics::Counter;
-use loginstorm::engine::RunResult;
+use loginstorm::model::Counter;
 use loginstorm::report::VIOLATIONS_COLUMNS;
+use loginstorm::run::Finished as RunResult;
 
 /// Two Web instances of each account log in at once (limit 1) and hold longer than the kick
 /// timeout, probing after every kick and logout.
@@ -112,8 +112,8 @@ fn a_missing_sdk_state_ready_is_a_ready_violation() {
 fn kicking_the_newest_is_a_victim_order_warning() {
     let r = caught("kick_newest", Class::VictimOrder, STAGGERED);
     // A warning class: it does not count as a violation.
-    assert_eq!(loginstorm::report::violations(&r.totals), 0);
-    assert!(loginstorm::report::warnings(&r.totals) > 0);
+    assert_eq!(r.totals.violations_total(), 0);
+    assert!(r.totals.warnings_total() > 0);
 }
 
 #[test]
@@ -156,5 +156,5 @@ fn a_kick_of_another_account_is_caught() {
     let (r, _dir) = run_with(&["server.faults.foreign_kick=1.0"]);
     let caught = count(&r, Class::SpuriousKick) + count(&r, Class::ExcessKick);
     assert!(caught > 0, "foreign kicks not caught");
-    assert!(loginstorm::report::violations(&r.totals) > 0);
+    assert!(r.totals.violations_total() > 0);
 }

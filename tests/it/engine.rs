@@ -2,9 +2,8 @@
 
 use crate::util::{run_text, TempDir};
 use loginstorm::checks::Class;
-use loginstorm::engine::metrics::{Counter, Metric};
-use loginstorm::engine::{run, RunOptions};
-use loginstorm::report::{Outcome, KICKS_COLUMNS, SUMMARY_COLUMNS, TIMESERIES_COLUMNS};
+use loginstorm::model::{Counter, Metric, Outcome};
+use loginstorm::report::{KICKS_COLUMNS, SUMMARY_COLUMNS, TIMESERIES_COLUMNS};
 use std::path::Path;
 
 const STORM: &str = r#"
@@ -40,7 +39,7 @@ fn barrier_waves_give_exactly_the_expected_kicks() {
     }
     assert_eq!(t.get(Counter::LoginsOk), 450);
     assert_eq!(t.get(Counter::CyclesCompleted), 450);
-    assert_eq!(loginstorm::report::errors(t), 0);
+    assert_eq!(t.errors_total(), 0);
 }
 
 #[test]
@@ -215,26 +214,19 @@ fn every_shipped_scenario_passes_against_the_correct_server() {
     for path in names {
         let dir = TempDir::new();
         let resolved = loginstorm::scenario::load(&path, &[]).unwrap();
-        let r = run(
+        let r = crate::util::execute(
             resolved,
-            RunOptions {
-                target: None,
-                out_dir: dir.path().to_path_buf(),
-                seed: None,
-                quiet: true,
-                overrides: vec![],
-            },
-        )
-        .unwrap();
+            crate::util::quiet(dir.path().to_path_buf(), None, vec![]),
+        );
         let shown = path.display();
         assert!(r.outcome.is_clean(), "{shown}: {:?}", r.outcome);
         assert_eq!(
-            loginstorm::report::violations(&r.totals),
+            r.totals.violations_total(),
             0,
             "{shown}: {:?}",
             r.accounts.iter().flat_map(|a| &a.violations).next()
         );
-        assert_eq!(loginstorm::report::warnings(&r.totals), 0, "{shown}");
+        assert_eq!(r.totals.warnings_total(), 0, "{shown}");
         assert!(r.totals.get(Counter::LoginsOk) > 0, "{shown}");
         // The invariants each scenario claims to exercise (its header says which) are judged.
         let claims: &[Class] = match path.file_stem().unwrap().to_str().unwrap() {
@@ -312,17 +304,10 @@ fn credentials_from_a_file_log_in_without_the_key() {
     let resolved = loginstorm::scenario::load(&dir.path().join("s.toml"), &[]).unwrap();
     assert_eq!(resolved.user_id(2), "given-2");
     let h = loginstorm::server::start(loginstorm::server::ServerConfig::default()).unwrap();
-    let r = run(
+    let r = crate::util::execute(
         resolved,
-        RunOptions {
-            target: Some(h.url()),
-            out_dir: dir.path().join("out"),
-            seed: None,
-            quiet: true,
-            overrides: vec![],
-        },
-    )
-    .unwrap();
+        crate::util::quiet(dir.path().join("out"), Some(h.url()), vec![]),
+    );
     assert_eq!(r.totals.get(Counter::LoginsOk), 3);
     assert_eq!(r.totals.get(Counter::LoginsFailed), 0);
     let users: Vec<&str> = r.accounts.iter().map(|a| a.user.as_str()).collect();

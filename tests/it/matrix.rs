@@ -4,23 +4,16 @@
 
 use crate::util::TempDir;
 use loginstorm::checks::Class;
-use loginstorm::engine::{run, RunOptions, RunResult};
+use loginstorm::run::Finished as RunResult;
 
 fn run_scenario(name: &str, extra: &[String]) -> RunResult {
     let dir = TempDir::new();
     let path = format!("scenarios/{name}.toml");
     let resolved = loginstorm::scenario::load(std::path::Path::new(&path), extra).unwrap();
-    run(
+    crate::util::execute(
         resolved,
-        RunOptions {
-            target: None,
-            out_dir: dir.path().to_path_buf(),
-            seed: None,
-            quiet: true,
-            overrides: extra.to_vec(),
-        },
+        crate::util::quiet(dir.path().to_path_buf(), None, extra.to_vec()),
     )
-    .unwrap()
 }
 
 /// Run `name` (shrunk by `size`) once per fault; each must fail with one of its classes.

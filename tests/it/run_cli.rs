@@ -143,6 +143,16 @@ fn an_interrupted_run_still_leaves_its_reports() {
     assert_eq!(run_json(&dir)["outcome"], "interrupted");
     let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     assert!(summary.lines().count() == 9, "{summary}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<failure message=\"the run was interrupted before its end"),
+        "{junit}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("verdict: INCOMPLETE"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]

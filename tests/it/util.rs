@@ -3,6 +3,7 @@
 use futures_util::{SinkExt, StreamExt};
 use loginstorm::policy::Platform;
 use loginstorm::protocol::ServerFrame;
+use loginstorm::run::Finished;
 use loginstorm::server::{self, ServerConfig, ServerHandle, DEV_KEY, DEV_SDKAPPID};
 use loginstorm::usersig;
 use serde_json::{json, Value};
@@ -254,24 +255,37 @@ impl Drop for TempDir {
 }
 
 /// Run scenario text (with `--set`-style overrides) in-process against the embedded server.
-pub fn run_text(toml: &str, overrides: &[&str]) -> (loginstorm::engine::RunResult, TempDir) {
+pub fn run_text(toml: &str, overrides: &[&str]) -> (Finished, TempDir) {
     let dir = TempDir::new();
     let path = dir.path().join("scenario.toml");
     std::fs::write(&path, toml).unwrap();
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let resolved = loginstorm::scenario::load(&path, &overrides).unwrap();
-    let r = loginstorm::engine::run(
+    let r = crate::util::execute(
         resolved,
-        loginstorm::engine::RunOptions {
-            target: None,
-            out_dir: dir.path().join("reports"),
-            seed: None,
-            quiet: true,
-            overrides,
-        },
-    )
-    .unwrap();
+        crate::util::quiet(dir.path().join("reports"), None, overrides),
+    );
     (r, dir)
+}
+
+/// Options of a quiet in-process run.
+pub fn quiet(
+    out_dir: std::path::PathBuf,
+    target: Option<String>,
+    overrides: Vec<String>,
+) -> loginstorm::run::Options {
+    loginstorm::run::Options {
+        target,
+        out_dir,
+        quiet: true,
+        overrides,
+        ..Default::default()
+    }
+}
+
+/// The whole `run` pipeline in-process (reports, thresholds, verdict), its stdout discarded.
+pub fn execute(resolved: loginstorm::scenario::Resolved, o: loginstorm::run::Options) -> Finished {
+    loginstorm::run::execute(resolved, o, &mut std::io::sink()).unwrap()
 }
 
 /// The real binary.

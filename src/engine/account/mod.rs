@@ -12,7 +12,8 @@ use super::instance::{Go, Instance, Release, Stop};
 use super::metrics::{self, Counter, Metric};
 use super::plan::Plan;
 use super::ActiveGuard;
-use crate::checks::{History, Violation};
+use crate::checks::History;
+use crate::model::AccountReport;
 
 mod history;
 use crate::policy::KickType;
@@ -29,20 +30,6 @@ const MAX_LISTED_PER_ACCOUNT: usize = 100;
 pub enum Note {
     /// The account finished all its cycles.
     Done(u32),
-}
-
-/// One row of `kicks.csv`.
-#[derive(Debug, Clone, Default)]
-pub struct AccountReport {
-    pub user: String,
-    pub logins: u64,
-    pub kicks: [u64; 4],
-    pub waves: u64,
-    /// Sum over waves of the policy's expectation (min, max over login orders); `None` when the
-    /// alignment does not make it exact.
-    pub expected: Option<(u64, u64)>,
-    /// Violations found in this account's history (at most a hundred are kept).
-    pub violations: Vec<Violation>,
 }
 
 pub struct Account {

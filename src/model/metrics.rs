@@ -1,0 +1,306 @@
+//! Latency metrics, event counters and the snapshot that carries them: what a run measured.
+//!
+//! A [`Snapshot`] is one thread's interval, or (added up) a run's totals. All histograms come
+//! from one template, so they can be added.
+
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+
+use crate::checks::Class;
+use crate::policy::KickType;
+
+/// Latency histograms, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// TCP connect + WebSocket upgrade.
+    Connect,
+    /// Login request → response, measured from the intended start (open model) or the send.
+    Login,
+    /// Login request → response, from the actual send (service time).
+    LoginService,
+    /// Login sent → `sdkStateReady`, from the intended start.
+    Ready,
+    /// Login sent → `sdkStateReady`, from the actual send.
+    ReadyService,
+    /// Logout request → response.
+    Logout,
+    /// The kicking login's send → the victim's `kickedOut`.
+    KickPropagation,
+    /// `sendMessage` request → response.
+    Message,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 8] = [
+        Metric::Connect,
+        Metric::Login,
+        Metric::LoginService,
+        Metric::Ready,
+        Metric::ReadyService,
+        Metric::Logout,
+        Metric::KickPropagation,
+        Metric::Message,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Connect => "connect",
+            Metric::Login => "login",
+            Metric::LoginService => "login_service",
+            Metric::Ready => "ready",
+            Metric::ReadyService => "ready_service",
+            Metric::Logout => "logout",
+            Metric::KickPropagation => "kick_propagation",
+            Metric::Message => "message",
+        }
+    }
+}
+
+/// Event counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    ConnectionsOpened,
+    ConnectionsFailed,
+    ConnectionsLost,
+    LoginsOk,
+    LoginsFailed,
+    RepeatLogins,
+    Readies,
+    Logouts,
+    LogoutsFailed,
+    KicksMultipleAccount,
+    KicksMultipleDevice,
+    KicksUserSigExpired,
+    KicksRestApi,
+    ExpectedKicks,
+    ExpectedKicksMax,
+    TimeoutsConnect,
+    TimeoutsLogin,
+    TimeoutsReady,
+    TimeoutsLogout,
+    MessagesSent,
+    MessagesOk,
+    MessagesFailed,
+    MessagesRefused,
+    MessagesReceived,
+    ProtocolErrors,
+    AdminKicksSent,
+    AdminKicksFailed,
+    CyclesCompleted,
+    ArrivalsDropped,
+    ProbesSent,
+    JudgmentWaitsExpired,
+    LoginsRefusedAfterAdminKick,
+    LogoutsRefusedAfterKick,
+}
+
+impl Counter {
+    pub const ALL: [Counter; 33] = [
+        Counter::ConnectionsOpened,
+        Counter::ConnectionsFailed,
+        Counter::ConnectionsLost,
+        Counter::LoginsOk,
+        Counter::LoginsFailed,
+        Counter::RepeatLogins,
+        Counter::Readies,
+        Counter::Logouts,
+        Counter::LogoutsFailed,
+        Counter::KicksMultipleAccount,
+        Counter::KicksMultipleDevice,
+        Counter::KicksUserSigExpired,
+        Counter::KicksRestApi,
+        Counter::ExpectedKicks,
+        Counter::ExpectedKicksMax,
+        Counter::TimeoutsConnect,
+        Counter::TimeoutsLogin,
+        Counter::TimeoutsReady,
+        Counter::TimeoutsLogout,
+        Counter::MessagesSent,
+        Counter::MessagesOk,
+        Counter::MessagesFailed,
+        Counter::MessagesRefused,
+        Counter::MessagesReceived,
+        Counter::ProtocolErrors,
+        Counter::AdminKicksSent,
+        Counter::AdminKicksFailed,
+        Counter::CyclesCompleted,
+        Counter::ArrivalsDropped,
+        Counter::ProbesSent,
+        Counter::JudgmentWaitsExpired,
+        Counter::LoginsRefusedAfterAdminKick,
+        Counter::LogoutsRefusedAfterKick,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Counter::ConnectionsOpened => "connections_opened",
+            Counter::ConnectionsFailed => "connections_failed",
+            Counter::ConnectionsLost => "connections_lost",
+            Counter::LoginsOk => "logins_ok",
+            Counter::LoginsFailed => "logins_failed",
+            Counter::RepeatLogins => "repeat_logins",
+            Counter::Readies => "readies",
+            Counter::Logouts => "logouts",
+            Counter::LogoutsFailed => "logouts_failed",
+            Counter::KicksMultipleAccount => "kicks_multipleAccount",
+            Counter::KicksMultipleDevice => "kicks_multipleDevice",
+            Counter::KicksUserSigExpired => "kicks_userSigExpired",
+            Counter::KicksRestApi => "kicks_REST_API_Kick",
+            Counter::ExpectedKicks => "expected_kicks",
+            Counter::ExpectedKicksMax => "expected_kicks_max",
+            Counter::TimeoutsConnect => "timeouts_connect",
+            Counter::TimeoutsLogin => "timeouts_login",
+            Counter::TimeoutsReady => "timeouts_ready",
+            Counter::TimeoutsLogout => "timeouts_logout",
+            Counter::MessagesSent => "messages_sent",
+            Counter::MessagesOk => "messages_ok",
+            Counter::MessagesFailed => "messages_failed",
+            Counter::MessagesRefused => "messages_refused",
+            Counter::MessagesReceived => "messages_received",
+            Counter::ProtocolErrors => "protocol_errors",
+            Counter::AdminKicksSent => "admin_kicks_sent",
+            Counter::AdminKicksFailed => "admin_kicks_failed",
+            Counter::CyclesCompleted => "cycles_completed",
+            Counter::ArrivalsDropped => "arrivals_dropped",
+            Counter::ProbesSent => "probes_sent",
+            Counter::JudgmentWaitsExpired => "judgment_waits_expired",
+            Counter::LoginsRefusedAfterAdminKick => "logins_refused_after_admin_kick",
+            Counter::LogoutsRefusedAfterKick => "logouts_refused_after_kick",
+        }
+    }
+
+    pub fn kick(t: KickType) -> Counter {
+        match t {
+            KickType::MultipleAccount => Counter::KicksMultipleAccount,
+            KickType::MultipleDevice => Counter::KicksMultipleDevice,
+            KickType::UserSigExpired => Counter::KicksUserSigExpired,
+            KickType::RestApiKick => Counter::KicksRestApi,
+        }
+    }
+}
+
+/// Highest latency a histogram tracks (one hour, in µs); larger values saturate.
+const MAX_MICROS: u64 = 3_600_000_000;
+
+/// The one histogram shape every recorder and total uses.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static histogram bounds")
+}
+
+/// What one thread recorded in one interval.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub hist: Vec<Histogram<u64>>,
+    pub counters: [u64; Counter::ALL.len()],
+    /// Failed logins by error code.
+    pub login_codes: BTreeMap<u32, u64>,
+    /// Failed connects by reason (e.g. `tcp_AddrNotAvailable`, `upgrade_http_503`).
+    pub connect_errors: BTreeMap<String, u64>,
+    /// Change of the live-session gauge.
+    pub live_delta: i64,
+    /// Violations found, by class.
+    pub violations: [u64; Class::COUNT],
+    /// Times each invariant had the chance to fire, by class.
+    pub judged: [u64; Class::COUNT],
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            hist: Metric::ALL.iter().map(|_| new_histogram()).collect(),
+            counters: [0; Counter::ALL.len()],
+            login_codes: BTreeMap::new(),
+            connect_errors: BTreeMap::new(),
+            live_delta: 0,
+            violations: [0; Class::COUNT],
+            judged: [0; Class::COUNT],
+        }
+    }
+}
+
+impl Snapshot {
+    pub fn add(&mut self, other: &Snapshot) {
+        for (a, b) in self.hist.iter_mut().zip(&other.hist) {
+            // Same template on both sides: adding cannot fail.
+            let _ = a.add(b);
+        }
+        for (a, b) in self.counters.iter_mut().zip(other.counters) {
+            *a += b;
+        }
+        for (c, n) in &other.login_codes {
+            *self.login_codes.entry(*c).or_default() += n;
+        }
+        for (c, n) in &other.connect_errors {
+            *self.connect_errors.entry(c.clone()).or_default() += n;
+        }
+        self.live_delta += other.live_delta;
+        for (a, b) in self.violations.iter_mut().zip(other.violations) {
+            *a += b;
+        }
+        for (a, b) in self.judged.iter_mut().zip(other.judged) {
+            *a += b;
+        }
+    }
+
+    pub fn violations(&self, c: Class) -> u64 {
+        self.violations[c.index()]
+    }
+
+    pub fn judged(&self, c: Class) -> u64 {
+        self.judged[c.index()]
+    }
+
+    /// Violations of the error classes (warning classes excluded).
+    pub fn violations_total(&self) -> u64 {
+        Class::ALL
+            .iter()
+            .filter(|c| !c.is_warning())
+            .map(|c| self.violations(*c))
+            .sum()
+    }
+
+    /// Violations of the warning classes.
+    pub fn warnings_total(&self) -> u64 {
+        Class::ALL
+            .iter()
+            .filter(|c| c.is_warning())
+            .map(|c| self.violations(*c))
+            .sum()
+    }
+
+    /// Errors of every kind, summed.
+    pub fn errors_total(&self) -> u64 {
+        [
+            Counter::ConnectionsFailed,
+            Counter::ConnectionsLost,
+            Counter::LoginsFailed,
+            Counter::LogoutsFailed,
+            Counter::TimeoutsConnect,
+            Counter::TimeoutsLogin,
+            Counter::TimeoutsReady,
+            Counter::TimeoutsLogout,
+            Counter::MessagesFailed,
+            Counter::ProtocolErrors,
+            Counter::AdminKicksFailed,
+        ]
+        .iter()
+        .map(|c| self.get(*c))
+        .sum()
+    }
+
+    /// `kickedOut` events of every type.
+    pub fn kicks_total(&self) -> u64 {
+        KickType::ALL
+            .iter()
+            .map(|k| self.get(Counter::kick(*k)))
+            .sum()
+    }
+
+    pub fn get(&self, c: Counter) -> u64 {
+        self.counters[c as usize]
+    }
+
+    pub fn hist(&self, m: Metric) -> &Histogram<u64> {
+        &self.hist[m as usize]
+    }
+}

@@ -1,0 +1,15 @@
+//! The run's results as typed data: metrics and counters ([`Snapshot`]), how the run ended and
+//! what each account saw ([`RunSummary`]), and the typed rows of `counters.csv`.
+//!
+//! The engine produces these; report writers, thresholds, the verdict, `compare` and the live
+//! display only read them.
+
+mod metrics;
+mod outcome;
+mod rows;
+mod threshold;
+
+pub use metrics::{new_histogram, Counter, Metric, Snapshot};
+pub use outcome::{AccountReport, Outcome, RunSummary, Tick};
+pub use rows::{counter_rows, RATE_ROWS, TOTAL_ROWS};
+pub use threshold::{Op, Stat, Subject, Threshold};

@@ -1,0 +1,194 @@
+//! One run, composed: the embedded server when there is no target, the engine, the live display
+//! and the reports, then thresholds, the baseline comparison and the verdict. `main` maps the
+//! verdict to an exit code; tests drive the same pipeline in-process.
+//!
+//! Data flows one way: scenario → plan → actors → recorders → [`crate::model`] → reports and
+//! verdict (docs/architecture.md).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::compare;
+use crate::engine::{self, Observer};
+use crate::model::{AccountReport, Outcome, Snapshot, Tick};
+use crate::progress::Progress;
+use crate::report::{self, ReportWriter, RunInfo};
+use crate::scenario::Resolved;
+use crate::server::{self, ServerConfig};
+use crate::thresholds::Threshold;
+use crate::verdict::{self, Verdict};
+
+/// How to run, beyond the scenario itself (the `run` flags).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Overrides the scenario's target URL.
+    pub target: Option<String>,
+    pub out_dir: PathBuf,
+    pub seed: Option<u64>,
+    /// No live display.
+    pub quiet: bool,
+    /// The `--set` overrides already applied (recorded in run.json).
+    pub overrides: Vec<String>,
+    /// Added to the scenario's `[thresholds]`.
+    pub thresholds: Vec<Threshold>,
+    /// A baseline report directory to compare with.
+    pub baseline: Option<PathBuf>,
+    pub compare: compare::Options,
+}
+
+/// A finished run: its results, where its reports are, and its verdict.
+pub struct Finished {
+    pub outcome: Outcome,
+    pub totals: Snapshot,
+    pub accounts: Vec<AccountReport>,
+    pub elapsed: std::time::Duration,
+    pub report_dir: PathBuf,
+    pub verdict: Verdict,
+}
+
+/// The embedded reference server for a scenario without a target.
+pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
+    let sc = &r.scenario;
+    ServerConfig {
+        sdkappid: sc.target.sdkappid,
+        key: sc.target.key.clone(),
+        admin: sc.target.admin.clone(),
+        policy: r.policy,
+        ready_delay: sc.server.ready_delay,
+        faults: sc.server.faults,
+        fault_seed: sc.server.fault_seed,
+        workers: sc.server.workers,
+        ..ServerConfig::default()
+    }
+}
+
+/// Each second goes to the streamed reports and the live display.
+struct Sinks<'a> {
+    writer: &'a mut ReportWriter,
+    progress: &'a mut Progress,
+}
+
+impl Observer for Sinks<'_> {
+    fn tick(&mut self, t: &Tick) -> anyhow::Result<()> {
+        self.writer.tick(t)?;
+        self.progress.update(t);
+        Ok(())
+    }
+
+    fn stopping(&mut self) {
+        self.progress.stopping();
+    }
+}
+
+/// Warn when this run may hold more sockets than the process may open.
+fn warn_fd_limit(r: &Resolved, embedded: bool) {
+    let fd_limit = crate::raise_fd_limit();
+    let sockets = r.instances() * if embedded { 2 } else { 1 };
+    if fd_limit > 0 && sockets + 64 > fd_limit {
+        eprintln!(
+            "warning: the open-file limit is {fd_limit} and cannot be raised further here; this run may hold up to {sockets} sockets{}, so connects beyond the limit will fail (counted as connections_failed_tcp_too_many_open_files)",
+            if embedded { " (both ends, with the embedded server)" } else { "" }
+        );
+    }
+}
+
+/// Run a scenario to its end: reports written, summary and verdict printed to `out`.
+pub fn execute<W: Write>(
+    mut resolved: Resolved,
+    opts: Options,
+    out: &mut W,
+) -> anyhow::Result<Finished> {
+    if let Some(seed) = opts.seed {
+        resolved.scenario.seed = seed;
+    }
+    resolved.thresholds.extend(opts.thresholds.iter().cloned());
+    let from_scenario =
+        (!resolved.scenario.target.url.is_empty()).then(|| resolved.scenario.target.url.clone());
+    let target = opts.target.clone().or(from_scenario);
+    warn_fd_limit(&resolved, target.is_none());
+    for w in crate::scenario::check_warnings(&resolved) {
+        eprintln!("warning: {w}");
+    }
+    let (url, embedded) = match target {
+        Some(url) => (url, None),
+        None => {
+            let h = server::start(embedded_server_config(&resolved))
+                .map_err(|e| anyhow::anyhow!("cannot start the embedded server: {e:#}"))?;
+            (h.url(), Some(h))
+        }
+    };
+    let mut writer = ReportWriter::create(
+        &opts.out_dir,
+        &resolved,
+        RunInfo {
+            target: url.clone(),
+            embedded: embedded.is_some(),
+            overrides: opts.overrides.clone(),
+        },
+    )?;
+    let mut progress = Progress::new(
+        opts.quiet,
+        resolved.planned_duration(),
+        resolved.cycles_planned(),
+    );
+    let summary = engine::run(
+        &resolved,
+        &url,
+        &mut Sinks {
+            writer: &mut writer,
+            progress: &mut progress,
+        },
+    );
+    progress.finish();
+    drop(embedded);
+    let summary = summary?;
+    writer.finish(
+        summary.outcome,
+        &summary.totals,
+        &summary.accounts,
+        summary.elapsed,
+    )?;
+    let dir = writer.dir().to_path_buf();
+    report::render_summary(out, summary.outcome, &summary.totals, summary.elapsed, &dir)?;
+    let judged: Vec<_> = resolved
+        .thresholds
+        .iter()
+        .map(|t| t.judge(&summary.totals, summary.elapsed))
+        .collect();
+    report::write_thresholds(out, &dir, &judged)?;
+    let failed = judged.iter().filter(|j| !j.passed).count();
+    let mut regressions = 0;
+    if let Some(base) = &opts.baseline {
+        let rows = compare::compare_dirs(&dir, base, &opts.compare)?;
+        writeln!(out, "compared with baseline {}", base.display())?;
+        compare::render(out, &rows, opts.compare.max_regression)?;
+        compare::write_csv(&dir.join("comparison.csv"), &rows)?;
+        regressions = compare::regressions(&rows);
+    }
+    let verdict = verdict::judge(
+        summary.outcome,
+        &summary.totals,
+        resolved.scenario.checks.error_budget,
+        failed,
+        regressions,
+    );
+    report::write_junit(
+        &dir,
+        &resolved.scenario.name,
+        &summary.totals,
+        &judged,
+        &summary.accounts,
+        &verdict,
+        summary.started,
+        summary.elapsed,
+    )?;
+    report::render_verdict(out, &verdict, &summary.totals)?;
+    Ok(Finished {
+        outcome: summary.outcome,
+        totals: summary.totals,
+        accounts: summary.accounts,
+        elapsed: summary.elapsed,
+        report_dir: dir,
+        verdict,
+    })
+}
