@@ -48,7 +48,9 @@ pub async fn kick(plan: &Plan, user: &str) -> anyhow::Result<()> {
         percent_encode(&sig),
         fastrand::u32(..)
     );
-    let body = serde_json::json!({ "UserID": user }).to_string();
+    let body = serde_json::to_string(&crate::protocol::rest::KickRequest {
+        user_id: user.to_string(),
+    })?;
     let stream = tokio::net::TcpStream::connect(plan.addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
@@ -58,11 +60,15 @@ pub async fn kick(plan: &Plan, user: &str) -> anyhow::Result<()> {
         .body(Full::new(Bytes::from(body)))?;
     let resp = tokio::time::timeout(Duration::from_secs(5), sender.send_request(req)).await??;
     let bytes = resp.into_body().collect().await?.to_bytes();
-    let v: serde_json::Value = serde_json::from_slice(&bytes)?;
-    if v["ActionStatus"] == "OK" {
+    let reply: crate::protocol::rest::RestReply = serde_json::from_slice(&bytes)?;
+    if reply.is_ok() {
         Ok(())
     } else {
-        anyhow::bail!("REST kick refused: {v}")
+        anyhow::bail!(
+            "REST kick refused: {} {}",
+            reply.error_code,
+            reply.error_info
+        )
     }
 }
 

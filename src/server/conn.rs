@@ -5,7 +5,7 @@
 //! answer without blocking the connection, so a second login sent meanwhile gets 2025.
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,7 +24,7 @@ use super::shard::{self, ConnLink, Push};
 use super::{now_unix, Shared};
 use crate::policy::Platform;
 use crate::protocol::{
-    self, code, error_response, event, event_frame, not_ready_code, ok_response, Request,
+    self, code, not_ready_code, Delivered, Event, Kicked, ReplyData, Request, ServerFrame,
 };
 use crate::usersig;
 
@@ -113,7 +113,7 @@ where
                 c.ready_at = None;
                 if let Session::LoggedIn { ready, .. } = &mut c.session {
                     *ready = true;
-                    c.out.push(event_frame(event::SDK_READY, None));
+                    c.out.push(ServerFrame::event(Event::Ready));
                 }
             }
             _ = tokio::time::sleep_until(c.expire_at.unwrap_or(far)), if c.expire_at.is_some() => {
@@ -125,13 +125,13 @@ where
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
                     if t.len() > protocol::MAX_FRAME_BYTES {
-                        c.out.push(error_response(0, code::INVALID_PARAMS, &format!(
+                        c.out.push(ServerFrame::error(0, code::INVALID_PARAMS, &format!(
                             "frame is {} bytes, over the {}-byte limit", t.len(), protocol::MAX_FRAME_BYTES)));
                     } else {
                         c.on_text(t.as_str()).await;
                     }
                 }
-                Some(Ok(Message::Binary(_))) => c.out.push(error_response(0, code::INVALID_PARAMS,
+                Some(Ok(Message::Binary(_))) => c.out.push(ServerFrame::error(0, code::INVALID_PARAMS,
                     "binary frames are not accepted; send JSON text frames")),
                 Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => {} // ping/pong are answered by tungstenite
@@ -167,12 +167,12 @@ impl Conn {
             Ok(r) => r,
             Err(e) => {
                 self.out
-                    .push(error_response(e.seq, code::INVALID_PARAMS, &e.message));
+                    .push(ServerFrame::error(e.seq, code::INVALID_PARAMS, &e.message));
                 return;
             }
         };
         match req {
-            Request::Ping { seq } => self.out.push(ok_response(seq, json!({}))),
+            Request::Ping { seq } => self.out.push(ServerFrame::ok(seq, ReplyData::default())),
             Request::Login {
                 seq,
                 sdk_app_id,
@@ -188,20 +188,26 @@ impl Conn {
     fn login(&mut self, seq: u64, app: u64, user: String, sig: String, platform: Platform) {
         match &self.session {
             Session::Pending { .. } => {
-                return self.out.push(error_response(
+                return self.out.push(ServerFrame::error(
                     seq,
                     code::LOGIN_IN_PROGRESS,
                     "a login is already in progress on this instance",
                 ))
             }
             Session::LoggedIn { user: u, .. } if *u == user => {
-                return self.out.push(ok_response(
+                return self.out.push(ServerFrame::ok(
                     seq,
-                    json!({"repeatLogin": true, "errorInfo": "already logged in as this user; no new login was made"}),
+                    ReplyData {
+                        repeat_login: Some(true),
+                        error_info: Some(
+                            "already logged in as this user; no new login was made".into(),
+                        ),
+                        ..ReplyData::default()
+                    },
                 ))
             }
             Session::LoggedIn { .. } => {
-                return self.out.push(error_response(
+                return self.out.push(ServerFrame::error(
                     seq,
                     code::LOGIN_IN_PROGRESS,
                     "logged in as another user on this instance; log out first",
@@ -232,7 +238,7 @@ impl Conn {
                 self.session = Session::Idle {
                     reason: code::NOT_READY_LOGIN_FAILED,
                 };
-                return self.out.push(error_response(seq, e.code(), &msg));
+                return self.out.push(ServerFrame::error(seq, e.code(), &msg));
             }
         };
         let msg = shard::Login {
@@ -267,9 +273,13 @@ impl Conn {
         let expires_at = self.pending_expiry.take().unwrap_or(u64::MAX);
         match reply {
             Ok(instance) => {
-                self.out.push(ok_response(
+                self.out.push(ServerFrame::ok(
                     seq,
-                    json!({"repeatLogin": false, "instanceID": format!("{instance:x}")}),
+                    ReplyData {
+                        repeat_login: Some(false),
+                        instance_id: Some(format!("{instance:x}")),
+                        ..ReplyData::default()
+                    },
                 ));
                 self.session = Session::LoggedIn {
                     user,
@@ -303,7 +313,7 @@ impl Conn {
                 } else {
                     "login failed"
                 };
-                self.out.push(error_response(seq, c, msg));
+                self.out.push(ServerFrame::error(seq, c, msg));
             }
         }
     }
@@ -311,19 +321,21 @@ impl Conn {
     fn set_ready(&mut self) {
         if let Session::LoggedIn { ready, .. } = &mut self.session {
             *ready = true;
-            self.out.push(event_frame(event::SDK_READY, None));
+            self.out.push(ServerFrame::event(Event::Ready));
         }
     }
 
     async fn logout(&mut self, seq: u64) {
         let (user, zombie) = match &self.session {
             Session::Idle { .. } => {
-                return self
-                    .out
-                    .push(error_response(seq, code::NOT_LOGGED_IN, "not logged in"))
+                return self.out.push(ServerFrame::error(
+                    seq,
+                    code::NOT_LOGGED_IN,
+                    "not logged in",
+                ))
             }
             Session::Pending { .. } => {
-                return self.out.push(error_response(
+                return self.out.push(ServerFrame::error(
                     seq,
                     code::LOGIN_IN_PROGRESS,
                     "a login is in progress on this instance; wait for its response",
@@ -347,12 +359,12 @@ impl Conn {
             self.session = Session::Idle {
                 reason: code::NOT_READY_LOGGED_OUT,
             };
-            self.out.push(ok_response(seq, json!({})));
-            self.out.push(event_frame(event::SDK_NOT_READY, None));
+            self.out.push(ServerFrame::ok(seq, ReplyData::default()));
+            self.out.push(ServerFrame::event(Event::NotReady));
         } else {
             // Kicked while the logout was on its way: the kick's push is queued; it is handled
             // next, and the logout finds nobody logged in.
-            self.out.push(error_response(
+            self.out.push(ServerFrame::error(
                 seq,
                 code::NOT_LOGGED_IN,
                 "not logged in (kicked)",
@@ -365,13 +377,13 @@ impl Conn {
             Session::Idle { reason } => {
                 return self
                     .out
-                    .push(error_response(seq, *reason, not_ready_text(*reason)))
+                    .push(ServerFrame::error(seq, *reason, not_ready_text(*reason)))
             }
             Session::Pending { .. } => (String::new(), false),
             Session::LoggedIn { user, ready, .. } => (user.clone(), *ready),
         };
         if !ok {
-            return self.out.push(error_response(
+            return self.out.push(ServerFrame::error(
                 seq,
                 code::NOT_READY_LOGGING_IN,
                 not_ready_text(code::NOT_READY_LOGGING_IN),
@@ -379,8 +391,13 @@ impl Conn {
         }
         self.next_message += 1;
         let message_id = format!("{:x}-{}", self.conn_id, self.next_message);
-        self.out
-            .push(ok_response(seq, json!({ "messageID": message_id })));
+        self.out.push(ServerFrame::ok(
+            seq,
+            ReplyData {
+                message_id: Some(message_id.clone()),
+                ..ReplyData::default()
+            },
+        ));
         self.shared.shard_for(&to).do_send(shard::Deliver {
             to,
             delivery: Arc::new(shard::Delivery {
@@ -396,10 +413,12 @@ impl Conn {
             Push::Message(d) => {
                 self.queued.fetch_sub(1, Ordering::Relaxed);
                 if let Session::LoggedIn { ready: true, .. } = self.session {
-                    self.out.push(event_frame(
-                        event::MESSAGE_RECEIVED,
-                        Some(json!({"from": d.from, "text": d.text, "messageID": d.message_id})),
-                    ));
+                    self.out
+                        .push(ServerFrame::event(Event::MessageReceived(Delivered {
+                            from: d.from.clone(),
+                            text: d.text.clone(),
+                            message_id: d.message_id.clone(),
+                        })));
                 }
             }
             Push::Kicked {
@@ -440,11 +459,9 @@ impl Conn {
                     };
                 }
                 if !silent {
-                    self.out.push(event_frame(
-                        event::KICKED_OUT,
-                        Some(json!({"type": kick.name()})),
-                    ));
-                    self.out.push(event_frame(event::SDK_NOT_READY, None));
+                    self.out
+                        .push(ServerFrame::event(Event::KickedOut(Kicked { kind: kick })));
+                    self.out.push(ServerFrame::event(Event::NotReady));
                 }
             }
         }

@@ -7,17 +7,19 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::Response;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::{now_unix, shard, Shared};
+use crate::protocol::rest::{AccountError, OnlineStatus, PlatformStatus, RestReply};
 use crate::protocol::{check_user_id, code};
 use crate::usersig;
 
 /// Most accounts one `query_online_status` may name.
 const MAX_QUERY_ACCOUNTS: usize = 500;
 
-pub(super) fn json_response(body: Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+pub(super) fn json_response(body: RestReply) -> Response<Full<Bytes>> {
+    let text = serde_json::to_string(&body).expect("REST replies serialize");
+    let mut r = Response::new(Full::new(Bytes::from(text)));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -25,15 +27,8 @@ pub(super) fn json_response(body: Value) -> Response<Full<Bytes>> {
     r
 }
 
-pub(super) fn fail(code: u32, info: &str) -> Value {
-    json!({"ActionStatus": "FAIL", "ErrorCode": code, "ErrorInfo": info})
-}
-
-fn ok(mut extra: Map<String, Value>) -> Value {
-    extra.insert("ActionStatus".into(), "OK".into());
-    extra.insert("ErrorCode".into(), 0.into());
-    extra.insert("ErrorInfo".into(), "".into());
-    Value::Object(extra)
+pub(super) fn fail(code: u32, info: &str) -> RestReply {
+    RestReply::fail(code, info)
 }
 
 /// Decode `%XX` and `+` in a query-string value.
@@ -71,7 +66,7 @@ fn query_param(query: &str, name: &str) -> Option<String> {
 }
 
 /// Check the admin credentials in the query string.
-fn authorize(query: &str, shared: &Shared) -> Result<(), Value> {
+fn authorize(query: &str, shared: &Shared) -> Result<(), RestReply> {
     let cfg = &shared.config;
     let get = |n: &str| {
         query_param(query, n).ok_or_else(|| {
@@ -106,7 +101,7 @@ fn authorize(query: &str, shared: &Shared) -> Result<(), Value> {
     Ok(())
 }
 
-pub(super) async fn handle(path: &str, query: &str, body: &[u8], shared: &Shared) -> Value {
+pub(super) async fn handle(path: &str, query: &str, body: &[u8], shared: &Shared) -> RestReply {
     if let Err(e) = authorize(query, shared) {
         return e;
     }
@@ -133,7 +128,7 @@ pub(super) async fn handle(path: &str, query: &str, body: &[u8], shared: &Shared
     }
 }
 
-async fn kick(body: &Value, shared: &Shared) -> Value {
+async fn kick(body: &Value, shared: &Shared) -> RestReply {
     let user = match body.get("UserID").or_else(|| body.get("Identifier")) {
         Some(Value::String(u)) => u.clone(),
         Some(_) => return fail(code::INVALID_PARAMS, "`UserID` must be a string"),
@@ -150,7 +145,7 @@ async fn kick(body: &Value, shared: &Shared) -> Value {
         })
         .await;
     match r {
-        Ok(Some(_)) => ok(Map::new()),
+        Ok(Some(_)) => RestReply::ok(),
         Ok(None) => fail(
             code::ACCOUNT_NOT_FOUND,
             &format!("account {user:?} does not exist (it never logged in)"),
@@ -159,7 +154,7 @@ async fn kick(body: &Value, shared: &Shared) -> Value {
     }
 }
 
-async fn query_online(body: &Value, shared: &Shared) -> Value {
+async fn query_online(body: &Value, shared: &Shared) -> RestReply {
     let Some(list) = body.get("To_Account").and_then(Value::as_array) else {
         return fail(
             code::INVALID_PARAMS,
@@ -219,32 +214,37 @@ async fn query_online(body: &Value, shared: &Shared) -> Value {
     }
     let mut results = Vec::new();
     let mut errors = Vec::new();
-    for (u, a) in users.iter().zip(answers) {
+    for (u, a) in users.into_iter().zip(answers) {
         match a {
-            None => errors.push(json!({"To_Account": u, "ErrorCode": code::ACCOUNT_NOT_FOUND})),
-            Some(platforms) => {
-                let status = if platforms.is_empty() {
+            None => errors.push(AccountError {
+                account: u,
+                code: code::ACCOUNT_NOT_FOUND,
+            }),
+            Some(platforms) => results.push(OnlineStatus {
+                account: u,
+                status: if platforms.is_empty() {
                     "Offline"
                 } else {
                     "Online"
-                };
-                let mut r = json!({"To_Account": u, "Status": status});
-                if detail {
-                    r["Detail"] = platforms
-                        .iter()
-                        .map(|p| json!({"Platform": p.name(), "Status": "Online"}))
-                        .collect();
                 }
-                results.push(r);
-            }
+                .into(),
+                detail: detail.then(|| {
+                    platforms
+                        .iter()
+                        .map(|p| PlatformStatus {
+                            platform: p.name().into(),
+                            status: "Online".into(),
+                        })
+                        .collect()
+                }),
+            }),
         }
     }
-    let mut m = Map::new();
-    m.insert("QueryResult".into(), Value::Array(results));
-    if !errors.is_empty() {
-        m.insert("ErrorList".into(), Value::Array(errors));
+    RestReply {
+        query_result: Some(results),
+        error_list: (!errors.is_empty()).then_some(errors),
+        ..RestReply::ok()
     }
-    ok(m)
 }
 
 #[cfg(test)]

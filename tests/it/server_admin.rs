@@ -3,7 +3,7 @@
 use crate::util::*;
 use loginstorm::policy::KickType;
 use loginstorm::policy::Platform::*;
-use loginstorm::protocol::ServerFrame;
+use loginstorm::protocol::{Event, ServerFrame};
 use loginstorm::server::DEV_SDKAPPID;
 use serde_json::json;
 
@@ -16,10 +16,10 @@ async fn rest_kick_kicks_every_instance_and_invalidates_older_sigs() {
     let mut c = Client::connect(&h).await;
     for cl in [&mut a, &mut b] {
         assert_eq!(cl.login_as("alice", Web, &old_sig).await.code, 0);
-        assert_eq!(cl.next_event().await, ServerFrame::Ready);
+        assert_eq!(cl.next_event().await, ServerFrame::Event(Event::Ready));
     }
     assert_eq!(c.login_as("alice", IPhone, &old_sig).await.code, 0);
-    assert_eq!(c.next_event().await, ServerFrame::Ready);
+    assert_eq!(c.next_event().await, ServerFrame::Event(Event::Ready));
 
     let r = rest(
         &h,
@@ -33,9 +33,9 @@ async fn rest_kick_kicks_every_instance_and_invalidates_older_sigs() {
     for cl in [&mut a, &mut b, &mut c] {
         assert_eq!(
             cl.next_event().await,
-            ServerFrame::KickedOut(KickType::RestApiKick)
+            ServerFrame::kicked(KickType::RestApiKick)
         );
-        assert_eq!(cl.next_event().await, ServerFrame::NotReady);
+        assert_eq!(cl.next_event().await, ServerFrame::Event(Event::NotReady));
         assert_eq!(cl.send_message("alice", "x").await.code, 3006);
     }
     // The sig in use before the kick is dead; a fresh one works.
@@ -51,10 +51,10 @@ async fn rest_kick_kicks_every_instance_and_invalidates_older_sigs() {
     )
     .await;
     assert_eq!(r["ActionStatus"], "OK");
-    assert_eq!(a.next_event().await, ServerFrame::Ready);
+    assert_eq!(a.next_event().await, ServerFrame::Event(Event::Ready));
     assert_eq!(
         a.next_event().await,
-        ServerFrame::KickedOut(KickType::RestApiKick)
+        ServerFrame::kicked(KickType::RestApiKick)
     );
 }
 

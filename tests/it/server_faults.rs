@@ -3,7 +3,7 @@
 use crate::util::*;
 use loginstorm::policy::KickType;
 use loginstorm::policy::Platform::*;
-use loginstorm::protocol::ServerFrame;
+use loginstorm::protocol::{Event, ServerFrame};
 use loginstorm::server::Faults;
 
 fn faulty(f: Faults, limits: &str) -> loginstorm::server::ServerHandle {
@@ -47,9 +47,9 @@ async fn zombie_keeps_a_kicked_session_authenticated() {
     b.login_ready("u", Web).await;
     assert_eq!(
         a.next_event().await,
-        ServerFrame::KickedOut(KickType::MultipleAccount)
+        ServerFrame::kicked(KickType::MultipleAccount)
     );
-    assert_eq!(a.next_event().await, ServerFrame::NotReady);
+    assert_eq!(a.next_event().await, ServerFrame::Event(Event::NotReady));
     assert_eq!(a.send_message("u", "still acting").await.code, 0);
 }
 
@@ -89,7 +89,7 @@ async fn kick_newest_picks_the_most_recent_victim() {
     }
     assert_eq!(
         cs[1].next_event().await,
-        ServerFrame::KickedOut(KickType::MultipleAccount)
+        ServerFrame::kicked(KickType::MultipleAccount)
     );
     cs[0].expect_quiet().await;
 }
@@ -109,7 +109,7 @@ async fn wrong_kick_type_mislabels_the_kick() {
     b.login_ready("u", Web).await;
     assert_eq!(
         a.next_event().await,
-        ServerFrame::KickedOut(KickType::MultipleDevice)
+        ServerFrame::kicked(KickType::MultipleDevice)
     );
 }
 

@@ -4,7 +4,7 @@
 use crate::util::*;
 use futures_util::{SinkExt, StreamExt};
 use loginstorm::policy::Platform::*;
-use loginstorm::protocol::ServerFrame;
+use loginstorm::protocol::{Event, Response, ServerFrame};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -12,9 +12,9 @@ use tokio_tungstenite::tungstenite::Message;
 async fn error_for(c: &mut Client, frame: Message) -> (u64, u32) {
     c.send_raw(frame).await;
     match c.read_frame().await.expect("answered") {
-        ServerFrame::Response {
+        ServerFrame::Response(Response {
             seq, code, message, ..
-        } => {
+        }) => {
             assert!(
                 message.is_some_and(|m| !m.is_empty()),
                 "an error names the problem"
@@ -71,7 +71,7 @@ async fn huge_and_non_ascii_user_ids() {
     d.login_ready("用户-ü-🚀", Web).await;
     assert_eq!(
         c.next_event().await,
-        ServerFrame::KickedOut(loginstorm::policy::KickType::MultipleAccount)
+        ServerFrame::kicked(loginstorm::policy::KickType::MultipleAccount)
     );
 }
 
@@ -118,7 +118,7 @@ async fn silent_connections_do_not_disturb_others() {
     assert_eq!(a.send_message("bob", "hi").await.code, 0);
     assert!(matches!(
         b.next_event().await,
-        ServerFrame::MessageReceived { .. }
+        ServerFrame::Event(Event::MessageReceived(_))
     ));
     drop(idle);
 }

@@ -4,20 +4,20 @@ use crate::util::*;
 use futures_util::SinkExt;
 use loginstorm::policy::Platform::{self, *};
 use loginstorm::policy::{KickType, PlatformMode};
-use loginstorm::protocol::ServerFrame;
+use loginstorm::protocol::{Delivered, Event, ServerFrame};
 use loginstorm::server::DEV_SDKAPPID;
 use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 fn kicked(t: KickType) -> ServerFrame {
-    ServerFrame::KickedOut(t)
+    ServerFrame::kicked(t)
 }
 
 /// Expect `kickedOut{type}` then `sdkStateNotReady`, in that order.
 async fn expect_kick(c: &mut Client, t: KickType) {
     assert_eq!(c.next_event().await, kicked(t));
-    assert_eq!(c.next_event().await, ServerFrame::NotReady);
+    assert_eq!(c.next_event().await, ServerFrame::Event(Event::NotReady));
 }
 
 #[tokio::test]
@@ -28,7 +28,7 @@ async fn login_answers_then_ready_and_repeat_login_is_local() {
     assert_eq!(r.code, 0);
     assert_eq!(r.data["repeatLogin"], json!(false));
     assert!(r.data["instanceID"].as_str().is_some_and(|s| !s.is_empty()));
-    assert_eq!(c.next_event().await, ServerFrame::Ready);
+    assert_eq!(c.next_event().await, ServerFrame::Event(Event::Ready));
     let again = c.login("alice", Web).await;
     assert_eq!(again.code, 0);
     assert_eq!(again.data["repeatLogin"], json!(true));
@@ -68,12 +68,12 @@ async fn logout_then_not_ready_and_every_not_ready_reason() {
     // logged in, not yet ready
     assert_eq!(c.login("alice", Web).await.code, 0);
     assert_eq!(c.send_message("x", "hi").await.code, 3000);
-    assert_eq!(c.next_event().await, ServerFrame::Ready);
+    assert_eq!(c.next_event().await, ServerFrame::Event(Event::Ready));
     assert_eq!(c.send_message("x", "hi").await.code, 0);
     // logged out
     let r = c.logout().await;
     assert_eq!((r.code, r.data.clone()), (0, json!({})));
-    assert_eq!(c.next_event().await, ServerFrame::NotReady);
+    assert_eq!(c.next_event().await, ServerFrame::Event(Event::NotReady));
     let r = c.send_message("x", "hi").await;
     assert_eq!(r.code, 3005);
     assert!(r.message.is_some_and(|m| m.contains("logged out")));
@@ -88,7 +88,7 @@ async fn logout_before_ready_cancels_ready() {
     let mut c = Client::connect(&h).await;
     assert_eq!(c.login("alice", Web).await.code, 0);
     assert_eq!(c.logout().await.code, 0);
-    assert_eq!(c.next_event().await, ServerFrame::NotReady);
+    assert_eq!(c.next_event().await, ServerFrame::Event(Event::NotReady));
     tokio::time::sleep(Duration::from_millis(300)).await;
     c.expect_quiet().await;
 }
@@ -231,7 +231,7 @@ async fn a_logout_does_not_affect_other_instances() {
     a.login_ready("u", Web).await;
     b.login_ready("u", Web).await;
     assert_eq!(a.logout().await.code, 0);
-    assert_eq!(a.next_event().await, ServerFrame::NotReady);
+    assert_eq!(a.next_event().await, ServerFrame::Event(Event::NotReady));
     b.expect_quiet().await;
     assert_eq!(b.send_message("u", "still here").await.code, 0);
 }
@@ -255,11 +255,11 @@ async fn messages_reach_every_ready_instance_of_the_recipient() {
     for c in [&mut r1, &mut r2, &mut r3] {
         assert_eq!(
             c.next_event().await,
-            ServerFrame::MessageReceived {
+            ServerFrame::Event(Event::MessageReceived(Delivered {
                 from: "alice".into(),
                 text: "héllo".into(),
                 message_id: id.clone()
-            }
+            }))
         );
     }
     other.expect_quiet().await;
@@ -269,7 +269,7 @@ async fn messages_reach_every_ready_instance_of_the_recipient() {
     assert_eq!(r.code, 0);
     assert!(matches!(
         sender.next_event().await,
-        ServerFrame::MessageReceived { .. }
+        ServerFrame::Event(Event::MessageReceived(_))
     ));
 }
 
@@ -316,7 +316,7 @@ async fn an_expiring_user_sig_kicks_the_live_session() {
     let now = loginstorm::unix_now();
     let short = sig_at("alice", now, 1); // valid through now+1
     assert_eq!(c.login_as("alice", Web, &short).await.code, 0);
-    assert_eq!(c.next_event().await, ServerFrame::Ready);
+    assert_eq!(c.next_event().await, ServerFrame::Event(Event::Ready));
     expect_kick(&mut c, KickType::UserSigExpired).await;
     assert_eq!(c.send_message("alice", "x").await.code, 3004);
     assert_eq!(c.login_as("alice", Web, &short).await.code, 70001);

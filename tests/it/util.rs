@@ -2,7 +2,7 @@
 
 use futures_util::{SinkExt, StreamExt};
 use loginstorm::policy::Platform;
-use loginstorm::protocol::ServerFrame;
+use loginstorm::protocol::{Event, Response, ServerFrame};
 use loginstorm::run::Finished;
 use loginstorm::server::{self, ServerConfig, ServerHandle, DEV_KEY, DEV_SDKAPPID};
 use loginstorm::usersig;
@@ -48,6 +48,20 @@ pub struct Reply {
     pub code: u32,
     pub data: Value,
     pub message: Option<String>,
+}
+
+impl From<Response> for Reply {
+    /// `data` as JSON, so tests read fields the way a client of any language would.
+    fn from(r: Response) -> Reply {
+        Reply {
+            code: r.code,
+            data: r
+                .data
+                .map(|d| serde_json::to_value(d).unwrap())
+                .unwrap_or(Value::Null),
+            message: r.message,
+        }
+    }
 }
 
 pub struct Client {
@@ -101,34 +115,13 @@ impl Client {
         let found = self
             .backlog
             .iter()
-            .position(|f| matches!(f, ServerFrame::Response { seq: s, .. } if *s == seq));
-        if let Some(ServerFrame::Response {
-            code,
-            data,
-            message,
-            ..
-        }) = found.and_then(|i| self.backlog.remove(i))
-        {
-            return Reply {
-                code,
-                data,
-                message,
-            };
+            .position(|f| matches!(f, ServerFrame::Response(r) if r.seq == seq));
+        if let Some(ServerFrame::Response(r)) = found.and_then(|i| self.backlog.remove(i)) {
+            return Reply::from(r);
         }
         loop {
             match self.read_frame().await.expect("connection open") {
-                ServerFrame::Response {
-                    seq: s,
-                    code,
-                    data,
-                    message,
-                } if s == seq => {
-                    return Reply {
-                        code,
-                        data,
-                        message,
-                    }
-                }
+                ServerFrame::Response(r) if r.seq == seq => return Reply::from(r),
                 other => self.backlog.push_back(other),
             }
         }
@@ -154,7 +147,7 @@ impl Client {
         let r = self.login(user, platform).await;
         assert_eq!(r.code, 0, "login of {user}: {r:?}");
         assert_eq!(r.data["repeatLogin"], json!(false));
-        assert_eq!(self.next_event().await, ServerFrame::Ready);
+        assert_eq!(self.next_event().await, ServerFrame::Event(Event::Ready));
     }
 
     pub async fn logout(&mut self) -> Reply {

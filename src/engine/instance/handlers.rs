@@ -10,7 +10,7 @@ use super::{Instance, Phase};
 use crate::checks::ProbeKind;
 use crate::engine::account::Observed;
 use crate::engine::metrics::{self, Counter};
-use crate::protocol::ServerFrame;
+use crate::protocol::{Event, ServerFrame};
 use std::time::Duration;
 
 impl Actor for Instance {
@@ -45,10 +45,8 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
             Ok(_) => return,
         };
         match ServerFrame::parse(text.as_str()) {
-            Ok(ServerFrame::Response {
-                seq, code, data, ..
-            }) => self.on_response(ctx, seq, code, &data),
-            Ok(ServerFrame::Ready) => {
+            Ok(ServerFrame::Response(r)) => self.on_response(ctx, &r),
+            Ok(ServerFrame::Event(Event::Ready)) => {
                 if self.phase == Phase::AwaitReady {
                     self.on_ready(ctx);
                 } else {
@@ -63,12 +61,14 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
                     }
                 }
             }
-            Ok(ServerFrame::KickedOut(kick)) => self.on_kicked(ctx, kick),
-            Ok(ServerFrame::NotReady) => self.observe(Observed::NotReady {
+            Ok(ServerFrame::Event(Event::KickedOut(k))) => self.on_kicked(ctx, k.kind),
+            Ok(ServerFrame::Event(Event::NotReady)) => self.observe(Observed::NotReady {
                 slot: self.slot,
                 at: Instant::now(),
             }),
-            Ok(ServerFrame::MessageReceived { .. }) => metrics::count(Counter::MessagesReceived),
+            Ok(ServerFrame::Event(Event::MessageReceived(_))) => {
+                metrics::count(Counter::MessagesReceived)
+            }
             Err(_) => metrics::count(Counter::ProtocolErrors),
         }
     }

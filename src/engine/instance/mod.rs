@@ -409,13 +409,8 @@ impl Instance {
         });
     }
 
-    fn on_response(
-        &mut self,
-        ctx: &mut Context<Self>,
-        seq: u64,
-        code: u32,
-        data: &serde_json::Value,
-    ) {
+    fn on_response(&mut self, ctx: &mut Context<Self>, r: &crate::protocol::Response) {
+        let (seq, code) = (r.seq, r.code);
         if let Some(i) = self.probes.iter().position(|(s, _)| *s == seq) {
             let (_, kind) = self.probes.swap_remove(i);
             if kind == ProbeKind::ReadyDue {
@@ -447,7 +442,7 @@ impl Instance {
         match self.phase {
             Phase::LoggingIn => {
                 let now = Instant::now();
-                let repeat = data.get("repeatLogin").and_then(|v| v.as_bool()) == Some(true);
+                let repeat = r.repeat_login();
                 self.observe(Observed::LoginAnswered {
                     slot: self.slot,
                     ok: code == 0,
