@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod admin;
+mod arrivals;
 pub mod connect;
 pub mod instance;
 pub mod metrics;
@@ -21,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::model::{AccountReport, Counter, Outcome, RunSummary, Snapshot, Tick};
-use crate::scenario::{rate_at, LoadModel, Resolved};
+use crate::scenario::{LoadModel, Resolved};
 use account::{Account, Arrive, Finish, Note, Start, TakeReport};
 use plan::Plan;
 
@@ -158,21 +159,11 @@ async fn controller(
         LoadModel::Open => {
             let (accts, stages) = (accounts.clone(), resolved.stages.clone());
             actix::spawn(async move {
-                // Integrate the rate in 1 ms steps; each whole arrival is due at its step.
-                const DT: Duration = Duration::from_millis(1);
-                let total: Duration = stages.iter().map(|s| s.over).sum();
-                let (mut t, mut due, mut next) = (Duration::ZERO, 0.0f64, 0usize);
-                while t < total {
-                    due += rate_at(&stages, t) * DT.as_secs_f64();
-                    t += DT;
-                    while due >= 1.0 {
-                        due -= 1.0;
-                        tokio::time::sleep_until(start + t).await;
-                        accts[next % accts.len()].do_send(Arrive {
-                            intended: start + t,
-                        });
-                        next += 1;
-                    }
+                for (next, at) in arrivals::Arrivals::new(stages).enumerate() {
+                    tokio::time::sleep_until(start + at).await;
+                    accts[next % accts.len()].do_send(Arrive {
+                        intended: start + at,
+                    });
                 }
             })
         }

@@ -2,7 +2,6 @@
 //! independent), counts its kicks against the policy's expectation, and measures kick propagation.
 
 use actix::prelude::*;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -16,12 +15,12 @@ use crate::checks::History;
 use crate::model::AccountReport;
 
 mod history;
+mod waves;
 use crate::policy::KickType;
 use crate::scenario::{Alignment, LoadModel};
 pub use history::Observed;
+use waves::{Shape, Waves};
 
-/// Open-model arrivals an idle-less account may queue before further ones are dropped.
-const MAX_QUEUED_ARRIVALS: usize = 64;
 /// Violations one account keeps for violations.csv (all are counted).
 const MAX_LISTED_PER_ACCOUNT: usize = 100;
 
@@ -36,15 +35,9 @@ pub struct Account {
     plan: Arc<Plan>,
     n: u32,
     instances: Vec<Addr<Instance>>,
-    cycles: Vec<u32>,
-    stopped: Vec<bool>,
-    in_wave: usize,
-    /// Slots of the current wave that are connected and waiting for the release
-    /// (`None` once released, or outside a barrier wave).
-    arrived: Option<Vec<bool>>,
+    waves: Waves<Instant>,
     last_login: Vec<Option<Instant>>,
     admin_kick_at: Option<Instant>,
-    queue: VecDeque<Instant>,
     finishing: bool,
     done_sent: bool,
     notes: UnboundedSender<Note>,
@@ -108,25 +101,23 @@ impl Account {
                 expected: plan.expected_per_wave.map(|_| (0, 0)),
                 ..Default::default()
             },
+            waves: Waves::new(Shape {
+                slots: k,
+                cycles: plan.cycles,
+                waves: plan.model == LoadModel::Open || plan.alignment != Alignment::Independent,
+                barrier: plan.alignment != Alignment::Independent,
+                open: plan.model == LoadModel::Open,
+            }),
             plan,
             n,
             instances,
-            cycles: vec![0; k],
-            stopped: vec![false; k],
-            in_wave: 0,
-            arrived: None,
             last_login: vec![None; k],
             admin_kick_at: None,
-            queue: VecDeque::new(),
             finishing: false,
             done_sent: false,
             notes,
             rng: fastrand::Rng::with_seed(seed),
         }
-    }
-
-    fn wave_based(&self) -> bool {
-        self.plan.model == LoadModel::Open || self.plan.alignment != Alignment::Independent
     }
 
     fn jitter(&mut self) -> Duration {
@@ -142,23 +133,18 @@ impl Account {
         if self.finishing {
             return;
         }
-        let live: Vec<usize> = (0..self.instances.len())
-            .filter(|&i| !self.stopped[i])
-            .collect();
-        if live.is_empty() {
-            return self.done();
-        }
-        self.report.waves += 1;
-        self.in_wave = live.len();
-        let barrier = self.plan.alignment != Alignment::Independent;
-        self.arrived = barrier.then(|| vec![false; self.instances.len()]);
+        let (slots, barrier) = match self.waves.start() {
+            waves::Start::Done => return self.done(),
+            waves::Start::Go { slots, barrier } => (slots, barrier),
+        };
+        self.report.waves = self.waves.waves;
         if !barrier {
-            self.expect(&live);
+            self.expect(&slots);
             if let Some(h) = &mut self.history {
-                h.wave_released(self.report.waves, live.len(), false);
+                h.wave_released(self.report.waves, slots.len(), false);
             }
         }
-        for i in live {
+        for i in slots {
             self.instances[i].do_send(Go { intended, barrier });
         }
     }
@@ -182,15 +168,8 @@ impl Account {
         metrics::add(Counter::ExpectedKicksMax, hi);
     }
 
-    /// Release the wave once every slot still in it has arrived.
-    fn maybe_release(&mut self) {
-        let Some(arrived) = &self.arrived else { return };
-        let waiting = arrived.iter().filter(|a| **a).count();
-        if waiting < self.in_wave || self.in_wave == 0 {
-            return;
-        }
-        let slots: Vec<usize> = (0..arrived.len()).filter(|&i| arrived[i]).collect();
-        self.arrived = None;
+    /// Release a barrier or jitter wave's logins.
+    fn release(&mut self, slots: Vec<usize>) {
         self.expect(&slots);
         self.judged_wave = false;
         if let Some(h) = &mut self.history {
@@ -204,13 +183,6 @@ impl Account {
             let delay = self.jitter();
             self.instances[i].do_send(Release { delay });
         }
-    }
-
-    fn all_cycles_done(&self) -> bool {
-        let want = self.plan.cycles;
-        self.plan.model == LoadModel::Closed
-            && want > 0
-            && (0..self.instances.len()).all(|i| self.stopped[i] || self.cycles[i] >= want)
     }
 
     fn done(&mut self) {
@@ -239,7 +211,7 @@ impl Handler<Start> for Account {
 
     fn handle(&mut self, _: Start, _: &mut Context<Self>) {
         let now = Instant::now();
-        if self.wave_based() {
+        if self.plan.model == LoadModel::Open || self.plan.alignment != Alignment::Independent {
             self.start_wave(now);
         } else {
             for i in 0..self.instances.len() {
@@ -266,12 +238,10 @@ impl Handler<Arrive> for Account {
         if self.finishing {
             return;
         }
-        if self.in_wave == 0 {
-            self.start_wave(m.intended);
-        } else if self.queue.len() < MAX_QUEUED_ARRIVALS {
-            self.queue.push_back(m.intended);
-        } else {
-            metrics::count(Counter::ArrivalsDropped);
+        match self.waves.arrival(m.intended) {
+            waves::Arrival::StartNow => self.start_wave(m.intended),
+            waves::Arrival::Queued => {}
+            waves::Arrival::Dropped => metrics::count(Counter::ArrivalsDropped),
         }
     }
 }
@@ -287,10 +257,9 @@ impl Handler<Arrived> for Account {
     type Result = ();
 
     fn handle(&mut self, m: Arrived, _: &mut Context<Self>) {
-        if let Some(arrived) = &mut self.arrived {
-            arrived[m.slot as usize] = true;
+        if let Some(slots) = self.waves.arrived(m.slot as usize) {
+            self.release(slots);
         }
-        self.maybe_release();
     }
 }
 
@@ -368,53 +337,27 @@ impl Handler<CycleDone> for Account {
     type Result = ();
 
     fn handle(&mut self, m: CycleDone, ctx: &mut Context<Self>) {
-        let slot = m.slot as usize;
-        self.cycles[slot] += 1;
-        if m.stopped {
-            self.stopped[slot] = true;
-        }
+        let next = self.waves.cycle_done(m.slot as usize, m.stopped);
         if self.finishing {
             return;
         }
-        if !self.wave_based() {
-            if self.all_cycles_done() {
-                return self.done();
-            }
-            let want = self.plan.cycles;
-            if !self.stopped[slot] && (want == 0 || self.cycles[slot] < want) {
-                let think = self.think();
+        match next {
+            waves::Next::Wait => {}
+            waves::Next::Release(slots) => self.release(slots),
+            waves::Next::Again(slot) => {
                 let addr = self.instances[slot].clone();
-                ctx.run_later(think, move |_, _| {
+                ctx.run_later(self.think(), move |_, _| {
                     addr.do_send(Go {
                         intended: Instant::now(),
                         barrier: false,
                     })
                 });
             }
-            return;
-        }
-        self.in_wave = self.in_wave.saturating_sub(1);
-        if let Some(arrived) = &mut self.arrived {
-            // Left the wave before its release (its connect failed).
-            arrived[slot] = false;
-            self.maybe_release();
-        }
-        if self.in_wave > 0 {
-            return;
-        }
-        match self.plan.model {
-            LoadModel::Closed => {
-                if self.all_cycles_done() || self.stopped.iter().all(|s| *s) {
-                    return self.done();
-                }
-                let think = self.think();
-                ctx.run_later(think, |act, _| act.start_wave(Instant::now()));
+            waves::Next::Think => {
+                ctx.run_later(self.think(), |act, _| act.start_wave(Instant::now()));
             }
-            LoadModel::Open => {
-                if let Some(intended) = self.queue.pop_front() {
-                    self.start_wave(intended);
-                }
-            }
+            waves::Next::Arrival(intended) => self.start_wave(intended),
+            waves::Next::Done => self.done(),
         }
     }
 }
@@ -509,7 +452,7 @@ impl Handler<Finish> for Account {
         }
         self.history = None;
         self.holding.clear();
-        self.queue.clear();
+        self.waves.finish();
         for i in &self.instances {
             i.do_send(Stop);
         }
