@@ -7,6 +7,7 @@
 mod conn;
 mod http;
 mod rest;
+mod session;
 pub mod shard;
 
 use actix::prelude::*;
