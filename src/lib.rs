@@ -5,6 +5,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod commands;
 pub mod compare;
 pub mod engine;
 pub mod faults;

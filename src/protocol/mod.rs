@@ -67,6 +67,21 @@ pub mod event {
     pub const MESSAGE_RECEIVED: &str = "messageReceived";
 }
 
+/// How a not-ready reason reads in an error response.
+pub fn not_ready_text(reason: u32) -> &'static str {
+    match reason {
+        code::NOT_LOGGED_IN => "not logged in",
+        code::NOT_READY_LOGGING_IN => "not ready: login in progress",
+        code::NOT_READY_LOGIN_FAILED => "not ready: the last login failed",
+        code::NOT_READY_KICKED_DEVICE => "not ready: kicked (multipleDevice)",
+        code::NOT_READY_KICKED_ACCOUNT => "not ready: kicked (multipleAccount)",
+        code::NOT_READY_KICKED_EXPIRED => "not ready: kicked (userSigExpired)",
+        code::NOT_READY_LOGGED_OUT => "not ready: logged out",
+        code::NOT_READY_KICKED_REST => "not ready: kicked (REST_API_Kick)",
+        _ => "not ready",
+    }
+}
+
 /// The not-ready reason an instance reports after a kick of this type.
 pub fn not_ready_code(kick: KickType) -> u32 {
     match kick {

@@ -8,17 +8,18 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use super::instance::{Go, Instance, Release, Stop};
-use super::metrics::{self, Counter, Metric};
+use super::metrics::{self, Counter};
 use super::plan::Plan;
 use super::ActiveGuard;
 use crate::checks::History;
 use crate::model::AccountReport;
 
 mod history;
+mod kicks;
 mod waves;
-use crate::policy::KickType;
 use crate::scenario::{Alignment, LoadModel};
 pub use history::Observed;
+pub use kicks::{AdminKickAnswered, AdminKickSent, Kicked, SigInvalidated};
 use waves::{Shape, Waves};
 
 /// Violations one account keeps for violations.csv (all are counted).
@@ -286,48 +287,6 @@ impl Handler<LoginSent> for Account {
 
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Kicked {
-    pub slot: u8,
-    pub kick: KickType,
-    pub at: Instant,
-    /// The instance's UserSig had expired by the wall clock when the kick arrived.
-    pub sig_expired: bool,
-}
-
-impl Handler<Kicked> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: Kicked, _: &mut Context<Self>) {
-        self.report.kicks[m.kick.index()] += 1;
-        let t = self.t(m.at);
-        let found = match &mut self.history {
-            Some(h) => h.kicked(m.slot, m.kick, t, m.sig_expired),
-            None => vec![],
-        };
-        self.record(found);
-        let cause = match m.kick {
-            KickType::MultipleAccount | KickType::MultipleDevice => self
-                .last_login
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != m.slot as usize)
-                .filter_map(|(_, t)| *t)
-                .filter(|t| *t <= m.at)
-                .max(),
-            KickType::RestApiKick => self.admin_kick_at.filter(|t| *t <= m.at),
-            KickType::UserSigExpired => None,
-        };
-        if let Some(c) = cause {
-            metrics::record(
-                Metric::KickPropagation,
-                u64::try_from((m.at - c).as_micros()).unwrap_or(u64::MAX),
-            );
-        }
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "()")]
 pub struct CycleDone {
     pub slot: u8,
     pub stopped: bool,
@@ -378,60 +337,6 @@ impl Handler<HoldEnded> for Account {
         } else {
             self.holding.push(m.slot);
         }
-    }
-}
-
-/// The admin kicker is about to kick this account through the REST API.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AdminKickSent {
-    pub at: Instant,
-}
-
-impl Handler<AdminKickSent> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: AdminKickSent, _: &mut Context<Self>) {
-        self.admin_kick_at = Some(m.at);
-        let t = self.t(m.at);
-        if let Some(h) = &mut self.history {
-            h.admin_kick_sent(t);
-        }
-    }
-}
-
-/// A login of this account was refused with 70052 (UserSig invalidated by an admin kick).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SigInvalidated;
-
-impl Handler<SigInvalidated> for Account {
-    type Result = ();
-
-    fn handle(&mut self, _: SigInvalidated, _: &mut Context<Self>) {
-        // The kicker tells the account before it sends the kick, so a 70052 that the kick
-        // caused always finds `admin_kick_at` set (one mailbox, in order).
-        if self.admin_kick_at.is_some() {
-            metrics::count(Counter::LoginsRefusedAfterAdminKick);
-        } else {
-            metrics::login_failed(crate::protocol::code::SIG_INVALIDATED);
-        }
-    }
-}
-
-/// The admin kick sent at `sent` was answered OK by the backend.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AdminKickAnswered {
-    pub sent: Instant,
-}
-
-impl Handler<AdminKickAnswered> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: AdminKickAnswered, ctx: &mut Context<Self>) {
-        let sent = self.t(m.sent);
-        self.arm_admin_due(ctx, sent);
     }
 }
 

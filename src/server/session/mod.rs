@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Faults;
 use crate::policy::{KickType, Platform};
 use crate::protocol::{
-    code, not_ready_code, Delivered, Event, Kicked, ReplyData, Request, ServerFrame,
+    code, not_ready_code, not_ready_text, Delivered, Event, Kicked, ReplyData, Request, ServerFrame,
 };
 use crate::units::DelayRange;
 use crate::usersig;
@@ -383,20 +383,6 @@ impl Session {
             self.out.push(ServerFrame::event(Event::KickedOut(k)));
             self.out.push(ServerFrame::event(Event::NotReady));
         }
-    }
-}
-
-fn not_ready_text(reason: u32) -> &'static str {
-    match reason {
-        code::NOT_LOGGED_IN => "not logged in",
-        code::NOT_READY_LOGGING_IN => "not ready: login in progress",
-        code::NOT_READY_LOGIN_FAILED => "not ready: the last login failed",
-        code::NOT_READY_KICKED_DEVICE => "not ready: kicked (multipleDevice)",
-        code::NOT_READY_KICKED_ACCOUNT => "not ready: kicked (multipleAccount)",
-        code::NOT_READY_KICKED_EXPIRED => "not ready: kicked (userSigExpired)",
-        code::NOT_READY_LOGGED_OUT => "not ready: logged out",
-        code::NOT_READY_KICKED_REST => "not ready: kicked (REST_API_Kick)",
-        _ => "not ready",
     }
 }
 

@@ -1,0 +1,106 @@
+//! The account's kicks: each `kickedOut` its instances saw (counted, judged, and timed from
+//! its cause), and the admin kicks the kicker sends (70052 refusals they provoke are not
+//! failures; sessions they must end are probed once their time has come).
+
+use actix::prelude::*;
+use tokio::time::Instant;
+
+use super::Account;
+use crate::engine::metrics::{self, Counter, Metric};
+use crate::policy::KickType;
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Kicked {
+    pub slot: u8,
+    pub kick: KickType,
+    pub at: Instant,
+    /// The instance's UserSig had expired by the wall clock when the kick arrived.
+    pub sig_expired: bool,
+}
+
+impl Handler<Kicked> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: Kicked, _: &mut Context<Self>) {
+        self.report.kicks[m.kick.index()] += 1;
+        let t = self.t(m.at);
+        let found = match &mut self.history {
+            Some(h) => h.kicked(m.slot, m.kick, t, m.sig_expired),
+            None => vec![],
+        };
+        self.record(found);
+        let cause = match m.kick {
+            KickType::MultipleAccount | KickType::MultipleDevice => self
+                .last_login
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != m.slot as usize)
+                .filter_map(|(_, t)| *t)
+                .filter(|t| *t <= m.at)
+                .max(),
+            KickType::RestApiKick => self.admin_kick_at.filter(|t| *t <= m.at),
+            KickType::UserSigExpired => None,
+        };
+        if let Some(c) = cause {
+            metrics::record(
+                Metric::KickPropagation,
+                u64::try_from((m.at - c).as_micros()).unwrap_or(u64::MAX),
+            );
+        }
+    }
+}
+
+/// The admin kicker is about to kick this account through the REST API.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AdminKickSent {
+    pub at: Instant,
+}
+
+impl Handler<AdminKickSent> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: AdminKickSent, _: &mut Context<Self>) {
+        self.admin_kick_at = Some(m.at);
+        let t = self.t(m.at);
+        if let Some(h) = &mut self.history {
+            h.admin_kick_sent(t);
+        }
+    }
+}
+
+/// A login of this account was refused with 70052 (UserSig invalidated by an admin kick).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SigInvalidated;
+
+impl Handler<SigInvalidated> for Account {
+    type Result = ();
+
+    fn handle(&mut self, _: SigInvalidated, _: &mut Context<Self>) {
+        // The kicker tells the account before it sends the kick, so a 70052 that the kick
+        // caused always finds `admin_kick_at` set (one mailbox, in order).
+        if self.admin_kick_at.is_some() {
+            metrics::count(Counter::LoginsRefusedAfterAdminKick);
+        } else {
+            metrics::login_failed(crate::protocol::code::SIG_INVALIDATED);
+        }
+    }
+}
+
+/// The admin kick sent at `sent` was answered OK by the backend.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AdminKickAnswered {
+    pub sent: Instant,
+}
+
+impl Handler<AdminKickAnswered> for Account {
+    type Result = ();
+
+    fn handle(&mut self, m: AdminKickAnswered, ctx: &mut Context<Self>) {
+        let sent = self.t(m.sent);
+        self.arm_admin_due(ctx, sent);
+    }
+}

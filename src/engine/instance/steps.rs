@@ -1,0 +1,184 @@
+//! An instance's own steps through a cycle: connect, log in, become ready, hold (with
+//! messages), wait for the wave's judgment, log out.
+
+use actix::prelude::*;
+use futures_util::stream::StreamExt;
+use tokio::time::Instant;
+
+use super::{connect, micros, Instance, Phase, MAX_MESSAGES_IN_FLIGHT};
+use crate::engine::account::{HoldEnded, LoginSent, Observed};
+use crate::engine::metrics::{self, Counter, Metric};
+use crate::protocol::Request;
+use crate::scenario::{CycleEnd, MessageTo};
+use actix::io::SinkWrite;
+
+impl Instance {
+    pub(super) fn connect(&mut self, ctx: &mut Context<Self>) {
+        self.set_phase(ctx, Phase::Connecting);
+        let plan = self.plan.clone();
+        let local = plan.local_addr(self.global);
+        let started = Instant::now();
+        let fut = async move {
+            tokio::time::timeout(
+                plan.connect_timeout,
+                connect::connect(&plan.url, plan.addr, local),
+            )
+            .await
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
+            if act.phase != Phase::Connecting {
+                return;
+            }
+            match res {
+                Ok(Ok(ws)) => {
+                    metrics::record(Metric::Connect, micros(started.elapsed()));
+                    metrics::count(Counter::ConnectionsOpened);
+                    let (sink, stream) = ws.split();
+                    act.stream = Some(ctx.add_stream(stream));
+                    act.sink = Some(SinkWrite::new(sink, ctx));
+                    act.connected(ctx);
+                }
+                Ok(Err(e)) => {
+                    metrics::connect_failed(e.reason());
+                    act.cycle_done(ctx, false);
+                }
+                Err(_) => {
+                    metrics::connect_failed("timeout".into());
+                    metrics::count(Counter::TimeoutsConnect);
+                    act.cycle_done(ctx, false);
+                }
+            }
+        }));
+    }
+
+    pub(super) fn login(&mut self, ctx: &mut Context<Self>) {
+        self.seq += 1;
+        self.ctrl_seq = self.seq;
+        let req = Request::Login {
+            seq: self.seq,
+            sdk_app_id: self.plan.sdkappid,
+            user_id: self.user.clone(),
+            user_sig: self
+                .plan
+                .user_sig(self.n, &self.user, self.sig_not_before, &mut self.sig_cache)
+                .to_string(),
+            platform: self.platform,
+        };
+        self.session_sig_time = match &self.plan.credentials {
+            Some(_) => None,
+            None => self.sig_cache.as_ref().map(|(t, _)| *t),
+        };
+        self.login_sent = Instant::now();
+        self.last_kicked = false;
+        self.account.do_send(LoginSent {
+            slot: self.slot,
+            at: self.login_sent,
+        });
+        if !self.send(&req) {
+            return self.lost(ctx);
+        }
+        self.set_phase(ctx, Phase::LoggingIn);
+        self.after(ctx, self.plan.login_timeout, |act, ctx| {
+            metrics::count(Counter::TimeoutsLogin);
+            act.resync(ctx);
+        });
+    }
+
+    pub(super) fn on_ready(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        self.observe(Observed::Ready {
+            slot: self.slot,
+            at: now,
+        });
+        metrics::record(Metric::Ready, micros(now - self.start_mark()));
+        metrics::record(Metric::ReadyService, micros(now - self.login_sent));
+        metrics::count(Counter::Readies);
+        self.set_phase(ctx, Phase::Ready);
+        if self.stopping {
+            return self.logout(ctx);
+        }
+        let hold = self.plan.hold.sample(self.rng.f64());
+        self.after(ctx, hold, |act, ctx| act.end_hold(ctx));
+        if let Some(every) = self.plan.message_interval {
+            let h = ctx.run_interval(every, |act, ctx| act.send_message(ctx));
+            self.timers.push(h);
+        }
+    }
+
+    pub(super) fn send_message(&mut self, ctx: &mut Context<Self>) {
+        if self.messages.len() >= MAX_MESSAGES_IN_FLIGHT {
+            return;
+        }
+        let to = match self.plan.message_to {
+            MessageTo::Myself => self.user.clone(),
+            MessageTo::Peer => self.plan.user_id((self.n + 1) % self.plan.accounts),
+        };
+        self.seq += 1;
+        let req = Request::SendMessage {
+            seq: self.seq,
+            to,
+            text: "loginstorm".into(),
+        };
+        if self.send(&req) {
+            self.messages.push((self.seq, Instant::now()));
+            metrics::count(Counter::MessagesSent);
+        } else {
+            self.lost(ctx);
+        }
+    }
+
+    /// The hold is over. In a judged wave the session stays until the account has judged the
+    /// wave's capacity and kicks (docs/checks.md), so short holds do not leave checks inert.
+    pub(super) fn end_hold(&mut self, ctx: &mut Context<Self>) {
+        if self.barrier && self.plan.holds_for_judgment() && !self.stopping {
+            self.awaiting_judgment = true;
+            self.account.do_send(HoldEnded { slot: self.slot });
+            // Never wait forever: a judgment needs at most the kick timeout and a probe.
+            let wait = self.plan.kick_timeout + self.plan.login_timeout * 2;
+            self.after(ctx, wait, |act, ctx| {
+                metrics::count(Counter::JudgmentWaitsExpired);
+                act.proceed(ctx)
+            });
+            return;
+        }
+        self.end_session(ctx);
+    }
+
+    /// The account judged the wave (or gave up waiting): end the cycle as planned.
+    pub(super) fn proceed(&mut self, ctx: &mut Context<Self>) {
+        if self.awaiting_judgment && self.phase == Phase::Ready {
+            self.awaiting_judgment = false;
+            self.end_session(ctx);
+        }
+    }
+
+    pub(super) fn end_session(&mut self, ctx: &mut Context<Self>) {
+        match self.plan.end {
+            CycleEnd::Close => {
+                self.set_phase(ctx, Phase::Idle);
+                self.close(ctx);
+                self.cycle_done(ctx, false);
+            }
+            CycleEnd::Logout | CycleEnd::LogoutClose => self.logout(ctx),
+        }
+    }
+
+    pub(super) fn logout(&mut self, ctx: &mut Context<Self>) {
+        self.seq += 1;
+        self.ctrl_seq = self.seq;
+        self.logout_sent = Instant::now();
+        self.observe(Observed::LogoutSent {
+            slot: self.slot,
+            at: self.logout_sent,
+        });
+        if !self.send(&Request::Logout { seq: self.seq }) {
+            return self.lost(ctx);
+        }
+        self.set_phase(ctx, Phase::LoggingOut);
+        self.kicked_while_logging_out = false;
+        self.after(ctx, self.plan.logout_timeout, |act, ctx| {
+            metrics::count(Counter::TimeoutsLogout);
+            act.resync(ctx);
+        });
+    }
+}
