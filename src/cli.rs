@@ -154,7 +154,7 @@ pub struct CompareArgs {
     pub tolerance: Tolerance,
 }
 
-fn parse_threshold(s: &str) -> Result<crate::thresholds::Threshold, String> {
+fn parse_threshold(s: &str) -> Result<crate::thresholds::Threshold, crate::model::ThresholdError> {
     s.parse()
 }
 
@@ -264,8 +264,17 @@ pub struct ServeArgs {
     pub fault_seed: u64,
 }
 
+/// `serve` flags that do not make a server.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Fault(#[from] crate::faults::FaultError),
+    #[error("--key must not be empty")]
+    EmptyKey,
+}
+
 impl ServeArgs {
-    pub fn into_config(self) -> Result<ServerConfig, String> {
+    pub fn into_config(self) -> Result<ServerConfig, ConfigError> {
         let faults = Faults {
             drop_kick: self.fault_drop_kick,
             zombie: self.fault_zombie,
@@ -278,7 +287,7 @@ impl ServeArgs {
         };
         faults.validate()?;
         if self.key.is_empty() {
-            return Err("--key must not be empty".into());
+            return Err(ConfigError::EmptyKey);
         }
         Ok(ServerConfig {
             listen: self.listen,
@@ -297,11 +306,11 @@ impl ServeArgs {
     }
 }
 
-fn parse_limits(s: &str) -> Result<Limits, String> {
+fn parse_limits(s: &str) -> Result<Limits, crate::policy::PolicyError> {
     s.parse()
 }
 
-fn parse_mode(s: &str) -> Result<PlatformMode, String> {
+fn parse_mode(s: &str) -> Result<PlatformMode, crate::policy::PolicyError> {
     s.parse()
 }
 

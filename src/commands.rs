@@ -6,7 +6,7 @@ use crate::cli::{exit, SigGenArgs, SigVerifyArgs};
 use crate::{server, usersig};
 
 pub fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<u8> {
-    let config = args.into_config().map_err(anyhow::Error::msg)?;
+    let config = args.into_config()?;
     crate::raise_fd_limit();
     for w in config.warnings() {
         eprintln!("{w}");
@@ -47,7 +47,7 @@ pub fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<u8> {
 }
 
 pub fn sig_gen(a: SigGenArgs) -> anyhow::Result<u8> {
-    crate::protocol::check_user_id(&a.user).map_err(anyhow::Error::msg)?;
+    crate::protocol::check_user_id(&a.user)?;
     let time = a.time.unwrap_or_else(crate::unix_now);
     let sig = usersig::generate(
         a.sdkappid,

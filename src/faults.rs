@@ -1,6 +1,14 @@
 //! The reference server's fault switches: how a broken backend misbehaves, as data. Each breaks
 //! one promise so the checks can be proven to catch it (docs/protocol.md, docs/checks.md).
 
+/// A fault probability outside 0..=1.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("fault probability {name} = {p} is not within 0..=1")]
+pub struct FaultError {
+    pub name: &'static str,
+    pub p: f64,
+}
+
 /// Probabilities (0..=1) of each injected fault; all zero by default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -25,12 +33,10 @@ pub struct Faults {
 }
 
 impl Faults {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), FaultError> {
         for (name, p) in self.named() {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!(
-                    "fault probability {name} = {p} is not within 0..=1"
-                ));
+                return Err(FaultError { name, p });
             }
         }
         Ok(())

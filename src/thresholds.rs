@@ -135,9 +135,15 @@ mod tests {
         ] {
             assert!(ok.parse::<Threshold>().is_ok(), "{ok}");
         }
-        let e = "violations.capcity == 0".parse::<Threshold>().unwrap_err();
+        let e = "violations.capcity == 0"
+            .parse::<Threshold>()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("did you mean \"violations.capacity\""), "{e}");
-        let e = "logins_per_secc >= 1".parse::<Threshold>().unwrap_err();
+        let e = "logins_per_secc >= 1"
+            .parse::<Threshold>()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("logins_per_sec"), "{e}");
         assert!("login.error_rate < 200%".parse::<Threshold>().is_err());
         assert!("login.error_rate < 1.5".parse::<Threshold>().is_err());

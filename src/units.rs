@@ -6,19 +6,32 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// A duration or range that could not be read; each names the text at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    #[error("duration {0:?} needs a unit (us, ms, s, m or h)")]
+    NoUnit(String),
+    #[error("duration {0:?} does not start with a number")]
+    NotANumber(String),
+    #[error("duration {text:?} has unknown unit {unit:?} (use us, ms, s, m or h)")]
+    UnknownUnit { text: String, unit: String },
+    #[error("duration {0:?} is out of range")]
+    OutOfRange(String),
+    #[error("range {0:?} has its minimum above its maximum")]
+    Inverted(String),
+}
+
 /// Parse a duration such as `150ms`, `1.5s`, `2m`, `1h`, `500us` or `0`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
     let s = s.trim();
     if s == "0" {
         return Ok(Duration::ZERO);
     }
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("duration {s:?} needs a unit (us, ms, s, m or h)"))?;
+        .ok_or_else(|| UnitError::NoUnit(s.into()))?;
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("duration {s:?} does not start with a number"))?;
+    let n: f64 = num.parse().map_err(|_| UnitError::NotANumber(s.into()))?;
     let secs = match unit.trim() {
         "us" | "µs" => n / 1e6,
         "ms" => n / 1e3,
@@ -26,13 +39,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
         other => {
-            return Err(format!(
-                "duration {s:?} has unknown unit {other:?} (use us, ms, s, m or h)"
-            ))
+            return Err(UnitError::UnknownUnit {
+                text: s.into(),
+                unit: other.into(),
+            })
         }
     };
     if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(format!("duration {s:?} is out of range"));
+        return Err(UnitError::OutOfRange(s.into()));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -84,13 +98,13 @@ impl DelayRange {
 }
 
 impl FromStr for DelayRange {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, UnitError> {
         match s.split_once("..") {
             Some((a, b)) => {
                 let (min, max) = (parse_duration(a)?, parse_duration(b)?);
                 if min > max {
-                    return Err(format!("range {s:?} has its minimum above its maximum"));
+                    return Err(UnitError::Inverted(s.into()));
                 }
                 Ok(DelayRange { min, max })
             }
@@ -132,8 +146,8 @@ impl<'de> Deserialize<'de> for DelayRange {
 pub struct Dur(pub Duration);
 
 impl FromStr for Dur {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, UnitError> {
         parse_duration(s).map(Dur)
     }
 }

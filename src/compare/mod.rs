@@ -372,15 +372,24 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A `--max-regression` that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ToleranceError {
+    #[error("{0:?} is not a tolerance (e.g. 10% or 0.1)")]
+    NotANumber(String),
+    #[error("tolerance {0:?} out of range (0%..=10000%)")]
+    OutOfRange(String),
+}
+
 /// Parse `10%` or `0.1` into a fraction.
-pub fn parse_tolerance(s: &str) -> Result<f64, String> {
+pub fn parse_tolerance(s: &str) -> Result<f64, ToleranceError> {
     let v = match s.trim().strip_suffix('%') {
         Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
         None => s.trim().parse::<f64>(),
     }
-    .map_err(|_| format!("{s:?} is not a tolerance (e.g. 10% or 0.1)"))?;
+    .map_err(|_| ToleranceError::NotANumber(s.into()))?;
     if !(0.0..=100.0).contains(&v) {
-        return Err(format!("tolerance {s:?} out of range (0%..=10000%)"));
+        return Err(ToleranceError::OutOfRange(s.into()));
     }
     Ok(v)
 }

@@ -62,7 +62,7 @@ pub fn run(
     url: &str,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<RunSummary> {
-    let plan = Plan::new(resolved, url).map_err(anyhow::Error::msg)?;
+    let plan = Plan::new(resolved, url)?;
     preflight(&plan)?;
     let started = std::time::SystemTime::now();
     let sys = System::new();

@@ -50,7 +50,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(r: &Resolved, url: &str) -> Result<Arc<Plan>, String> {
+    pub fn new(r: &Resolved, url: &str) -> Result<Arc<Plan>, TargetError> {
         let s = &r.scenario;
         let addr = target_addr(url)?;
         // A wave's kicks are exact when its logins all meet a live account: a barrier, or a
@@ -168,11 +168,26 @@ impl Plan {
     }
 }
 
+/// A target URL that names no reachable address.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("target {0:?} must start with ws://")]
+    Scheme(String),
+    #[error("cannot resolve target {url:?}: {source}")]
+    Resolve {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("target {0:?} resolves to no address")]
+    NoAddress(String),
+}
+
 /// Resolve `ws://host:port/path` to a socket address.
-pub fn target_addr(url: &str) -> Result<SocketAddr, String> {
+pub fn target_addr(url: &str) -> Result<SocketAddr, TargetError> {
     let rest = url
         .strip_prefix("ws://")
-        .ok_or_else(|| format!("target {url:?} must start with ws://"))?;
+        .ok_or_else(|| TargetError::Scheme(url.into()))?;
     let hostport = rest.split('/').next().unwrap_or("");
     let with_port = if hostport
         .rsplit_once(':')
@@ -184,7 +199,10 @@ pub fn target_addr(url: &str) -> Result<SocketAddr, String> {
     };
     with_port
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve target {url:?}: {e}"))?
+        .map_err(|source| TargetError::Resolve {
+            url: url.into(),
+            source,
+        })?
         .next()
-        .ok_or_else(|| format!("target {url:?} resolves to no address"))
+        .ok_or_else(|| TargetError::NoAddress(url.into()))
 }

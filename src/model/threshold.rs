@@ -8,6 +8,39 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::model::{Counter, Metric};
+use crate::units::UnitError;
+
+/// What is wrong with a threshold; shown after the threshold's text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThresholdProblem {
+    #[error("expected SUBJECT OP VALUE, e.g. \"login.p99 < 150ms\"")]
+    Syntax,
+    #[error("unknown statistic {0:?} (use p50, p90, p99, p99.9, min, max, mean, count)")]
+    UnknownStat(String),
+    #[error("unknown threshold subject {subject:?}{} (see docs/ci.md: <metric>.<stat>, login.error_rate, error_rate, violations, or any counters.csv row)", closest.as_ref().map(|c| format!("; did you mean {c:?}?")).unwrap_or_default())]
+    UnknownSubject {
+        subject: String,
+        closest: Option<String>,
+    },
+    #[error(
+        "{0}: error_rate exists for login and connect (and error_rate alone for every operation)"
+    )]
+    NoErrorRate(String),
+    #[error("{0:?} is not a non-negative number")]
+    NotANumber(String),
+    #[error("{0:?} is over 100%")]
+    OverHundredPercent(String),
+    #[error(transparent)]
+    Duration(#[from] UnitError),
+}
+
+/// A threshold that could not be read, with its text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("threshold {text:?}: {problem}")]
+pub struct ThresholdError {
+    pub text: String,
+    pub problem: ThresholdProblem,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -73,7 +106,7 @@ pub struct Threshold {
     pub value: f64,
 }
 
-fn parse_stat(s: &str) -> Result<Stat, String> {
+fn parse_stat(s: &str) -> Result<Stat, ThresholdProblem> {
     match s {
         "min" => Ok(Stat::Min),
         "max" => Ok(Stat::Max),
@@ -84,11 +117,7 @@ fn parse_stat(s: &str) -> Result<Stat, String> {
                 .strip_prefix('p')
                 .and_then(|q| q.parse::<f64>().ok())
                 .filter(|q| (0.0..=100.0).contains(q))
-                .ok_or_else(|| {
-                    format!(
-                        "unknown statistic {s:?} (use p50, p90, p99, p99.9, min, max, mean, count)"
-                    )
-                })?;
+                .ok_or_else(|| ThresholdProblem::UnknownStat(s.into()))?;
             Ok(Stat::Quantile(q / 100.0))
         }
     }
@@ -140,18 +169,15 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn unknown(s: &str) -> String {
+fn unknown(s: &str) -> ThresholdProblem {
     let known = known_subjects();
-    let closest = known.iter().min_by_key(|k| distance(s, k));
-    format!(
-        "unknown threshold subject {s:?}{} (see docs/ci.md: <metric>.<stat>, login.error_rate, error_rate, violations, or any counters.csv row)",
-        closest
-            .map(|c| format!("; did you mean {c:?}?"))
-            .unwrap_or_default()
-    )
+    ThresholdProblem::UnknownSubject {
+        subject: s.into(),
+        closest: known.into_iter().min_by_key(|k| distance(s, k)),
+    }
 }
 
-fn parse_subject(s: &str) -> Result<Subject, String> {
+fn parse_subject(s: &str) -> Result<Subject, ThresholdProblem> {
     if let Some((_, c)) = ALIASES.iter().find(|(a, _)| *a == s) {
         return Ok(Subject::Counter(c.to_string()));
     }
@@ -169,7 +195,7 @@ fn parse_subject(s: &str) -> Result<Subject, String> {
             return match m {
                 "login" => Ok(Subject::ErrorRate("login")),
                 "connect" => Ok(Subject::ErrorRate("connect")),
-                _ => Err(format!("{s}: error_rate exists for login and connect (and error_rate alone for every operation)")),
+                _ => Err(ThresholdProblem::NoErrorRate(s.into())),
             };
         }
         if let Some(metric) = Metric::ALL.iter().find(|x| x.name() == m) {
@@ -191,25 +217,25 @@ fn parse_subject(s: &str) -> Result<Subject, String> {
     Err(unknown(s))
 }
 
-fn number(v: &str) -> Result<f64, String> {
+fn number(v: &str) -> Result<f64, ThresholdProblem> {
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
-        _ => Err(format!("{v:?} is not a non-negative number")),
+        _ => Err(ThresholdProblem::NotANumber(v.into())),
     }
 }
 
-fn parse_value(subject: &Subject, v: &str) -> Result<f64, String> {
+fn parse_value(subject: &Subject, v: &str) -> Result<f64, ThresholdProblem> {
     let v = v.trim();
     match subject {
         Subject::Latency(_, Stat::Count) | Subject::Counter(_) => number(v),
-        Subject::Latency(..) => crate::units::parse_duration(v).map(|d| d.as_secs_f64() * 1e6),
+        Subject::Latency(..) => Ok(crate::units::parse_duration(v)?.as_secs_f64() * 1e6),
         Subject::ErrorRate(_) => {
             let f = match v.strip_suffix('%') {
                 Some(p) => number(p.trim())? / 100.0,
                 None => number(v)?,
             };
             if f > 1.0 {
-                return Err(format!("{v:?} is over 100%"));
+                return Err(ThresholdProblem::OverHundredPercent(v.into()));
             }
             Ok(f)
         }
@@ -234,7 +260,7 @@ fn split_op(s: &str) -> Option<(&str, Op, &str)> {
 
 impl Threshold {
     /// Build from a `[thresholds]` entry: `"login.p99" = "< 150ms"`.
-    pub fn from_entry(subject: &str, condition: &str) -> Result<Threshold, String> {
+    pub fn from_entry(subject: &str, condition: &str) -> Result<Threshold, ThresholdError> {
         format!("{subject} {condition}").parse()
     }
 
@@ -257,13 +283,15 @@ impl Threshold {
 }
 
 impl FromStr for Threshold {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Threshold, String> {
-        let (lhs, op, rhs) = split_op(s).ok_or_else(|| {
-            format!("threshold {s:?}: expected SUBJECT OP VALUE, e.g. \"login.p99 < 150ms\"")
-        })?;
-        let subject = parse_subject(lhs.trim()).map_err(|e| format!("threshold {s:?}: {e}"))?;
-        let value = parse_value(&subject, rhs).map_err(|e| format!("threshold {s:?}: {e}"))?;
+    type Err = ThresholdError;
+    fn from_str(s: &str) -> Result<Threshold, ThresholdError> {
+        let err = |problem| ThresholdError {
+            text: s.into(),
+            problem,
+        };
+        let (lhs, op, rhs) = split_op(s).ok_or_else(|| err(ThresholdProblem::Syntax))?;
+        let subject = parse_subject(lhs.trim()).map_err(err)?;
+        let value = parse_value(&subject, rhs).map_err(err)?;
         Ok(Threshold {
             text: format!("{} {} {}", lhs.trim(), op.symbol(), rhs.trim()),
             subject,

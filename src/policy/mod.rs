@@ -8,6 +8,34 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// A platform, kick type, mode or limit that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error(
+        "unknown platform {0:?} (expected one of Android, iPhone, iPad, Windows, Mac, Linux, Web)"
+    )]
+    UnknownPlatform(String),
+    #[error("unknown kick type {0:?}")]
+    UnknownKickType(String),
+    #[error("unknown platform mode {0:?} (expected single, dual, three or multi)")]
+    UnknownMode(String),
+    #[error("limit {limit} for {platform} is out of range (1..={max})")]
+    LimitOutOfRange {
+        platform: Platform,
+        limit: u8,
+        max: u8,
+    },
+    #[error("expected Platform=N, got {0:?}")]
+    NotAPair(String),
+    #[error("limit for {platform} is not a small whole number: {text:?}")]
+    NotANumber { platform: Platform, text: String },
+}
+
+/// At most this much of a bad input is quoted back.
+fn quote(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
 /// The seven platforms. Mini programs, uni-app and React Native count as `Web`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Platform {
@@ -66,17 +94,12 @@ impl fmt::Display for Platform {
 }
 
 impl FromStr for Platform {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = PolicyError;
+    fn from_str(s: &str) -> Result<Self, PolicyError> {
         Platform::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown platform {:?} (expected one of Android, iPhone, iPad, Windows, Mac, Linux, Web)",
-                    s.chars().take(64).collect::<String>()
-                )
-            })
+            .ok_or_else(|| PolicyError::UnknownPlatform(quote(s)))
     }
 }
 
@@ -122,17 +145,12 @@ impl fmt::Display for KickType {
 }
 
 impl FromStr for KickType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = PolicyError;
+    fn from_str(s: &str) -> Result<Self, PolicyError> {
         KickType::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown kick type {:?}",
-                    s.chars().take(64).collect::<String>()
-                )
-            })
+            .ok_or_else(|| PolicyError::UnknownKickType(quote(s)))
     }
 }
 
@@ -189,16 +207,14 @@ impl fmt::Display for PlatformMode {
 }
 
 impl FromStr for PlatformMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = PolicyError;
+    fn from_str(s: &str) -> Result<Self, PolicyError> {
         match s {
             "single" => Ok(PlatformMode::Single),
             "dual" => Ok(PlatformMode::Dual),
             "three" => Ok(PlatformMode::Three),
             "multi" => Ok(PlatformMode::Multi),
-            other => Err(format!(
-                "unknown platform mode {other:?} (expected single, dual, three or multi)"
-            )),
+            other => Err(PolicyError::UnknownMode(quote(other))),
         }
     }
 }
@@ -219,12 +235,13 @@ impl Limits {
     }
 
     /// Set one platform's limit, checking its bounds (1..=10 Web, 1..=3 native).
-    pub fn set(&mut self, p: Platform, limit: u8) -> Result<(), String> {
+    pub fn set(&mut self, p: Platform, limit: u8) -> Result<(), PolicyError> {
         if limit == 0 || limit > p.max_limit() {
-            return Err(format!(
-                "limit {limit} for {p} is out of range (1..={})",
-                p.max_limit()
-            ));
+            return Err(PolicyError::LimitOutOfRange {
+                platform: p,
+                limit,
+                max: p.max_limit(),
+            });
         }
         self.0[p.index()] = limit;
         Ok(())
@@ -242,17 +259,18 @@ impl Limits {
 }
 
 impl FromStr for Limits {
-    type Err = String;
+    type Err = PolicyError;
     /// Parse `Web=3,Android=1`; platforms not named keep the default of 1.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, PolicyError> {
         let mut limits = Limits::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, n) = part
                 .split_once('=')
-                .ok_or_else(|| format!("expected Platform=N, got {part:?}"))?;
+                .ok_or_else(|| PolicyError::NotAPair(quote(part)))?;
             let p: Platform = name.trim().parse()?;
-            let n: u8 = n.trim().parse().map_err(|_| {
-                format!("limit for {p} is not a small whole number: {:?}", n.trim())
+            let n: u8 = n.trim().parse().map_err(|_| PolicyError::NotANumber {
+                platform: p,
+                text: quote(n.trim()),
             })?;
             limits.set(p, n)?;
         }

@@ -98,6 +98,21 @@ pub enum Event {
     MessageReceived(Delivered),
 }
 
+/// A frame from the server that the protocol does not allow.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("server frame is not a JSON object: {0}")]
+    NotAnObject(#[source] serde_json::Error),
+    #[error("event {name:?}: {source}")]
+    Event {
+        name: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("response: {0}")]
+    Response(#[source] serde_json::Error),
+}
+
 /// Any frame a server sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -131,22 +146,24 @@ impl ServerFrame {
     }
 
     /// Parse a frame from the server; a malformed or unknown one is an error naming the problem.
-    pub fn parse(text: &str) -> Result<ServerFrame, String> {
+    pub fn parse(text: &str) -> Result<ServerFrame, FrameError> {
         // Which shape it is decides which type reads it, so errors name the real problem.
         #[derive(Deserialize)]
         struct Probe<'a> {
             #[serde(borrow, default)]
             event: Option<std::borrow::Cow<'a, str>>,
         }
-        let probe: Probe = serde_json::from_str(text)
-            .map_err(|e| format!("server frame is not a JSON object: {e}"))?;
+        let probe: Probe = serde_json::from_str(text).map_err(FrameError::NotAnObject)?;
         match probe.event {
             Some(name) => serde_json::from_str::<Event>(text)
                 .map(ServerFrame::Event)
-                .map_err(|e| format!("event {:?}: {e}", truncate(&name, 64))),
+                .map_err(|source| FrameError::Event {
+                    name: truncate(&name, 64).to_string(),
+                    source,
+                }),
             None => serde_json::from_str::<Response>(text)
                 .map(ServerFrame::Response)
-                .map_err(|e| format!("response: {e}")),
+                .map_err(FrameError::Response),
         }
     }
 }
@@ -201,19 +218,27 @@ mod tests {
         ];
         for (frame, json) in cases {
             assert_eq!(frame.to_json(), json);
-            assert_eq!(ServerFrame::parse(json), Ok(frame));
+            assert_eq!(ServerFrame::parse(json).unwrap(), frame);
         }
     }
 
     #[test]
     fn malformed_frames_name_the_problem() {
-        let e = ServerFrame::parse(r#"{"event":"kickedOut","data":{"type":"bogus"}}"#).unwrap_err();
+        let e = ServerFrame::parse(r#"{"event":"kickedOut","data":{"type":"bogus"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("kickedOut") && e.contains("bogus"), "{e}");
-        let e = ServerFrame::parse(r#"{"event":"sdkStateSleepy"}"#).unwrap_err();
+        let e = ServerFrame::parse(r#"{"event":"sdkStateSleepy"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sdkStateSleepy"), "{e}");
-        let e = ServerFrame::parse(r#"{"event":"kickedOut"}"#).unwrap_err();
+        let e = ServerFrame::parse(r#"{"event":"kickedOut"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("kickedOut"), "{e}");
-        let e = ServerFrame::parse(r#"{"code":0,"data":{}}"#).unwrap_err();
+        let e = ServerFrame::parse(r#"{"code":0,"data":{}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("seq"), "{e}");
         assert!(ServerFrame::parse("[1]").is_err());
         assert!(ServerFrame::parse(r#"{"seq":1,"code":-4}"#).is_err());

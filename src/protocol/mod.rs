@@ -10,7 +10,7 @@ mod frame;
 mod request;
 pub mod rest;
 
-pub use frame::{Delivered, Event, Kicked, ReplyData, Response, ServerFrame};
+pub use frame::{Delivered, Event, FrameError, Kicked, ReplyData, Response, ServerFrame};
 pub use request::{Request, RequestError};
 
 /// Largest text frame the server interprets; larger ones get a 70402 response.
@@ -92,19 +92,27 @@ pub fn not_ready_code(kick: KickType) -> u32 {
     }
 }
 
+/// A userID the protocol does not accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UserIdError {
+    #[error("userID must not be empty")]
+    Empty,
+    #[error("userID is {0} bytes, over the {MAX_USER_ID_BYTES}-byte limit")]
+    TooLong(usize),
+    #[error("userID must not contain control characters")]
+    ControlCharacter,
+}
+
 /// Validate a userID: 1..=128 bytes of UTF-8 with no control characters.
-pub fn check_user_id(id: &str) -> Result<(), String> {
+pub fn check_user_id(id: &str) -> Result<(), UserIdError> {
     if id.is_empty() {
-        return Err("userID must not be empty".into());
+        return Err(UserIdError::Empty);
     }
     if id.len() > MAX_USER_ID_BYTES {
-        return Err(format!(
-            "userID is {} bytes, over the {MAX_USER_ID_BYTES}-byte limit",
-            id.len()
-        ));
+        return Err(UserIdError::TooLong(id.len()));
     }
     if id.chars().any(char::is_control) {
-        return Err("userID must not contain control characters".into());
+        return Err(UserIdError::ControlCharacter);
     }
     Ok(())
 }

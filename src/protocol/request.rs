@@ -89,10 +89,12 @@ impl Request {
                     None => return Err(err("missing field `sdkAppID` for op `login`".into())),
                 };
                 let user_id = string_field("userID")?;
-                check_user_id(&user_id).map_err(&err)?;
+                check_user_id(&user_id).map_err(|e| err(e.to_string()))?;
                 let user_sig = string_field("userSig")?;
                 let platform_name = string_field("platform")?;
-                let platform = platform_name.parse::<Platform>().map_err(&err)?;
+                let platform = platform_name
+                    .parse::<Platform>()
+                    .map_err(|e| err(e.to_string()))?;
                 Ok(Request::Login {
                     seq,
                     sdk_app_id,

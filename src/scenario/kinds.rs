@@ -5,8 +5,36 @@ use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::policy::Platform;
-use crate::units::DelayRange;
+use crate::policy::{Platform, PolicyError};
+use crate::units::{parse_duration, DelayRange, UnitError};
+
+/// Most instances one account may have.
+pub const MAX_INSTANCES: usize = 64;
+
+/// A value in one of the scenario's small languages that could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KindError {
+    #[error("think {0:?}: expected fixed:D, uniform:A..B or exp:MEAN")]
+    Think(String),
+    #[error("alignment {0:?}: expected barrier, jitter:WINDOW or independent")]
+    Alignment(String),
+    #[error("on_kick {0:?}: expected relogin:BACKOFF, next_cycle or stop")]
+    OnKick(String),
+    #[error("stage {0:?}: expected RATE,DURATION")]
+    StageShape(String),
+    #[error("stage {0:?}: rate is not a number within 0..=1000000")]
+    StageRate(String),
+    #[error("{0:?}: count after * is not a whole number")]
+    Count(String),
+    #[error("no instances given (e.g. \"Web*3,Android\")")]
+    NoInstances,
+    #[error("{0} or more instances per account; at most {MAX_INSTANCES}")]
+    TooManyInstances(u64),
+    #[error(transparent)]
+    Unit(#[from] UnitError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
 
 /// Think time between cycles: `fixed:100ms`, `uniform:50ms..200ms`, `exp:100ms` (mean).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,18 +59,16 @@ impl Think {
 }
 
 impl FromStr for Think {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = KindError;
+    fn from_str(s: &str) -> Result<Self, KindError> {
         let (kind, arg) = s
             .split_once(':')
-            .ok_or_else(|| format!("think {s:?}: expected fixed:D, uniform:A..B or exp:MEAN"))?;
+            .ok_or_else(|| KindError::Think(s.into()))?;
         match kind {
-            "fixed" => Ok(Think::Fixed(crate::units::parse_duration(arg)?)),
+            "fixed" => Ok(Think::Fixed(parse_duration(arg)?)),
             "uniform" => Ok(Think::Uniform(arg.parse()?)),
-            "exp" => Ok(Think::Exponential(crate::units::parse_duration(arg)?)),
-            other => Err(format!(
-                "think kind {other:?} unknown (expected fixed, uniform or exp)"
-            )),
+            "exp" => Ok(Think::Exponential(parse_duration(arg)?)),
+            _ => Err(KindError::Think(s.into())),
         }
     }
 }
@@ -69,15 +95,13 @@ pub enum Alignment {
 }
 
 impl FromStr for Alignment {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = KindError;
+    fn from_str(s: &str) -> Result<Self, KindError> {
         match s.split_once(':') {
             None if s == "barrier" => Ok(Alignment::Barrier),
             None if s == "independent" => Ok(Alignment::Independent),
-            Some(("jitter", d)) => Ok(Alignment::Jitter(crate::units::parse_duration(d)?)),
-            _ => Err(format!(
-                "alignment {s:?}: expected barrier, jitter:WINDOW or independent"
-            )),
+            Some(("jitter", d)) => Ok(Alignment::Jitter(parse_duration(d)?)),
+            _ => Err(KindError::Alignment(s.into())),
         }
     }
 }
@@ -101,15 +125,13 @@ pub enum OnKick {
 }
 
 impl FromStr for OnKick {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = KindError;
+    fn from_str(s: &str) -> Result<Self, KindError> {
         match s.split_once(':') {
             None if s == "next_cycle" => Ok(OnKick::NextCycle),
             None if s == "stop" => Ok(OnKick::Stop),
-            Some(("relogin", d)) => Ok(OnKick::Relogin(crate::units::parse_duration(d)?)),
-            _ => Err(format!(
-                "on_kick {s:?}: expected relogin:BACKOFF, next_cycle or stop"
-            )),
+            Some(("relogin", d)) => Ok(OnKick::Relogin(parse_duration(d)?)),
+            _ => Err(KindError::OnKick(s.into())),
         }
     }
 }
@@ -152,24 +174,23 @@ pub struct Stage {
 }
 
 /// Parse `"50,10s;200,30s"`.
-pub fn parse_stages(s: &str) -> Result<Vec<Stage>, String> {
+pub fn parse_stages(s: &str) -> Result<Vec<Stage>, KindError> {
     s.split(';')
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (rate, over) = p
                 .split_once(',')
-                .ok_or_else(|| format!("stage {p:?}: expected RATE,DURATION"))?;
+                .ok_or_else(|| KindError::StageShape(p.into()))?;
             let rate: f64 = rate
                 .trim()
                 .parse()
-                .map_err(|_| format!("stage {p:?}: rate is not a number"))?;
-            if !(0.0..=1e6).contains(&rate) {
-                return Err(format!("stage {p:?}: rate out of range 0..=1000000"));
-            }
+                .ok()
+                .filter(|r| (0.0..=1e6).contains(r))
+                .ok_or_else(|| KindError::StageRate(p.into()))?;
             Ok(Stage {
                 rate,
-                over: crate::units::parse_duration(over)?,
+                over: parse_duration(over)?,
             })
         })
         .collect()
@@ -191,26 +212,28 @@ pub fn rate_at(stages: &[Stage], t: Duration) -> f64 {
 }
 
 /// Parse `Web*3,Android` into a list of platforms.
-pub fn parse_instances(s: &str) -> Result<Vec<Platform>, String> {
+pub fn parse_instances(s: &str) -> Result<Vec<Platform>, KindError> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (name, n) = match part.split_once('*') {
             Some((name, n)) => (
                 name.trim(),
                 n.trim()
-                    .parse::<usize>()
-                    .map_err(|_| format!("{part:?}: count after * is not a whole number"))?,
+                    .parse::<u64>()
+                    .map_err(|_| KindError::Count(part.into()))?,
             ),
             None => (part, 1),
         };
         let p: Platform = name.parse()?;
-        out.extend(std::iter::repeat_n(p, n));
+        // Counted before anything is expanded: `Web*1000000000000` allocates nothing.
+        let total = out.len() as u64 + n;
+        if total > MAX_INSTANCES as u64 {
+            return Err(KindError::TooManyInstances(total));
+        }
+        out.extend(std::iter::repeat_n(p, n as usize));
     }
     if out.is_empty() {
-        return Err("no instances given (e.g. \"Web*3,Android\")".into());
-    }
-    if out.len() > 64 {
-        return Err(format!("{} instances per account; at most 64", out.len()));
+        return Err(KindError::NoInstances);
     }
     Ok(out)
 }

@@ -29,11 +29,69 @@ pub struct Resolved {
     pub thresholds: Vec<crate::model::Threshold>,
 }
 
+/// A scenario that cannot be run, naming the file, the key or the `--set` at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("--set {0:?}: expected key=value, e.g. accounts.count=100")]
+    OverrideSyntax(String),
+    #[error("--set {key}: {part} is not a table")]
+    OverrideNotATable { key: String, part: String },
+    /// A value in one of the small languages (limits, instances, stages, thresholds…).
+    #[error("{key}: {source}")]
+    Parse {
+        key: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A value out of its range, or settings that do not go together.
+    #[error("{key} {problem}")]
+    Invalid { key: String, problem: String },
+    #[error("{path}: {source}")]
+    InFile {
+        path: String,
+        #[source]
+        source: Box<ScenarioError>,
+    },
+}
+
+impl ScenarioError {
+    fn parse(key: impl Into<String>, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ScenarioError::Parse {
+            key: key.into(),
+            source: Box::new(e),
+        }
+    }
+
+    fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        ScenarioError::Invalid {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+
+    fn in_file(path: &Path, e: ScenarioError) -> Self {
+        ScenarioError::InFile {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        }
+    }
+}
+
 /// Read, override and validate a scenario file.
-pub fn load(path: &Path, overrides: &[String]) -> Result<Resolved, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read scenario {}: {e}", path.display()))?;
-    let mut s = parse(&text, overrides).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn load(path: &Path, overrides: &[String]) -> Result<Resolved, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut s = parse(&text, overrides).map_err(|e| ScenarioError::in_file(path, e))?;
     if s.name.is_empty() {
         s.name = path
             .file_stem()
@@ -41,22 +99,22 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Resolved, String> {
             .unwrap_or_else(|| "scenario".into());
     }
     let base = path.parent().unwrap_or(Path::new("."));
-    resolve(s, base).map_err(|e| format!("{}: {e}", path.display()))
+    resolve(s, base).map_err(|e| ScenarioError::in_file(path, e))
 }
 
 /// Parse scenario TOML text with `key=value` overrides applied first.
-pub fn parse(text: &str, overrides: &[String]) -> Result<Scenario, String> {
-    let mut tree: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+pub fn parse(text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    let mut tree: toml::Table = text.parse()?;
     for o in overrides {
         apply_override(&mut tree, o)?;
     }
-    Scenario::deserialize(toml::Value::Table(tree)).map_err(|e| e.to_string())
+    Ok(Scenario::deserialize(toml::Value::Table(tree))?)
 }
 
-fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), String> {
+fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), ScenarioError> {
     let (key, value) = o
         .split_once('=')
-        .ok_or_else(|| format!("--set {o:?}: expected key=value, e.g. accounts.count=100"))?;
+        .ok_or_else(|| ScenarioError::OverrideSyntax(o.into()))?;
     let value = value.trim();
     // A TOML literal if it parses as one (numbers, booleans, quoted strings), else a bare string.
     let parsed = format!("v = {value}")
@@ -71,28 +129,40 @@ fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), String> {
             .entry(p.to_string())
             .or_insert_with(|| toml::Value::Table(Default::default()))
             .as_table_mut()
-            .ok_or_else(|| format!("--set {key}: {p} is not a table"))?;
+            .ok_or_else(|| ScenarioError::OverrideNotATable {
+                key: key.into(),
+                part: p.to_string(),
+            })?;
     }
     node.insert(parts[parts.len() - 1].to_string(), parsed);
     Ok(())
 }
 
-fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
+fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
     let limits: Limits = s
         .policy
         .limits
         .parse()
-        .map_err(|e| format!("policy.limits: {e}"))?;
-    let platforms =
-        parse_instances(&s.accounts.instances).map_err(|e| format!("accounts.instances: {e}"))?;
+        .map_err(|e| ScenarioError::parse("policy.limits", e))?;
+    let platforms = parse_instances(&s.accounts.instances)
+        .map_err(|e| ScenarioError::parse("accounts.instances", e))?;
     if s.accounts.count == 0 || s.accounts.count > 10_000_000 {
-        return Err("accounts.count must be within 1..=10000000".into());
+        return Err(ScenarioError::invalid(
+            "accounts.count",
+            "must be within 1..=10000000",
+        ));
     }
     if !s.accounts.id_pattern.contains("{n}") {
-        return Err("accounts.id_pattern must contain {n}".into());
+        return Err(ScenarioError::invalid(
+            "accounts.id_pattern",
+            "must contain {n}",
+        ));
     }
     if !(0.0..=10_000.0).contains(&s.cycle.message_rate) {
-        return Err("cycle.message_rate must be within 0..=10000".into());
+        return Err(ScenarioError::invalid(
+            "cycle.message_rate",
+            "must be within 0..=10000",
+        ));
     }
     for (name, p) in [
         ("checks.probe_after_kick", s.checks.probe_after_kick),
@@ -100,44 +170,59 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
         ("checks.error_budget", s.checks.error_budget),
     ] {
         if !(0.0..=1.0).contains(&p) {
-            return Err(format!("{name} must be within 0..=1"));
+            return Err(ScenarioError::invalid(name, "must be within 0..=1"));
         }
     }
     if !(0.0..=1e6).contains(&s.load.ramp) {
-        return Err("load.ramp must be within 0..=1000000".into());
+        return Err(ScenarioError::invalid(
+            "load.ramp",
+            "must be within 0..=1000000",
+        ));
     }
     s.server
         .faults
         .validate()
-        .map_err(|e| format!("server.faults: {e}"))?;
+        .map_err(|e| ScenarioError::parse("server.faults", e))?;
     if s.target.local_addrs == 0 || s.target.local_addrs > 65_000 {
-        return Err("target.local_addrs must be within 1..=65000".into());
-    }
-    if s.target.sig_lifetime.0 < Duration::from_secs(1) {
-        return Err("target.sig_lifetime must be at least 1s".into());
-    }
-    if !s.target.url.is_empty() && !s.target.url.starts_with("ws://") {
-        return Err(format!(
-            "target.url {:?} must start with ws:// (TLS is not supported)",
-            s.target.url
+        return Err(ScenarioError::invalid(
+            "target.local_addrs",
+            "must be within 1..=65000",
         ));
     }
-    let stages = parse_stages(&s.load.stages).map_err(|e| format!("load.stages: {e}"))?;
+    if s.target.sig_lifetime.0 < Duration::from_secs(1) {
+        return Err(ScenarioError::invalid(
+            "target.sig_lifetime",
+            "must be at least 1s",
+        ));
+    }
+    if !s.target.url.is_empty() && !s.target.url.starts_with("ws://") {
+        return Err(ScenarioError::invalid(
+            format!("target.url {:?}", s.target.url),
+            "must start with ws:// (TLS is not supported)",
+        ));
+    }
+    let stages =
+        parse_stages(&s.load.stages).map_err(|e| ScenarioError::parse("load.stages", e))?;
     match s.load.model {
         LoadModel::Open if stages.is_empty() => {
-            return Err(
-                "load.stages is required for the open model (e.g. \"50,10s;50,30s\")".into(),
-            )
+            return Err(ScenarioError::invalid(
+                "load.stages",
+                "is required for the open model (e.g. \"50,10s;50,30s\")",
+            ))
         }
         LoadModel::Closed if !stages.is_empty() => {
-            return Err(
-                "load.stages applies to the open model only; set load.model = \"open\"".into(),
-            )
+            return Err(ScenarioError::invalid(
+                "load.stages",
+                "applies to the open model only; set load.model = \"open\"",
+            ))
         }
         _ => {}
     }
     if s.load.model == LoadModel::Closed && s.cycle.cycles == 0 && s.load.duration.0.is_zero() {
-        return Err("cycle.cycles = 0 (unbounded) needs load.duration".into());
+        return Err(ScenarioError::invalid(
+            "cycle.cycles",
+            "= 0 (unbounded) needs load.duration",
+        ));
     }
     for (name, d) in [
         ("timeouts.connect", s.timeouts.connect),
@@ -147,7 +232,7 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
         ("timeouts.kick", s.timeouts.kick),
     ] {
         if d.0.is_zero() {
-            return Err(format!("{name} must be above 0"));
+            return Err(ScenarioError::invalid(name, "must be above 0"));
         }
     }
     let credentials = match &s.target.credentials {
@@ -163,10 +248,13 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
     };
     if let Some(c) = &credentials {
         if (c.len() as u64) < u64::from(s.accounts.count) {
-            return Err(format!(
-                "target.credentials holds {} accounts but accounts.count is {}",
-                c.len(),
-                s.accounts.count
+            return Err(ScenarioError::invalid(
+                "target.credentials",
+                format!(
+                    "holds {} accounts but accounts.count is {}",
+                    c.len(),
+                    s.accounts.count
+                ),
             ));
         }
     }
@@ -174,7 +262,8 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
         .thresholds
         .iter()
         .map(|(k, v)| {
-            crate::model::Threshold::from_entry(k, v).map_err(|e| format!("thresholds.{k}: {e}"))
+            crate::model::Threshold::from_entry(k, v)
+                .map_err(|e| ScenarioError::parse(format!("thresholds.{k}"), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Resolved {
@@ -190,20 +279,20 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, String> {
     })
 }
 
-fn read_credentials(p: &Path) -> Result<Vec<(String, String)>, String> {
+fn read_credentials(p: &Path) -> Result<Vec<(String, String)>, ScenarioError> {
+    let key = || format!("target.credentials {}", p.display());
     let mut r = csv::ReaderBuilder::new()
         .has_headers(false)
         .comment(Some(b'#'))
         .from_path(p)
-        .map_err(|e| format!("target.credentials {}: {e}", p.display()))?;
+        .map_err(|e| ScenarioError::parse(key(), e))?;
     let mut out = Vec::new();
     for (i, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| format!("target.credentials {}: {e}", p.display()))?;
+        let rec = rec.map_err(|e| ScenarioError::parse(key(), e))?;
         if rec.len() != 2 {
-            return Err(format!(
-                "target.credentials {} line {}: expected userID,userSig",
-                p.display(),
-                i + 1
+            return Err(ScenarioError::invalid(
+                format!("{} line {}:", key(), i + 1),
+                "expected userID,userSig",
             ));
         }
         out.push((rec[0].trim().to_string(), rec[1].trim().to_string()));

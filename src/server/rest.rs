@@ -135,7 +135,7 @@ async fn kick(body: &Value, shared: &Shared) -> RestReply {
         None => return fail(code::INVALID_PARAMS, "missing `UserID`"),
     };
     if let Err(e) = check_user_id(&user) {
-        return fail(code::INVALID_PARAMS, &e);
+        return fail(code::INVALID_PARAMS, &e.to_string());
     }
     let r = shared
         .shard_for(&user)

@@ -321,6 +321,8 @@ fn credentials_from_a_file_log_in_without_the_key() {
         "[target]\ncredentials = \"creds.csv\"\n[accounts]\ncount = 4\n",
     )
     .unwrap();
-    let e = loginstorm::scenario::load(&too_few, &[]).unwrap_err();
+    let e = loginstorm::scenario::load(&too_few, &[])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("credentials"), "{e}");
 }
