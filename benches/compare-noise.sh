@@ -67,11 +67,12 @@ for s in "${scenarios[@]}"; do
       what="$what $(echo "$out" | awk '/REGRESSION/{print $1}' | tr '\n' ' ')"
     fi
   done
+  p50() { awk -F, '$1=="ready"{print $5}' "$(only_dir "$1")/summary.csv"; }
+  shift_="ready p50 $(p50 "$dir/base")us -> $(p50 "$dir/slow")us"
   if out=$("$BIN" compare "$(only_dir "$dir/slow")" "$base" 2>/dev/null); then
-    slow="NOT flagged"
+    slow="NOT flagged ($shift_)"
   else
-    p50() { awk -F, '$1=="ready"{print $5}' "$(only_dir "$1")/summary.csv"; }
-    slow="flagged (ready p50 $(p50 "$dir/base")us -> $(p50 "$dir/slow")us): $(echo "$out" | awk '/REGRESSION/{printf "%s ", $1}')"
+    slow="flagged ($shift_): $(echo "$out" | awk '/REGRESSION/{printf "%s ", $1}')"
   fi
   noise=""
   [ -n "$what" ] && noise="($(echo $what | tr ' ' '\n' | sort | uniq -c | awk '{printf "%s×%s ", $2, $1}'))"
