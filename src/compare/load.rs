@@ -20,10 +20,17 @@ pub struct ReportData {
     pub(super) intervals: BTreeMap<String, Vec<Histogram<u64>>>,
     /// Scenario name, seed and target, from `run.json` (when present).
     pub(super) identity: BTreeMap<&'static str, String>,
+    /// The run had a planned duration (open model, or `load.duration`): its rates measure
+    /// throughput. A run of a fixed number of cycles lasts as long as they take, so its rates
+    /// measure its length. True when unknown.
+    pub(super) time_bounded: bool,
 }
 
 pub fn load(dir: &Path) -> anyhow::Result<ReportData> {
-    let mut data = ReportData::default();
+    let mut data = ReportData {
+        time_bounded: true,
+        ..ReportData::default()
+    };
     let path = dir.join("summary.csv");
     let mut r = csv::Reader::from_path(&path).with_context(|| {
         format!(
@@ -63,6 +70,10 @@ pub fn load(dir: &Path) -> anyhow::Result<ReportData> {
     if let Ok(text) = std::fs::read_to_string(dir.join("run.json")) {
         let v: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("{} is not JSON", dir.join("run.json").display()))?;
+        let load = &v["resolved_scenario"]["load"];
+        if let (Some(model), Some(duration)) = (load["model"].as_str(), load["duration"].as_str()) {
+            data.time_bounded = model == "open" || duration != "0";
+        }
         for key in ["scenario", "seed", "target", "embedded_server"] {
             if let Some(x) = v.get(key).filter(|x| !x.is_null()) {
                 let s = x.as_str().map_or_else(|| x.to_string(), str::to_string);

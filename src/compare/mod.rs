@@ -4,9 +4,10 @@
 //! beyond what noise explains: each quantile gets a confidence interval from its run's own
 //! one-second histograms (see [`stats`]), and the current interval's low end must exceed the
 //! baseline interval's high end by more than the tolerance and by more than an absolute floor.
-//! Throughput rates that fell by more than the tolerance, any growth in violations, and kick
-//! counts that changed by more than the tolerance are regressions too. A metric measured within
-//! fewer than three seconds (a burst) is shown but not judged. Reports without `latency.hlog`
+//! Throughput rates that fell by more than the tolerance (in runs with a planned duration: a
+//! fixed number of cycles makes a rate measure the run's length), any growth in violations, and
+//! kick counts that changed by more than the tolerance are regressions too. A metric measured within
+//! fewer than two seconds (a burst) is shown but not judged. Reports without `latency.hlog`
 //! are compared on their summary values alone.
 
 use std::collections::BTreeMap;
@@ -263,8 +264,11 @@ pub fn compare(
                 (x - b).abs() / b > tolerance
             }
         };
+        // A fixed-work run's rates measure how long it took, which the latencies judge.
+        let rates_judged = current.time_bounded && baseline.time_bounded;
         let status = match dir {
             Direction::Info => Status::Info,
+            Direction::HigherIsBetter if !rates_judged => Status::Info,
             Direction::NoIncrease if c > b => Status::Regression,
             Direction::NoIncrease if c < b => Status::Improved,
             Direction::NoIncrease => Status::Ok,

@@ -1,7 +1,10 @@
 use super::*;
 
 fn data(p99: f64, rate: f64, violations: f64) -> ReportData {
-    let mut d = ReportData::default();
+    let mut d = ReportData {
+        time_bounded: true,
+        ..ReportData::default()
+    };
     let stats: BTreeMap<String, f64> = [
         ("count", 10_000.0),
         ("p50_us", p99 / 2.0),
@@ -81,6 +84,19 @@ fn filters_keep_and_drop_metrics_by_name_or_prefix() {
         ignore: vec!["logins_per_sec".into(), "ready".into()],
     };
     assert_eq!(regressions(&compare(&slow, &base, 0.1, 1000.0, &f)), 0);
+}
+
+#[test]
+fn rates_of_fixed_work_runs_are_shown_not_judged() {
+    let mut base = data(10_000.0, 1000.0, 0.0);
+    let mut slow = data(10_000.0, 500.0, 0.0);
+    base.time_bounded = false;
+    slow.time_bounded = false;
+    let rows = compare(&slow, &base, 0.1, 1000.0, &Filter::default());
+    assert_eq!(regressions(&rows), 0);
+    assert!(rows
+        .iter()
+        .any(|r| r.metric == "logins_per_sec" && r.status == Status::Info));
 }
 
 #[test]
