@@ -48,12 +48,14 @@ pub enum Command {
     /// Compare two runs' reports: a per-metric delta table (latency percentiles, rates, kick and
     /// violation counts) that fails (exit 1) on a regression beyond the tolerance.
     ///
-    /// Regressions: a latency percentile (p50..p99.9) whose confidence interval (from each
-    /// run's one-second histograms) lies above the baseline's by more than --max-regression and
-    /// --min-latency-delta; logins/s or cycles/s down by more than --max-regression; any new
-    /// violation; errors up by more than the tolerance; kick counts changed by more than it.
-    /// Percentiles measured within under two seconds, or with under 10 samples beyond them, are
-    /// shown but not judged.
+    /// Regressions: a latency percentile beyond its noise — each gets a confidence interval
+    /// from its run's one-second histograms; p50 regresses when the intervals do not overlap
+    /// and it grew by more than --max-regression and --min-latency-delta, p90..p99.9 when the
+    /// gap between the intervals exceeds both; logins/s or cycles/s down by more than
+    /// --max-regression; any new violation; errors up by more than the tolerance; kick counts
+    /// changed by more than it.
+    /// Percentiles measured within under two seconds, or with under 10 samples beyond them, and
+    /// the rates of runs without a planned duration, are shown but not judged.
     Compare(CompareArgs),
     /// Run the reference server (protocol v1 on GET /ws, admin REST API on POST /v4/...).
     ///
