@@ -262,6 +262,11 @@ impl History {
     pub fn login_sent(&mut self, slot: u8, t: u64) {
         self.prune(t);
         self.capacity_reported = false;
+        // An account that never settles (back-to-back independent cycles) would grow its
+        // segment without bound; past what the search can judge, it is cut unjudged.
+        if self.seg.len() >= accounting::MAX_ITEMS {
+            self.cut_segment();
+        }
         // A session the client still held is over from its point of view.
         self.end_own(slot, t);
         if let Some(w) = &mut self.wave {

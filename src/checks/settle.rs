@@ -125,10 +125,27 @@ impl History {
         if let Some(w) = self.wave.take().filter(|_| count_wave) {
             out.extend(self.kick_count(w.number, &sessions));
         }
-        // The next segment starts from what is still live (or still being logged out).
+        self.carry(sessions.into_iter().zip(at).map(|(s, i)| (i, s)).collect());
+        out
+    }
+
+    /// Start a new segment from what is still live, without judging this one (too large).
+    pub(super) fn cut_segment(&mut self) {
+        let sessions: Vec<(usize, Session)> = self
+            .seg
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|s| (i, s)))
+            .collect();
+        self.carry(sessions);
+        self.wave = None;
+    }
+
+    /// Make the sessions still live (or still logging out) the next segment's start.
+    fn carry(&mut self, sessions: Vec<(usize, Session)>) {
         let mut remap = vec![None; self.seg.len()];
         let mut next = Vec::new();
-        for (s, i) in sessions.into_iter().zip(at) {
+        for (i, s) in sessions {
             if matches!(s.end, End::Live | End::Own { hi: None, .. }) {
                 remap[i] = Some(next.len());
                 next.push(Some(Session { login: None, ..s }));
@@ -139,7 +156,6 @@ impl History {
         }
         self.seg = next;
         self.seg_kicks = 0;
-        out
     }
 
     /// A kick whose only possible causes were answered before this segment began arrived more

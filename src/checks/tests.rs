@@ -320,3 +320,17 @@ fn an_admin_kick_owes_a_kick_to_every_older_session() {
     login_ready(&mut h, 0, 100);
     assert!(h.admin_due(50).is_empty());
 }
+
+#[test]
+fn an_account_that_never_settles_keeps_a_bounded_segment() {
+    let mut h = hist(&[Web], "");
+    for c in 0..1000u64 {
+        let t = c * 100;
+        login_ready(&mut h, 0, t);
+        h.logout_sent(0, t + 30);
+        h.logout_answered(0, t + 40);
+    }
+    assert!(h.seg.len() <= accounting::MAX_ITEMS, "{}", h.seg.len());
+    // What was cut is not judged, never failed: nothing to report.
+    assert!(h.finish().is_empty());
+}

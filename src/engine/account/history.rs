@@ -36,11 +36,16 @@ impl Account {
             return;
         }
         let gen = self.settle_gen;
-        ctx.run_later(self.plan.kick_timeout, move |act, _| {
+        // One settle timer at a time: an actor polls every timer it holds on each wake-up.
+        if let Some(h) = self.settle_timer.take() {
+            ctx.cancel_future(h);
+        }
+        self.settle_timer = Some(ctx.run_later(self.plan.kick_timeout, move |act, _| {
+            act.settle_timer = None;
             if act.settle_gen == gen {
                 act.settle();
             }
-        });
+        }));
     }
 
     /// The wave is judged: instances holding for it may end their cycles.
@@ -60,15 +65,20 @@ impl Account {
         };
         let wait = Duration::from_secs((unix + 2).saturating_sub(crate::unix_now()))
             + self.plan.kick_timeout;
-        ctx.run_later(wait, move |act, _| {
-            if act
-                .history
-                .as_ref()
-                .is_some_and(|h| h.still_ready(slot, login_sent))
-            {
+        // One expiry timer per instance: a new session's replaces the last one's (a default
+        // day-long sig would otherwise leave a timer per login, each polled on every wake-up).
+        if let Some(h) = self.expiry_timers[slot as usize].take() {
+            ctx.cancel_future(h);
+        }
+        let h = ctx.run_later(wait, move |act, _| {
+            act.expiry_timers[slot as usize] = None;
+            let Some(h) = &mut act.history else { return };
+            if h.still_ready(slot, login_sent) {
+                h.judge_due();
                 act.instances[slot as usize].do_send(Probe(ProbeKind::ExpiryDue));
             }
         });
+        self.expiry_timers[slot as usize] = Some(h);
     }
 
     /// An admin kick sent at `sent` was answered: a kick timeout later, the sessions it had

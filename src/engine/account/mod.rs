@@ -53,6 +53,9 @@ pub struct Account {
     judged_wave: bool,
     /// Instances whose hold ended, waiting for the wave's judgment.
     holding: Vec<u8>,
+    /// The pending settle check, and each instance's pending expiry check.
+    settle_timer: Option<SpawnHandle>,
+    expiry_timers: Vec<Option<SpawnHandle>>,
 }
 
 impl Account {
@@ -97,6 +100,8 @@ impl Account {
             settle_probes: None,
             judged_wave: true,
             holding: Vec::new(),
+            settle_timer: None,
+            expiry_timers: vec![None; k],
             report: AccountReport {
                 user,
                 expected: plan.expected_per_wave.map(|_| (0, 0)),
