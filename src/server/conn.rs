@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use super::session::{Command, KickPush, Session, Settings};
+use super::session::{Command, KickPush, Session};
 use super::shard::{self, ConnLink, Push};
 use super::{now_unix, Shared};
 use crate::protocol::{self, code, Delivered, Request, ServerFrame};
@@ -59,13 +59,7 @@ where
     let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let (push_tx, mut push_rx) = mpsc::unbounded_channel();
     let seed = shared.config.fault_seed ^ conn_id.wrapping_mul(0xA24B_AED4_963E_E407);
-    let cfg = &shared.config;
-    let settings = Settings {
-        sdkappid: cfg.sdkappid,
-        key: cfg.key.clone(),
-        ready_delay: cfg.ready_delay,
-        faults: cfg.faults,
-    };
+    let settings = shared.session.clone();
     let mut c = Conn {
         shared: shared.clone(),
         conn_id,

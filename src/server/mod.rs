@@ -80,6 +80,8 @@ impl ServerConfig {
 /// State shared by every connection and REST call.
 pub(crate) struct Shared {
     config: ServerConfig,
+    /// What every session needs of the config, shared rather than copied per connection.
+    session: Arc<session::Settings>,
     shards: Vec<Addr<shard::Shard>>,
     next_conn: AtomicU64,
     open_conns: AtomicUsize,
@@ -189,7 +191,14 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
                         })
                     })
                     .collect();
+                let session = Arc::new(session::Settings {
+                    sdkappid: config.sdkappid,
+                    key: config.key.clone(),
+                    ready_delay: config.ready_delay,
+                    faults: config.faults,
+                });
                 let shared = Arc::new(Shared {
+                    session,
                     config,
                     shards,
                     next_conn: AtomicU64::new(1),

@@ -3,6 +3,7 @@
 //! commands for the connection to carry out (ask the shard, arm or disarm a timer). No sockets,
 //! clocks or actors: `conn.rs` moves the bytes and messages, and the tests here drive it alone.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Faults;
@@ -79,7 +80,7 @@ enum State {
 
 /// One connection's session.
 pub struct Session {
-    settings: Settings,
+    settings: Arc<Settings>,
     conn_id: u64,
     state: State,
     /// Kicks that arrived while a login was pending (applied after its answer).
@@ -93,7 +94,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(settings: Settings, conn_id: u64, seed: u64) -> Session {
+    pub fn new(settings: Arc<Settings>, conn_id: u64, seed: u64) -> Session {
         Session {
             settings,
             conn_id,

@@ -7,12 +7,12 @@ const NOW: u64 = 1_700_000_000;
 
 fn session() -> Session {
     Session::new(
-        Settings {
+        std::sync::Arc::new(Settings {
             sdkappid: APP,
             key: KEY.into(),
             ready_delay: DelayRange::default(),
             faults: Faults::default(),
-        },
+        }),
         1,
         1,
     )
