@@ -170,6 +170,7 @@ pub struct History {
 
 impl History {
     pub fn new(account: String, policy: Policy, platforms: Vec<Platform>, horizon_us: u64) -> Self {
+        let k = platforms.len();
         History {
             account,
             policy,
@@ -180,7 +181,7 @@ impl History {
             recent_kicks: Vec::new(),
             capacity_reported: false,
             horizon_us,
-            seg: Vec::new(),
+            seg: Vec::with_capacity(k),
             seg_kicks: 0,
             wave: None,
             judged: [0; Class::COUNT],

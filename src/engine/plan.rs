@@ -44,6 +44,8 @@ pub struct Plan {
     pub checks: crate::scenario::Checks,
     /// Time zero of the run's histories (timestamps in violations.csv count from here).
     pub epoch: tokio::time::Instant,
+    /// How long the run is planned to last, when known (open model, or `load.duration`).
+    pub planned: Option<Duration>,
     /// Kicks expected per wave of all instances (min, max over login orders), when the
     /// alignment makes that exact.
     pub expected_per_wave: Option<(u64, u64)>,
@@ -94,6 +96,7 @@ impl Plan {
             kick_timeout: s.timeouts.kick.0,
             checks: s.checks.clone(),
             epoch: tokio::time::Instant::now(),
+            planned: r.planned_duration(),
             expected_per_wave: exact.then(|| r.policy.expected_kicks(&r.platforms)),
         }))
     }

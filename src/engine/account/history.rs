@@ -65,6 +65,14 @@ impl Account {
         };
         let wait = Duration::from_secs((unix + 2).saturating_sub(crate::unix_now()))
             + self.plan.kick_timeout;
+        // Due after the run's planned end: the history is gone by then, nothing to judge.
+        if self
+            .plan
+            .planned
+            .is_some_and(|end| self.plan.epoch.elapsed() + wait > end)
+        {
+            return;
+        }
         // One expiry timer per instance: a new session's replaces the last one's (a default
         // day-long sig would otherwise leave a timer per login, each polled on every wake-up).
         if let Some(h) = self.expiry_timers[slot as usize].take() {
