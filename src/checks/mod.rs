@@ -233,7 +233,13 @@ impl History {
 
     /// Whether another instance of the account still believes it is ready.
     fn others_ready(&self, slot: u8) -> bool {
-        self.believed_ready().iter().any(|s| *s != slot)
+        (0..self.inst.len()).any(|s| s != slot as usize && self.is_ready(s))
+    }
+
+    /// Whether this instance still believes it is ready.
+    fn is_ready(&self, s: usize) -> bool {
+        let i = &self.inst[s];
+        i.login_ok && i.ready_at.is_some() && i.kicked.is_none() && i.gone_at.is_none()
     }
 
     fn prune(&mut self, now: u64) {
@@ -378,10 +384,7 @@ impl History {
     /// Instances that still believe they are ready.
     pub fn believed_ready(&self) -> Vec<u8> {
         (0..self.inst.len() as u8)
-            .filter(|s| {
-                let i = &self.inst[*s as usize];
-                i.login_ok && i.ready_at.is_some() && i.kicked.is_none() && i.gone_at.is_none()
-            })
+            .filter(|s| self.is_ready(*s as usize))
             .collect()
     }
 

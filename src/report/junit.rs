@@ -14,7 +14,7 @@ fn xml_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-enum Result {
+enum CaseResult {
     Pass,
     Fail(String),
     Skip(String),
@@ -24,7 +24,7 @@ struct Case {
     class: &'static str,
     name: String,
     time: Duration,
-    result: Result,
+    result: CaseResult,
 }
 
 /// Write `junit.xml` for a finished run.
@@ -47,8 +47,8 @@ pub fn write_junit(
         name: "run".into(),
         time: elapsed,
         result: match (verdict.status, health.is_empty()) {
-            (Status::Incomplete, _) | (_, false) => Result::Fail(health.join("; ")),
-            _ => Result::Pass,
+            (Status::Incomplete, _) | (_, false) => CaseResult::Fail(health.join("; ")),
+            _ => CaseResult::Pass,
         },
     });
     for r in results {
@@ -57,9 +57,9 @@ pub fn write_junit(
             name: r.threshold.text.clone(),
             time: Duration::ZERO,
             result: if r.passed {
-                Result::Pass
+                CaseResult::Pass
             } else {
-                Result::Fail(format!(
+                CaseResult::Fail(format!(
                     "actual {}",
                     r.actual
                         .map(|a| r.threshold.show(a))
@@ -85,7 +85,9 @@ pub fn write_junit(
         let (name, result) = if judged == 0 && n == 0 {
             (
                 c.name().to_string(),
-                Result::Skip("not judged: the scenario gave this check nothing to judge".into()),
+                CaseResult::Skip(
+                    "not judged: the scenario gave this check nothing to judge".into(),
+                ),
             )
         } else if c.is_warning() {
             // Warnings are passing cases with the count in their name.
@@ -94,14 +96,14 @@ pub fn write_junit(
             } else {
                 c.name().to_string()
             };
-            (name, Result::Pass)
+            (name, CaseResult::Pass)
         } else if n > 0 {
             (
                 c.name().to_string(),
-                Result::Fail(format!("{n} violation(s) in {judged} judgments{first}")),
+                CaseResult::Fail(format!("{n} violation(s) in {judged} judgments{first}")),
             )
         } else {
-            (c.name().to_string(), Result::Pass)
+            (c.name().to_string(), CaseResult::Pass)
         };
         cases.push(Case {
             class: "invariants",
@@ -112,11 +114,11 @@ pub fn write_junit(
     }
     let failures = cases
         .iter()
-        .filter(|c| matches!(c.result, Result::Fail(_)))
+        .filter(|c| matches!(c.result, CaseResult::Fail(_)))
         .count();
     let skipped = cases
         .iter()
-        .filter(|c| matches!(c.result, Result::Skip(_)))
+        .filter(|c| matches!(c.result, CaseResult::Skip(_)))
         .count();
     let stamp = chrono::DateTime::<chrono::Utc>::from(started)
         .format("%Y-%m-%dT%H:%M:%S")
@@ -141,14 +143,14 @@ pub fn write_junit(
             c.time.as_secs_f64()
         );
         match &c.result {
-            Result::Pass => x += "/>\n",
-            Result::Fail(m) => {
+            CaseResult::Pass => x += "/>\n",
+            CaseResult::Fail(m) => {
                 x += &format!(
                     ">\n      <failure message=\"{}\"/>\n    </testcase>\n",
                     xml_escape(m)
                 )
             }
-            Result::Skip(m) => {
+            CaseResult::Skip(m) => {
                 x += &format!(
                     ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
                     xml_escape(m)
