@@ -140,6 +140,7 @@ pub fn execute<W: Write>(
         },
     );
     progress.finish();
+    let embedded_used = embedded.is_some();
     drop(embedded);
     let summary = summary?;
     writer.finish(
@@ -147,9 +148,11 @@ pub fn execute<W: Write>(
         &summary.totals,
         &summary.accounts,
         summary.elapsed,
+        &summary.generator,
     )?;
     let dir = writer.dir().to_path_buf();
     report::render_summary(out, summary.outcome, &summary.totals, summary.elapsed, &dir)?;
+    report::render_generator(out, &summary.generator, &summary.totals, embedded_used)?;
     let judged: Vec<_> = resolved
         .thresholds
         .iter()
@@ -165,13 +168,18 @@ pub fn execute<W: Write>(
         compare::write_csv(&dir.join("comparison.csv"), &rows)?;
         regressions = compare::regressions(&rows);
     }
-    let verdict = verdict::judge(
+    let mut verdict = verdict::judge(
         summary.outcome,
         &summary.totals,
         resolved.scenario.checks.error_budget,
         failed,
         regressions,
     );
+    verdict.cautions.extend(verdict::lag_caution(
+        &summary.totals,
+        resolved.scenario.load.max_schedule_lag.0,
+    ));
+    writer.record_cautions(&verdict.cautions)?;
     report::write_junit(
         &dir,
         &resolved.scenario.name,

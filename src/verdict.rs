@@ -6,8 +6,10 @@
 //! its own admin kick, a logout refused because a kick came first, a message refused after a
 //! kick) are not failures.
 
+use std::time::Duration;
+
 use crate::checks::Class;
-use crate::model::{Counter, Outcome, Snapshot};
+use crate::model::{Counter, Metric, Outcome, Snapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -41,6 +43,8 @@ pub struct Verdict {
     pub status: Status,
     /// Why it did not pass (empty for PASS).
     pub reasons: Vec<(Kind, String)>,
+    /// What qualifies the figures without failing the run (the generator was late).
+    pub cautions: Vec<String>,
 }
 
 impl Verdict {
@@ -137,6 +141,29 @@ pub fn health(s: &Snapshot, error_budget: f64) -> Vec<String> {
     why
 }
 
+/// Paced starts below which the generator's lateness is not judged.
+pub const MIN_LAG_SAMPLES: u64 = 100;
+
+/// Whether the generator kept its own schedule: `None` when it did (or nothing was paced),
+/// else why its latency figures are unreliable. The generator's lateness is not the backend's,
+/// but a late generator delays what it measures (docs/performance.md, "Honest latency").
+pub fn lag_caution(s: &Snapshot, bound: Duration) -> Option<String> {
+    let lag = s.hist(Metric::ScheduleLag);
+    // The 99th percentile of fewer starts is their maximum: one late start in a short run is
+    // not a late generator (and moves one sample of each latency).
+    if lag.len() < MIN_LAG_SAMPLES {
+        return None;
+    }
+    let p99 = Duration::from_micros(lag.value_at_quantile(0.99));
+    (p99 > bound).then(|| {
+        format!(
+            "latency figures unreliable: the generator itself started cycles late (schedule_lag p99 {} > load.max_schedule_lag {}); give it more cores or a lower rate, or shard the load",
+            crate::units::format_duration(p99),
+            crate::units::format_duration(bound)
+        )
+    })
+}
+
 /// The invariants never judged in this run (with the checks on).
 pub fn not_judged(s: &Snapshot) -> Vec<Class> {
     Class::ALL
@@ -201,7 +228,11 @@ pub fn judge(
     } else {
         Status::Fail
     };
-    Verdict { status, reasons }
+    Verdict {
+        status,
+        reasons,
+        cautions: Vec::new(),
+    }
 }
 
 #[cfg(test)]

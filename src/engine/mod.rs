@@ -9,19 +9,20 @@
 pub mod account;
 pub mod admin;
 mod arrivals;
+pub mod clock;
 pub mod connect;
 pub mod instance;
 pub mod metrics;
 pub mod plan;
 
 use actix::prelude::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::model::{AccountReport, Counter, Outcome, RunSummary, Snapshot, Tick};
+use crate::model::{AccountReport, Counter, Generator, Outcome, RunSummary, Snapshot, Tick};
 use crate::scenario::{LoadModel, Resolved};
 use account::{Account, Arrive, Finish, Note, Start, TakeReport};
 use plan::Plan;
@@ -69,11 +70,12 @@ pub fn run(
     let result = sys.block_on(controller(resolved.clone(), plan, observer));
     System::current().stop();
     let _ = sys.run();
-    let (outcome, totals, accounts, elapsed) = result?;
+    let (outcome, totals, accounts, elapsed, generator) = result?;
     Ok(RunSummary {
         outcome,
         totals,
         accounts,
+        generator,
         started,
         elapsed,
     })
@@ -105,7 +107,7 @@ fn preflight(plan: &Plan) -> anyhow::Result<()> {
     })
 }
 
-type ControllerOut = (Outcome, Snapshot, Vec<AccountReport>, Duration);
+type ControllerOut = (Outcome, Snapshot, Vec<AccountReport>, Duration, Generator);
 
 async fn controller(
     resolved: Resolved,
@@ -141,33 +143,66 @@ async fn controller(
             })
         })
         .collect();
+    // The actors are created on their workers' threads: let every worker finish creating its
+    // share before the clock starts, or the first arrivals would wait behind the creation.
+    let created: Vec<_> = arbiters
+        .iter()
+        .map(|arb| {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            arb.spawn(async move {
+                let _ = tx.send(());
+            });
+            rx
+        })
+        .collect();
+    for rx in created {
+        let _ = rx.await;
+    }
+    // Starts and arrivals are paced by a precise timer on the thread of the accounts they go
+    // to (one pacer per worker), so they leave when due: no millisecond rounding, no thread hop.
     let start = Instant::now();
+    let cpu_at_start = clock::process_cpu();
     let planned = resolved.planned_duration();
-    let driver = match sc.load.model {
-        LoadModel::Closed => {
-            let (accts, ramp) = (accounts.clone(), sc.load.ramp);
-            actix::spawn(async move {
-                for (n, a) in accts.iter().enumerate() {
-                    if ramp > 0.0 {
-                        let at = Duration::from_secs_f64((n as u64 * k) as f64 / ramp);
-                        tokio::time::sleep_until(start + at).await;
+    let stop_pacing = Arc::new(AtomicBool::new(false));
+    for (w, arb) in arbiters.iter().enumerate() {
+        let (accts, stop) = (accounts.clone(), stop_pacing.clone());
+        let (model, ramp, stages) = (sc.load.model, sc.load.ramp, resolved.stages.clone());
+        arb.spawn(async move {
+            let timer = match clock::Timer::new() {
+                Ok(t) => t,
+                Err(e) => return eprintln!("warning: no precise timer ({e}); pacing stopped"),
+            };
+            let mine = |n: usize| n % accts.len() % workers == w;
+            match model {
+                LoadModel::Closed => {
+                    for (n, a) in accts.iter().enumerate().filter(|(n, _)| mine(*n)) {
+                        let due = (ramp > 0.0).then(|| {
+                            start + Duration::from_secs_f64((n as u64 * k) as f64 / ramp)
+                        });
+                        if let Some(due) = due {
+                            let _ = timer.sleep_until(due - clock::lead()).await;
+                        }
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        a.do_send(Start { due });
                     }
-                    a.do_send(Start);
                 }
-            })
-        }
-        LoadModel::Open => {
-            let (accts, stages) = (accounts.clone(), resolved.stages.clone());
-            actix::spawn(async move {
-                for (next, at) in arrivals::Arrivals::new(stages).enumerate() {
-                    tokio::time::sleep_until(start + at).await;
-                    accts[next % accts.len()].do_send(Arrive {
-                        intended: start + at,
-                    });
+                LoadModel::Open => {
+                    let schedule = arrivals::Arrivals::new(stages).enumerate();
+                    for (next, at) in schedule.filter(|(n, _)| mine(*n)) {
+                        let _ = timer.sleep_until((start + at) - clock::lead()).await;
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        accts[next % accts.len()].do_send(Arrive {
+                            intended: start + at,
+                        });
+                    }
                 }
-            })
-        }
-    };
+            }
+        });
+    }
     let kicker = (!sc.admin_kick.interval.0.is_zero()).then(|| {
         actix::spawn(admin::kicker(
             plan.clone(),
@@ -230,7 +265,12 @@ async fn controller(
             }
         }
     };
-    driver.abort();
+    stop_pacing.store(true, Ordering::Relaxed);
+    let generator = Generator {
+        cpu: clock::process_cpu().saturating_sub(cpu_at_start),
+        window: start.elapsed(),
+        cycles: totals.get(Counter::CyclesCompleted),
+    };
     if let Some(k) = kicker {
         k.abort();
     }
@@ -278,5 +318,5 @@ async fn controller(
         arb.stop();
     }
     let elapsed = start.elapsed();
-    Ok((outcome, totals, reports, elapsed))
+    Ok((outcome, totals, reports, elapsed, generator))
 }

@@ -28,10 +28,13 @@ pub enum Metric {
     KickPropagation,
     /// `sendMessage` request → response.
     Message,
+    /// The generator's own lateness: when a cycle began − when it was due (open-model arrivals,
+    /// closed-model ramp starts). Not the backend's; see docs/performance.md.
+    ScheduleLag,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::Connect,
         Metric::Login,
         Metric::LoginService,
@@ -40,6 +43,7 @@ impl Metric {
         Metric::Logout,
         Metric::KickPropagation,
         Metric::Message,
+        Metric::ScheduleLag,
     ];
 
     pub fn name(self) -> &'static str {
@@ -52,6 +56,7 @@ impl Metric {
             Metric::Logout => "logout",
             Metric::KickPropagation => "kick_propagation",
             Metric::Message => "message",
+            Metric::ScheduleLag => "schedule_lag",
         }
     }
 }

@@ -10,6 +10,6 @@ mod rows;
 mod threshold;
 
 pub use metrics::{new_histogram, Counter, Metric, Snapshot};
-pub use outcome::{AccountReport, Outcome, RunSummary, Tick};
+pub use outcome::{AccountReport, Generator, Outcome, RunSummary, Tick};
 pub use rows::{counter_rows, RATE_ROWS, TOTAL_ROWS};
 pub use threshold::{Op, Stat, Subject, Threshold, ThresholdError, ThresholdProblem};

@@ -64,7 +64,30 @@ pub struct RunSummary {
     pub outcome: Outcome,
     pub totals: Snapshot,
     pub accounts: Vec<AccountReport>,
+    /// What the load cost the generator itself.
+    pub generator: Generator,
     /// Wall-clock start of the run.
     pub started: SystemTime,
     pub elapsed: Duration,
+}
+
+/// The generator's own cost over the load window (start of the load to the moment it stops,
+/// before the wind-down): process CPU time, and the cycles completed in that window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Generator {
+    pub cpu: Duration,
+    pub window: Duration,
+    pub cycles: u64,
+}
+
+impl Generator {
+    /// CPU microseconds per completed cycle (None without cycles).
+    pub fn cpu_us_per_cycle(&self) -> Option<f64> {
+        (self.cycles > 0).then(|| self.cpu.as_secs_f64() * 1e6 / self.cycles as f64)
+    }
+
+    /// Cores the generator kept busy on average.
+    pub fn busy_cores(&self) -> f64 {
+        self.cpu.as_secs_f64() / self.window.as_secs_f64().max(1e-9)
+    }
 }

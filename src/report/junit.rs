@@ -51,6 +51,15 @@ pub fn write_junit(
             _ => CaseResult::Pass,
         },
     });
+    // Cautions qualify the figures without failing: a passing case that says so in its name.
+    for c in &verdict.cautions {
+        cases.push(Case {
+            class: "run",
+            name: format!("caution: {c}"),
+            time: Duration::ZERO,
+            result: CaseResult::Pass,
+        });
+    }
     for r in results {
         cases.push(Case {
             class: "thresholds",

@@ -18,10 +18,10 @@ mod render;
 mod tables;
 
 pub use junit::write_junit;
-pub use render::{render_summary, render_verdict, write_thresholds};
+pub use render::{render_generator, render_summary, render_verdict, write_thresholds};
 pub use tables::{write_counters_csv, write_kicks_csv, write_summary_csv, write_violations_csv};
 
-use crate::model::{AccountReport, Counter, Metric, Outcome, Snapshot, Tick};
+use crate::model::{AccountReport, Counter, Generator, Metric, Outcome, Snapshot, Tick};
 use crate::scenario::Resolved;
 
 pub struct RunInfo {
@@ -164,6 +164,12 @@ impl ReportWriter {
         Ok(())
     }
 
+    /// Add the verdict's cautions to `run.json`.
+    pub fn record_cautions(&mut self, cautions: &[String]) -> anyhow::Result<()> {
+        self.run_json["cautions"] = serde_json::json!(cautions);
+        self.write_run_json()
+    }
+
     /// Append one second to `timeseries.csv` and `latency.hlog`.
     pub fn tick(&mut self, t: &Tick) -> anyhow::Result<()> {
         let i = t.interval;
@@ -217,6 +223,7 @@ impl ReportWriter {
         totals: &Snapshot,
         accounts: &[AccountReport],
         elapsed: Duration,
+        generator: &Generator,
     ) -> anyhow::Result<()> {
         let mut f = csv::Writer::from_path(self.dir.join("summary.csv"))?;
         write_summary_csv(&mut f, totals)?;
@@ -233,6 +240,17 @@ impl ReportWriter {
         self.run_json["outcome"] = outcome.name().into();
         self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
         self.run_json["elapsed_secs"] = elapsed.as_secs_f64().into();
+        let lag = totals.hist(Metric::ScheduleLag);
+        let q = |p: f64| (!lag.is_empty()).then(|| lag.value_at_quantile(p));
+        self.run_json["generator"] = serde_json::json!({
+            "cpu_secs": generator.cpu.as_secs_f64(),
+            "load_window_secs": generator.window.as_secs_f64(),
+            "busy_cores": generator.busy_cores(),
+            "cycles": generator.cycles,
+            "cpu_us_per_cycle": generator.cpu_us_per_cycle(),
+            "schedule_lag_p50_us": q(0.5),
+            "schedule_lag_p99_us": q(0.99),
+        });
         self.write_run_json()
     }
 }

@@ -205,5 +205,38 @@ pub fn render_verdict<W: Write>(
             .collect::<Vec<_>>()
             .join("; ")
     };
-    writeln!(out, "verdict: {} — {why}", v.status.name())
+    writeln!(out, "verdict: {} — {why}", v.status.name())?;
+    for c in &v.cautions {
+        writeln!(out, "caution: {c}")?;
+    }
+    Ok(())
+}
+
+/// What the load cost the generator, and how late it was.
+pub fn render_generator<W: Write>(
+    out: &mut W,
+    g: &crate::model::Generator,
+    s: &Snapshot,
+    embedded: bool,
+) -> std::io::Result<()> {
+    let lag = s.hist(Metric::ScheduleLag);
+    let lag = if lag.is_empty() {
+        "no paced starts".to_string()
+    } else {
+        format!(
+            "schedule_lag p50 {} p99 {}",
+            fmt_us(lag.value_at_quantile(0.5)),
+            fmt_us(lag.value_at_quantile(0.99))
+        )
+    };
+    let per_cycle = g
+        .cpu_us_per_cycle()
+        .map(|us| format!(", {}", fmt_us(us.round() as u64) + " CPU per cycle"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "generator: {:.2} cores busy over the load{per_cycle}{}; {lag}",
+        g.busy_cores(),
+        if embedded { " (with the embedded server)" } else { "" }
+    )
 }

@@ -173,6 +173,12 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
             return Err(ScenarioError::invalid(name, "must be within 0..=1"));
         }
     }
+    if s.load.max_schedule_lag.0.is_zero() || s.load.max_schedule_lag.0 > Duration::from_secs(60) {
+        return Err(ScenarioError::invalid(
+            "load.max_schedule_lag",
+            "must be within 1us..=60s",
+        ));
+    }
     if !(0.0..=1e6).contains(&s.load.ramp) {
         return Err(ScenarioError::invalid(
             "load.ramp",

@@ -231,6 +231,9 @@ pub struct Load {
     /// Open model: account cycles started per second, ramping linearly per stage:
     /// `"50,10s;200,30s;0,5s"` = ramp to 50/s over 10 s, to 200/s over 30 s, down to 0 over 5 s.
     pub stages: String,
+    /// Past this 99th percentile of `schedule_lag` the generator itself was late and the
+    /// latency figures are marked unreliable.
+    pub max_schedule_lag: Dur,
 }
 
 impl Default for Load {
@@ -240,6 +243,7 @@ impl Default for Load {
             ramp: 0.0,
             duration: Dur(Duration::ZERO),
             stages: String::new(),
+            max_schedule_lag: Dur(Duration::from_millis(1)),
         }
     }
 }

@@ -97,7 +97,8 @@ fn every_report_parses_back_with_its_documented_columns() {
             "ready_service",
             "logout",
             "kick_propagation",
-            "message"
+            "message",
+            "schedule_lag"
         ]
     );
     let login = &summary[1];

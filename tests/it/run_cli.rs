@@ -142,7 +142,7 @@ fn an_interrupted_run_still_leaves_its_reports() {
     let dir = only_report_dir(&out_dir);
     assert_eq!(run_json(&dir)["outcome"], "interrupted");
     let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
-    assert!(summary.lines().count() == 9, "{summary}");
+    assert!(summary.lines().count() == 10, "{summary}");
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(
         junit.contains("<failure message=\"the run was interrupted before its end"),

@@ -134,8 +134,9 @@ impl Account {
     }
 
     /// Send every live slot into a new cycle. In barrier/jitter waves the instances first
-    /// connect and report `Arrived`; the logins leave together on `Release`.
-    fn start_wave(&mut self, intended: Instant) {
+    /// connect and report `Arrived`; the logins leave together on `Release`. `due` is when the
+    /// generator should have begun (for `schedule_lag`), if a schedule applies.
+    fn start_wave(&mut self, intended: Instant, due: Option<Instant>) {
         if self.finishing {
             return;
         }
@@ -151,7 +152,11 @@ impl Account {
             }
         }
         for i in slots {
-            self.instances[i].do_send(Go { intended, barrier });
+            self.instances[i].do_send(Go {
+                intended,
+                due,
+                barrier,
+            });
         }
     }
 
@@ -207,22 +212,25 @@ impl Actor for Account {
     type Context = Context<Self>;
 }
 
-/// Begin (closed model).
+/// Begin (closed model); `due` is the ramp's instant for this account, if it ramps.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Start;
+pub struct Start {
+    pub due: Option<Instant>,
+}
 
 impl Handler<Start> for Account {
     type Result = ();
 
-    fn handle(&mut self, _: Start, _: &mut Context<Self>) {
+    fn handle(&mut self, m: Start, _: &mut Context<Self>) {
         let now = Instant::now();
         if self.plan.model == LoadModel::Open || self.plan.alignment != Alignment::Independent {
-            self.start_wave(now);
+            self.start_wave(now, m.due);
         } else {
             for i in 0..self.instances.len() {
                 self.instances[i].do_send(Go {
                     intended: now,
+                    due: m.due,
                     barrier: false,
                 });
             }
@@ -245,7 +253,7 @@ impl Handler<Arrive> for Account {
             return;
         }
         match self.waves.arrival(m.intended) {
-            waves::Arrival::StartNow => self.start_wave(m.intended),
+            waves::Arrival::StartNow => self.start_wave(m.intended, Some(m.intended)),
             waves::Arrival::Queued => {}
             waves::Arrival::Dropped => metrics::count(Counter::ArrivalsDropped),
         }
@@ -313,14 +321,17 @@ impl Handler<CycleDone> for Account {
                 ctx.run_later(self.think(), move |_, _| {
                     addr.do_send(Go {
                         intended: Instant::now(),
+                        due: None,
                         barrier: false,
                     })
                 });
             }
             waves::Next::Think => {
-                ctx.run_later(self.think(), |act, _| act.start_wave(Instant::now()));
+                ctx.run_later(self.think(), |act, _| act.start_wave(Instant::now(), None));
             }
-            waves::Next::Arrival(intended) => self.start_wave(intended),
+            // A queued arrival: the account became free now, so the generator owes nothing
+            // before now; the wait since `intended` counts in the latencies (the backend's).
+            waves::Next::Arrival(intended) => self.start_wave(intended, Some(Instant::now())),
             waves::Next::Done => self.done(),
         }
     }

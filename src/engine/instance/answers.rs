@@ -2,6 +2,7 @@
 //! probes), a missing `sdkStateReady`, and kicks.
 
 use actix::prelude::*;
+use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{micros, Instance, Phase};
@@ -162,7 +163,7 @@ impl Instance {
         match self.plan.on_kick {
             OnKick::Relogin(backoff) => {
                 self.after(ctx, backoff, |act, ctx| {
-                    act.intended = Instant::now();
+                    act.owed = Duration::ZERO;
                     act.login(ctx);
                 });
             }

@@ -9,7 +9,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use super::{Instance, Phase};
 use crate::checks::ProbeKind;
 use crate::engine::account::Observed;
-use crate::engine::metrics::{self, Counter};
+use crate::engine::clock;
+use crate::engine::metrics::{self, Counter, Metric};
+use crate::scenario::LoadModel;
 use crate::protocol::{Event, ServerFrame};
 use std::time::Duration;
 
@@ -82,11 +84,14 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
     }
 }
 
-/// Start a cycle: `intended` is when it should have started (the open model's arrival).
+/// Start a cycle: `intended` is when it should have started (the open model's arrival), `due`
+/// when the generator should have begun it (the arrival, or the moment a queued arrival's
+/// account became free; `None` when no schedule applies, as after a think time).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Go {
     pub intended: Instant,
+    pub due: Option<Instant>,
     /// Connect, report `Arrived`, and log in only on `Release`.
     pub barrier: bool,
 }
@@ -98,7 +103,18 @@ impl Handler<Go> for Instance {
         if self.phase != Phase::Idle || self.stopping {
             return;
         }
-        self.intended = m.intended;
+        let now = Instant::now();
+        if let Some(due) = m.due {
+            let late = now.saturating_duration_since(due);
+            let early = due.saturating_duration_since(now);
+            clock::paced_start(late.as_nanos() as i64 - early.as_nanos() as i64);
+            // Lateness only: a start the pacer sent a few microseconds early was not late.
+            metrics::record(Metric::ScheduleLag, super::micros(late));
+        }
+        self.owed = match self.plan.model {
+            LoadModel::Open => now.saturating_duration_since(m.intended),
+            LoadModel::Closed => Duration::ZERO,
+        };
         self.barrier = m.barrier;
         self.start_cycle(ctx);
     }

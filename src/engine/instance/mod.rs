@@ -18,7 +18,6 @@ use super::{connect, ActiveGuard};
 use crate::checks::ProbeKind;
 use crate::policy::Platform;
 use crate::protocol::Request;
-use crate::scenario::LoadModel;
 
 mod answers;
 mod handlers;
@@ -58,8 +57,10 @@ pub struct Instance {
     stream: Option<SpawnHandle>,
     seq: u64,
     ctrl_seq: u64,
-    /// The cycle's intended start (open model) or its actual start.
-    intended: Instant,
+    /// How late this cycle began against its intended start (open model: the arrival's
+    /// instant; includes a wait behind the account's previous cycle). Added to the login and
+    /// ready latencies so a stalled backend cannot hide behind a late send.
+    owed: Duration,
     login_sent: Instant,
     logout_sent: Instant,
     messages: Vec<(u64, Instant)>,
@@ -110,7 +111,7 @@ impl Instance {
             stream: None,
             seq: 0,
             ctrl_seq: 0,
-            intended: Instant::now(),
+            owed: Duration::ZERO,
             login_sent: Instant::now(),
             logout_sent: Instant::now(),
             messages: Vec::new(),
@@ -129,13 +130,12 @@ impl Instance {
         }
     }
 
-    /// Where latencies start: the intended start in the open model (so a stalled backend cannot
-    /// hide behind a late send), the actual login send in the closed model.
+    /// Where the login and ready latencies start: the login's send, moved back by how late the
+    /// cycle began (open model; 0 in the closed model). The connect has its own histogram.
     fn start_mark(&self) -> Instant {
-        match self.plan.model {
-            LoadModel::Open => self.intended.min(self.login_sent),
-            LoadModel::Closed => self.login_sent,
-        }
+        self.login_sent
+            .checked_sub(self.owed)
+            .unwrap_or(self.login_sent)
     }
 
     /// Enter a phase; the timers of the phase being left are cancelled (an actor's context

@@ -1,0 +1,239 @@
+//! The floor: a bare client doing loginstorm's cycle with nothing else — plain tokio-tungstenite
+//! on one current-thread runtime, no actors, no checks, no reports. `benches/latency.sh` runs it
+//! beside `loginstorm run` against the same server so the generator's own cost and latency can
+//! be read off as a ratio. Not part of the product; built with `cargo build --release --example floor`.
+//!
+//!   floor credentials N PATTERN > creds.csv      # userID,userSig lines for the dev key
+//!   floor open  URL CREDS RATE SECONDS           # fresh connection per arrival, open loop
+//!   floor kept  URL CREDS INSTANCES SECONDS      # back-to-back cycles on kept connections
+//!
+//! Cycle: connect → login → `sdkStateReady` → logout → (open: close). Latency is login sent →
+//! `sdkStateReady` received. Arrivals are evenly spaced at their exact instants (timerfd), so the
+//! floor's queueing at the server is no worse than loginstorm's. Prints one line of `key=value`.
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use loginstorm::engine::clock::Timer;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+#[derive(Default)]
+struct Tally {
+    cycles: u64,
+    errors: u64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: floor credentials N PATTERN | floor open URL CREDS RATE SECONDS | floor kept URL CREDS INSTANCES SECONDS";
+    match args.first().map(String::as_str) {
+        Some("credentials") if args.len() == 3 => {
+            let n: u64 = args[1].parse().expect("N");
+            let now = loginstorm::unix_now();
+            for i in 0..n {
+                let user = args[2].replace("{n}", &i.to_string());
+                let sig = loginstorm::usersig::generate(
+                    loginstorm::protocol::defaults::DEV_SDKAPPID,
+                    loginstorm::protocol::defaults::DEV_KEY,
+                    &user,
+                    now,
+                    86_400,
+                    None,
+                );
+                println!("{user},{sig}");
+            }
+        }
+        Some(mode @ ("open" | "kept")) if args.len() == 5 => {
+            let creds: Vec<(String, String)> = std::fs::read_to_string(&args[2])
+                .expect("credentials file")
+                .lines()
+                .filter_map(|l| l.split_once(','))
+                .map(|(u, s)| (u.to_string(), s.to_string()))
+                .collect();
+            let n: f64 = args[3].parse().expect("RATE or INSTANCES");
+            let secs: f64 = args[4].parse().expect("SECONDS");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let local = tokio::task::LocalSet::new();
+            let url = args[1].clone();
+            local.block_on(&rt, async move {
+                if mode == "open" {
+                    open(url, creds, n, Duration::from_secs_f64(secs)).await
+                } else {
+                    kept(url, creds, n as usize, Duration::from_secs_f64(secs)).await
+                }
+            });
+        }
+        _ => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn cpu_time() -> Duration {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+fn report(mode: &str, t: &Tally, cpu: Duration, wall: Duration, h: &Histogram<u64>) {
+    println!(
+        "mode={mode} cycles={} errors={} cycles_per_sec={:.0} cpu_us_per_cycle={:.1} ready_p50_us={} ready_p99_us={}",
+        t.cycles,
+        t.errors,
+        t.cycles as f64 / wall.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / t.cycles.max(1) as f64,
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+    );
+}
+
+async fn connect(url: &str) -> Option<Ws> {
+    let hostport = url.strip_prefix("ws://")?.split('/').next()?;
+    let tcp = tokio::net::TcpStream::connect(hostport).await.ok()?;
+    tcp.set_nodelay(true).ok()?;
+    let (ws, _) = tokio_tungstenite::client_async(url, tcp).await.ok()?;
+    Some(ws)
+}
+
+async fn next_text(ws: &mut Ws) -> Option<String> {
+    loop {
+        match ws.next().await? {
+            Ok(Message::Text(t)) => return Some(t.to_string()),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn login_frame(seq: u64, user: &str, sig: &str) -> String {
+    format!(
+        r#"{{"op":"login","seq":{seq},"sdkAppID":{},"userID":"{user}","userSig":"{sig}","platform":"Web"}}"#,
+        loginstorm::protocol::defaults::DEV_SDKAPPID
+    )
+}
+
+/// Log in, wait for ready, log out; the login → ready time.
+async fn cycle(ws: &mut Ws, seq: &mut u64, user: &str, sig: &str) -> Option<Duration> {
+    *seq += 1;
+    let sent = Instant::now();
+    ws.send(Message::text(login_frame(*seq, user, sig)))
+        .await
+        .ok()?;
+    let login_seq = format!(r#""seq":{},"code":0"#, *seq);
+    let mut ok = false;
+    let ready = loop {
+        let t = next_text(ws).await?;
+        if t.contains(&login_seq) {
+            ok = true;
+        } else if t.contains("\"seq\"") {
+            return None;
+        } else if ok && t.contains("sdkStateReady") {
+            break sent.elapsed();
+        }
+    };
+    *seq += 1;
+    ws.send(Message::text(format!(r#"{{"op":"logout","seq":{}}}"#, *seq)))
+        .await
+        .ok()?;
+    let logout_seq = format!(r#""seq":{},"code":0"#, *seq);
+    loop {
+        let t = next_text(ws).await?;
+        if t.contains(&logout_seq) {
+            return Some(ready);
+        } else if t.contains("\"seq\"") {
+            return None;
+        }
+    }
+}
+
+async fn open(url: String, creds: Vec<(String, String)>, rate: f64, run: Duration) {
+    let hist = Rc::new(RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap()));
+    let tally = Rc::new(RefCell::new(Tally::default()));
+    let creds = Rc::new(creds);
+    let timer = Timer::new().expect("timerfd");
+    let (cpu0, start) = (cpu_time(), Instant::now());
+    let total = (rate * run.as_secs_f64()) as u64;
+    for k in 0..total {
+        let at = start + Duration::from_secs_f64(k as f64 / rate);
+        timer.sleep_until(at.into()).await.expect("timer");
+        let (hist, tally, creds, url) = (hist.clone(), tally.clone(), creds.clone(), url.clone());
+        tokio::task::spawn_local(async move {
+            let (user, sig) = &creds[k as usize % creds.len()];
+            let res = async {
+                let mut ws = connect(&url).await?;
+                let mut seq = 0;
+                let r = cycle(&mut ws, &mut seq, user, sig).await;
+                let _ = ws.close(None).await;
+                r
+            }
+            .await;
+            match res {
+                Some(d) => {
+                    hist.borrow_mut()
+                        .saturating_record(d.as_micros() as u64);
+                    tally.borrow_mut().cycles += 1;
+                }
+                None => tally.borrow_mut().errors += 1,
+            }
+        });
+    }
+    // Let the last arrivals finish (bounded).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while {
+        let t = tally.borrow();
+        t.cycles + t.errors < total
+    } && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (cpu, wall) = (cpu_time() - cpu0, start.elapsed());
+    report("open", &tally.borrow(), cpu, wall, &hist.borrow());
+}
+
+async fn kept(url: String, creds: Vec<(String, String)>, instances: usize, run: Duration) {
+    let hist = Rc::new(RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap()));
+    let tally = Rc::new(RefCell::new(Tally::default()));
+    let mut conns = Vec::new();
+    for (user, sig) in creds.iter().take(instances) {
+        let ws = connect(&url).await.expect("connect");
+        conns.push((ws, user.clone(), sig.clone()));
+    }
+    let (cpu0, start) = (cpu_time(), Instant::now());
+    let end = start + run;
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|(mut ws, user, sig)| {
+            let (hist, tally) = (hist.clone(), tally.clone());
+            tokio::task::spawn_local(async move {
+                let mut seq = 0;
+                while Instant::now() < end {
+                    match cycle(&mut ws, &mut seq, &user, &sig).await {
+                        Some(d) => {
+                            hist.borrow_mut()
+                                .saturating_record(d.as_micros() as u64);
+                            tally.borrow_mut().cycles += 1;
+                        }
+                        None => {
+                            tally.borrow_mut().errors += 1;
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let (cpu, wall) = (cpu_time() - cpu0, start.elapsed());
+    report("kept", &tally.borrow(), cpu, wall, &hist.borrow());
+}
