@@ -13,10 +13,10 @@
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use loginstorm::engine::clock::Timer;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use loginstorm::engine::clock::Timer;
 use tokio_tungstenite::tungstenite::Message;
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
@@ -56,6 +56,8 @@ fn main() {
                 .collect();
             let n: f64 = args[3].parse().expect("RATE or INSTANCES");
             let secs: f64 = args[4].parse().expect("SECONDS");
+            // As loginstorm does: no descriptor-table growth (an RCU wait) during the run.
+            loginstorm::reserve_fds(loginstorm::raise_fd_limit().min(1 << 16));
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -141,9 +143,12 @@ async fn cycle(ws: &mut Ws, seq: &mut u64, user: &str, sig: &str) -> Option<Dura
         }
     };
     *seq += 1;
-    ws.send(Message::text(format!(r#"{{"op":"logout","seq":{}}}"#, *seq)))
-        .await
-        .ok()?;
+    ws.send(Message::text(format!(
+        r#"{{"op":"logout","seq":{}}}"#,
+        *seq
+    )))
+    .await
+    .ok()?;
     let logout_seq = format!(r#""seq":{},"code":0"#, *seq);
     loop {
         let t = next_text(ws).await?;
@@ -156,7 +161,9 @@ async fn cycle(ws: &mut Ws, seq: &mut u64, user: &str, sig: &str) -> Option<Dura
 }
 
 async fn open(url: String, creds: Vec<(String, String)>, rate: f64, run: Duration) {
-    let hist = Rc::new(RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap()));
+    let hist = Rc::new(RefCell::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
+    ));
     let tally = Rc::new(RefCell::new(Tally::default()));
     let creds = Rc::new(creds);
     let timer = Timer::new().expect("timerfd");
@@ -178,8 +185,7 @@ async fn open(url: String, creds: Vec<(String, String)>, rate: f64, run: Duratio
             .await;
             match res {
                 Some(d) => {
-                    hist.borrow_mut()
-                        .saturating_record(d.as_micros() as u64);
+                    hist.borrow_mut().saturating_record(d.as_micros() as u64);
                     tally.borrow_mut().cycles += 1;
                 }
                 None => tally.borrow_mut().errors += 1,
@@ -200,7 +206,9 @@ async fn open(url: String, creds: Vec<(String, String)>, rate: f64, run: Duratio
 }
 
 async fn kept(url: String, creds: Vec<(String, String)>, instances: usize, run: Duration) {
-    let hist = Rc::new(RefCell::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap()));
+    let hist = Rc::new(RefCell::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
+    ));
     let tally = Rc::new(RefCell::new(Tally::default()));
     let mut conns = Vec::new();
     for (user, sig) in creds.iter().take(instances) {
@@ -218,8 +226,7 @@ async fn kept(url: String, creds: Vec<(String, String)>, instances: usize, run: 
                 while Instant::now() < end {
                     match cycle(&mut ws, &mut seq, &user, &sig).await {
                         Some(d) => {
-                            hist.borrow_mut()
-                                .saturating_record(d.as_micros() as u64);
+                            hist.borrow_mut().saturating_record(d.as_micros() as u64);
                             tally.borrow_mut().cycles += 1;
                         }
                         None => {

@@ -61,6 +61,23 @@ pub enum Command {
     ///
     /// The first line on stdout is `listening on ws://HOST:PORT/ws`. Ctrl-C or SIGTERM stops it.
     Serve(ServeArgs),
+    /// Find the highest open-model arrival rate at which the backend meets every SLO.
+    ///
+    /// Runs the scenario in steps at fixed arrival rates (open model: each arrival is one cycle
+    /// of the next account), growing the rate by --factor from --start until a step breaks an
+    /// SLO, then bisecting between the highest passing and the lowest failing rate until they
+    /// are within --precision. A step passes when its verdict passes with the SLOs as
+    /// thresholds (so policy violations and the backend's health count too), every arrival was
+    /// delivered, and the generator kept its own schedule. Prints each step, the highest rate
+    /// that met every SLO, the knee (where the SLO latency's p99 more than doubled), and whether
+    /// the generator or the backend ran out first; writes OUT/<time>-search-<scenario>/search.csv
+    /// and each step's reports under steps/. Stops after at most --max-steps steps.
+    ///
+    /// Example: loginstorm search scenarios/capacity-search.toml --slo "ready.p99 < 50ms"
+    /// --slo "login.error_rate < 0.1%"
+    ///
+    /// Exit codes: 0 a rate met every SLO; 1 none did (or interrupted); 2 could not run.
+    Search(SearchArgs),
     /// Mint or check UserSigs (TLSSigAPIv2).
     #[command(subcommand)]
     Sig(SigCommand),
@@ -97,6 +114,91 @@ pub struct RunArgs {
     pub baseline: Option<PathBuf>,
     #[command(flatten)]
     pub tolerance: Tolerance,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SearchArgs {
+    /// Scenario file (TOML). Its load is replaced by the open model at each step's rate; keep
+    /// accounts.count at least rate × cycle time, or arrivals queue and are dropped.
+    pub scenario: PathBuf,
+    /// A service-level objective, in threshold syntax (see `run --threshold`):
+    /// `ready.p99 < 50ms`, `login.error_rate < 0.1%`. Repeatable; at least one.
+    #[arg(long = "slo", value_name = "EXPR", value_parser = parse_threshold, required = true)]
+    pub slos: Vec<crate::thresholds::Threshold>,
+    /// First rate tried, in account cycles per second.
+    #[arg(long, default_value_t = 100.0, value_name = "RATE")]
+    pub start: f64,
+    /// Each step multiplies the rate by this until one breaks an SLO.
+    #[arg(long, default_value_t = 2.0, value_name = "F")]
+    pub factor: f64,
+    /// Never try above this rate.
+    #[arg(long, default_value_t = 100_000.0, value_name = "RATE")]
+    pub max_rate: f64,
+    /// Bisect until the failing rate is within this of the passing one (`10%` or `0.1`).
+    #[arg(long, default_value = "10%", value_name = "PCT", value_parser = crate::compare::parse_tolerance)]
+    pub precision: f64,
+    /// How long each step holds its rate (after --ramp).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::units::parse_duration)]
+    pub step: std::time::Duration,
+    /// How long each step takes to ramp up to its rate.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = crate::units::parse_duration)]
+    pub ramp: std::time::Duration,
+    /// Most steps in all (the search's time bound: steps × (ramp + step + wind-down)).
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_steps: usize,
+    /// WebSocket URL of the backend (overrides `target.url`); none: the embedded server.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Directory under which the search's directory is made.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Override a scenario key (repeatable), as for `run`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Seed for every random choice (overrides the scenario's `seed`).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+impl SearchArgs {
+    /// Validate the numbers and build the search's options.
+    pub fn options(&self) -> anyhow::Result<crate::search::SearchOptions> {
+        if !(self.start >= 1.0 && self.start <= self.max_rate) {
+            anyhow::bail!(
+                "--start must be at least 1 and at most --max-rate ({})",
+                self.max_rate
+            );
+        }
+        if !(self.factor > 1.0 && self.factor <= 100.0) {
+            anyhow::bail!("--factor must be above 1 and at most 100");
+        }
+        if !(self.precision > 0.0 && self.precision < 1.0) {
+            anyhow::bail!("--precision must be above 0% and below 100%");
+        }
+        if self.step.is_zero() {
+            anyhow::bail!("--step must be longer than 0");
+        }
+        if self.max_steps == 0 || self.max_steps > 100 {
+            anyhow::bail!("--max-steps must be within 1..=100");
+        }
+        Ok(crate::search::SearchOptions {
+            scenario: self.scenario.clone(),
+            sets: self.set.clone(),
+            slos: self.slos.clone(),
+            strategy: crate::search::Strategy {
+                start: self.start,
+                factor: self.factor,
+                max_rate: self.max_rate,
+                precision: self.precision,
+                max_steps: self.max_steps,
+            },
+            ramp: self.ramp,
+            hold: self.step,
+            target: self.target.clone(),
+            out_dir: self.out.clone(),
+            seed: self.seed,
+        })
+    }
 }
 
 /// How much worse than the baseline is still fine.

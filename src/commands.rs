@@ -7,7 +7,8 @@ use crate::{server, usersig};
 
 pub fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<u8> {
     let config = args.into_config()?;
-    crate::raise_fd_limit();
+    // Sessions come and go with no plan: grow the descriptor table up front (see reserve_fds).
+    crate::reserve_fds(crate::raise_fd_limit().min(1 << 16));
     for w in config.warnings() {
         eprintln!("{w}");
     }

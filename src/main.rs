@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(args),
         Command::Serve(args) => commands::serve(args),
+        Command::Search(args) => search(args),
         Command::Sig(SigCommand::Gen(args)) => commands::sig_gen(args),
         Command::Sig(SigCommand::Verify(args)) => commands::sig_verify(args),
     };
@@ -30,6 +31,15 @@ fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
     Ok(match finished.verdict.status {
         loginstorm::verdict::Status::Pass => exit::OK,
         _ => exit::FAILED,
+    })
+}
+
+fn search(args: loginstorm::cli::SearchArgs) -> anyhow::Result<u8> {
+    let found = loginstorm::search::search(&args.options()?, &mut std::io::stdout())?;
+    Ok(if found.best.is_some() && !found.interrupted {
+        exit::OK
+    } else {
+        exit::FAILED
     })
 }
 

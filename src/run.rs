@@ -44,6 +44,8 @@ pub struct Finished {
     pub elapsed: std::time::Duration,
     pub report_dir: PathBuf,
     pub verdict: Verdict,
+    /// What the load cost the generator.
+    pub generator: crate::model::Generator,
 }
 
 /// The embedded reference server for a scenario without a target.
@@ -84,6 +86,7 @@ impl Observer for Sinks<'_> {
 fn warn_fd_limit(r: &Resolved, embedded: bool) {
     let fd_limit = crate::raise_fd_limit();
     let sockets = r.instances() * if embedded { 2 } else { 1 };
+    crate::reserve_fds(sockets + 256);
     if fd_limit > 0 && sockets + 64 > fd_limit {
         eprintln!(
             "warning: the open-file limit is {fd_limit} and cannot be raised further here; this run may hold up to {sockets} sockets{}, so connects beyond the limit will fail (counted as connections_failed_tcp_too_many_open_files)",
@@ -198,5 +201,6 @@ pub fn execute<W: Write>(
         elapsed: summary.elapsed,
         report_dir: dir,
         verdict,
+        generator: summary.generator,
     })
 }

@@ -8,9 +8,9 @@
 
 use std::cell::Cell;
 use std::io;
-use std::time::Duration;
 #[cfg(target_os = "linux")]
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 #[cfg(target_os = "linux")]
 use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;

@@ -176,9 +176,8 @@ async fn controller(
             match model {
                 LoadModel::Closed => {
                     for (n, a) in accts.iter().enumerate().filter(|(n, _)| mine(*n)) {
-                        let due = (ramp > 0.0).then(|| {
-                            start + Duration::from_secs_f64((n as u64 * k) as f64 / ramp)
-                        });
+                        let due = (ramp > 0.0)
+                            .then(|| start + Duration::from_secs_f64((n as u64 * k) as f64 / ramp));
                         if let Some(due) = due {
                             let _ = timer.sleep_until(due - clock::lead()).await;
                         }

@@ -76,6 +76,19 @@ pub const VIOLATIONS_COLUMNS: [&str; 8] = [
     "seen",
 ];
 
+/// A scenario name as it may appear in a directory name.
+pub fn safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 pub struct ReportWriter {
     dir: PathBuf,
     run_json: serde_json::Value,
@@ -90,18 +103,7 @@ impl ReportWriter {
     pub fn create(out: &Path, r: &Resolved, info: RunInfo) -> anyhow::Result<ReportWriter> {
         let started = SystemTime::now();
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let safe: String = r
-            .scenario
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe = safe_name(&r.scenario.name);
         let mut dir = out.join(format!("{stamp}-{safe}"));
         let mut n = 2;
         while dir.exists() {

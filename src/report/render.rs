@@ -237,6 +237,10 @@ pub fn render_generator<W: Write>(
         out,
         "generator: {:.2} cores busy over the load{per_cycle}{}; {lag}",
         g.busy_cores(),
-        if embedded { " (with the embedded server)" } else { "" }
+        if embedded {
+            " (with the embedded server)"
+        } else {
+            ""
+        }
     )
 }

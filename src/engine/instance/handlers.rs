@@ -11,8 +11,8 @@ use crate::checks::ProbeKind;
 use crate::engine::account::Observed;
 use crate::engine::clock;
 use crate::engine::metrics::{self, Counter, Metric};
-use crate::scenario::LoadModel;
 use crate::protocol::{Event, ServerFrame};
+use crate::scenario::LoadModel;
 use std::time::Duration;
 
 impl Actor for Instance {
