@@ -119,6 +119,10 @@ struct Inst {
     gone_at: Option<u64>,
     /// The session before this login ended (kicked or logged out).
     prev_ended: bool,
+    /// An earlier session of this instance ended (logout or kick) and its `sdkStateNotReady`
+    /// has not arrived yet: it may come after the next login was sent (a correct backend may
+    /// send it after the logout's response, and the client may already be logging in again).
+    not_ready_owed: bool,
     /// Its session in the current segment (an index into `History::seg`).
     seg: Option<usize>,
 }
@@ -281,6 +285,7 @@ impl History {
         }
         let old = &self.inst[slot as usize];
         let prev_ended = old.login_ok && (old.kicked.is_some() || old.logged_out);
+        let not_ready_owed = old.not_ready_owed || old.kicked.is_some() || old.logged_out;
         self.seg.push(Some(Session {
             slot,
             platform: self.platforms[slot as usize],
@@ -290,6 +295,7 @@ impl History {
         self.inst[slot as usize] = Inst {
             login_sent: Some(t),
             prev_ended,
+            not_ready_owed,
             seg: Some(self.seg.len() - 1),
             ..Inst::default()
         };

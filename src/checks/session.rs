@@ -66,9 +66,15 @@ impl History {
     }
 
     /// `sdkStateNotReady` seen: must follow a kick or this instance's own logout.
+    /// One that arrives during a later session is excused once per earlier logout or kick of
+    /// this instance (it was owed then).
     pub fn not_ready(&mut self, slot: u8, t: u64) -> Option<Violation> {
-        let i = &self.inst[slot as usize];
+        let i = &mut self.inst[slot as usize];
         if i.kicked.is_some() || i.logged_out {
+            return None;
+        }
+        if i.not_ready_owed {
+            i.not_ready_owed = false;
             return None;
         }
         self.judge(Class::Isolation);

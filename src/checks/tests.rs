@@ -334,3 +334,19 @@ fn an_account_that_never_settles_keeps_a_bounded_segment() {
     // What was cut is not judged, never failed: nothing to report.
     assert!(h.finish().is_empty());
 }
+
+#[test]
+fn a_logouts_not_ready_may_arrive_after_the_next_login_once() {
+    // logout → {} → (client logs in again at once) → sdkStateNotReady of the logout arrives
+    // during the new session: owed, not a leak. A second one is a leak.
+    let mut h = hist(&[Web], "");
+    login_ready(&mut h, 0, 100);
+    h.logout_sent(0, 200);
+    login_ready(&mut h, 0, 300);
+    assert!(h.not_ready(0, 310).is_none());
+    assert_eq!(h.not_ready(0, 320).unwrap().class, Class::Isolation);
+    // Never owed without an earlier logout or kick.
+    let mut h = hist(&[Web], "");
+    login_ready(&mut h, 0, 100);
+    assert_eq!(h.not_ready(0, 110).unwrap().class, Class::Isolation);
+}

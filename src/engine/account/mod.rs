@@ -53,8 +53,10 @@ pub struct Account {
     judged_wave: bool,
     /// Instances whose hold ended, waiting for the wave's judgment.
     holding: Vec<u8>,
-    /// The pending settle check, and each instance's pending expiry check.
-    settle_timer: Option<SpawnHandle>,
+    /// A settle timer is pending (see `arm_settle`); each instance's pending expiry check.
+    settle_timer: bool,
+    /// When the settle check is due, and for which generation of logins.
+    settle_due: Option<(Instant, u64)>,
     expiry_timers: Vec<Option<SpawnHandle>>,
 }
 
@@ -100,7 +102,8 @@ impl Account {
             settle_probes: None,
             judged_wave: true,
             holding: Vec::new(),
-            settle_timer: None,
+            settle_timer: false,
+            settle_due: None,
             expiry_timers: vec![None; k],
             report: AccountReport {
                 user,
