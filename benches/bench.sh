@@ -60,7 +60,7 @@ hold_once() {
   start_server
   local base; base=$(rss_kib "$SERVER")
   taskset -c 1 "$BIN" run benches/hold.toml --quiet --target "$URL" --out "$WORK/out" \
-    --set accounts.count="$n" >/dev/null &
+    --set accounts.count="$n" ${HOLD_SET:-} >/dev/null &
   local gen=$!
   # ramp (4000/s) + margin; sessions then sit idle in the ready state
   sleep $(( n / 4000 + 8 ))

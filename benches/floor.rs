@@ -6,6 +6,7 @@
 //!   floor credentials N PATTERN > creds.csv      # userID,userSig lines for the dev key
 //!   floor open  URL CREDS RATE SECONDS           # fresh connection per arrival, open loop
 //!   floor kept  URL CREDS INSTANCES SECONDS      # back-to-back cycles on kept connections
+//!   floor hold  URL CREDS SESSIONS SECONDS       # hold idle ready sessions; print the RSS
 //!
 //! Cycle: connect → login → `sdkStateReady` → logout → (open: close). Latency is login sent →
 //! `sdkStateReady` received. Arrivals are evenly spaced at their exact instants (timerfd), so the
@@ -29,7 +30,7 @@ struct Tally {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: floor credentials N PATTERN | floor open URL CREDS RATE SECONDS | floor kept URL CREDS INSTANCES SECONDS";
+    let usage = "usage: floor credentials N PATTERN | floor open URL CREDS RATE SECONDS | floor kept URL CREDS INSTANCES SECONDS | floor hold URL CREDS SESSIONS SECONDS";
     match args.first().map(String::as_str) {
         Some("credentials") if args.len() == 3 => {
             let n: u64 = args[1].parse().expect("N");
@@ -47,7 +48,7 @@ fn main() {
                 println!("{user},{sig}");
             }
         }
-        Some(mode @ ("open" | "kept")) if args.len() == 5 => {
+        Some(mode @ ("open" | "kept" | "hold")) if args.len() == 5 => {
             let creds: Vec<(String, String)> = std::fs::read_to_string(&args[2])
                 .expect("credentials file")
                 .lines()
@@ -67,6 +68,8 @@ fn main() {
             local.block_on(&rt, async move {
                 if mode == "open" {
                     open(url, creds, n, Duration::from_secs_f64(secs)).await
+                } else if mode == "hold" {
+                    hold(url, creds, n as usize, Duration::from_secs_f64(secs)).await
                 } else {
                     kept(url, creds, n as usize, Duration::from_secs_f64(secs)).await
                 }
@@ -102,7 +105,13 @@ async fn connect(url: &str) -> Option<Ws> {
     let hostport = url.strip_prefix("ws://")?.split('/').next()?;
     let tcp = tokio::net::TcpStream::connect(hostport).await.ok()?;
     tcp.set_nodelay(true).ok()?;
-    let (ws, _) = tokio_tungstenite::client_async(url, tcp).await.ok()?;
+    // The same buffer sizes loginstorm uses (the default read buffer is 128 KiB a connection).
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(512)
+        .write_buffer_size(0);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(config))
+        .await
+        .ok()?;
     Some(ws)
 }
 
@@ -243,4 +252,43 @@ async fn kept(url: String, creds: Vec<(String, String)>, instances: usize, run: 
     }
     let (cpu, wall) = (cpu_time() - cpu0, start.elapsed());
     report("kept", &tally.borrow(), cpu, wall, &hist.borrow());
+}
+
+/// Log `sessions` accounts in (each on its own connection, 64 at a time), keep them ready and
+/// idle for `hold`, and print the resident set size then.
+async fn hold(url: String, creds: Vec<(String, String)>, sessions: usize, hold: Duration) {
+    let ready = Rc::new(RefCell::new(0usize));
+    let gate = Rc::new(tokio::sync::Semaphore::new(64));
+    let end = Instant::now() + hold;
+    for (user, sig) in creds.into_iter().take(sessions) {
+        let (ready, gate, url) = (ready.clone(), gate.clone(), url.clone());
+        tokio::task::spawn_local(async move {
+            let permit = gate.acquire().await.ok();
+            let Some(mut ws) = connect(&url).await else {
+                return;
+            };
+            ws.send(Message::text(login_frame(1, &user, &sig)))
+                .await
+                .ok();
+            while let Some(t) = next_text(&mut ws).await {
+                if t.contains("sdkStateReady") {
+                    *ready.borrow_mut() += 1;
+                    break;
+                }
+            }
+            drop(permit);
+            // Idle, but still reading (as a real client would: pings, kicks).
+            let _ = tokio::time::timeout_at(end.into(), next_text(&mut ws)).await;
+        });
+    }
+    tokio::time::sleep_until(end.into()).await;
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_default();
+    println!("mode=hold ready={} rss_kib={rss}", ready.borrow());
 }

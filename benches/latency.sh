@@ -103,4 +103,11 @@ if [ -z "${NO_HOLD:-}" ]; then
   echo
   echo "== memory per idle ready session (benches/bench.sh hold) =="
   LOGINSTORM="$BIN" bash benches/bench.sh hold
+  # The floor holding idle ready sessions, for reference (tungstenite's own handshake keeps a
+  # 4 KiB read buffer per connection, which loginstorm's own upgrade does not).
+  start_server
+  f1=$(taskset -c 1 "$FLOOR" hold "$URL" "$WORK/creds.csv" 1000 6)
+  f2=$(taskset -c 1 "$FLOOR" hold "$URL" "$WORK/creds.csv" 19000 12)
+  stop_server
+  echo "floor memory per session: $(( ($(kv "$f2" rss_kib) - $(kv "$f1" rss_kib)) * 1024 / ($(kv "$f2" ready) - $(kv "$f1" ready)) )) bytes ($f1; $f2)"
 fi

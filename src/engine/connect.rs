@@ -2,13 +2,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 /// Small buffers: an idle simulated instance should cost little memory.
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(2048)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .max_write_buffer_size(1 << 20)
         .max_message_size(Some(1 << 20))
@@ -23,27 +23,27 @@ pub enum ConnectError {
         source: std::io::Error,
     },
     #[error("WebSocket upgrade failed: {0}")]
-    Upgrade(#[from] tokio_tungstenite::tungstenite::Error),
+    Io(std::io::Error),
+    #[error("WebSocket upgrade refused: HTTP {0}")]
+    Status(u16),
+    #[error("WebSocket upgrade failed: the connection closed during the handshake")]
+    Closed,
+    #[error("WebSocket upgrade failed: {0}")]
+    Protocol(String),
 }
 
 impl ConnectError {
     /// A short reason for counters: `tcp_<io error kind>` or `upgrade_<what>`.
     pub fn reason(&self) -> String {
-        use tokio_tungstenite::tungstenite::Error as E;
         match self {
             ConnectError::Tcp { source, .. } if source.raw_os_error() == Some(libc::EMFILE) => {
                 "tcp_too_many_open_files".into()
             }
             ConnectError::Tcp { source, .. } => format!("tcp_{:?}", source.kind()),
-            ConnectError::Upgrade(E::Http(resp)) => {
-                format!("upgrade_http_{}", resp.status().as_u16())
-            }
-            ConnectError::Upgrade(E::Io(e)) => format!("upgrade_io_{:?}", e.kind()),
-            ConnectError::Upgrade(E::ConnectionClosed | E::AlreadyClosed) => {
-                "upgrade_closed".into()
-            }
-            ConnectError::Upgrade(E::Protocol(_)) => "upgrade_protocol".into(),
-            ConnectError::Upgrade(_) => "upgrade_other".into(),
+            ConnectError::Status(code) => format!("upgrade_http_{code}"),
+            ConnectError::Io(e) => format!("upgrade_io_{:?}", e.kind()),
+            ConnectError::Closed => "upgrade_closed".into(),
+            ConnectError::Protocol(_) => "upgrade_protocol".into(),
         }
     }
 }
@@ -66,8 +66,135 @@ pub async fn connect(
     }
     let stream = socket.connect(addr).await.map_err(tcp)?;
     let _ = stream.set_nodelay(true);
-    let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config())).await?;
-    Ok(ws)
+    upgrade(stream, url).await
+}
+
+/// Longest upgrade response accepted.
+const MAX_RESPONSE: usize = 8 * 1024;
+
+/// The client side of the WebSocket upgrade (RFC 6455 §4.1), done here rather than by
+/// tungstenite: its handshake hands its 4 KiB read buffer on to the connection as the frame
+/// buffer, which then stays 4 KiB however small `read_buffer_size` is — half of what an idle
+/// session costs. Here the connection starts with only the bytes that followed the response.
+async fn upgrade(
+    mut tcp: TcpStream,
+    url: &str,
+) -> Result<WebSocketStream<TcpStream>, ConnectError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest[i..].starts_with('/') => (&rest[..i], &rest[i..]),
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    let key = generate_key();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes())
+        .await
+        .map_err(ConnectError::Io)?;
+    let mut response = Vec::with_capacity(256);
+    let mut chunk = [0u8; 512];
+    let head_end = loop {
+        let n = tcp.read(&mut chunk).await.map_err(ConnectError::Io)?;
+        if n == 0 {
+            return Err(ConnectError::Closed);
+        }
+        let from = response.len().saturating_sub(3);
+        response.extend_from_slice(&chunk[..n]);
+        if let Some(i) = response[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            break from + i + 4;
+        }
+        if response.len() > MAX_RESPONSE {
+            return Err(ConnectError::Protocol(format!(
+                "no end of the response headers within {MAX_RESPONSE} bytes"
+            )));
+        }
+    };
+    check_response(&response[..head_end], &derive_accept_key(key.as_bytes()))?;
+    // Frames the server sent right after its response start the connection's buffer.
+    let part = response[head_end..].to_vec();
+    Ok(WebSocketStream::from_partially_read(tcp, part, Role::Client, Some(config())).await)
+}
+
+/// A `101 Switching Protocols` with `Upgrade: websocket`, `Connection: upgrade` and the
+/// `Sec-WebSocket-Accept` the key asks for.
+fn check_response(head: &[u8], accept: &str) -> Result<(), ConnectError> {
+    let text = std::str::from_utf8(head)
+        .map_err(|_| ConnectError::Protocol("response headers are not UTF-8".into()))?;
+    let mut lines = text.split("\r\n");
+    let status = lines.next().unwrap_or_default();
+    let code = status
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|s| s.get(..3))
+        .and_then(|c| c.parse::<u16>().ok())
+        .ok_or_else(|| ConnectError::Protocol(format!("bad status line {status:?}")))?;
+    if code != 101 {
+        return Err(ConnectError::Status(code));
+    }
+    let header = |name: &str| {
+        text.split("\r\n").skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    };
+    if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return Err(ConnectError::Protocol(
+            "no `Upgrade: websocket` in the response".into(),
+        ));
+    }
+    if !header("connection").is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+    }) {
+        return Err(ConnectError::Protocol(
+            "no `Connection: upgrade` in the response".into(),
+        ));
+    }
+    if header("sec-websocket-accept") != Some(accept) {
+        return Err(ConnectError::Protocol(
+            "Sec-WebSocket-Accept does not match the key".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upgrade_response_is_checked() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        assert_eq!(
+            tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes()),
+            accept
+        );
+        let ok = format!("HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
+        assert!(check_response(ok.as_bytes(), accept).is_ok());
+        let refused = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(
+            check_response(refused, accept).unwrap_err().reason(),
+            "upgrade_http_404"
+        );
+        let wrong = ok.replace(accept, "AAAA");
+        assert_eq!(
+            check_response(wrong.as_bytes(), accept)
+                .unwrap_err()
+                .reason(),
+            "upgrade_protocol"
+        );
+        let no_upgrade = ok.replace("upgrade: WebSocket\r\n", "");
+        assert!(check_response(no_upgrade.as_bytes(), accept).is_err());
+    }
 }
 
 /// Let `connect` pick the source port knowing the destination (Linux `IP_BIND_ADDRESS_NO_PORT`),
