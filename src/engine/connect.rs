@@ -166,6 +166,28 @@ fn check_response(head: &[u8], accept: &str) -> Result<(), ConnectError> {
     Ok(())
 }
 
+/// Let `connect` pick the source port knowing the destination (Linux `IP_BIND_ADDRESS_NO_PORT`),
+/// so binding a source address does not reserve a port for every destination at once. Without
+/// it, bind-before-connect runs out of ports long before the 4-tuples do.
+#[cfg(target_os = "linux")]
+fn bind_address_no_port(socket: &TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket fd and a pointer to a c_int that outlives the call.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn bind_address_no_port(_: &TcpSocket) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,25 +218,3 @@ mod tests {
         assert!(check_response(no_upgrade.as_bytes(), accept).is_err());
     }
 }
-
-/// Let `connect` pick the source port knowing the destination (Linux `IP_BIND_ADDRESS_NO_PORT`),
-/// so binding a source address does not reserve a port for every destination at once. Without
-/// it, bind-before-connect runs out of ports long before the 4-tuples do.
-#[cfg(target_os = "linux")]
-fn bind_address_no_port(socket: &TcpSocket) {
-    use std::os::fd::AsRawFd;
-    let one: libc::c_int = 1;
-    // SAFETY: a valid socket fd and a pointer to a c_int that outlives the call.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn bind_address_no_port(_: &TcpSocket) {}
