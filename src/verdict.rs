@@ -326,4 +326,29 @@ mod tests {
             Status::Pass
         );
     }
+
+    #[test]
+    fn a_late_generator_is_a_caution_not_a_failure_and_few_starts_are_not_judged() {
+        let bound = Duration::from_millis(1);
+        let mut s = healthy();
+        for _ in 0..200 {
+            s.hist[Metric::ScheduleLag as usize].record(20).unwrap();
+        }
+        assert_eq!(lag_caution(&s, bound), None);
+        for _ in 0..10 {
+            s.hist[Metric::ScheduleLag as usize].record(5_000).unwrap();
+        }
+        let c = lag_caution(&s, bound).expect("p99 of 5 ms > 1 ms");
+        assert!(c.starts_with("latency figures unreliable"), "{c}");
+        assert_eq!(
+            judge(Outcome::Completed, &s, 0.01, 0, 0).status,
+            Status::Pass
+        );
+        // Under 100 paced starts the p99 is their maximum: not judged.
+        let mut few = healthy();
+        few.hist[Metric::ScheduleLag as usize]
+            .record(50_000)
+            .unwrap();
+        assert_eq!(lag_caution(&few, bound), None);
+    }
 }

@@ -35,3 +35,6 @@ mod verdict;
 
 #[path = "it/matrix.rs"]
 mod matrix;
+
+#[path = "it/search.rs"]
+mod search;

@@ -12,7 +12,7 @@ mod drive;
 #[cfg(test)]
 mod tests;
 
-pub use drive::{search, SearchOptions};
+pub use drive::{search, SearchOptions, Searched, SEARCH_COLUMNS};
 
 use crate::model::Metric;
 

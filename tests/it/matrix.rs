@@ -105,3 +105,14 @@ fn expiry_catches_every_fault_that_applies_to_one_instance() {
         ],
     );
 }
+
+#[test]
+fn capacity_search_catches_every_fault_that_applies_to_one_instance() {
+    // One instance per account and no login kicks another, so the kick faults (foreign_kick
+    // included: it rides on a kick) have nothing to act on; a missing ready is caught.
+    matrix(
+        "capacity-search",
+        &["load.stages=100,1ms;100,1s"],
+        &[("no_ready", &[Class::Ready])],
+    );
+}

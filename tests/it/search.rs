@@ -1,0 +1,105 @@
+//! `loginstorm search` end to end against the embedded server. The SLO is a count (logins in a
+//! one-second step), not a latency, so where the search lands does not depend on timing.
+
+use crate::util::{bin, TempDir};
+
+#[test]
+fn search_finds_the_highest_rate_meeting_the_slos_and_writes_search_csv() {
+    let out = TempDir::new();
+    let o = bin()
+        .args([
+            "search",
+            "scenarios/capacity-search.toml",
+            "--slo",
+            "logins_ok < 300",
+            "--slo",
+            "login.error_rate < 1%",
+            "--start",
+            "100",
+            "--step",
+            "1s",
+            "--ramp",
+            "1ms",
+            "--precision",
+            "10%",
+            "--set",
+            "timeouts.graceful_stop=2s",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // ×2 from 100 until a step breaks `logins_ok < 300`, then bisection to 10 %.
+    let best: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("highest rate meeting every SLO: "))
+        .and_then(|r| r.strip_suffix("/s"))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!((200.0..=320.0).contains(&best), "{stdout}");
+    assert!(stdout.contains("lowest rate that broke one: "), "{stdout}");
+    assert!(stdout.contains("ran out first: the "), "{stdout}");
+    let dir = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("-search-capacity-search")
+        })
+        .expect("search directory");
+    let mut r = csv::Reader::from_path(dir.join("search.csv")).unwrap();
+    let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(headers, loginstorm::search::SEARCH_COLUMNS);
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert!(rows.len() >= 4, "{rows:?}");
+    let rates: Vec<f64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
+    assert_eq!(&rates[..3], &[100.0, 200.0, 400.0], "{rates:?}");
+    for row in &rows {
+        let passed = &row[3] == "true";
+        // A step passes exactly when it broke no SLO (the reference server does the work).
+        assert_eq!(passed, row[14].is_empty(), "{row:?}");
+        assert!(
+            std::path::Path::new(&row[16]).join("run.json").exists(),
+            "{row:?}"
+        );
+    }
+}
+
+#[test]
+fn search_refuses_a_search_it_cannot_run() {
+    let out = TempDir::new();
+    let o = bin()
+        .args([
+            "search",
+            "scenarios/capacity-search.toml",
+            "--slo",
+            "login.p99 < 1s",
+            "--factor",
+            "1",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--factor"));
+    let o = bin()
+        .args([
+            "search",
+            "scenarios/capacity-search.toml",
+            "--slo",
+            "nonsense.p99 < 1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
