@@ -157,6 +157,9 @@ pub struct History {
     platforms: Vec<Platform>,
     inst: Vec<Inst>,
     logins: VecDeque<Login>,
+    /// Logins in `logins` not answered yet (kept so `login_pending` need not scan them all:
+    /// an account cycling back to back keeps thousands within the horizon).
+    unanswered: usize,
     admin_kicks: VecDeque<u64>,
     recent_kicks: Vec<KickRec>,
     /// A capacity violation was reported since the last login: do not report it again.
@@ -181,6 +184,7 @@ impl History {
             inst: vec![Inst::default(); platforms.len()],
             platforms,
             logins: VecDeque::new(),
+            unanswered: 0,
             admin_kicks: VecDeque::new(),
             recent_kicks: Vec::new(),
             capacity_reported: false,
@@ -299,6 +303,7 @@ impl History {
             seg: Some(self.seg.len() - 1),
             ..Inst::default()
         };
+        self.unanswered += 1;
         self.logins.push_back(Login {
             slot,
             sent: t,
@@ -351,13 +356,18 @@ impl History {
             .find(|l| l.slot == slot && l.answered.is_none())
         {
             l.answered = Some(t);
+            self.unanswered -= 1;
         }
     }
 
     /// Whether the account cannot settle yet: a login is sent and not yet answered, or a wave
     /// still has logins to send.
     pub fn login_pending(&self) -> bool {
-        self.wave.is_some_and(|w| w.unsent > 0) || self.logins.iter().any(|l| l.answered.is_none())
+        debug_assert_eq!(
+            self.unanswered,
+            self.logins.iter().filter(|l| l.answered.is_none()).count()
+        );
+        self.wave.is_some_and(|w| w.unsent > 0) || self.unanswered > 0
     }
 
     pub fn logout_sent(&mut self, slot: u8, t: u64) {

@@ -66,7 +66,7 @@ impl Default for Checks {
         Checks {
             enabled: true,
             probe_after_kick: 0.25,
-            probe_after_logout: 0.25,
+            probe_after_logout: 0.05,
             max_listed: 10_000,
             error_budget: 0.01,
         }

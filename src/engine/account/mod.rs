@@ -319,19 +319,28 @@ impl Handler<CycleDone> for Account {
         match next {
             waves::Next::Wait => {}
             waves::Next::Release(slots) => self.release(slots),
+            // No think time means back to back: a zero-length timer would still wait for the
+            // timer wheel's next millisecond tick (and cost a timer per cycle).
             waves::Next::Again(slot) => {
                 let addr = self.instances[slot].clone();
-                ctx.run_later(self.think(), move |_, _| {
-                    addr.do_send(Go {
-                        intended: Instant::now(),
-                        due: None,
-                        barrier: false,
-                    })
-                });
+                let go = || Go {
+                    intended: Instant::now(),
+                    due: None,
+                    barrier: false,
+                };
+                match self.think() {
+                    d if d.is_zero() => addr.do_send(go()),
+                    d => {
+                        ctx.run_later(d, move |_, _| addr.do_send(go()));
+                    }
+                }
             }
-            waves::Next::Think => {
-                ctx.run_later(self.think(), |act, _| act.start_wave(Instant::now(), None));
-            }
+            waves::Next::Think => match self.think() {
+                d if d.is_zero() => self.start_wave(Instant::now(), None),
+                d => {
+                    ctx.run_later(d, |act, _| act.start_wave(Instant::now(), None));
+                }
+            },
             // A queued arrival: the account became free now, so the generator owes nothing
             // before now; the wait since `intended` counts in the latencies (the backend's).
             waves::Next::Arrival(intended) => self.start_wave(intended, Some(Instant::now())),

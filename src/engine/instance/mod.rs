@@ -25,6 +25,8 @@ mod steps;
 pub use handlers::{Go, Probe, Proceed, Release, Stop};
 
 type Ws = WebSocketStream<TcpStream>;
+/// A step an instance takes when a timer fires.
+type Step = fn(&mut Instance, &mut Context<Instance>);
 type Sink = SplitSink<Ws, Message>;
 
 /// Most `sendMessage` requests one instance keeps in flight.
@@ -67,6 +69,10 @@ pub struct Instance {
     probes: Vec<(u64, ProbeKind)>,
     /// Timers of the current phase (cancelled when it ends).
     timers: Vec<SpawnHandle>,
+    /// The current phase's pending step (a timeout, the end of the hold…): when, and what.
+    deadline: Option<(Instant, Step)>,
+    /// The one timer that watches `deadline`: when it fires. It outlives phases (see `after`).
+    watch: Option<(Instant, SpawnHandle)>,
     /// Issue time of the UserSig the current session logged in with (None: from a file).
     session_sig_time: Option<u64>,
     stopping: bool,
@@ -117,6 +123,8 @@ impl Instance {
             messages: Vec::new(),
             probes: Vec::new(),
             timers: Vec::new(),
+            deadline: None,
+            watch: None,
             session_sig_time: None,
             stopping: false,
             barrier: false,
@@ -144,6 +152,7 @@ impl Instance {
         for h in self.timers.drain(..) {
             ctx.cancel_future(h);
         }
+        self.deadline = None;
         if self.phase == Phase::Ready && p != Phase::Ready {
             metrics::live(-1);
         }
@@ -156,16 +165,51 @@ impl Instance {
         self.phase = p;
     }
 
-    /// Run `f` after `d`, unless the phase ends first (its timers are cancelled then).
-    fn after(
-        &mut self,
-        ctx: &mut Context<Self>,
-        d: Duration,
-        f: fn(&mut Self, &mut Context<Self>),
-    ) {
-        // Phase timers are cancelled when the phase ends, so a firing one is current.
-        let h = ctx.run_later(d, f);
-        self.timers.push(h);
+    /// Run `f` after `d`, unless the phase ends first.
+    ///
+    /// A cycle has a timeout or a hold in nearly every phase, and creating and cancelling a
+    /// tokio timer for each cost the generator a tenth of its CPU on back-to-back cycles. So a
+    /// phase's step is a deadline, and one long-lived timer watches it: a new phase only moves
+    /// the deadline, and the watch, when it fires before the current deadline (it was armed
+    /// for an earlier phase), sleeps again until it. `d = 0` runs `f` as soon as the current
+    /// handler returns, not at the timer wheel's next millisecond tick.
+    fn after(&mut self, ctx: &mut Context<Self>, d: Duration, f: Step) {
+        if d.is_zero() {
+            let h = ctx.spawn(actix::fut::ready(()).map(move |_, act: &mut Self, ctx| f(act, ctx)));
+            self.timers.push(h);
+            return;
+        }
+        if self.deadline.is_some() {
+            // A second step in one phase (none today): its own timer, cancelled with the phase.
+            let h = ctx.run_later(d, f);
+            self.timers.push(h);
+            return;
+        }
+        let at = Instant::now() + d;
+        self.deadline = Some((at, f));
+        match self.watch {
+            // The watch fires first and will sleep again until `at`.
+            Some((t, _)) if t <= at => {}
+            Some((_, h)) => {
+                ctx.cancel_future(h);
+                self.arm_watch(ctx, at);
+            }
+            None => self.arm_watch(ctx, at),
+        }
+    }
+
+    fn arm_watch(&mut self, ctx: &mut Context<Self>, at: Instant) {
+        let h = ctx.run_later(at.saturating_duration_since(Instant::now()), |act, ctx| {
+            act.watch = None;
+            let Some((at, f)) = act.deadline else { return };
+            if Instant::now() >= at {
+                act.deadline = None;
+                f(act, ctx);
+            } else {
+                act.arm_watch(ctx, at);
+            }
+        });
+        self.watch = Some((at, h));
     }
 
     fn send(&mut self, req: &Request) -> bool {
