@@ -39,6 +39,7 @@ start_server() {
 }
 stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; }
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+ratio() { if [ "$1" = "-" ]; then echo "-"; else awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; fi; }
 
 # loginstorm's figures from its report: cycles, cpu us/cycle, ready_service p50/p99, ready
 # p50/p99, schedule_lag p50/p99, errors
@@ -46,12 +47,14 @@ ls_figures() {
   python3 - "$1" <<'PY'
 import csv, json, sys, os
 d = sys.argv[1]
-g = json.load(open(os.path.join(d, "run.json")))["generator"]
+# An older loginstorm (LOGINSTORM=…) may not report its own CPU: "-" then.
+g = json.load(open(os.path.join(d, "run.json"))).get("generator") or {"cycles": "-", "cpu_us_per_cycle": None}
 s = {r["metric"]: r for r in csv.DictReader(open(os.path.join(d, "summary.csv")))}
 c = {r["counter"]: r["value"] for r in csv.DictReader(open(os.path.join(d, "counters.csv")))}
 def q(m, p):
-    return s[m][p] if m in s else "-"
-print(g["cycles"], "%.1f" % g["cpu_us_per_cycle"], q("ready_service", "p50_us"), q("ready_service", "p99_us"),
+    return (s[m][p] or "-") if m in s else "-"
+cpu = "-" if g["cpu_us_per_cycle"] is None else "%.1f" % g["cpu_us_per_cycle"]
+print(g["cycles"], cpu, q("ready_service", "p50_us"), q("ready_service", "p99_us"),
       q("ready", "p50_us"), q("ready", "p99_us"), q("schedule_lag", "p50_us"), q("schedule_lag", "p99_us"),
       c.get("errors_total", "?"))
 PY
@@ -80,7 +83,7 @@ for rate in $RATES; do
   fcpu=$(kv "$f" cpu_us_per_cycle)
   printf '%-6s | %6s us %6s / %6s us | %6s us %6s / %6s us %6s / %6s us | %5s / %5s us | %s (floor %s cycles, %s errors; loginstorm %s cycles, %s errors)\n' \
     "$rate" "$fcpu" "$(kv "$f" ready_p50_us)" "$(kv "$f" ready_p99_us)" "$cpu" "$rs50" "$rs99" "$r50" "$r99" \
-    "$l50" "$l99" "$(awk -v a="$cpu" -v b="$fcpu" 'BEGIN{printf "%.2fx", a/b}')" \
+    "$l50" "$l99" "$(ratio "$cpu" "$fcpu")" \
     "$(kv "$f" cycles)" "$(kv "$f" errors)" "$n" "$err"
 done
 echo
@@ -97,7 +100,7 @@ for inst in $KEPT; do
   fcpu=$(kv "$f" cpu_us_per_cycle)
   printf '%4s instances | floor %6s us/cycle (%s cycles/s, ready p50/p99 %s/%s us) | loginstorm %6s us/cycle (%s cycles, %s errors, ready_service p50/p99 %s/%s us) | cpu ratio %s\n' \
     "$inst" "$fcpu" "$(kv "$f" cycles_per_sec)" "$(kv "$f" ready_p50_us)" "$(kv "$f" ready_p99_us)" \
-    "$cpu" "$n" "$err" "$rs50" "$rs99" "$(awk -v a="$cpu" -v b="$fcpu" 'BEGIN{printf "%.2fx", a/b}')"
+    "$cpu" "$n" "$err" "$rs50" "$rs99" "$(ratio "$cpu" "$fcpu")"
 done
 if [ -z "${NO_HOLD:-}" ]; then
   echo

@@ -227,9 +227,13 @@ async fn controller(
     #[cfg(not(unix))]
     let sigterm = std::future::pending::<Option<()>>();
     tokio::pin!(sigterm);
+    // The run ends at its planned end, not at the next one-second tick after it.
+    let end = tokio::time::sleep_until(start + planned.unwrap_or(Duration::from_secs(1 << 30)));
+    tokio::pin!(end);
     let outcome = loop {
         tokio::select! {
             _ = &mut ctrl_c => break Outcome::Interrupted,
+            _ = &mut end, if planned.is_some() => break Outcome::DurationReached,
             _ = &mut sigterm => break Outcome::Interrupted,
             Some(Note::Done(_)) = note_rx.recv() => {
                 done += 1;

@@ -154,8 +154,9 @@ pub fn search<W: Write>(o: &SearchOptions, out: &mut W) -> anyhow::Result<Search
             knee_p99_us: q(metric, 0.99),
             generator_limited: lagging || cpu_full,
         };
-        let window = finished.generator.window.as_secs_f64().max(1e-9);
-        let achieved = finished.generator.cycles as f64 / window;
+        // Over the step's schedule (ramp and hold), not the wall-clock window around it.
+        let planned = (o.ramp + o.hold).as_secs_f64().max(1e-9);
+        let achieved = finished.generator.cycles as f64 / planned;
         let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         rows.push(vec![
             steps.len().to_string(),

@@ -112,7 +112,7 @@ fn capacity_search_catches_every_fault_that_applies_to_one_instance() {
     // included: it rides on a kick) have nothing to act on; a missing ready is caught.
     matrix(
         "capacity-search",
-        &["load.stages=100,1ms;100,1s"],
+        &["load.stages=100,1ms;100,3s"],
         &[("no_ready", &[Class::Ready])],
     );
 }
