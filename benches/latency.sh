@@ -13,6 +13,7 @@
 #
 #   bash benches/latency.sh                  # everything
 #   RATES="4000" SECS=10 NO_HOLD=1 bash benches/latency.sh
+#   REPEAT=3 RATES="4000 8000" KEPT="" NO_HOLD=1 bash benches/latency.sh   # the spread of each
 #   LOGINSTORM=/path/to/other/loginstorm bash benches/latency.sh    # an older build, same script
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,7 +73,7 @@ echo
 echo "== open model, fresh connection per cycle, ${SECS}s per measurement =="
 printf '%-6s | %-28s | %-52s | %-16s | %s\n' rate "floor cpu/cycle ready p50/p99" \
   "loginstorm cpu/cycle ready_service p50/p99 ready p50/p99" "lag p50/p99" "cpu ratio"
-for rate in $RATES; do
+for rate in $(for r in $RATES; do for _ in $(seq "${REPEAT:-1}"); do echo "$r"; done; done); do
   start_server
   f=$(taskset -c 1 "$FLOOR" open "$URL" "$WORK/creds.csv" "$rate" "$SECS")
   stop_server

@@ -107,6 +107,21 @@ fn preflight(plan: &Plan) -> anyhow::Result<()> {
     })
 }
 
+/// Every worker hands in what it recorded since its last flush (bounded: 2 s a worker).
+async fn flush(arbiters: &[Arbiter], into: &mut Snapshot) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for arb in arbiters {
+        let tx = tx.clone();
+        arb.spawn(async move {
+            let _ = tx.send(metrics::take());
+        });
+    }
+    drop(tx);
+    while let Ok(Some(s)) = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
+        into.add(&s);
+    }
+}
+
 type ControllerOut = (Outcome, Snapshot, Vec<AccountReport>, Duration, Generator);
 
 async fn controller(
@@ -269,10 +284,18 @@ async fn controller(
         }
     };
     stop_pacing.store(true, Ordering::Relaxed);
+    // The generator's cost over the load alone: CPU now, and every cycle completed by now (the
+    // workers hand in what they recorded since their last flush). The wind-down — stopping
+    // every actor of the population — is a fixed cost, not a cycle's.
+    let mut tail = Snapshot::default();
+    flush(&arbiters, &mut tail).await;
+    while let Ok(s) = snap_rx.try_recv() {
+        tail.add(&s);
+    }
     let generator = Generator {
         cpu: clock::process_cpu().saturating_sub(cpu_at_start),
         window: start.elapsed(),
-        cycles: totals.get(Counter::CyclesCompleted),
+        cycles: totals.get(Counter::CyclesCompleted) + tail.get(Counter::CyclesCompleted),
     };
     if let Some(k) = kicker {
         k.abort();
@@ -282,7 +305,6 @@ async fn controller(
         a.do_send(Finish);
     }
     // What arrives from here on is the run's last, partial interval.
-    let mut tail = Snapshot::default();
     let deadline = Instant::now() + sc.timeouts.graceful_stop.0;
     while active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         tokio::select! {
@@ -293,17 +315,7 @@ async fn controller(
     let reports = futures_util::future::join_all(accounts.iter().map(|a| a.send(TakeReport))).await;
     let reports: Vec<AccountReport> = reports.into_iter().filter_map(Result::ok).collect();
     // Final flush: every worker hands in what it recorded since its last flush.
-    let (final_tx, mut final_rx) = mpsc::unbounded_channel();
-    for arb in &arbiters {
-        let tx = final_tx.clone();
-        arb.spawn(async move {
-            let _ = tx.send(metrics::take());
-        });
-    }
-    drop(final_tx);
-    while let Ok(Some(s)) = tokio::time::timeout(Duration::from_secs(2), final_rx.recv()).await {
-        tail.add(&s);
-    }
+    flush(&arbiters, &mut tail).await;
     while let Ok(s) = snap_rx.try_recv() {
         tail.add(&s);
     }

@@ -71,8 +71,8 @@ pub struct RunSummary {
     pub elapsed: Duration,
 }
 
-/// The generator's own cost over the load window (start of the load to the moment it stops,
-/// before the wind-down): process CPU time, and the cycles completed in that window.
+/// The generator's own cost over the load (from its start to its planned end, without the
+/// wind-down that stops the population): process CPU time, and the cycles completed in it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Generator {
     pub cpu: Duration,

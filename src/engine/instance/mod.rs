@@ -198,6 +198,15 @@ impl Instance {
         }
     }
 
+    /// The connection is gone: its cycle has no deadline left, and the instance may idle long
+    /// (fresh connections): no timer should outlive it.
+    fn stop_watch(&mut self, ctx: &mut Context<Self>) {
+        self.deadline = None;
+        if let Some((_, h)) = self.watch.take() {
+            ctx.cancel_future(h);
+        }
+    }
+
     fn arm_watch(&mut self, ctx: &mut Context<Self>, at: Instant) {
         let h = ctx.run_later(at.saturating_duration_since(Instant::now()), |act, ctx| {
             act.watch = None;
@@ -315,6 +324,7 @@ impl Instance {
             ctx.cancel_future(h);
         }
         self.messages.clear();
+        self.stop_watch(ctx);
     }
 
     fn drop_connection(&mut self, ctx: &mut Context<Self>) {
@@ -330,6 +340,7 @@ impl Instance {
             ctx.cancel_future(h);
         }
         self.messages.clear();
+        self.stop_watch(ctx);
     }
 
     fn cycle_done(&mut self, ctx: &mut Context<Self>, stopped: bool) {
