@@ -18,17 +18,7 @@ SESSIONS=${SESSIONS:-20000}
 BASE_SESSIONS=${BASE_SESSIONS:-1000}
 what=${1:-all}
 
-start_server() {
-  taskset -c 0 "$BIN" serve --listen 127.0.0.1:0 --workers 1 "$@" >"$WORK/server.out" 2>/dev/null &
-  SERVER=$!
-  for _ in $(seq 100); do
-    URL=$(sed -n 's/^listening on //p' "$WORK/server.out")
-    [ -n "$URL" ] && return
-    sleep 0.05
-  done
-  echo "server did not start" >&2; exit 1
-}
-stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; }
+. benches/server.sh
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 counter() { awk -F, -v k="$2" '$1==k{print $2}' "$1/counters.csv"; }

@@ -24,21 +24,11 @@ WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 RATES=${RATES:-1000 4000 8000}
 SECS=${SECS:-10}
-KEPT=${KEPT:-64 512}
+KEPT=${KEPT-64 512}
 
 "$FLOOR" credentials 40000 'lat-{n}' >"$WORK/creds.csv"
 
-start_server() {
-  taskset -c 0 "$BIN" serve --listen 127.0.0.1:0 --workers 1 >"$WORK/server.out" 2>/dev/null &
-  SERVER=$!
-  for _ in $(seq 100); do
-    URL=$(sed -n 's/^listening on //p' "$WORK/server.out")
-    [ -n "$URL" ] && return
-    sleep 0.05
-  done
-  echo "server did not start" >&2; exit 1
-}
-stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; }
+. benches/server.sh
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
 ratio() { if [ "$1" = "-" ]; then echo "-"; else awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; fi; }
 
