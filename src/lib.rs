@@ -67,11 +67,12 @@ pub fn reserve_fds(n: u64) -> u64 {
         return top;
     }
     #[cfg(unix)]
-    // SAFETY: duplicating stderr onto an unused high descriptor and closing it again; nothing
-    // else uses that number (the table grew just to hold it).
+    // SAFETY: F_DUPFD takes the lowest free descriptor at or above `top` (the table grows to
+    // hold it) without touching any open one, so no other thread's descriptor can be closed;
+    // the duplicate is closed again at once.
     unsafe {
-        let fd = top as libc::c_int;
-        if libc::fcntl(fd, libc::F_GETFD) == -1 && libc::dup2(2, fd) == fd {
+        let fd = libc::fcntl(2, libc::F_DUPFD_CLOEXEC, top as libc::c_int);
+        if fd >= 0 {
             libc::close(fd);
         }
     }
