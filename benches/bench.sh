@@ -4,6 +4,8 @@
 #   bash benches/bench.sh            # all figures
 #   SESSIONS=20000 bash benches/bench.sh hold
 #   bash benches/bench.sh cycles
+#   HOLD_SET="--set checks.enabled=false" bash benches/bench.sh hold   # extra keys for the hold runs
+#   LOGINSTORM=/path/to/other/loginstorm bash benches/bench.sh       # another build
 #
 # The server runs as its own process (`serve --workers 1`) pinned to CPU 0; the generator runs
 # pinned to CPU 1, so "one core" for the server is literal. Memory is resident set size read

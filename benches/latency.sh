@@ -4,12 +4,12 @@
 #   - open model, fresh connection per cycle (connect → login → ready → logout → close), a new
 #     account per arrival, at 1,000 / 4,000 / 8,000 cycles/s: CPU per cycle of each and the
 #     ratio; login → sdkStateReady p50/p99 from the floor and from loginstorm (`ready_service`
-#     from the send, `ready` from the intended start); loginstorm's `schedule_lag` p50/p99;
+#     from the send, `ready` adding how late the cycle began); loginstorm's `schedule_lag`;
 #   - closed model, kept connections, back-to-back cycles with the checks on, 64 and 512
 #     instances: CPU per cycle of each and the ratio;
 #   - memory per idle ready session (benches/bench.sh hold), unless NO_HOLD=1.
 # The server (`serve --workers 1`) is pinned to CPU 0, the client under test to CPU 1; each
-# measurement gets a fresh server. Takes ~4 minutes. Not a test: figures go to docs/performance.md.
+# measurement gets a fresh server. Takes ~6 minutes. Not a test: figures go to docs/performance.md.
 #
 #   bash benches/latency.sh                  # everything
 #   RATES="4000" SECS=10 NO_HOLD=1 bash benches/latency.sh
