@@ -178,10 +178,14 @@ pub fn execute<W: Write>(
         failed,
         regressions,
     );
-    verdict.cautions.extend(verdict::lag_caution(
-        &summary.totals,
-        resolved.scenario.load.max_schedule_lag.0,
-    ));
+    // Only the open model's latencies contain how late a cycle began; the closed model's run
+    // from the actual send, so a late ramp start does not enter them.
+    if resolved.scenario.load.model == crate::scenario::LoadModel::Open {
+        verdict.cautions.extend(verdict::lag_caution(
+            &summary.totals,
+            resolved.scenario.load.max_schedule_lag.0,
+        ));
+    }
     writer.record_cautions(&verdict.cautions)?;
     report::write_junit(
         &dir,
