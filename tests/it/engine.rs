@@ -329,3 +329,27 @@ fn credentials_from_a_file_log_in_without_the_key() {
         .to_string();
     assert!(e.contains("credentials"), "{e}");
 }
+
+#[test]
+fn closed_model_ramp_lag_is_recorded_but_never_cautions() {
+    // The closed model's latencies run from the actual send: however late its ramp starts
+    // (here any lateness at all passes the bound), the verdict must not call them unreliable.
+    let (r, _dir) = run_text(
+        r#"
+name = "ramp-lag"
+[accounts]
+count = 150
+instances = "Web"
+[cycle]
+hold = "0"
+[load]
+model = "closed"
+ramp = 3000.0
+max_schedule_lag = "1us"
+"#,
+        &[],
+    );
+    assert!(r.outcome.is_clean(), "{:?}", r.outcome);
+    assert_eq!(r.totals.hist(Metric::ScheduleLag).len(), 150);
+    assert!(r.verdict.cautions.is_empty(), "{:?}", r.verdict.cautions);
+}
