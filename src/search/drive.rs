@@ -154,9 +154,10 @@ pub fn search<W: Write>(o: &SearchOptions, out: &mut W) -> anyhow::Result<Search
             knee_p99_us: q(metric, 0.99),
             generator_limited: lagging || cpu_full,
         };
-        // Over the step's schedule (ramp and hold), not the wall-clock window around it.
-        let planned = (o.ramp + o.hold).as_secs_f64().max(1e-9);
-        let achieved = finished.generator.cycles as f64 / planned;
+        // The rate the completed cycles amount to: the step's schedule owes rate × (ramp / 2 +
+        // hold) arrivals (the ramp is linear from 0), so all of them done reads as `rate`.
+        let owed = rate * (o.ramp.as_secs_f64() / 2.0 + o.hold.as_secs_f64());
+        let achieved = rate * finished.generator.cycles as f64 / owed.max(1e-9);
         let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         rows.push(vec![
             steps.len().to_string(),
