@@ -26,7 +26,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
-    let resolved = loginstorm::scenario::load(&args.scenario, &args.set)?;
+    let resolved = loginstorm::scenario::load(&args.scenario, &args.common.set)?;
     let finished = loginstorm::run::execute(resolved, args.options(), &mut std::io::stdout())?;
     Ok(match finished.verdict.status {
         loginstorm::verdict::Status::Pass => exit::OK,

@@ -8,6 +8,9 @@ use crate::policy::{Limits, PlatformMode, Policy};
 use crate::server::{Faults, ServerConfig, DEFAULT_ADMIN, DEV_KEY, DEV_SDKAPPID};
 use crate::units::DelayRange;
 
+mod search;
+pub use search::SearchArgs;
+
 /// Exit codes shared by every subcommand.
 pub mod exit {
     /// Everything passed.
@@ -87,19 +90,8 @@ pub enum Command {
 pub struct RunArgs {
     /// Scenario file (TOML); see docs/scenarios.md and the files in scenarios/.
     pub scenario: PathBuf,
-    /// WebSocket URL of the backend (overrides `target.url`), e.g. ws://127.0.0.1:9090/ws.
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
-    /// Directory under which the run's report directory is made.
-    #[arg(long, default_value = "reports", value_name = "DIR")]
-    pub out: PathBuf,
-    /// Override a scenario key, e.g. `--set accounts.count=1000 --set cycle.alignment=barrier`.
-    /// Repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Seed for every random choice (overrides the scenario's `seed`).
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub common: Common,
     /// No live display (the summary is still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -116,89 +108,23 @@ pub struct RunArgs {
     pub tolerance: Tolerance,
 }
 
+/// What a run (or each step of a search) goes against, and where its reports go.
 #[derive(Args, Debug, Clone)]
-pub struct SearchArgs {
-    /// Scenario file (TOML). Its load is replaced by the open model at each step's rate; keep
-    /// accounts.count at least rate × cycle time, or arrivals queue and are dropped.
-    pub scenario: PathBuf,
-    /// A service-level objective, in threshold syntax (see `run --threshold`):
-    /// `ready.p99 < 50ms`, `login.error_rate < 0.1%`. Repeatable; at least one.
-    #[arg(long = "slo", value_name = "EXPR", value_parser = parse_threshold, required = true)]
-    pub slos: Vec<crate::thresholds::Threshold>,
-    /// First rate tried, in account cycles per second.
-    #[arg(long, default_value_t = 100.0, value_name = "RATE")]
-    pub start: f64,
-    /// Each step multiplies the rate by this until one breaks an SLO.
-    #[arg(long, default_value_t = 2.0, value_name = "F")]
-    pub factor: f64,
-    /// Never try above this rate.
-    #[arg(long, default_value_t = 100_000.0, value_name = "RATE")]
-    pub max_rate: f64,
-    /// Bisect until the failing rate is within this of the passing one (`10%` or `0.1`).
-    #[arg(long, default_value = "10%", value_name = "PCT", value_parser = crate::compare::parse_tolerance)]
-    pub precision: f64,
-    /// How long each step holds its rate (after --ramp).
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::units::parse_duration)]
-    pub step: std::time::Duration,
-    /// How long each step takes to ramp up to its rate.
-    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = crate::units::parse_duration)]
-    pub ramp: std::time::Duration,
-    /// Most steps in all (the search's time bound: steps × (ramp + step + wind-down)).
-    #[arg(long, default_value_t = 16, value_name = "N")]
-    pub max_steps: usize,
-    /// WebSocket URL of the backend (overrides `target.url`); none: the embedded server.
+pub struct Common {
+    /// WebSocket URL of the backend (overrides `target.url`), e.g. ws://127.0.0.1:9090/ws;
+    /// none: the embedded reference server.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// Directory under which the search's directory is made.
+    /// Directory under which the report directory is made.
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub out: PathBuf,
-    /// Override a scenario key (repeatable), as for `run`.
+    /// Override a scenario key, e.g. `--set accounts.count=1000 --set cycle.alignment=barrier`.
+    /// Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Seed for every random choice (overrides the scenario's `seed`).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-}
-
-impl SearchArgs {
-    /// Validate the numbers and build the search's options.
-    pub fn options(&self) -> anyhow::Result<crate::search::SearchOptions> {
-        if !(self.start >= 1.0 && self.start <= self.max_rate) {
-            anyhow::bail!(
-                "--start must be at least 1 and at most --max-rate ({})",
-                self.max_rate
-            );
-        }
-        if !(self.factor > 1.0 && self.factor <= 100.0) {
-            anyhow::bail!("--factor must be above 1 and at most 100");
-        }
-        if !(self.precision > 0.0 && self.precision < 1.0) {
-            anyhow::bail!("--precision must be above 0% and below 100%");
-        }
-        if self.step.is_zero() {
-            anyhow::bail!("--step must be longer than 0");
-        }
-        if self.max_steps == 0 || self.max_steps > 100 {
-            anyhow::bail!("--max-steps must be within 1..=100");
-        }
-        Ok(crate::search::SearchOptions {
-            scenario: self.scenario.clone(),
-            sets: self.set.clone(),
-            slos: self.slos.clone(),
-            strategy: crate::search::Strategy {
-                start: self.start,
-                factor: self.factor,
-                max_rate: self.max_rate,
-                precision: self.precision,
-                max_steps: self.max_steps,
-            },
-            ramp: self.ramp,
-            hold: self.step,
-            target: self.target.clone(),
-            out_dir: self.out.clone(),
-            seed: self.seed,
-        })
-    }
 }
 
 /// How much worse than the baseline is still fine.
@@ -236,11 +162,11 @@ impl RunArgs {
     /// The run options these flags ask for.
     pub fn options(&self) -> crate::run::Options {
         crate::run::Options {
-            target: self.target.clone(),
-            out_dir: self.out.clone(),
-            seed: self.seed,
+            target: self.common.target.clone(),
+            out_dir: self.common.out.clone(),
+            seed: self.common.seed,
             quiet: self.quiet,
-            overrides: self.set.clone(),
+            overrides: self.common.set.clone(),
             thresholds: self.thresholds.clone(),
             baseline: self.baseline.clone(),
             compare: self.tolerance.options(),
@@ -258,7 +184,9 @@ pub struct CompareArgs {
     pub tolerance: Tolerance,
 }
 
-fn parse_threshold(s: &str) -> Result<crate::thresholds::Threshold, crate::model::ThresholdError> {
+pub(crate) fn parse_threshold(
+    s: &str,
+) -> Result<crate::thresholds::Threshold, crate::model::ThresholdError> {
     s.parse()
 }
 
