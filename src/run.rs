@@ -82,8 +82,9 @@ impl Observer for Sinks<'_> {
     }
 }
 
-/// Warn when this run may hold more sockets than the process may open.
-fn warn_fd_limit(r: &Resolved, embedded: bool) {
+/// Make room for this run's sockets: raise the open-file limit, grow the descriptor table
+/// up front (`reserve_fds`), and warn when the run may hold more sockets than it may open.
+fn prepare_fds(r: &Resolved, embedded: bool) {
     let fd_limit = crate::raise_fd_limit();
     let sockets = r.instances() * if embedded { 2 } else { 1 };
     crate::reserve_fds(sockets + 256);
@@ -108,7 +109,7 @@ pub fn execute<W: Write>(
     let from_scenario =
         (!resolved.scenario.target.url.is_empty()).then(|| resolved.scenario.target.url.clone());
     let target = opts.target.clone().or(from_scenario);
-    warn_fd_limit(&resolved, target.is_none());
+    prepare_fds(&resolved, target.is_none());
     for w in crate::scenario::check_warnings(&resolved) {
         eprintln!("warning: {w}");
     }

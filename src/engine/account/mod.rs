@@ -53,10 +53,10 @@ pub struct Account {
     judged_wave: bool,
     /// Instances whose hold ended, waiting for the wave's judgment.
     holding: Vec<u8>,
-    /// A settle timer is pending (see `arm_settle`); each instance's pending expiry check.
-    settle_timer: bool,
-    /// When the settle check is due, and for which generation of logins.
+    /// When the settle check is due, and for which generation of logins: set exactly while
+    /// its timer is pending (see `arm_settle`).
     settle_due: Option<(Instant, u64)>,
+    /// Each instance's pending expiry check.
     expiry_timers: Vec<Option<SpawnHandle>>,
 }
 
@@ -102,7 +102,6 @@ impl Account {
             settle_probes: None,
             judged_wave: true,
             holding: Vec::new(),
-            settle_timer: false,
             settle_due: None,
             expiry_timers: vec![None; k],
             report: AccountReport {
