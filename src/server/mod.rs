@@ -116,6 +116,8 @@ pub struct ServerHandle {
     system: Option<System>,
     thread: Option<std::thread::JoinHandle<()>>,
     shared: Arc<Shared>,
+    /// The workers; they stop with the System.
+    _arbiters: Vec<Arbiter>,
 }
 
 impl ServerHandle {
@@ -204,20 +206,34 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
                     next_conn: AtomicU64::new(1),
                     open_conns: AtomicUsize::new(0),
                 });
-                let _ = tx.send((System::current(), shared.clone()));
-                let listener = match tokio::net::TcpListener::from_std(std_listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("error: cannot register the listener: {e}");
-                        System::current().stop();
-                        return;
-                    }
-                };
-                actix::spawn(accept_loop(listener, arbiters, shared));
+                // Every worker accepts on its own handle to the listening socket and serves what
+                // it accepted: no hand-off between threads per connection (on one core, that
+                // hand-off was a context switch and two epoll registrations per connection).
+                for arb in &arbiters {
+                    let listener = match std_listener.try_clone() {
+                        Ok(l) => l,
+                        Err(e) => {
+                            eprintln!("error: cannot share the listener with a worker: {e}");
+                            System::current().stop();
+                            return;
+                        }
+                    };
+                    let shared = shared.clone();
+                    arb.spawn(async move {
+                        match tokio::net::TcpListener::from_std(listener) {
+                            Ok(l) => accept_loop(l, shared).await,
+                            Err(e) => {
+                                eprintln!("error: cannot register the listener: {e}");
+                                System::current().stop();
+                            }
+                        }
+                    });
+                }
+                let _ = tx.send((System::current(), shared.clone(), arbiters));
             });
             let _ = sys.run();
         })?;
-    let (system, shared) = rx
+    let (system, shared, arbiters) = rx
         .recv()
         .context("the server thread ended before it was listening")?;
     Ok(ServerHandle {
@@ -225,6 +241,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
         system: Some(system),
         thread: Some(thread),
         shared,
+        _arbiters: arbiters,
     })
 }
 
@@ -242,12 +259,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-async fn accept_loop(
-    listener: tokio::net::TcpListener,
-    arbiters: Vec<Arbiter>,
-    shared: Arc<Shared>,
-) {
-    let mut next = 0usize;
+async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(s) => s,
@@ -259,16 +271,6 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let Ok(std_stream) = stream.into_std() else {
-            continue;
-        };
-        let arb = &arbiters[next % arbiters.len()];
-        next = next.wrapping_add(1);
-        let shared = shared.clone();
-        arb.spawn(async move {
-            if let Ok(stream) = tokio::net::TcpStream::from_std(std_stream) {
-                http::serve_connection(stream, shared).await;
-            }
-        });
+        actix::spawn(http::serve_connection(stream, shared.clone()));
     }
 }
