@@ -78,3 +78,17 @@ pub fn reserve_fds(n: u64) -> u64 {
     }
     top
 }
+
+/// An error and its causes on one line, each cause once: many of the typed errors already
+/// name their source in their own message, and anyhow's `{:#}` would repeat it.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
+}

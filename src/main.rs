@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", loginstorm::error_message(&e));
             ExitCode::from(exit::CANNOT_RUN)
         }
     }

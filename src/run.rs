@@ -116,8 +116,12 @@ pub fn execute<W: Write>(
     let (url, embedded) = match target {
         Some(url) => (url, None),
         None => {
-            let h = server::start(embedded_server_config(&resolved))
-                .map_err(|e| anyhow::anyhow!("cannot start the embedded server: {e:#}"))?;
+            let h = server::start(embedded_server_config(&resolved)).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot start the embedded server: {}",
+                    crate::error_message(&e)
+                )
+            })?;
             (h.url(), Some(h))
         }
     };

@@ -201,7 +201,8 @@ pub struct ServeArgs {
     pub sdkappid: u64,
     /// Secret key that signs UserSigs. The default is a documented development key: never use it
     /// on a reachable address.
-    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true)]
+    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true,
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub key: String,
     /// Identifier of the admin account allowed to call the REST API.
     #[arg(long, default_value = DEFAULT_ADMIN, value_name = "ID")]
@@ -360,7 +361,8 @@ pub struct SigGenArgs {
     #[arg(long, default_value_t = DEV_SDKAPPID, value_name = "N")]
     pub sdkappid: u64,
     /// Secret key (default: the development key the reference server uses by default).
-    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true)]
+    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true,
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub key: String,
     /// The userID the sig identifies.
     #[arg(long, value_name = "USER")]
@@ -382,7 +384,8 @@ pub struct SigVerifyArgs {
     #[arg(long, default_value_t = DEV_SDKAPPID, value_name = "N")]
     pub sdkappid: u64,
     /// Secret key (default: the development key).
-    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true)]
+    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true,
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub key: String,
     /// The userID the sig must identify.
     #[arg(long, value_name = "USER")]

@@ -77,3 +77,68 @@ fn think_times_sample_in_range() {
     assert!(e.sample(0.999) > Duration::from_millis(500));
     assert_eq!("fixed:1s".parse::<Think>().unwrap().to_string(), "fixed:1s");
 }
+
+#[test]
+fn id_patterns_make_valid_user_ids() {
+    let bad = |extra: &str| {
+        let s = parse(&format!("{MIN}{extra}"), &[]).unwrap();
+        resolve(s, Path::new(".")).unwrap_err().to_string()
+    };
+    let e = bad("id_pattern = \"a\\u0001{n}\"\n");
+    assert!(
+        e.contains("accounts.id_pattern") && e.contains("control"),
+        "{e}"
+    );
+    let long = |count: u32| {
+        let text = format!(
+            "[accounts]\ncount = {count}\nid_pattern = \"{}{{n}}\"\n",
+            "x".repeat(127)
+        );
+        resolve(parse(&text, &[]).unwrap(), Path::new(".")).map_err(|e| e.to_string())
+    };
+    assert!(long(10).is_ok(), "128 bytes is the limit");
+    let e = long(11).unwrap_err();
+    assert!(e.contains("account 10") && e.contains("128-byte"), "{e}");
+    let e = bad("[target]\nkey = \"\"\n");
+    assert!(e.contains("target.key"), "{e}");
+}
+
+/// A credentials file next to a scenario that needs `count` accounts.
+fn credentials(text: &str, count: u32) -> Result<Resolved, String> {
+    let dir = std::env::temp_dir().join(format!(
+        "loginstorm-cred-{}-{}",
+        std::process::id(),
+        text.len() * 131 + count as usize
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("c.csv"), text).unwrap();
+    let s = parse(
+        &format!("[accounts]\ncount = {count}\n[target]\ncredentials = \"c.csv\"\n"),
+        &[],
+    )
+    .unwrap();
+    let r = resolve(s, &dir).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    r
+}
+
+#[test]
+fn credentials_skip_a_header_and_name_file_lines() {
+    let r = credentials("userID,userSig\n# comment\n\nu1,s1\nu2 , s2\n", 2).unwrap();
+    assert_eq!(r.user_id(0), "u1");
+    assert_eq!(r.user_id(1), "u2");
+    let e = credentials("u1,s1\n\n# c\nu\u{1},s2\n", 2).unwrap_err();
+    assert!(e.contains("line 4") && e.contains("control"), "{e}");
+    let e = credentials("userID,userSig\nu1,s1\n\nu1,s3\n", 2).unwrap_err();
+    assert!(e.contains("line 4") && e.contains("line 2"), "{e}");
+    let e = credentials("u1,s1\nu2\n", 2).unwrap_err();
+    assert!(e.contains("line 2") && e.contains("1 fields"), "{e}");
+    let e = credentials("u1,\n", 1).unwrap_err();
+    assert!(
+        e.contains("line 1") && e.contains("userSig is empty"),
+        "{e}"
+    );
+    // A header only counts on the first record.
+    let e = credentials("u1,s1\nuserID,userSig\n", 2);
+    assert!(e.is_ok(), "{e:?}");
+}

@@ -95,3 +95,30 @@ fn bad_serve_flags_exit_2_naming_the_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("zombie"));
 }
+
+#[test]
+fn errors_name_each_cause_once_and_empty_keys_are_refused() {
+    let out = bin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--set",
+            "accounts.instances=\"Web*1000000000\"",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("1000000000 or more").count(), 1, "{err}");
+    for args in [
+        &["sig", "gen", "--user", "a", "--key", ""][..],
+        &["serve", "--key", ""][..],
+    ] {
+        let out = bin().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--key"),
+            "{args:?}"
+        );
+    }
+}
