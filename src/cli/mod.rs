@@ -33,7 +33,8 @@ protocol and is the embedded default target.\n\n\
 Exit codes: 0 passed; 1 ran but failed (a policy violation, a threshold, a regression against a \
 baseline, an interrupted run, or the backend's health: no login succeeded, the target refused or \
 dropped connections, protocol errors, failures past the error budget; or an invalid UserSig); \
-2 could not run. The last line of a run names every reason."
+2 could not run; 130 after a second Ctrl-C (the first winds the run down and writes its reports, \
+the second exits at once without them). The last line of a run names every reason."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -284,6 +284,9 @@ async fn controller(
         }
     };
     stop_pacing.store(true, Ordering::Relaxed);
+    if outcome == Outcome::Interrupted {
+        force_exit_on_second_interrupt();
+    }
     // The generator's cost over the load alone: CPU now, and every cycle completed by now (the
     // workers hand in what they recorded since their last flush). The wind-down — stopping
     // every actor of the population — is a fixed cost, not a cycle's.
@@ -334,4 +337,31 @@ async fn controller(
     }
     let elapsed = start.elapsed();
     Ok((outcome, totals, reports, elapsed, generator))
+}
+
+/// After the first Ctrl-C (or SIGTERM) the run winds down and writes its reports; a second one
+/// means the user will not wait: exit at once, 130 as a shell reports an interrupted command.
+fn force_exit_on_second_interrupt() {
+    tokio::spawn(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!("second interrupt: exiting now, without the report");
+        std::process::exit(130);
+    });
 }

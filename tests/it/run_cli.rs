@@ -365,3 +365,48 @@ fn compare_flags_a_deliberately_slowed_server_as_a_regression() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("summary.csv"));
 }
+
+#[test]
+fn a_second_interrupt_exits_at_once() {
+    let tmp = TempDir::new();
+    // Every login waits 20 s for sdkStateReady, so the wind-down after the first Ctrl-C waits
+    // (graceful_stop 30 s) for cycles that are still running.
+    let path = tmp.path().join("slow.toml");
+    std::fs::write(
+        &path,
+        "[server]\nready_delay = \"20s\"\n[accounts]\ncount = 4\n[cycle]\ncycles = 0\n[load]\nduration = \"60s\"\n[timeouts]\nready = \"30s\"\ngraceful_stop = \"30s\"\n",
+    )
+    .unwrap();
+    let mut child = bin()
+        .args(["run", "--quiet", "--out"])
+        .arg(tmp.path().join("out"))
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    let int = || {
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+    };
+    int();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "still winding down");
+    int();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no forced exit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("second interrupt"), "{err}");
+}
