@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::policy::{Limits, PlatformMode, Policy};
 use crate::server::{Faults, ServerConfig, DEFAULT_ADMIN, DEV_KEY, DEV_SDKAPPID};
-use crate::units::DelayRange;
+use crate::units::{DelayRange, Dur};
 
 mod search;
 pub use search::SearchArgs;
@@ -288,6 +288,26 @@ pub struct ServeArgs {
         help_heading = "Fault injection (probabilities 0..=1, all off by default)"
     )]
     pub fault_foreign_kick: f64,
+    /// A WebSocket connection must send its first login within this time of the upgrade, or it
+    /// is closed with 1008 (policy violation). 0 = no deadline.
+    #[arg(long, default_value = "30s", value_name = "DURATION", help_heading = BUDGETS)]
+    pub login_timeout: Dur,
+    /// Close a connection that has sent nothing (no request, no ping) for this long, with 1000.
+    /// 0 = never.
+    #[arg(long, default_value = "0", value_name = "DURATION", help_heading = BUDGETS)]
+    pub idle_timeout: Dur,
+    /// An HTTP request — the upgrade, or a REST call with its body — must arrive within this
+    /// time (408 for a stalled REST body; the connection is closed).
+    #[arg(long, default_value = "10s", value_name = "DURATION", help_heading = BUDGETS)]
+    pub request_timeout: Dur,
+    /// Open TCP connections at most; past it a new one gets 503 before any upgrade. 0 = the
+    /// open-file limit less 256.
+    #[arg(long, default_value_t = 0, value_name = "N", help_heading = BUDGETS)]
+    pub max_connections: usize,
+    /// Bytes of partly received WebSocket messages held over all connections (e.g. 64MiB); past
+    /// it the connections holding the most are closed with 1009.
+    #[arg(long, default_value = "64MiB", value_name = "BYTES", value_parser = parse_bytes, help_heading = BUDGETS)]
+    pub frame_budget: usize,
     /// Seed of the fault dice, for reproducible faulty runs.
     #[arg(
         long,
@@ -305,6 +325,8 @@ pub enum ConfigError {
     Fault(#[from] crate::faults::FaultError),
     #[error("--key must not be empty")]
     EmptyKey,
+    #[error("--request-timeout must be above 0")]
+    ZeroRequestTimeout,
 }
 
 impl ServeArgs {
@@ -323,6 +345,9 @@ impl ServeArgs {
         if self.key.is_empty() {
             return Err(ConfigError::EmptyKey);
         }
+        if self.request_timeout.0.is_zero() {
+            return Err(ConfigError::ZeroRequestTimeout);
+        }
         Ok(ServerConfig {
             listen: self.listen,
             sdkappid: self.sdkappid,
@@ -336,8 +361,41 @@ impl ServeArgs {
             faults,
             fault_seed: self.fault_seed,
             workers: self.workers,
+            limits: crate::server::ServerLimits {
+                login_timeout: self.login_timeout.0,
+                idle_timeout: self.idle_timeout.0,
+                request_timeout: self.request_timeout.0,
+                max_connections: self.max_connections,
+                frame_budget: self.frame_budget,
+            },
         })
     }
+}
+
+const BUDGETS: &str = "Budgets and timeouts (the server sheds what would take it down)";
+
+/// A byte count: `65536`, `64KiB`, `64MiB`, `1GiB` (binary units; `KB`/`MB`/`GB` mean the same).
+fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a byte count such as 64MiB"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        u => {
+            return Err(format!(
+                "{s:?}: unknown unit {u:?} (use B, KiB, MiB or GiB)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("{s:?}: must be above 0 and fit in memory"))
 }
 
 fn parse_limits(s: &str) -> Result<Limits, crate::policy::PolicyError> {

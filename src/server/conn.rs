@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::budget::Hold;
 use super::session::{Command, KickPush, Session};
 use super::shard::{self, ConnLink, Push};
 use super::{now_unix, Shared};
@@ -50,14 +51,71 @@ impl Drop for OpenGuard<'_> {
     }
 }
 
-pub(super) async fn run<S>(ws: WebSocketStream<S>, shared: Arc<Shared>)
+/// What the upgrade set up for the connection: its id, the channel the shard (and the frame
+/// budget) reach it by, and its share of the frame budget.
+pub(super) struct Channels {
+    pub conn_id: u64,
+    pub push_tx: mpsc::UnboundedSender<Push>,
+    pub push_rx: mpsc::UnboundedReceiver<Push>,
+    pub hold: Arc<Hold>,
+}
+
+/// The close frame a read error earns, where RFC 6455 names one: a message over the hard limit
+/// 1009 (§7.4.1), text that is not UTF-8 1007 (§8.1), a frame that breaks the framing rules
+/// 1002. A dropped connection gets none.
+fn error_close(e: WsError) -> Option<Message> {
+    match e {
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => Some(close_frame(
+            CloseCode::Size,
+            format!("message of {size} bytes over the {max_size}-byte hard limit"),
+        )),
+        WsError::Utf8(_) => Some(close_frame(
+            CloseCode::Invalid,
+            "a text frame that is not UTF-8".into(),
+        )),
+        WsError::Protocol(p) => Some(close_frame(CloseCode::Protocol, p.to_string())),
+        _ => None,
+    }
+}
+
+/// Why the server closes a connection on its own.
+fn close_frame(code: CloseCode, reason: String) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+pub(super) async fn run<S>(ws: WebSocketStream<S>, shared: Arc<Shared>, ch: Channels)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     shared.open_conns.fetch_add(1, Ordering::Relaxed);
     let _guard = OpenGuard(&shared.open_conns);
-    let conn_id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-    let (push_tx, mut push_rx) = mpsc::unbounded_channel();
+    let Channels {
+        conn_id,
+        push_tx,
+        mut push_rx,
+        hold,
+    } = ch;
+    let limits = shared.config.limits;
+    let opened = Instant::now();
+    // The first login must come within `login_timeout`; after it, `idle_timeout` (if set) from
+    // the last frame received. One timer follows whichever applies.
+    let mut logged_in_once = false;
+    let mut last_frame = opened;
+    let watch_due = |logged: bool, last: Instant| -> Option<Instant> {
+        let login =
+            (!logged && !limits.login_timeout.is_zero()).then(|| opened + limits.login_timeout);
+        let idle = (!limits.idle_timeout.is_zero()).then(|| last + limits.idle_timeout);
+        match (login, idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    };
+    let mut watch_at = watch_due(false, opened);
+    let watch = tokio::time::sleep_until(watch_at.unwrap_or(opened + MAX_TIMER));
+    tokio::pin!(watch);
     let seed = shared.config.fault_seed ^ conn_id.wrapping_mul(0xA24B_AED4_963E_E407);
     let settings = shared.session.clone();
     let mut c = Conn {
@@ -79,7 +137,32 @@ where
                 c.pending = None;
                 c.session.login_answered(seq, reply);
             }
-            Some(push) = push_rx.recv() => c.on_push(push),
+            Some(push) = push_rx.recv() => {
+                if matches!(push, Push::Shed) {
+                    let _ = sink.send(close_frame(CloseCode::Size, format!(
+                        "the server's budget for partly received messages ({} bytes) is full and this connection held the most",
+                        limits.frame_budget))).await;
+                    break;
+                }
+                c.on_push(push);
+            }
+            () = &mut watch, if watch_at.is_some() => {
+                let now = Instant::now();
+                if !logged_in_once && !limits.login_timeout.is_zero() && now >= opened + limits.login_timeout {
+                    let _ = sink.send(close_frame(CloseCode::Policy, format!(
+                        "no login within {:?} of the upgrade", limits.login_timeout))).await;
+                    break;
+                }
+                if !limits.idle_timeout.is_zero() && now >= last_frame + limits.idle_timeout {
+                    let _ = sink.send(close_frame(CloseCode::Normal, format!(
+                        "nothing received for {:?}", limits.idle_timeout))).await;
+                    break;
+                }
+                watch_at = watch_due(logged_in_once, last_frame);
+                if let Some(at) = watch_at {
+                    watch.as_mut().reset(at);
+                }
+            }
             _ = tokio::time::sleep_until(c.ready_at.unwrap_or(far)), if c.ready_at.is_some() => {
                 c.ready_at = None;
                 c.session.ready_timer();
@@ -88,31 +171,42 @@ where
                 c.expire_at = None;
                 c.session.expiry_timer();
             }
-            msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    if t.len() > protocol::MAX_FRAME_BYTES {
+            msg = stream.next() => {
+                let m = match msg {
+                    Some(Ok(m)) => m,
+                    None => break,
+                    Some(Err(e)) => {
+                        if let Some(close) = error_close(e) {
+                            let _ = sink.send(close).await;
+                        }
+                        break;
+                    }
+                };
+                // A whole message is out of the stream: release what it held, note the client
+                // is alive.
+                hold.message_done();
+                last_frame = Instant::now();
+                match m {
+                    Message::Text(t) if t.len() > protocol::MAX_FRAME_BYTES => {
                         c.session.out.push(ServerFrame::error(0, code::INVALID_PARAMS, &format!(
                             "frame is {} bytes, over the {}-byte limit", t.len(), protocol::MAX_FRAME_BYTES)));
-                    } else {
-                        match Request::parse(t.as_str()) {
-                            Ok(req) => c.session.request(req, now_unix()),
-                            Err(e) => c.session.out.push(ServerFrame::error(e.seq, code::INVALID_PARAMS, &e.message)),
-                        }
                     }
+                    Message::Text(t) => match Request::parse(t.as_str()) {
+                        Ok(req) => {
+                            if !logged_in_once && matches!(req, Request::Login { .. }) {
+                                logged_in_once = true;
+                                watch_at = watch_due(true, last_frame);
+                            }
+                            c.session.request(req, now_unix())
+                        }
+                        Err(e) => c.session.out.push(ServerFrame::error(e.seq, code::INVALID_PARAMS, &e.message)),
+                    },
+                    Message::Binary(_) => c.session.out.push(ServerFrame::error(0, code::INVALID_PARAMS,
+                        "binary frames are not accepted; send JSON text frames")),
+                    Message::Close(_) => break,
+                    _ => {} // ping/pong are answered by tungstenite
                 }
-                Some(Ok(Message::Binary(_))) => c.session.out.push(ServerFrame::error(0, code::INVALID_PARAMS,
-                    "binary frames are not accepted; send JSON text frames")),
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {} // ping/pong are answered by tungstenite
-                Some(Err(WsError::Capacity(CapacityError::MessageTooLong { size, max_size }))) => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame {
-                        code: CloseCode::Size,
-                        reason: format!("message of {size} bytes over the {max_size}-byte hard limit").into(),
-                    }))).await;
-                    break;
-                }
-                Some(Err(_)) => break,
-            },
+            }
         }
         c.carry_out().await;
         if !c.session.out.is_empty() {
@@ -226,6 +320,7 @@ impl Conn {
                 silent,
                 zombie,
             }),
+            Push::Shed => {} // the connection loop closes the connection
         }
     }
 

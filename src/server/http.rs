@@ -9,11 +9,12 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
-use super::{conn, rest, Shared, HEADER_TIMEOUT};
+use super::{budget, conn, rest, ConnToken, Shared};
 
 /// Largest REST request body accepted.
 const MAX_REST_BODY: usize = 1 << 20;
@@ -30,21 +31,46 @@ pub(crate) fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_WS_MESSAGE))
 }
 
-pub(super) async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+pub(super) async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    shared: Arc<Shared>,
+    token: Arc<ConnToken>,
+) {
+    let timeout = shared.config.limits.request_timeout;
     let service = hyper::service::service_fn(move |req| {
-        let shared = shared.clone();
-        async move { Ok::<_, Infallible>(route(req, shared).await) }
+        let (shared, token) = (shared.clone(), token.clone());
+        async move { Ok::<_, Infallible>(route(req, shared, token).await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(timeout)
         .max_buf_size(64 * 1024);
     // Errors here are a client's broken HTTP; there is nobody to tell but the client.
     let _ = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades()
         .await;
+}
+
+/// The answer to a connection over `--max-connections`: 503 before any upgrade, then close.
+/// The request is read (briefly) first, so the close does not reset the answer away.
+pub(super) async fn refuse_busy(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BODY: &str = "the server is at its connection limit; retry later\n";
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.shutdown().await?;
+        while stream.read(&mut buf).await? > 0 {}
+        std::io::Result::Ok(())
+    })
+    .await;
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
@@ -57,7 +83,11 @@ fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     r
 }
 
-async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
+async fn route(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    token: Arc<ConnToken>,
+) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     if path == "/ws" {
         if req.method() != Method::GET {
@@ -66,7 +96,7 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Byt
                 "GET /ws upgrades to a WebSocket\n",
             );
         }
-        return upgrade(req, shared);
+        return upgrade(req, shared, token);
     }
     if let Some(rest_path) = path.strip_prefix("/v4/") {
         if req.method() != Method::POST {
@@ -74,7 +104,18 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Byt
         }
         let rest_path = rest_path.to_string();
         let query = req.uri().query().unwrap_or("").to_string();
-        let body = match Limited::new(req.into_body(), MAX_REST_BODY).collect().await {
+        let limit = shared.config.limits.request_timeout;
+        let collect = Limited::new(req.into_body(), MAX_REST_BODY).collect();
+        let Ok(body) = tokio::time::timeout(limit, collect).await else {
+            let mut r = plain(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("the request body did not arrive within {limit:?}\n"),
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        };
+        let body = match body {
             Ok(b) => b.to_bytes(),
             Err(_) => {
                 return rest::json_response(rest::fail(
@@ -99,7 +140,11 @@ fn header_has(req: &Request<Incoming>, name: header::HeaderName, token: &str) ->
     })
 }
 
-fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Bytes>> {
+fn upgrade(
+    mut req: Request<Incoming>,
+    shared: Arc<Shared>,
+    token: Arc<ConnToken>,
+) -> Response<Full<Bytes>> {
     let key = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned();
     let is_ws = header_has(&req, header::CONNECTION, "upgrade")
         && header_has(&req, header::UPGRADE, "websocket")
@@ -117,13 +162,29 @@ fn upgrade(mut req: Request<Incoming>, shared: Arc<Shared>) -> Response<Full<Byt
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
+            let _token = token;
+            let conn_id = shared
+                .next_conn
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (push_tx, push_rx) = tokio::sync::mpsc::unbounded_channel();
+            let hold = shared.frames.hold(conn_id, push_tx.clone());
             let ws = WebSocketStream::from_raw_socket(
-                TokioIo::new(upgraded),
+                budget::Metered::new(TokioIo::new(upgraded), hold.clone()),
                 Role::Server,
                 Some(ws_config()),
             )
             .await;
-            conn::run(ws, shared).await;
+            conn::run(
+                ws,
+                shared,
+                conn::Channels {
+                    conn_id,
+                    push_tx,
+                    push_rx,
+                    hold,
+                },
+            )
+            .await;
         }
     });
     let mut r = Response::new(Full::new(Bytes::new()));

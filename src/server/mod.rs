@@ -4,6 +4,7 @@
 //! Threads: one accept loop, and one actix Arbiter per worker; each Arbiter runs a [`shard::Shard`]
 //! actor (the accounts hashed to it) and the connections handed to it round-robin.
 
+mod budget;
 mod conn;
 mod http;
 mod rest;
@@ -39,6 +40,45 @@ pub struct ServerConfig {
     pub fault_seed: u64,
     /// Worker threads (Arbiters), each with one shard. 0 = one per core.
     pub workers: usize,
+    /// Budgets and timeouts that keep one client (or a thousand) from taking the server down.
+    pub limits: ServerLimits,
+}
+
+/// What the server allows a connection before it sheds it; docs/protocol.md lists each with
+/// its close code or status.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ServerLimits {
+    /// A WebSocket connection must send its first `login` within this time of the upgrade, or
+    /// it is closed with 1008. Zero = no deadline.
+    pub login_timeout: Duration,
+    /// A connection that sends nothing (no request, no ping) for this long is closed with 1000.
+    /// Zero = never (the default: the SDKs' own heartbeats are not part of protocol v1).
+    pub idle_timeout: Duration,
+    /// An HTTP request (the upgrade, or a REST call with its body) must arrive within this time,
+    /// or it gets 408 / the connection is closed.
+    pub request_timeout: Duration,
+    /// Open TCP connections at most; past it a new one gets `503` before any upgrade. Zero =
+    /// the open-file limit less a reserve, so the limit is met with a 503 instead of a stalled
+    /// accept.
+    pub max_connections: usize,
+    /// Bytes of partially received WebSocket messages the server holds over all connections.
+    /// Past it, the connections holding the most are closed with 1009 until it is back under.
+    pub frame_budget: usize,
+}
+
+/// Descriptors kept back from `max_connections = 0` for listeners, logs and the 503 answers.
+pub const FD_RESERVE: usize = 256;
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            login_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::ZERO,
+            request_timeout: HEADER_TIMEOUT,
+            max_connections: 0,
+            frame_budget: 64 << 20,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -53,6 +93,7 @@ impl Default for ServerConfig {
             faults: Faults::default(),
             fault_seed: 0,
             workers: 0,
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -85,6 +126,29 @@ pub(crate) struct Shared {
     shards: Vec<Addr<shard::Shard>>,
     next_conn: AtomicU64,
     open_conns: AtomicUsize,
+    /// Open TCP connections (HTTP, WebSocket and REST alike), against `max_conns`.
+    tcp_conns: AtomicUsize,
+    max_conns: usize,
+    /// Connections answered 503 at the limit that are still being answered.
+    refusing: AtomicUsize,
+    frames: Arc<budget::FrameBudget>,
+}
+
+/// One open TCP connection, counted in `Shared::tcp_conns` until every holder drops it (the
+/// HTTP connection, then the WebSocket session it was upgraded to).
+pub(crate) struct ConnToken(Arc<Shared>);
+
+impl ConnToken {
+    fn new(shared: &Arc<Shared>) -> Self {
+        shared.tcp_conns.fetch_add(1, Ordering::Relaxed);
+        ConnToken(shared.clone())
+    }
+}
+
+impl Drop for ConnToken {
+    fn drop(&mut self) {
+        self.0.tcp_conns.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Shared {
@@ -199,12 +263,21 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
                     ready_delay: config.ready_delay,
                     faults: config.faults,
                 });
+                let max_conns = match config.limits.max_connections {
+                    0 => fd_limit().saturating_sub(FD_RESERVE).max(1),
+                    n => n,
+                };
+                let frames = budget::FrameBudget::new(config.limits.frame_budget);
                 let shared = Arc::new(Shared {
                     session,
                     config,
                     shards,
                     next_conn: AtomicU64::new(1),
                     open_conns: AtomicUsize::new(0),
+                    tcp_conns: AtomicUsize::new(0),
+                    max_conns,
+                    refusing: AtomicUsize::new(0),
+                    frames,
                 });
                 // Every worker accepts on its own handle to the listening socket and serves what
                 // it accepted: no hand-off between threads per connection (on one core, that
@@ -259,18 +332,89 @@ fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+fn fd_limit() -> usize {
+    rlimit::Resource::NOFILE.get().map_or(1024, |(soft, _)| {
+        usize::try_from(soft).unwrap_or(usize::MAX)
+    })
+}
+
+/// Connections answered 503 at once, at most; past it a connection over the limit is just
+/// closed (each answer holds a descriptor for up to a second).
+const MAX_REFUSING: usize = 64;
+
 async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut refused = RateLog::default();
+    let mut failed = RateLog::default();
+    // A descriptor kept in reserve: out of descriptors, it is given up to accept one queued
+    // connection and close it, so clients in the backlog get a close instead of a hang.
+    let mut spare = std::fs::File::open("/dev/null").ok();
     loop {
-        let (stream, _peer) = match listener.accept().await {
-            Ok(s) => s,
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
             Err(e) => {
-                // Out of file descriptors and similar: back off instead of spinning.
-                eprintln!("warning: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                let out_of_fds = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+                failed.note(|n| {
+                    format!(
+                        "warning: {n} accepts failed ({e}){}; open connections kept",
+                        if out_of_fds {
+                            ": out of file descriptors, queued connections are closed"
+                        } else {
+                            ""
+                        }
+                    )
+                });
+                if out_of_fds {
+                    drop(spare.take());
+                    if let Ok((s, _)) = listener.accept().await {
+                        drop(s);
+                    }
+                    spare = std::fs::File::open("/dev/null").ok();
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
+        if shared.tcp_conns.load(Ordering::Relaxed) >= shared.max_conns {
+            refused.note(|n| {
+                format!(
+                    "warning: {n} connections refused with 503: the server is at its limit of {} open connections (--max-connections)",
+                    shared.max_conns
+                )
+            });
+            if shared.refusing.fetch_add(1, Ordering::Relaxed) < MAX_REFUSING {
+                let shared = shared.clone();
+                actix::spawn(async move {
+                    http::refuse_busy(stream).await;
+                    shared.refusing.fetch_sub(1, Ordering::Relaxed);
+                });
+            } else {
+                shared.refusing.fetch_sub(1, Ordering::Relaxed);
+            }
+            continue;
+        }
         let _ = stream.set_nodelay(true);
-        actix::spawn(http::serve_connection(stream, shared.clone()));
+        let token = Arc::new(ConnToken::new(&shared));
+        actix::spawn(http::serve_connection(stream, shared.clone(), token));
+    }
+}
+
+/// A warning that may repeat thousands of times a second, printed at most every 10 s with how
+/// many times it happened since.
+#[derive(Default)]
+struct RateLog {
+    last: Option<std::time::Instant>,
+    count: u64,
+}
+
+impl RateLog {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn note(&mut self, line: impl FnOnce(u64) -> String) {
+        self.count += 1;
+        if self.last.is_none_or(|t| t.elapsed() >= Self::EVERY) {
+            eprintln!("{}", line(self.count));
+            self.count = 0;
+            self.last = Some(std::time::Instant::now());
+        }
     }
 }

@@ -32,6 +32,8 @@ pub enum Push {
         zombie: bool,
     },
     Message(Arc<Delivery>),
+    /// The frame budget is full and this connection holds the most: close it (1009).
+    Shed,
 }
 
 #[derive(Debug)]
