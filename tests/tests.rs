@@ -15,6 +15,8 @@ mod server_admin;
 #[path = "it/server_faults.rs"]
 mod server_faults;
 
+#[path = "it/server_budgets.rs"]
+mod server_budgets;
 #[path = "it/server_hostile.rs"]
 mod server_hostile;
 

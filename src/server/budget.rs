@@ -68,7 +68,7 @@ impl FrameBudget {
             .iter()
             .filter_map(|(&c, w)| w.upgrade().map(|h| (h.held.load(Ordering::Relaxed), c, h)))
             .collect();
-        by_size.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        by_size.sort_unstable_by_key(|h| std::cmp::Reverse(h.0));
         let target = self.limit / 10 * 9;
         for (_, conn, hold) in by_size {
             if self.total() <= target {

@@ -195,6 +195,16 @@ impl ServerHandle {
         self.shared.open_conns.load(Ordering::Relaxed)
     }
 
+    /// Bytes of partly received WebSocket messages the server holds now (see `frame_budget`).
+    pub fn partial_message_bytes(&self) -> usize {
+        self.shared.frames.total()
+    }
+
+    /// Open TCP connections, of any kind.
+    pub fn tcp_connections(&self) -> usize {
+        self.shared.tcp_conns.load(Ordering::Relaxed)
+    }
+
     /// (accounts known, live instances) summed over the shards.
     pub async fn census(&self) -> (usize, usize) {
         let mut total = (0, 0);
