@@ -40,3 +40,6 @@ mod matrix;
 
 #[path = "it/search.rs"]
 mod search;
+
+#[path = "it/props.rs"]
+mod props;

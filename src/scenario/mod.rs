@@ -102,6 +102,11 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Resolved, ScenarioError
     resolve(s, base).map_err(|e| ScenarioError::in_file(path, e))
 }
 
+/// Parse and validate scenario text as [`load`] does a file's (relative paths from `base`).
+pub fn load_text(text: &str, base: &Path, overrides: &[String]) -> Result<Resolved, ScenarioError> {
+    resolve(parse(text, overrides)?, base)
+}
+
 /// Parse scenario TOML text with `key=value` overrides applied first.
 pub fn parse(text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
     let mut tree: toml::Table = text.parse()?;

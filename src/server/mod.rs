@@ -8,6 +8,8 @@ mod budget;
 mod conn;
 mod http;
 mod rest;
+#[doc(hidden)]
+pub use rest::percent_decode;
 mod session;
 pub mod shard;
 

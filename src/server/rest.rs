@@ -32,7 +32,7 @@ pub(super) fn fail(code: u32, info: &str) -> RestReply {
 }
 
 /// Decode `%XX` and `+` in a query-string value.
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
