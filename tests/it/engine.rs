@@ -353,3 +353,25 @@ max_schedule_lag = "1us"
     assert_eq!(r.totals.hist(Metric::ScheduleLag).len(), 150);
     assert!(r.verdict.cautions.is_empty(), "{:?}", r.verdict.cautions);
 }
+
+/// A message timer that falls due in the same pass as the hold's end must not fire after the
+/// logout went out: the backend's right answer to it ("not logged in") is not a protocol error
+/// or a refused message. 1,000 messages/s over 20 ms holds puts a tick on nearly every hold end.
+#[test]
+fn no_message_is_sent_after_the_hold_ends() {
+    let (r, _dir) = run_text(
+        "[accounts]\ncount = 20\n[cycle]\ncycles = 15\nhold = \"20ms\"\nthink = \"fixed:5ms\"\nmessage_rate = 1000.0\nend = \"logout\"\n",
+        &[],
+    );
+    let t = &r.totals;
+    assert_eq!(t.get(Counter::CyclesCompleted), 300);
+    assert!(
+        t.get(Counter::MessagesSent) > 1000,
+        "{}",
+        t.get(Counter::MessagesSent)
+    );
+    assert_eq!(t.get(Counter::MessagesOk), t.get(Counter::MessagesSent));
+    assert_eq!(t.get(Counter::MessagesRefused), 0);
+    assert_eq!(t.get(Counter::ProtocolErrors), 0);
+    assert_eq!(r.verdict.status, loginstorm::verdict::Status::Pass);
+}

@@ -55,6 +55,9 @@ pub struct Instance {
     user: String,
     platform: Platform,
     phase: Phase,
+    /// Bumped by every `set_phase`: a timer of an earlier phase that fires anyway (actix drops
+    /// a cancelled future only on its next pass) sees it changed and does nothing.
+    phase_gen: u64,
     sink: Option<SinkWrite<Message, Sink>>,
     stream: Option<SpawnHandle>,
     seq: u64,
@@ -113,6 +116,7 @@ impl Instance {
             user,
             platform,
             phase: Phase::Idle,
+            phase_gen: 0,
             sink: None,
             stream: None,
             seq: 0,
@@ -152,6 +156,7 @@ impl Instance {
         for h in self.timers.drain(..) {
             ctx.cancel_future(h);
         }
+        self.phase_gen += 1;
         self.deadline = None;
         if self.phase == Phase::Ready && p != Phase::Ready {
             metrics::live(-1);
@@ -174,14 +179,23 @@ impl Instance {
     /// for an earlier phase), sleeps again until it. `d = 0` runs `f` as soon as the current
     /// handler returns, not at the timer wheel's next millisecond tick.
     fn after(&mut self, ctx: &mut Context<Self>, d: Duration, f: Step) {
+        let gen = self.phase_gen;
         if d.is_zero() {
-            let h = ctx.spawn(actix::fut::ready(()).map(move |_, act: &mut Self, ctx| f(act, ctx)));
+            let h = ctx.spawn(actix::fut::ready(()).map(move |_, act: &mut Self, ctx| {
+                if act.phase_gen == gen {
+                    f(act, ctx)
+                }
+            }));
             self.timers.push(h);
             return;
         }
         if self.deadline.is_some() {
             // A second step in one phase (none today): its own timer, cancelled with the phase.
-            let h = ctx.run_later(d, f);
+            let h = ctx.run_later(d, move |act, ctx| {
+                if act.phase_gen == gen {
+                    f(act, ctx)
+                }
+            });
             self.timers.push(h);
             return;
         }

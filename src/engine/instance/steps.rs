@@ -100,13 +100,27 @@ impl Instance {
         let hold = self.plan.hold.sample(self.rng.f64());
         self.after(ctx, hold, |act, ctx| act.end_hold(ctx));
         if let Some(every) = self.plan.message_interval {
-            let h = ctx.run_interval(every, |act, ctx| act.send_message(ctx));
+            // The first message at a random point of the first interval, then one per interval:
+            // a hold of h sends h × rate messages on average even when h is shorter than the
+            // interval, and the instances' messages do not all fall on the same ticks.
+            let first = every.mul_f64(self.rng.f64());
+            let h = ctx.run_later(first, move |act, ctx| {
+                act.send_message(ctx);
+                if act.phase == Phase::Ready {
+                    let h = ctx.run_interval(every, |act, ctx| act.send_message(ctx));
+                    act.timers.push(h);
+                }
+            });
             self.timers.push(h);
         }
     }
 
     pub(super) fn send_message(&mut self, ctx: &mut Context<Self>) {
-        if self.messages.len() >= MAX_MESSAGES_IN_FLIGHT {
+        // Only a ready session sends. The phase's end cancels the message timer, but actix
+        // drops a cancelled future only on its next pass: when the hold's end and a message
+        // tick fall due in the same pass, the tick would still fire — after the logout went out
+        // — and the backend's right answer (not logged in) would count against it.
+        if self.phase != Phase::Ready || self.messages.len() >= MAX_MESSAGES_IN_FLIGHT {
             return;
         }
         let to = match self.plan.message_to {
