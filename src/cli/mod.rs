@@ -220,8 +220,9 @@ pub struct ServeArgs {
     /// (`20ms..200ms`).
     #[arg(long, default_value = "0", value_name = "DELAY")]
     pub ready_delay: DelayRange,
-    /// Worker threads, each with one shard of accounts; 0 = one per core.
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Worker threads, each with one shard of accounts; 0 = one per core (at most 1024).
+    #[arg(long, default_value_t = 0, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=crate::server::MAX_WORKERS as u64))]
     pub workers: usize,
     /// Fault: probability of kicking silently (no kickedOut / sdkStateNotReady).
     #[arg(

@@ -30,6 +30,8 @@ pub mod defaults {
     pub const DEV_KEY: &str = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e";
     /// The default admin identifier for the REST API.
     pub const DEFAULT_ADMIN: &str = "administrator";
+    /// Worker threads of the reference server at most (`serve --workers`, `server.workers`).
+    pub const MAX_SERVER_WORKERS: usize = 1024;
 }
 
 pub mod code {

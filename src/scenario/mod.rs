@@ -85,6 +85,11 @@ impl ScenarioError {
     }
 }
 
+/// Simulated SDK instances one process creates at most.
+pub const MAX_INSTANCES: u64 = 2_000_000;
+/// Worker threads of the embedded server at most (as `serve --workers`).
+pub use crate::protocol::defaults::MAX_SERVER_WORKERS;
+
 /// Read, override and validate a scenario file.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Resolved, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
@@ -155,6 +160,23 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
         return Err(ScenarioError::invalid(
             "accounts.count",
             "must be within 1..=10000000",
+        ));
+    }
+    let instances = u64::from(s.accounts.count) * platforms.len() as u64;
+    if instances > MAX_INSTANCES {
+        return Err(ScenarioError::invalid(
+            "accounts",
+            format!(
+                "count × instances = {} × {} = {instances} instances; one process runs at most {MAX_INSTANCES} (each is an actor created before the run): give several loginstorm processes a share of the accounts each",
+                s.accounts.count,
+                platforms.len()
+            ),
+        ));
+    }
+    if s.server.workers > MAX_SERVER_WORKERS {
+        return Err(ScenarioError::invalid(
+            "server.workers",
+            format!("must be within 0..={MAX_SERVER_WORKERS} (0 = one per core)"),
         ));
     }
     if !s.accounts.id_pattern.contains("{n}") {

@@ -142,3 +142,23 @@ fn credentials_skip_a_header_and_name_file_lines() {
     let e = credentials("u1,s1\nuserID,userSig\n", 2);
     assert!(e.is_ok(), "{e:?}");
 }
+
+#[test]
+fn sizes_are_refused_before_anything_is_made() {
+    let bad = |extra: &str| {
+        let s = parse(extra, &[]).unwrap();
+        resolve(s, Path::new(".")).unwrap_err().to_string()
+    };
+    let e = bad("[accounts]\ncount = 2000000\ninstances = \"Web*64\"\n");
+    assert!(
+        e.contains("128000000 instances") && e.contains("2000000"),
+        "{e}"
+    );
+    let e = bad("[accounts]\ncount = 2\n[server]\nworkers = 100000000\n");
+    assert!(e.contains("server.workers"), "{e}");
+    let ok = parse("[accounts]\ncount = 1000000\ninstances = \"Web*2\"\n", &[]).unwrap();
+    assert!(
+        resolve(ok, Path::new(".")).is_ok(),
+        "2,000,000 is the limit"
+    );
+}

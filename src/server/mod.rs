@@ -68,6 +68,7 @@ pub struct ServerLimits {
     pub frame_budget: usize,
 }
 
+pub use crate::protocol::defaults::MAX_SERVER_WORKERS as MAX_WORKERS;
 /// Descriptors kept back from `max_connections = 0` for listeners, logs and the 503 answers.
 pub const FD_RESERVE: usize = 256;
 

@@ -88,6 +88,9 @@ fn bad_serve_flags_exit_2_naming_the_problem() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Web"));
+    let out = bin().args(["serve", "--workers", "5000"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0..=1024"));
     let out = bin()
         .args(["serve", "--fault-zombie", "2"])
         .output()
