@@ -42,6 +42,10 @@ pub struct SearchArgs {
 impl SearchArgs {
     /// Validate the numbers and build the search's options.
     pub fn options(&self) -> anyhow::Result<crate::search::SearchOptions> {
+        // The open model's own bound on a rate (load.stages).
+        if !(self.max_rate >= 1.0 && self.max_rate <= 1_000_000.0) {
+            anyhow::bail!("--max-rate must be within 1..=1000000 arrivals/s");
+        }
         if !(self.start >= 1.0 && self.start <= self.max_rate) {
             anyhow::bail!(
                 "--start must be at least 1 and at most --max-rate ({})",
