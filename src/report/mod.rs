@@ -33,25 +33,55 @@ pub struct RunInfo {
 pub const SUMMARY_COLUMNS: [&str; 9] = [
     "metric", "count", "mean_us", "min_us", "p50_us", "p90_us", "p99_us", "p99_9_us", "max_us",
 ];
-pub const TIMESERIES_COLUMNS: [&str; 17] = [
-    "second",
+/// `timeseries.csv`: the fixed columns, then [`TIMESERIES_METRIC_STATS`] for each metric of
+/// [`Metric::ALL`] (`login_p99_us`, …); [`timeseries_columns`] lists them all.
+pub const TIMESERIES_COLUMNS: [&str; 26] = [
+    "timestamp",
+    "elapsed_s",
+    "interval_s",
+    "offered_per_s",
+    "cycles_per_s",
+    "logins_per_s",
     "live_sessions",
     "connections_opened",
     "connections_failed",
+    "connections_lost",
     "logins_ok",
     "logins_failed",
     "readies",
     "logouts",
+    "cycles",
     "kicks",
     "kicks_multipleAccount",
     "kicks_multipleDevice",
     "kicks_userSigExpired",
     "kicks_REST_API_Kick",
+    "messages_sent",
+    "messages_received",
+    "timeouts",
     "errors",
-    "login_p50_us",
-    "login_p99_us",
-    "ready_p99_us",
+    "violations",
+    "warnings",
 ];
+/// Per metric and interval: `{metric}_count`, `{metric}_p50_us`, … (empty when count is 0).
+pub const TIMESERIES_METRIC_STATS: [(&str, f64); 5] = [
+    ("count", 0.0),
+    ("p50_us", 0.5),
+    ("p90_us", 0.9),
+    ("p99_us", 0.99),
+    ("max_us", 1.0),
+];
+
+/// Every column of `timeseries.csv`, in order.
+pub fn timeseries_columns() -> Vec<String> {
+    let mut c: Vec<String> = TIMESERIES_COLUMNS.iter().map(|s| s.to_string()).collect();
+    for m in Metric::ALL {
+        for (stat, _) in TIMESERIES_METRIC_STATS {
+            c.push(format!("{}_{stat}", m.name()));
+        }
+    }
+    c
+}
 pub const KICKS_COLUMNS: [&str; 10] = [
     "account",
     "logins",
@@ -96,6 +126,10 @@ pub struct ReportWriter {
     hlog: BufWriter<File>,
     serializer: V2DeflateSerializer,
     max_listed: usize,
+    /// The open model's plan, for the offered rate (empty in the closed model).
+    stages: Vec<crate::scenario::Stage>,
+    /// Wall-clock time of the engine's start (elapsed 0), fixed at the first interval.
+    zero: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl ReportWriter {
@@ -114,7 +148,7 @@ impl ReportWriter {
             .with_context(|| format!("cannot create report directory {}", dir.display()))?;
         let mut timeseries =
             csv::Writer::from_writer(BufWriter::new(File::create(dir.join("timeseries.csv"))?));
-        timeseries.write_record(TIMESERIES_COLUMNS)?;
+        timeseries.write_record(timeseries_columns())?;
         timeseries.flush()?;
         let mut hlog = BufWriter::new(File::create(dir.join("latency.hlog"))?);
         let mut serializer = V2DeflateSerializer::new();
@@ -151,6 +185,8 @@ impl ReportWriter {
             hlog,
             serializer,
             max_listed: r.scenario.checks.max_listed,
+            stages: r.stages.clone(),
+            zero: None,
         };
         w.write_run_json()?;
         Ok(w)
@@ -172,36 +208,77 @@ impl ReportWriter {
         self.write_run_json()
     }
 
-    /// Append one second to `timeseries.csv` and `latency.hlog`.
+    /// Append one interval to `timeseries.csv` and `latency.hlog`.
     pub fn tick(&mut self, t: &Tick) -> anyhow::Result<()> {
         let i = t.interval;
-        let q = |m: Metric, p: f64| -> String {
-            let h = i.hist(m);
-            if h.is_empty() {
-                String::new()
+        let zero = *self.zero.get_or_insert_with(|| {
+            chrono::Utc::now() - chrono::Duration::from_std(t.at).unwrap_or_default()
+        });
+        let at = zero + chrono::Duration::from_std(t.at).unwrap_or_default();
+        let span = t.span.as_secs_f64();
+        let per_s = |n: u64| {
+            if span > 0.0 {
+                format!("{:.1}", n as f64 / span)
             } else {
-                h.value_at_quantile(p).to_string()
+                String::new()
             }
         };
-        let row = [
-            t.at.as_secs().to_string(),
+        let offered = if self.stages.is_empty() || span <= 0.0 {
+            String::new()
+        } else {
+            let from = t.at.saturating_sub(t.span);
+            let n = crate::scenario::arrivals_until(&self.stages, t.at)
+                - crate::scenario::arrivals_until(&self.stages, from);
+            format!("{:.1}", n / span)
+        };
+        let timeouts = [
+            Counter::TimeoutsConnect,
+            Counter::TimeoutsLogin,
+            Counter::TimeoutsReady,
+            Counter::TimeoutsLogout,
+        ]
+        .iter()
+        .map(|c| i.get(*c))
+        .sum::<u64>();
+        let mut row: Vec<String> = vec![
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            format!("{:.3}", t.at.as_secs_f64()),
+            format!("{span:.3}"),
+            offered,
+            per_s(i.get(Counter::CyclesCompleted)),
+            per_s(i.get(Counter::LoginsOk)),
             t.live.max(0).to_string(),
             i.get(Counter::ConnectionsOpened).to_string(),
             i.get(Counter::ConnectionsFailed).to_string(),
+            i.get(Counter::ConnectionsLost).to_string(),
             i.get(Counter::LoginsOk).to_string(),
             i.get(Counter::LoginsFailed).to_string(),
             i.get(Counter::Readies).to_string(),
             i.get(Counter::Logouts).to_string(),
+            i.get(Counter::CyclesCompleted).to_string(),
             i.kicks_total().to_string(),
             i.get(Counter::KicksMultipleAccount).to_string(),
             i.get(Counter::KicksMultipleDevice).to_string(),
             i.get(Counter::KicksUserSigExpired).to_string(),
             i.get(Counter::KicksRestApi).to_string(),
+            i.get(Counter::MessagesSent).to_string(),
+            i.get(Counter::MessagesReceived).to_string(),
+            timeouts.to_string(),
             i.errors_total().to_string(),
-            q(Metric::Login, 0.5),
-            q(Metric::Login, 0.99),
-            q(Metric::Ready, 0.99),
+            i.violations_total().to_string(),
+            i.warnings_total().to_string(),
         ];
+        for m in Metric::ALL {
+            let h = i.hist(m);
+            for (stat, q) in TIMESERIES_METRIC_STATS {
+                row.push(match (stat, h.is_empty()) {
+                    ("count", _) => h.len().to_string(),
+                    (_, true) => String::new(),
+                    ("max_us", false) => h.max().to_string(),
+                    (_, false) => h.value_at_quantile(q).to_string(),
+                });
+            }
+        }
         self.timeseries.write_record(&row)?;
         self.timeseries.flush()?;
         let start = t.at.saturating_sub(t.span);

@@ -211,6 +211,24 @@ pub fn rate_at(stages: &[Stage], t: Duration) -> f64 {
     0.0
 }
 
+/// Arrivals the plan makes from the start up to `t`: the integral of [`rate_at`].
+pub fn arrivals_until(stages: &[Stage], t: Duration) -> f64 {
+    let t = t.as_secs_f64();
+    let (mut start, mut elapsed, mut total) = (0.0, 0.0, 0.0);
+    for st in stages {
+        let over = st.over.as_secs_f64();
+        if t < elapsed + over {
+            let dt = t - elapsed;
+            let rate_t = start + (st.rate - start) * dt / over.max(1e-9);
+            return total + (start + rate_t) / 2.0 * dt;
+        }
+        total += (start + st.rate) / 2.0 * over;
+        elapsed += over;
+        start = st.rate;
+    }
+    total
+}
+
 /// Parse `Web*3,Android` into a list of platforms.
 pub fn parse_instances(s: &str) -> Result<Vec<Platform>, KindError> {
     let mut out = Vec::new();

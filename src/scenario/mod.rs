@@ -14,7 +14,9 @@ use crate::policy::{Limits, Platform, Policy};
 mod kinds;
 mod schema;
 mod warnings;
-pub use kinds::{parse_instances, parse_stages, rate_at, Alignment, OnKick, Stage, Think};
+pub use kinds::{
+    arrivals_until, parse_instances, parse_stages, rate_at, Alignment, OnKick, Stage, Think,
+};
 pub use schema::*;
 pub use warnings::check_warnings;
 

@@ -162,3 +162,15 @@ fn sizes_are_refused_before_anything_is_made() {
         "2,000,000 is the limit"
     );
 }
+
+#[test]
+fn arrivals_until_integrates_the_plan() {
+    let st = parse_stages("100,10s;100,10s;0,5s").unwrap();
+    let at = |s: f64| arrivals_until(&st, Duration::from_secs_f64(s));
+    assert!((at(0.0)).abs() < 1e-9);
+    assert!((at(10.0) - 500.0).abs() < 1e-6, "ramp 0→100 over 10 s");
+    assert!((at(5.0) - 125.0).abs() < 1e-6);
+    assert!((at(20.0) - 1500.0).abs() < 1e-6);
+    assert!((at(25.0) - 1750.0).abs() < 1e-6);
+    assert!((at(99.0) - 1750.0).abs() < 1e-6, "nothing after the plan");
+}

@@ -3,7 +3,7 @@
 use crate::util::{run_text, TempDir};
 use loginstorm::checks::Class;
 use loginstorm::model::{Counter, Metric, Outcome};
-use loginstorm::report::{KICKS_COLUMNS, SUMMARY_COLUMNS, TIMESERIES_COLUMNS};
+use loginstorm::report::{timeseries_columns, KICKS_COLUMNS, SUMMARY_COLUMNS, TIMESERIES_COLUMNS};
 use std::path::Path;
 
 const STORM: &str = r#"
@@ -119,13 +119,52 @@ fn every_report_parses_back_with_its_documented_columns() {
     };
     assert_eq!(get("kicks_multipleAccount"), "30");
     assert_eq!(get("expected_kicks"), "30");
-    let ts = read_csv(&d.join("timeseries.csv"), &TIMESERIES_COLUMNS);
+    let columns = timeseries_columns();
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    assert_eq!(&columns[..TIMESERIES_COLUMNS.len()], TIMESERIES_COLUMNS);
+    let ts = read_csv(&d.join("timeseries.csv"), &columns);
     assert!(!ts.is_empty());
-    let logins: u64 = ts.iter().map(|r| r[4].parse::<u64>().unwrap()).sum();
-    assert_eq!(
-        logins,
-        r.totals.get(Counter::LoginsOk),
-        "timeseries adds up"
+    let col = |name: &str| columns.iter().position(|c| *c == name).unwrap();
+    let sum = |name: &str| -> u64 {
+        ts.iter()
+            .map(|r| r[col(name)].parse::<u64>().unwrap())
+            .sum()
+    };
+    // Every interval's counts add up to the totals of counters.csv and summary.csv.
+    assert_eq!(sum("logins_ok"), r.totals.get(Counter::LoginsOk));
+    assert_eq!(sum("cycles"), r.totals.get(Counter::CyclesCompleted));
+    assert_eq!(sum("kicks_multipleAccount"), 30);
+    for m in Metric::ALL {
+        assert_eq!(
+            sum(&format!("{}_count", m.name())),
+            r.totals.hist(m).len(),
+            "{}",
+            m.name()
+        );
+    }
+    // One row per interval: elapsed time and UTC timestamps strictly increase, and the
+    // intervals add up to the last row's elapsed time.
+    let elapsed: Vec<f64> = ts
+        .iter()
+        .map(|r| r[col("elapsed_s")].parse().unwrap())
+        .collect();
+    assert!(elapsed.windows(2).all(|w| w[0] < w[1]), "{elapsed:?}");
+    let spans: f64 = ts
+        .iter()
+        .map(|r| r[col("interval_s")].parse::<f64>().unwrap())
+        .sum();
+    assert!(
+        (spans - elapsed[elapsed.len() - 1]).abs() < 0.01,
+        "{spans} vs {elapsed:?}"
+    );
+    let stamps: Vec<chrono::DateTime<chrono::FixedOffset>> = ts
+        .iter()
+        .map(|r| chrono::DateTime::parse_from_rfc3339(&r[col("timestamp")]).unwrap())
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]));
+    assert!(
+        ts.iter().all(|r| r[col("offered_per_s")].is_empty()),
+        "closed model: no offered rate"
     );
     let kicks = read_csv(&d.join("kicks.csv"), &KICKS_COLUMNS);
     assert_eq!(kicks.len(), 5);
