@@ -27,7 +27,13 @@ fn main() -> ExitCode {
 
 fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
     let resolved = loginstorm::scenario::load(&args.scenario, &args.common.set)?;
-    let finished = loginstorm::run::execute(resolved, args.options(), &mut std::io::stdout())?;
+    let options = args.options();
+    // `--summary-json -` owns stdout: the run's text goes to stderr.
+    let finished = if options.summary_json.as_deref() == Some(std::path::Path::new("-")) {
+        loginstorm::run::execute(resolved, options, &mut std::io::stderr())?
+    } else {
+        loginstorm::run::execute(resolved, options, &mut std::io::stdout())?
+    };
     Ok(match finished.verdict.status {
         loginstorm::verdict::Status::Pass => exit::OK,
         _ => exit::FAILED,

@@ -34,6 +34,8 @@ pub struct Options {
     /// A baseline report directory to compare with.
     pub baseline: Option<PathBuf>,
     pub compare: compare::Options,
+    /// Also write `summary.json` here (`-` = stdout; the run's text then goes where `out` is).
+    pub summary_json: Option<PathBuf>,
 }
 
 /// A finished run: its results, where its reports are, and its verdict.
@@ -203,6 +205,31 @@ pub fn execute<W: Write>(
         summary.elapsed,
     )?;
     report::render_verdict(out, &verdict, &summary.totals)?;
+    let doc = report::summary_json::build(
+        &report::summary_json::RunIdentity {
+            scenario: &resolved.scenario.name,
+            seed: resolved.scenario.seed,
+            target: &url,
+            embedded_server: embedded_used,
+            started: summary.started,
+        },
+        summary.outcome,
+        &summary.totals,
+        summary.elapsed,
+        &summary.generator,
+        &judged,
+        &verdict,
+    );
+    let text = serde_json::to_string_pretty(&doc)? + "\n";
+    std::fs::write(dir.join("summary.json"), &text)?;
+    match opts.summary_json.as_deref() {
+        Some(p) if p == std::path::Path::new("-") => {
+            std::io::stdout().lock().write_all(text.as_bytes())?
+        }
+        Some(p) => std::fs::write(p, &text)
+            .map_err(|e| anyhow::anyhow!("cannot write --summary-json {}: {e}", p.display()))?,
+        None => {}
+    }
     Ok(Finished {
         outcome: summary.outcome,
         totals: summary.totals,

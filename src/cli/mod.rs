@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// (see `loginstorm compare --help`).
     #[arg(long, value_name = "DIR")]
     pub baseline: Option<PathBuf>,
+    /// Also write the results (`summary.json`, always in the report directory) to PATH; `-`
+    /// writes them to stdout and moves the run's text to stderr, for `| jq`.
+    #[arg(long, value_name = "PATH|-")]
+    pub summary_json: Option<PathBuf>,
     #[command(flatten)]
     pub tolerance: Tolerance,
 }
@@ -171,6 +175,7 @@ impl RunArgs {
             thresholds: self.thresholds.clone(),
             baseline: self.baseline.clone(),
             compare: self.tolerance.options(),
+            summary_json: self.summary_json.clone(),
         }
     }
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 mod junit;
 mod render;
+pub mod summary_json;
 mod tables;
 
 pub use junit::write_junit;

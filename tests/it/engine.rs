@@ -166,6 +166,31 @@ fn every_report_parses_back_with_its_documented_columns() {
         ts.iter().all(|r| r[col("offered_per_s")].is_empty()),
         "closed model: no offered rate"
     );
+    // summary.json holds the same figures as the CSV files, from the same run model.
+    let sj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(sj["schema"], "loginstorm.summary/v1");
+    assert_eq!(sj["verdict"]["status"], "PASS");
+    for row in &counters {
+        let json = &sj["counters"][&row[0]];
+        assert_eq!(
+            json.as_f64().unwrap(),
+            row[1].parse::<f64>().unwrap(),
+            "{}",
+            &row[0]
+        );
+    }
+    for row in &summary {
+        let m = &sj["latency_us"][&row[0]];
+        if row[1] == *"0" {
+            assert!(m.is_null(), "{}", &row[0]);
+        } else {
+            assert_eq!(m["count"].to_string(), row[1].to_string(), "{}", &row[0]);
+            assert_eq!(m["p99"].to_string(), row[6].to_string(), "{}", &row[0]);
+            assert_eq!(m["max"].to_string(), row[8].to_string(), "{}", &row[0]);
+        }
+    }
+    assert_eq!(sj["checks"]["kick_count"]["violations"], 0);
     let kicks = read_csv(&d.join("kicks.csv"), &KICKS_COLUMNS);
     assert_eq!(kicks.len(), 5);
     let run: serde_json::Value =

@@ -42,6 +42,7 @@ fn shipped_smoke_scenario_runs_and_prints_a_summary() {
         "summary.csv",
         "counters.csv",
         "timeseries.csv",
+        "summary.json",
         "kicks.csv",
         "latency.hlog",
         "run.json",
@@ -409,4 +410,39 @@ fn a_second_interrupt_exits_at_once() {
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(err.contains("second interrupt"), "{err}");
+}
+
+#[test]
+fn summary_json_to_stdout_or_a_file() {
+    let tmp = TempDir::new();
+    let out = bin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--summary-json",
+            "-",
+            "--out",
+        ])
+        .arg(tmp.path().join("a"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // stdout is the document alone; the run's text went to stderr.
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(doc["verdict"]["status"], "PASS");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verdict: PASS"));
+    let path = tmp.path().join("s.json");
+    let out = bin()
+        .args(["run", "scenarios/smoke.toml", "--quiet", "--summary-json"])
+        .arg(&path)
+        .arg("--out")
+        .arg(tmp.path().join("b"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(doc["schema"], "loginstorm.summary/v1");
+    assert!(doc["counters"]["logins_ok"].as_u64().unwrap() > 0);
 }

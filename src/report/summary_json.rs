@@ -1,0 +1,202 @@
+//! `summary.json`: a run's results in one versioned document for CI jobs and dashboards — every
+//! latency summary, every counter (the rows of `counters.csv`), the checks, the thresholds and
+//! the verdict. Built from the run model, never re-read from the CSV files. The schema is
+//! documented field by field in docs/reports.md; fields are only ever added within a version.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::checks::Class;
+use crate::model::{counter_rows, Generator, Metric, Outcome, Snapshot, RATE_ROWS};
+use crate::verdict::{Kind, Verdict};
+
+/// The schema's name and version, the document's first field.
+pub const SCHEMA: &str = "loginstorm.summary/v1";
+
+#[derive(Debug, Serialize)]
+pub struct SummaryJson<'a> {
+    pub schema: &'static str,
+    pub loginstorm_version: &'static str,
+    pub scenario: &'a str,
+    pub seed: u64,
+    /// The backend's URL, or the embedded server's.
+    pub target: &'a str,
+    pub embedded_server: bool,
+    pub started_at: String,
+    pub elapsed_secs: f64,
+    /// `completed`, `duration_reached`, `interrupted`, `target_lost`.
+    pub outcome: &'static str,
+    pub verdict: VerdictJson<'a>,
+    /// Per metric (summary.csv's rows); `null` for a metric with no sample.
+    pub latency_us: BTreeMap<&'static str, Option<LatencyJson>>,
+    /// Every row of counters.csv, by name: integers, and the two rates (`*_per_sec`) as decimals.
+    pub counters: BTreeMap<String, serde_json::Value>,
+    /// Per check: how often it could fire, how often it did, whether it is a warning class.
+    pub checks: BTreeMap<&'static str, CheckJson>,
+    pub thresholds: Vec<ThresholdJson>,
+    pub generator: GeneratorJson,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerdictJson<'a> {
+    /// `PASS`, `FAIL` or `INCOMPLETE`.
+    pub status: &'static str,
+    pub reasons: Vec<ReasonJson<'a>>,
+    pub cautions: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReasonJson<'a> {
+    /// `run`, `violations`, `thresholds` or `regressions`.
+    pub kind: &'static str,
+    pub text: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LatencyJson {
+    pub count: u64,
+    pub mean: f64,
+    pub min: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p99_9: u64,
+    pub max: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckJson {
+    pub judged: u64,
+    pub violations: u64,
+    pub warning: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ThresholdJson {
+    pub threshold: String,
+    /// In the subject's unit (µs, fraction, count); `null` when nothing was measured.
+    pub actual: Option<f64>,
+    pub passed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GeneratorJson {
+    pub cpu_secs: f64,
+    pub load_window_secs: f64,
+    pub busy_cores: f64,
+    pub cycles: u64,
+    pub cpu_us_per_cycle: Option<f64>,
+}
+
+/// What a run was: the identity fields of the document.
+pub struct RunIdentity<'a> {
+    pub scenario: &'a str,
+    pub seed: u64,
+    pub target: &'a str,
+    pub embedded_server: bool,
+    pub started: SystemTime,
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Run => "run",
+        Kind::Violations => "violations",
+        Kind::Thresholds => "thresholds",
+        Kind::Regressions => "regressions",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn build<'a>(
+    id: &RunIdentity<'a>,
+    outcome: Outcome,
+    totals: &Snapshot,
+    elapsed: Duration,
+    generator: &Generator,
+    thresholds: &[crate::thresholds::Outcome],
+    verdict: &'a Verdict,
+) -> SummaryJson<'a> {
+    let latency_us = Metric::ALL
+        .iter()
+        .map(|&m| {
+            let h = totals.hist(m);
+            let v = (!h.is_empty()).then(|| LatencyJson {
+                count: h.len(),
+                mean: (h.mean() * 10.0).round() / 10.0,
+                min: h.min(),
+                p50: h.value_at_quantile(0.5),
+                p90: h.value_at_quantile(0.9),
+                p99: h.value_at_quantile(0.99),
+                p99_9: h.value_at_quantile(0.999),
+                max: h.max(),
+            });
+            (m.name(), v)
+        })
+        .collect();
+    let checks = Class::ALL
+        .iter()
+        .map(|&c| {
+            (
+                c.name(),
+                CheckJson {
+                    judged: totals.judged(c),
+                    violations: totals.violations(c),
+                    warning: c.is_warning(),
+                },
+            )
+        })
+        .collect();
+    SummaryJson {
+        schema: SCHEMA,
+        loginstorm_version: env!("CARGO_PKG_VERSION"),
+        scenario: id.scenario,
+        seed: id.seed,
+        target: id.target,
+        embedded_server: id.embedded_server,
+        started_at: chrono::DateTime::<chrono::Utc>::from(id.started)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        elapsed_secs: elapsed.as_secs_f64(),
+        outcome: outcome.name(),
+        verdict: VerdictJson {
+            status: verdict.status.name(),
+            reasons: verdict
+                .reasons
+                .iter()
+                .map(|(k, t)| ReasonJson {
+                    kind: kind_name(*k),
+                    text: t,
+                })
+                .collect(),
+            cautions: &verdict.cautions,
+        },
+        latency_us,
+        counters: counter_rows(totals, elapsed)
+            .into_iter()
+            .map(|(k, v)| {
+                let v = if RATE_ROWS.contains(&k.as_str()) {
+                    serde_json::json!((v * 10.0).round() / 10.0)
+                } else {
+                    serde_json::json!(v as u64)
+                };
+                (k, v)
+            })
+            .collect(),
+        checks,
+        thresholds: thresholds
+            .iter()
+            .map(|t| ThresholdJson {
+                threshold: t.threshold.text.clone(),
+                actual: t.actual,
+                passed: t.passed,
+            })
+            .collect(),
+        generator: GeneratorJson {
+            cpu_secs: generator.cpu.as_secs_f64(),
+            load_window_secs: generator.window.as_secs_f64(),
+            busy_cores: generator.busy_cores(),
+            cycles: generator.cycles,
+            cpu_us_per_cycle: generator.cpu_us_per_cycle(),
+        },
+    }
+}
