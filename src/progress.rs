@@ -1,25 +1,45 @@
 //! The live display: an indicatif bar on a terminal, a plain status line every few seconds
-//! otherwise (CI logs). Both go to stderr; stdout keeps the summary.
+//! otherwise — in CI logs, or whenever `CI` is set (GitHub Actions, GitLab, … set it). Both go
+//! to stderr; stdout keeps the summary. A plain line reports its whole interval (rates and the
+//! login p99 over the last five seconds, not the last second's); violations are printed the
+//! second they are found, in both modes.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::model::{Counter, Metric, Tick};
+use crate::checks::Class;
+use crate::model::{Counter, Metric, Snapshot, Tick};
+use crate::scenario::Stage;
 
 /// Plain status lines are printed this often when stderr is not a terminal.
-const PLAIN_EVERY: u64 = 5;
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Progress {
     bar: Option<ProgressBar>,
     plain: bool,
     planned: Option<Duration>,
     planned_cycles: Option<u64>,
+    /// The open model's plan, for the offered rate.
+    stages: Vec<Stage>,
+    /// What the plain line's interval has gathered so far, and how long it is.
+    pending: Snapshot,
+    pending_span: Duration,
+}
+
+/// Whether the environment asks for plain lines: `CI` set to anything but `false`/`0`.
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 impl Progress {
-    pub fn new(quiet: bool, planned: Option<Duration>, planned_cycles: Option<u64>) -> Progress {
-        let tty = std::io::stderr().is_terminal();
+    pub fn new(
+        quiet: bool,
+        planned: Option<Duration>,
+        planned_cycles: Option<u64>,
+        stages: Vec<Stage>,
+    ) -> Progress {
+        let tty = std::io::stderr().is_terminal() && !ci();
         let bar = (!quiet && tty).then(|| {
             let (len, template) = match (planned_cycles, planned) {
                 (Some(c), _) => (c, "{elapsed_precise} [{bar:30}] {pos}/{len} cycles  {msg}"),
@@ -42,41 +62,97 @@ impl Progress {
             plain: !quiet && !tty,
             planned,
             planned_cycles,
+            stages,
+            pending: Snapshot::default(),
+            pending_span: Duration::ZERO,
         }
     }
 
-    fn line(t: &Tick) -> String {
-        let secs = t.span.as_secs_f64().max(1e-3);
-        let p99 = t.interval.hist(Metric::Login);
-        let p99 = if p99.is_empty() {
+    /// The status over `span` ending at `at`, from what was recorded in it.
+    fn line(&self, s: &Snapshot, span: Duration, at: Duration, live: i64, errors: u64) -> String {
+        let secs = span.as_secs_f64().max(1e-3);
+        let login = s.hist(Metric::Login);
+        let p99 = if login.is_empty() {
             "-".to_string()
         } else {
-            format!("{:.1}ms", p99.value_at_quantile(0.99) as f64 / 1e3)
+            format!("{:.1}ms", login.value_at_quantile(0.99) as f64 / 1e3)
+        };
+        let offered = if self.stages.is_empty() {
+            String::new()
+        } else {
+            let n = crate::scenario::arrivals_until(&self.stages, at)
+                - crate::scenario::arrivals_until(&self.stages, at.saturating_sub(span));
+            format!("offered/s {:.0}  ", n / secs)
         };
         format!(
-            "live {}  logins/s {:.0}  kicks/s {:.0}  errors {}  p99 login {}",
-            t.live.max(0),
-            t.interval.get(Counter::LoginsOk) as f64 / secs,
-            t.interval.kicks_total() as f64 / secs,
-            t.totals.errors_total(),
+            "live {}  {offered}logins/s {:.0}  kicks/s {:.0}  errors {}  p99 login {}",
+            live.max(0),
+            s.get(Counter::LoginsOk) as f64 / secs,
+            s.kicks_total() as f64 / secs,
+            errors,
             p99
         )
     }
 
     pub fn update(&mut self, t: &Tick) {
+        self.violations_live(t);
         if let Some(b) = &self.bar {
             match self.planned_cycles {
                 Some(_) => b.set_position(t.totals.get(Counter::CyclesCompleted)),
                 None => b.set_position(t.at.as_secs()),
             }
-            b.set_message(Self::line(t));
-        } else if self.plain && t.at.as_secs().is_multiple_of(PLAIN_EVERY) {
-            let of = match (self.planned_cycles, self.planned) {
-                (Some(c), _) => format!("cycles {}/{}", t.totals.get(Counter::CyclesCompleted), c),
-                (None, Some(d)) => format!("{}s/{}s", t.at.as_secs(), d.as_secs()),
-                (None, None) => format!("{}s", t.at.as_secs()),
-            };
-            eprintln!("[{}s] {of}  {}", t.at.as_secs(), Self::line(t));
+            b.set_message(self.line(t.interval, t.span, t.at, t.live, t.totals.errors_total()));
+        } else if self.plain {
+            self.pending.add(t.interval);
+            self.pending_span += t.span;
+            if self.pending_span + Duration::from_millis(100) >= PLAIN_EVERY {
+                let of = match (self.planned_cycles, self.planned) {
+                    (Some(c), _) => {
+                        format!("cycles {}/{}", t.totals.get(Counter::CyclesCompleted), c)
+                    }
+                    (None, Some(d)) => format!("{}s/{}s", t.at.as_secs(), d.as_secs()),
+                    (None, None) => format!("{}s", t.at.as_secs()),
+                };
+                let line = self.line(
+                    &self.pending,
+                    self.pending_span,
+                    t.at,
+                    t.live,
+                    t.totals.errors_total(),
+                );
+                eprintln!("[{}s] {of}  {line}", t.at.as_secs());
+                self.pending = Snapshot::default();
+                self.pending_span = Duration::ZERO;
+            }
+        }
+    }
+
+    /// Violations found in this interval, by class, printed at once.
+    fn violations_live(&self, t: &Tick) {
+        if self.bar.is_none() && !self.plain {
+            return;
+        }
+        let found: Vec<String> = Class::ALL
+            .iter()
+            .filter(|c| t.interval.violations(**c) > 0)
+            .map(|c| format!("{} {}", c.name(), t.interval.violations(*c)))
+            .collect();
+        if found.is_empty() {
+            return;
+        }
+        let text = format!(
+            "[{}s] {}: {}",
+            t.at.as_secs(),
+            if t.interval.violations_total() > 0 {
+                "VIOLATIONS"
+            } else {
+                "warnings"
+            },
+            found.join(", ")
+        );
+        match &self.bar {
+            Some(b) => b.println(text),
+            None => eprintln!("{text}"),
         }
     }
 

@@ -140,6 +140,7 @@ pub fn execute<W: Write>(
         opts.quiet,
         resolved.planned_duration(),
         resolved.cycles_planned(),
+        resolved.stages.clone(),
     );
     let summary = engine::run(
         &resolved,
@@ -220,6 +221,21 @@ pub fn execute<W: Write>(
         &judged,
         &verdict,
     );
+    // A CI job's summary page (GitHub Actions sets the variable to a file to append to).
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let md = report::summary_json::markdown(&doc, &dir);
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(md.as_bytes()));
+        if let Err(e) = appended {
+            eprintln!(
+                "warning: cannot append to GITHUB_STEP_SUMMARY {}: {e}",
+                std::path::Path::new(&path).display()
+            );
+        }
+    }
     let text = serde_json::to_string_pretty(&doc)? + "\n";
     std::fs::write(dir.join("summary.json"), &text)?;
     match opts.summary_json.as_deref() {

@@ -77,6 +77,8 @@ pub struct ThresholdJson {
     pub threshold: String,
     /// In the subject's unit (µs, fraction, count); `null` when nothing was measured.
     pub actual: Option<f64>,
+    /// `actual` as the summary prints it (`1.06ms`, `0.20%`, `12`), or `no data`.
+    pub actual_shown: String,
     pub passed: bool,
 }
 
@@ -188,6 +190,9 @@ pub fn build<'a>(
             .map(|t| ThresholdJson {
                 threshold: t.threshold.text.clone(),
                 actual: t.actual,
+                actual_shown: t
+                    .actual
+                    .map_or_else(|| "no data".to_string(), |a| t.threshold.show(a)),
                 passed: t.passed,
             })
             .collect(),
@@ -199,4 +204,107 @@ pub fn build<'a>(
             cpu_us_per_cycle: generator.cpu_us_per_cycle(),
         },
     }
+}
+
+/// The run as a Markdown section for a CI job's summary page (`GITHUB_STEP_SUMMARY`): verdict
+/// and reasons, key latencies, kicks, violations and thresholds.
+pub fn markdown(doc: &SummaryJson, report_dir: &std::path::Path) -> String {
+    use std::fmt::Write as _;
+    let mut m = String::new();
+    let icon = match doc.verdict.status {
+        "PASS" => "✅",
+        "FAIL" => "❌",
+        _ => "⚠️",
+    };
+    let _ = writeln!(
+        m,
+        "### {icon} loginstorm `{}`: {}\n",
+        doc.scenario, doc.verdict.status
+    );
+    for r in &doc.verdict.reasons {
+        let _ = writeln!(m, "- {}", r.text);
+    }
+    for c in doc.verdict.cautions {
+        let _ = writeln!(m, "- caution: {c}");
+    }
+    let _ = writeln!(
+        m,
+        "\nTarget `{}`{}, {:.1} s, outcome `{}`, seed {}.\n",
+        doc.target,
+        if doc.embedded_server {
+            " (embedded reference server)"
+        } else {
+            ""
+        },
+        doc.elapsed_secs,
+        doc.outcome,
+        doc.seed
+    );
+    let _ = writeln!(
+        m,
+        "| latency | count | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|"
+    );
+    let ms = |us: u64| format!("{:.2} ms", us as f64 / 1e3);
+    for (name, l) in &doc.latency_us {
+        if let Some(l) = l {
+            let _ = writeln!(
+                m,
+                "| {name} | {} | {} | {} | {} | {} |",
+                l.count,
+                ms(l.p50),
+                ms(l.p90),
+                ms(l.p99),
+                ms(l.max)
+            );
+        }
+    }
+    let c = |k: &str| doc.counters.get(k).cloned().unwrap_or_default();
+    let _ = writeln!(
+        m,
+        "\n**Throughput** {} logins/s, {} cycles/s · **kicks** multipleAccount {}, multipleDevice {}, userSigExpired {}, REST_API_Kick {} (expected {}) · **errors** {}\n",
+        c("logins_per_sec"),
+        c("cycles_per_sec"),
+        c("kicks_multipleAccount"),
+        c("kicks_multipleDevice"),
+        c("kicks_userSigExpired"),
+        c("kicks_REST_API_Kick"),
+        c("expected_kicks"),
+        c("errors_total"),
+    );
+    let found: Vec<String> = doc
+        .checks
+        .iter()
+        .filter(|(_, v)| v.violations > 0)
+        .map(|(k, v)| {
+            format!(
+                "{k} {}{}",
+                v.violations,
+                if v.warning { " (warning)" } else { "" }
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        m,
+        "**Violations** {}\n",
+        if found.is_empty() {
+            "none".to_string()
+        } else {
+            found.join(", ")
+        }
+    );
+    if !doc.thresholds.is_empty() {
+        let _ = writeln!(m, "| threshold | actual | result |\n|---|---:|---|");
+        for t in &doc.thresholds {
+            let _ = writeln!(
+                m,
+                "| `{}` | {} | {} |",
+                t.threshold,
+                t.actual_shown,
+                if t.passed { "pass" } else { "**FAIL**" }
+            );
+        }
+        m.push('\n');
+    }
+    let _ = writeln!(m, "Reports: `{}`\n", report_dir.display());
+    m
 }

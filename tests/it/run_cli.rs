@@ -446,3 +446,43 @@ fn summary_json_to_stdout_or_a_file() {
     assert_eq!(doc["schema"], "loginstorm.summary/v1");
     assert!(doc["counters"]["logins_ok"].as_u64().unwrap() > 0);
 }
+
+/// In CI (`CI` set) the display is plain lines even on a terminal, each reporting its whole
+/// interval; violations are printed the second they are found; with `GITHUB_STEP_SUMMARY` set
+/// the run appends a Markdown summary to that file.
+#[test]
+fn ci_gets_plain_lines_live_violations_and_a_step_summary() {
+    let tmp = TempDir::new();
+    let summary = tmp.path().join("step-summary.md");
+    std::fs::write(&summary, "# earlier step\n").unwrap();
+    let out = bin()
+        .args([
+            "run",
+            "scenarios/kick-storm.toml",
+            "--set",
+            "server.faults.over_admit=0.2",
+            "--set",
+            "cycle.cycles=0",
+            "--set",
+            "load.duration=6s",
+            "--set",
+            "accounts.count=40",
+            "--out",
+        ])
+        .arg(tmp.path().join("out"))
+        .env("CI", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("VIOLATIONS: capacity"), "{err}");
+    assert!(err.contains("s/6s  live"), "a plain status line: {err}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("# earlier step\n"), "appended, not replaced");
+    assert!(md.contains("loginstorm `kick-storm`: FAIL"), "{md}");
+    assert!(
+        md.contains("| login |") && md.contains("**Violations** capacity"),
+        "{md}"
+    );
+}
