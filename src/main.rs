@@ -15,6 +15,16 @@ fn main() -> ExitCode {
         Command::Search(args) => search(args),
         Command::Sig(SigCommand::Gen(args)) => commands::sig_gen(args),
         Command::Sig(SigCommand::Verify(args)) => commands::sig_verify(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "loginstorm",
+                &mut std::io::stdout(),
+            );
+            Ok(exit::OK)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -162,7 +162,23 @@ pub fn execute<W: Write>(
         &summary.generator,
     )?;
     let dir = writer.dir().to_path_buf();
-    report::render_summary(out, summary.outcome, &summary.totals, summary.elapsed, &dir)?;
+    // The open model's plan, as arrivals per second over the run's planned length.
+    let offered = resolved
+        .planned_duration()
+        .filter(|_| !resolved.stages.is_empty())
+        .map(|d| report::Offered {
+            arrivals_per_s: crate::scenario::arrivals_until(&resolved.stages, d)
+                / d.as_secs_f64().max(1e-9),
+            instances_per_account: resolved.platforms.len(),
+        });
+    report::render_summary(
+        out,
+        summary.outcome,
+        &summary.totals,
+        summary.elapsed,
+        &dir,
+        offered,
+    )?;
     report::render_generator(out, &summary.generator, &summary.totals, embedded_used)?;
     let judged: Vec<_> = resolved
         .thresholds

@@ -48,6 +48,15 @@ pub enum Command {
     /// With no target (neither --target nor `target.url` in the scenario), the scenario's
     /// `[server]` settings start the reference server in-process on a free loopback port.
     /// Reports go to OUT/<UTC time>-<scenario>/.
+    #[command(after_help = "Examples:
+  loginstorm run scenarios/smoke.toml                       # against the embedded server
+  loginstorm run scenarios/kick-storm.toml --target ws://10.0.0.5:9090/ws
+  loginstorm run s.toml --set accounts.count=5000 --threshold 'login.p99 < 150ms'
+  loginstorm run s.toml --baseline reports/<earlier run>    # fail on a regression
+  loginstorm run s.toml --summary-json - | jq .verdict
+
+Environment: LOGINSTORM_TARGET, LOGINSTORM_OUT, LOGINSTORM_SEED stand for --target, --out,
+--seed; CI=true gives plain status lines; GITHUB_STEP_SUMMARY gets a Markdown summary.")]
     Run(RunArgs),
     /// Compare two runs' reports: a per-metric delta table (latency percentiles, rates, kick and
     /// violation counts) that fails (exit 1) on a regression beyond the tolerance.
@@ -64,6 +73,10 @@ pub enum Command {
     /// Run the reference server (protocol v1 on GET /ws, admin REST API on POST /v4/...).
     ///
     /// The first line on stdout is `listening on ws://HOST:PORT/ws`. Ctrl-C or SIGTERM stops it.
+    #[command(after_help = "Examples:
+  loginstorm serve --listen 127.0.0.1:9090 --limits Web=3,Android=1 --mode dual
+  loginstorm serve --listen 127.0.0.1:0 --ready-delay 20ms..200ms   # a free port
+  loginstorm serve --fault-drop-kick 0.1      # a broken backend, for proving the checks")]
     Serve(ServeArgs),
     /// Find the highest open-model arrival rate at which the backend meets every SLO.
     ///
@@ -85,6 +98,15 @@ pub enum Command {
     /// Mint or check UserSigs (TLSSigAPIv2).
     #[command(subcommand)]
     Sig(SigCommand),
+    /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
+    ///
+    /// e.g. `loginstorm completions bash > ~/.local/share/bash-completion/completions/loginstorm`,
+    /// `loginstorm completions zsh > ~/.zfunc/_loginstorm`,
+    /// `loginstorm completions fish > ~/.config/fish/completions/loginstorm.fish`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -118,17 +140,22 @@ pub struct RunArgs {
 pub struct Common {
     /// WebSocket URL of the backend (overrides `target.url`), e.g. ws://127.0.0.1:9090/ws;
     /// none: the embedded reference server.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "LOGINSTORM_TARGET")]
     pub target: Option<String>,
     /// Directory under which the report directory is made.
-    #[arg(long, default_value = "reports", value_name = "DIR")]
+    #[arg(
+        long,
+        default_value = "reports",
+        value_name = "DIR",
+        env = "LOGINSTORM_OUT"
+    )]
     pub out: PathBuf,
     /// Override a scenario key, e.g. `--set accounts.count=1000 --set cycle.alignment=barrier`.
     /// Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Seed for every random choice (overrides the scenario's `seed`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "LOGINSTORM_SEED")]
     pub seed: Option<u64>,
 }
 

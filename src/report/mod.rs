@@ -19,7 +19,7 @@ pub mod summary_json;
 mod tables;
 
 pub use junit::write_junit;
-pub use render::{render_generator, render_summary, render_verdict, write_thresholds};
+pub use render::{render_generator, render_summary, render_verdict, write_thresholds, Offered};
 pub use tables::{write_counters_csv, write_kicks_csv, write_summary_csv, write_violations_csv};
 
 use crate::model::{AccountReport, Counter, Generator, Metric, Outcome, Snapshot, Tick};

@@ -19,12 +19,21 @@ fn fmt_us(us: u64) -> String {
 }
 
 /// The human summary printed at the end of a run.
+/// The open model's offered load: account arrivals per second, each a cycle of every instance
+/// of the account.
+#[derive(Debug, Clone, Copy)]
+pub struct Offered {
+    pub arrivals_per_s: f64,
+    pub instances_per_account: usize,
+}
+
 pub fn render_summary<W: Write>(
     out: &mut W,
     outcome: Outcome,
     s: &Snapshot,
     elapsed: Duration,
     dir: &Path,
+    offered: Option<Offered>,
 ) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
@@ -84,7 +93,29 @@ pub fn render_summary<W: Write>(
         g(Counter::Logouts),
         g(Counter::CyclesCompleted)
     )?;
-    let expected = if g(Counter::ExpectedKicks) == g(Counter::ExpectedKicksMax) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    writeln!(
+        out,
+        "throughput   logins/s {:.1}  cycles/s {:.1}{}",
+        g(Counter::LoginsOk) as f64 / secs,
+        g(Counter::CyclesCompleted) as f64 / secs,
+        offered.map_or(String::new(), |o| format!(
+            "  (offered: {:.1} arrivals/s × {} instance{} = {:.1} cycles/s; arrivals dropped {})",
+            o.arrivals_per_s,
+            o.instances_per_account,
+            if o.instances_per_account == 1 {
+                ""
+            } else {
+                "s"
+            },
+            o.arrivals_per_s * o.instances_per_account as f64,
+            g(Counter::ArrivalsDropped)
+        ))
+    )?;
+    // Only aligned waves make a prediction; otherwise "expected 0" would read as a promise.
+    let expected = if s.judged(Class::KickCount) == 0 && g(Counter::ExpectedKicksMax) == 0 {
+        "n/a: no aligned waves to predict from".to_string()
+    } else if g(Counter::ExpectedKicks) == g(Counter::ExpectedKicksMax) {
         g(Counter::ExpectedKicks).to_string()
     } else {
         format!(

@@ -125,3 +125,34 @@ fn errors_name_each_cause_once_and_empty_keys_are_refused() {
         );
     }
 }
+
+#[test]
+fn completions_and_environment_defaults() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("loginstorm") && script.contains("target"),
+            "{shell}"
+        );
+    }
+    // LOGINSTORM_OUT and LOGINSTORM_SEED stand for --out and --seed.
+    let tmp = crate::util::TempDir::new();
+    let out = bin()
+        .args(["run", "scenarios/smoke.toml", "--quiet"])
+        .env("LOGINSTORM_OUT", tmp.path())
+        .env("LOGINSTORM_SEED", "42")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let dir = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(doc["seed"], 42);
+}

@@ -37,6 +37,7 @@ fn shipped_smoke_scenario_runs_and_prints_a_summary() {
         "{stdout}"
     );
     assert!(stdout.contains("(expected from policy: 60)"), "{stdout}");
+    assert!(stdout.contains("throughput   logins/s "), "{stdout}");
     let dir = only_report_dir(tmp.path());
     for f in [
         "summary.csv",
@@ -433,9 +434,11 @@ fn summary_json_to_stdout_or_a_file() {
     assert_eq!(doc["verdict"]["status"], "PASS");
     assert!(String::from_utf8_lossy(&out.stderr).contains("verdict: PASS"));
     let path = tmp.path().join("s.json");
+    // Independent cycles make no kick prediction: "n/a", not a promise of 0.
     let out = bin()
         .args(["run", "scenarios/smoke.toml", "--quiet", "--summary-json"])
         .arg(&path)
+        .args(["--set", "cycle.alignment=independent"])
         .arg("--out")
         .arg(tmp.path().join("b"))
         .output()
@@ -445,6 +448,8 @@ fn summary_json_to_stdout_or_a_file() {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(doc["schema"], "loginstorm.summary/v1");
     assert!(doc["counters"]["logins_ok"].as_u64().unwrap() > 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("(expected from policy: n/a"), "{stdout}");
 }
 
 /// In CI (`CI` set) the display is plain lines even on a terminal, each reporting its whole
