@@ -6,6 +6,7 @@ use crate::cli::{exit, SigGenArgs, SigVerifyArgs};
 use crate::{server, usersig};
 
 pub fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<u8> {
+    let metrics_listen = args.metrics_listen;
     let config = args.into_config()?;
     // Sessions come and go with no plan: grow the descriptor table up front (see reserve_fds).
     crate::reserve_fds(crate::raise_fd_limit().min(1 << 16));
@@ -13,6 +14,10 @@ pub fn serve(args: crate::cli::ServeArgs) -> anyhow::Result<u8> {
         eprintln!("{w}");
     }
     let handle = server::start(config)?;
+    if let Some(addr) = metrics_listen {
+        let bound = crate::live_metrics::serve_server(addr, handle.stats())?;
+        eprintln!("metrics on http://{bound}/metrics");
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod compare;
 pub mod engine;
 pub mod faults;
+pub mod live_metrics;
 pub mod model;
 pub mod policy;
 pub mod progress;

@@ -36,6 +36,8 @@ pub struct Options {
     pub compare: compare::Options,
     /// Also write `summary.json` here (`-` = stdout; the run's text then goes where `out` is).
     pub summary_json: Option<PathBuf>,
+    /// Serve live metrics (OpenMetrics text on GET /metrics) here while the run lasts.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// A finished run: its results, where its reports are, and its verdict.
@@ -66,15 +68,19 @@ pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
     }
 }
 
-/// Each second goes to the streamed reports and the live display.
+/// Each second goes to the streamed reports, the live display and the live metrics.
 struct Sinks<'a> {
     writer: &'a mut ReportWriter,
     progress: &'a mut Progress,
+    metrics: Option<&'a crate::live_metrics::RunMetrics>,
 }
 
 impl Observer for Sinks<'_> {
     fn tick(&mut self, t: &Tick) -> anyhow::Result<()> {
         self.writer.tick(t)?;
+        if let Some(m) = self.metrics {
+            m.update(t);
+        }
         self.progress.update(t);
         Ok(())
     }
@@ -142,12 +148,25 @@ pub fn execute<W: Write>(
         resolved.cycles_planned(),
         resolved.stages.clone(),
     );
+    let metrics = match opts.metrics_listen {
+        Some(addr) => {
+            let m = crate::live_metrics::RunMetrics::new(
+                &resolved.scenario.name,
+                resolved.stages.clone(),
+            );
+            let bound = m.serve(addr)?;
+            eprintln!("metrics on http://{bound}/metrics");
+            Some(m)
+        }
+        None => None,
+    };
     let summary = engine::run(
         &resolved,
         &url,
         &mut Sinks {
             writer: &mut writer,
             progress: &mut progress,
+            metrics: metrics.as_ref(),
         },
     );
     progress.finish();

@@ -43,3 +43,6 @@ mod search;
 
 #[path = "it/props.rs"]
 mod props;
+
+#[path = "it/live_metrics.rs"]
+mod live_metrics;

@@ -131,6 +131,10 @@ pub struct RunArgs {
     /// writes them to stdout and moves the run's text to stderr, for `| jq`.
     #[arg(long, value_name = "PATH|-")]
     pub summary_json: Option<PathBuf>,
+    /// Serve live metrics while the run lasts: OpenMetrics / Prometheus text on
+    /// `GET http://ADDR/metrics` (docs/reports.md lists them, with queries for Grafana).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub tolerance: Tolerance,
 }
@@ -203,6 +207,7 @@ impl RunArgs {
             baseline: self.baseline.clone(),
             compare: self.tolerance.options(),
             summary_json: self.summary_json.clone(),
+            metrics_listen: self.metrics_listen,
         }
     }
 }
@@ -321,6 +326,10 @@ pub struct ServeArgs {
         help_heading = "Fault injection (probabilities 0..=1, all off by default)"
     )]
     pub fault_foreign_kick: f64,
+    /// Serve live metrics: OpenMetrics / Prometheus text on `GET http://ADDR/metrics`
+    /// (connections, partial-message bytes, logins, kicks by type; docs/reports.md).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// A WebSocket connection must send its first login within this time of the upgrade, or it
     /// is closed with 1008 (policy violation). 0 = no deadline.
     #[arg(long, default_value = "30s", value_name = "DURATION", help_heading = BUDGETS)]

@@ -135,6 +135,8 @@ where
             biased;
             (seq, reply) = async { c.pending.as_mut().expect("guarded").await }, if c.pending.is_some() => {
                 c.pending = None;
+                let counter = if reply.is_ok() { &c.shared.stats.logins_admitted } else { &c.shared.stats.logins_refused_by_shard };
+                counter.fetch_add(1, Ordering::Relaxed);
                 c.session.login_answered(seq, reply);
             }
             Some(push) = push_rx.recv() => {
@@ -314,12 +316,15 @@ impl Conn {
                 kick,
                 silent,
                 zombie,
-            } => self.session.kicked(KickPush {
-                instance,
-                kick,
-                silent,
-                zombie,
-            }),
+            } => {
+                self.shared.stats.kicks[kick.index()].fetch_add(1, Ordering::Relaxed);
+                self.session.kicked(KickPush {
+                    instance,
+                    kick,
+                    silent,
+                    zombie,
+                })
+            }
             Push::Shed => {} // the connection loop closes the connection
         }
     }

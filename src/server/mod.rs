@@ -135,6 +135,58 @@ pub(crate) struct Shared {
     /// Connections answered 503 at the limit that are still being answered.
     refusing: AtomicUsize,
     frames: Arc<budget::FrameBudget>,
+    /// Counters for `serve --metrics-listen`.
+    stats: Counters,
+}
+
+/// What the server counts for its live metrics.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub logins_admitted: AtomicU64,
+    pub logins_refused_by_shard: AtomicU64,
+    /// Kicks delivered to sessions, by [`crate::policy::KickType::index`].
+    pub kicks: [AtomicU64; 4],
+    pub refused_at_limit: AtomicU64,
+}
+
+/// A reading of the server's gauges and counters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerStats {
+    pub websocket_connections: usize,
+    pub tcp_connections: usize,
+    pub partial_message_bytes: usize,
+    pub shed_by_frame_budget: u64,
+    pub refused_at_limit: u64,
+    pub logins_admitted: u64,
+    pub logins_refused_by_policy: u64,
+    /// By kick type, in [`crate::policy::KickType::ALL`] order.
+    pub kicks: [u64; 4],
+}
+
+/// A handle that reads [`ServerStats`] while the server runs (for a metrics endpoint).
+#[derive(Clone)]
+pub struct StatsSource(Arc<Shared>);
+
+impl StatsSource {
+    pub fn read(&self) -> ServerStats {
+        let s = &self.0;
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ServerStats {
+            websocket_connections: s.open_conns.load(Ordering::Relaxed),
+            tcp_connections: s.tcp_conns.load(Ordering::Relaxed),
+            partial_message_bytes: s.frames.total(),
+            shed_by_frame_budget: s.frames.shed.load(Ordering::Relaxed) as u64,
+            refused_at_limit: r(&s.stats.refused_at_limit),
+            logins_admitted: r(&s.stats.logins_admitted),
+            logins_refused_by_policy: r(&s.stats.logins_refused_by_shard),
+            kicks: [
+                r(&s.stats.kicks[0]),
+                r(&s.stats.kicks[1]),
+                r(&s.stats.kicks[2]),
+                r(&s.stats.kicks[3]),
+            ],
+        }
+    }
 }
 
 /// One open TCP connection, counted in `Shared::tcp_conns` until every holder drops it (the
@@ -201,6 +253,11 @@ impl ServerHandle {
     /// Bytes of partly received WebSocket messages the server holds now (see `frame_budget`).
     pub fn partial_message_bytes(&self) -> usize {
         self.shared.frames.total()
+    }
+
+    /// Reads the server's counters and gauges while it runs.
+    pub fn stats(&self) -> StatsSource {
+        StatsSource(self.shared.clone())
     }
 
     /// Open TCP connections, of any kind.
@@ -291,6 +348,7 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
                     max_conns,
                     refusing: AtomicUsize::new(0),
                     frames,
+                    stats: Counters::default(),
                 });
                 // Every worker accepts on its own handle to the listening socket and serves what
                 // it accepted: no hand-off between threads per connection (on one core, that
@@ -388,6 +446,10 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
             }
         };
         if shared.tcp_conns.load(Ordering::Relaxed) >= shared.max_conns {
+            shared
+                .stats
+                .refused_at_limit
+                .fetch_add(1, Ordering::Relaxed);
             refused.note(|n| {
                 format!(
                     "warning: {n} connections refused with 503: the server is at its limit of {} open connections (--max-connections)",

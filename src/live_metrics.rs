@@ -1,0 +1,342 @@
+//! Live metrics in the OpenMetrics / Prometheus text format (`prometheus-client`), served on
+//! `GET /metrics` by `run --metrics-listen ADDR` and `serve --metrics-listen ADDR` while they
+//! run. The generator's figures are fed from each one-second interval, so they agree with
+//! `timeseries.csv`; the server's are read when scraped. docs/reports.md lists every metric and
+//! a set of queries for Grafana.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter as PCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use crate::checks::Class;
+use crate::model::{Counter, Metric, Tick};
+
+/// Latency buckets, in seconds: 100 µs to 10 s, about ×2.5 apart.
+pub const LATENCY_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByCounter {
+    counter: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByKick {
+    kick: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByCheck {
+    check: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ByMetric {
+    metric: &'static str,
+}
+
+type F64Gauge = Gauge<f64, AtomicU64>;
+
+/// The generator's live metrics.
+pub struct RunMetrics {
+    registry: Arc<Registry>,
+    counters: Family<ByCounter, PCounter>,
+    kicks: Family<ByKick, PCounter>,
+    violations: Family<ByCheck, PCounter>,
+    latency: Family<ByMetric, Histogram>,
+    live: Gauge,
+    offered: F64Gauge,
+    stages: Vec<crate::scenario::Stage>,
+}
+
+/// The counters of `counters.csv` exported as `loginstorm_{name}_total`.
+const EXPORTED: [Counter; 14] = [
+    Counter::ConnectionsOpened,
+    Counter::ConnectionsFailed,
+    Counter::ConnectionsLost,
+    Counter::LoginsOk,
+    Counter::LoginsFailed,
+    Counter::Readies,
+    Counter::Logouts,
+    Counter::CyclesCompleted,
+    Counter::MessagesSent,
+    Counter::MessagesReceived,
+    Counter::ProtocolErrors,
+    Counter::TimeoutsReady,
+    Counter::ArrivalsDropped,
+    Counter::ProbesSent,
+];
+
+impl RunMetrics {
+    pub fn new(scenario: &str, stages: Vec<crate::scenario::Stage>) -> RunMetrics {
+        let mut registry = Registry::with_prefix_and_labels(
+            "loginstorm",
+            [(
+                std::borrow::Cow::Borrowed("scenario"),
+                std::borrow::Cow::Owned(scenario.to_string()),
+            )]
+            .into_iter(),
+        );
+        let counters = Family::<ByCounter, PCounter>::default();
+        registry.register(
+            "events",
+            "What the generator counted, by counter name (as in counters.csv)",
+            counters.clone(),
+        );
+        let kicks = Family::<ByKick, PCounter>::default();
+        registry.register(
+            "kicks",
+            "kickedOut events received, by kick type",
+            kicks.clone(),
+        );
+        let violations = Family::<ByCheck, PCounter>::default();
+        registry.register(
+            "violations",
+            "Policy violations and warnings found, by check",
+            violations.clone(),
+        );
+        let latency = Family::<ByMetric, Histogram>::new_with_constructor(|| {
+            Histogram::new(LATENCY_BUCKETS.iter().copied())
+        });
+        registry.register_with_unit(
+            "latency",
+            "Latencies by metric (as in summary.csv)",
+            prometheus_client::registry::Unit::Seconds,
+            latency.clone(),
+        );
+        let live = Gauge::default();
+        registry.register(
+            "live_sessions",
+            "Instances in the ready state",
+            live.clone(),
+        );
+        let offered = F64Gauge::default();
+        registry.register(
+            "offered_arrivals_per_second",
+            "Open model: arrivals per second the plan offers now (0 in the closed model)",
+            offered.clone(),
+        );
+        // Every series exists from the first scrape (at 0), not only once something happened.
+        for c in EXPORTED {
+            counters.get_or_create(&ByCounter { counter: c.name() });
+        }
+        for k in crate::policy::KickType::ALL {
+            kicks.get_or_create(&ByKick { kick: k.name() });
+        }
+        for c in Class::ALL {
+            violations.get_or_create(&ByCheck { check: c.name() });
+        }
+        for m in Metric::ALL {
+            latency.get_or_create(&ByMetric { metric: m.name() });
+        }
+        RunMetrics {
+            registry: Arc::new(registry),
+            counters,
+            kicks,
+            violations,
+            latency,
+            live,
+            offered,
+            stages,
+        }
+    }
+
+    /// Add one interval.
+    pub fn update(&self, t: &Tick) {
+        let i = t.interval;
+        for c in EXPORTED {
+            let n = i.get(c);
+            let f = self
+                .counters
+                .get_or_create(&ByCounter { counter: c.name() });
+            if n > 0 {
+                f.inc_by(n);
+            }
+        }
+        for (c, k) in [
+            Counter::KicksMultipleAccount,
+            Counter::KicksMultipleDevice,
+            Counter::KicksUserSigExpired,
+            Counter::KicksRestApi,
+        ]
+        .into_iter()
+        .zip(crate::policy::KickType::ALL)
+        {
+            self.kicks
+                .get_or_create(&ByKick { kick: k.name() })
+                .inc_by(i.get(c));
+        }
+        for c in Class::ALL {
+            self.violations
+                .get_or_create(&ByCheck { check: c.name() })
+                .inc_by(i.violations(c));
+        }
+        for m in Metric::ALL {
+            let h = self.latency.get_or_create(&ByMetric { metric: m.name() });
+            for v in i.hist(m).iter_recorded() {
+                let secs = v.value_iterated_to() as f64 / 1e6;
+                for _ in 0..v.count_at_value() {
+                    h.observe(secs);
+                }
+            }
+        }
+        self.live.set(t.live.max(0));
+        self.offered
+            .set(crate::scenario::rate_at(&self.stages, t.at));
+    }
+
+    /// Serve `GET /metrics` on `addr` until the process ends.
+    pub fn serve(&self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+        serve(addr, self.registry.clone(), Arc::new(|| {}))
+    }
+}
+
+/// Serve the registry's text on `GET /metrics` at `addr` from a thread of its own; `refresh`
+/// runs before each scrape (to read gauges). Returns the bound address.
+pub fn serve(
+    addr: SocketAddr,
+    registry: Arc<Registry>,
+    refresh: Arc<dyn Fn() + Send + Sync>,
+) -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(addr)
+        .map_err(|e| anyhow::anyhow!("--metrics-listen {addr}: {e}"))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("loginstorm-metrics".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return eprintln!("warning: metrics endpoint not started: {e}"),
+            };
+            rt.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    };
+                    let (registry, refresh) = (registry.clone(), refresh.clone());
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let (registry, refresh) = (registry.clone(), refresh.clone());
+                            async move {
+                                Ok::<_, std::convert::Infallible>(answer(
+                                    &req, &registry, &*refresh,
+                                ))
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        })?;
+    Ok(bound)
+}
+
+fn answer(
+    req: &hyper::Request<hyper::body::Incoming>,
+    registry: &Registry,
+    refresh: &(dyn Fn() + Send + Sync),
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    use hyper::header::{HeaderValue, CONTENT_TYPE};
+    let mut r = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
+    if req.uri().path() != "/metrics" {
+        *r.status_mut() = hyper::StatusCode::NOT_FOUND;
+        *r.body_mut() =
+            http_body_util::Full::new(bytes::Bytes::from_static(b"metrics are on GET /metrics\n"));
+        return r;
+    }
+    refresh();
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, registry).is_err() {
+        *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        return r;
+    }
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from(text));
+    r
+}
+
+/// The reference server's live metrics, read from `stats` at each scrape.
+pub fn serve_server(
+    addr: SocketAddr,
+    stats: crate::server::StatsSource,
+) -> anyhow::Result<SocketAddr> {
+    let mut registry = Registry::with_prefix("loginstorm_server");
+    let gauge = |registry: &mut Registry, name: &str, help: &str| {
+        let g = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        registry.register(name, help, g.clone());
+        g
+    };
+    let ws = gauge(
+        &mut registry,
+        "websocket_connections",
+        "Open WebSocket connections",
+    );
+    let tcp = gauge(
+        &mut registry,
+        "tcp_connections",
+        "Open TCP connections of any kind",
+    );
+    let partial = gauge(
+        &mut registry,
+        "partial_message_bytes",
+        "Bytes of partly received WebSocket messages held (against --frame-budget)",
+    );
+    // Counters kept by the server, exported as they stand at each scrape.
+    let counters = Family::<ByCounter, PCounter>::default();
+    registry.register(
+        "events",
+        "Logins admitted or refused by the policy, connections shed or refused",
+        counters.clone(),
+    );
+    let kicks = Family::<ByKick, PCounter>::default();
+    registry.register(
+        "kicks",
+        "Kicks delivered to sessions, by kick type",
+        kicks.clone(),
+    );
+    let set = |c: &PCounter, v: u64| {
+        let now = c.get();
+        if v > now {
+            c.inc_by(v - now);
+        }
+    };
+    let refresh = move || {
+        let s = stats.read();
+        ws.set(s.websocket_connections as i64);
+        tcp.set(s.tcp_connections as i64);
+        partial.set(s.partial_message_bytes as i64);
+        for (name, v) in [
+            ("logins_admitted", s.logins_admitted),
+            ("logins_refused_by_policy", s.logins_refused_by_policy),
+            ("shed_by_frame_budget", s.shed_by_frame_budget),
+            ("refused_at_connection_limit", s.refused_at_limit),
+        ] {
+            set(&counters.get_or_create(&ByCounter { counter: name }), v);
+        }
+        for (k, v) in crate::policy::KickType::ALL.iter().zip(s.kicks) {
+            set(&kicks.get_or_create(&ByKick { kick: k.name() }), v);
+        }
+    };
+    serve(addr, Arc::new(registry), Arc::new(refresh))
+}
