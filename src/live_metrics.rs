@@ -126,16 +126,16 @@ impl RunMetrics {
         );
         // Every series exists from the first scrape (at 0), not only once something happened.
         for c in EXPORTED {
-            counters.get_or_create(&ByCounter { counter: c.name() });
+            let _ = counters.get_or_create(&ByCounter { counter: c.name() });
         }
         for k in crate::policy::KickType::ALL {
-            kicks.get_or_create(&ByKick { kick: k.name() });
+            let _ = kicks.get_or_create(&ByKick { kick: k.name() });
         }
         for c in Class::ALL {
-            violations.get_or_create(&ByCheck { check: c.name() });
+            let _ = violations.get_or_create(&ByCheck { check: c.name() });
         }
         for m in Metric::ALL {
-            latency.get_or_create(&ByMetric { metric: m.name() });
+            let _ = latency.get_or_create(&ByMetric { metric: m.name() });
         }
         RunMetrics {
             registry: Arc::new(registry),
