@@ -9,19 +9,24 @@
 #     5 s) measuring login → ready.
 # One line per minute: server RSS, honest p50/p99 and errors, the run's verdict. At the end:
 # whether the RSS plateaued (the last third within 10 % of the middle third's maximum), and
-# every run's verdict. Server on CPU 0, clients on CPU 1. Figures go to docs/reliability.md.
+# every run's verdict. Server on CPU 0, clients on CPU 1 (SERVER_CPU, CLIENT_CPU). The
+# binaries are copied first, so a rebuild during the soak does not change them. Figures go to
+# docs/reliability.md.
 #
 #   bash benches/soak.sh              # 30 minutes
 #   MINUTES=3 bash benches/soak.sh    # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin loginstorm --example floor --example attack
-BIN=$PWD/target/release/loginstorm
-FLOOR=$PWD/target/release/examples/floor
-ATTACK=$PWD/target/release/examples/attack
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cp target/release/loginstorm target/release/examples/floor target/release/examples/attack "$WORK/"
+BIN=$WORK/loginstorm
+FLOOR=$WORK/floor
+ATTACK=$WORK/attack
 MINUTES=${MINUTES:-30}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
 
 "$FLOOR" credentials 1000 'soak-honest-{n}' >"$WORK/creds.csv"
 
@@ -83,7 +88,7 @@ duration = "40s"
 EOF
 
 start_server() {
-  taskset -c 0 "$BIN" serve --listen 127.0.0.1:0 --workers 1 --limits Web=2 \
+  taskset -c "$SERVER_CPU" "$BIN" serve --listen 127.0.0.1:0 --workers 1 --limits Web=2 \
     >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER=$!
   for _ in $(seq 100); do
@@ -98,7 +103,7 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 
 start_server
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"
-echo "loginstorm: $("$BIN" --version); soak of $MINUTES minutes against $URL"
+echo "loginstorm: $("$BIN" --version); soak of $MINUTES minutes against $URL; server on CPU $SERVER_CPU, clients on CPU $CLIENT_CPU"
 printf '%-6s %-10s %-9s %-38s %s\n' minute "rss KiB" scenario "honest (100/s, 5 s)" "run verdict"
 scenarios=(storm open kept)
 verdicts=()
@@ -107,15 +112,15 @@ began=$(date +%s)
 for m in $(seq 1 "$MINUTES"); do
   minute_start=$(( began + (m - 1) * 60 ))
   sc=${scenarios[$(( (m - 1) % 3 ))]}
-  taskset -c 1 "$ATTACK" silent "$ADDR" 500 50 >/dev/null &
+  taskset -c "$CLIENT_CPU" "$ATTACK" silent "$ADDR" 500 50 >/dev/null &
   a1=$!
-  taskset -c 1 "$ATTACK" partial "$ADDR" 40 1000 50 >/dev/null &
+  taskset -c "$CLIENT_CPU" "$ATTACK" partial "$ADDR" 40 1000 50 >/dev/null &
   a2=$!
-  taskset -c 1 "$BIN" run "$WORK/$sc.toml" --quiet --target "$URL" --out "$WORK/out" \
+  taskset -c "$CLIENT_CPU" "$BIN" run "$WORK/$sc.toml" --quiet --target "$URL" --out "$WORK/out" \
     >"$WORK/run.out" 2>&1 &
   runner=$!
   sleep 20
-  honest=$(taskset -c 1 "$FLOOR" open "$URL" "$WORK/creds.csv" 100 5 |
+  honest=$(taskset -c "$CLIENT_CPU" "$FLOOR" open "$URL" "$WORK/creds.csv" 100 5 |
     sed -E 's/.*cycles=([0-9]+) errors=([0-9]+).*ready_p50_us=([0-9]+) ready_p99_us=([0-9]+).*/p50 \3us p99 \4us errors \2 of \1/')
   wait "$runner" || true
   verdict=$(sed -n 's/^verdict: //p' "$WORK/run.out" | cut -c1-60)
