@@ -271,6 +271,24 @@ pub fn execute<W: Write>(
             );
         }
     }
+    let started = chrono::DateTime::<chrono::Utc>::from(summary.started)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let page = report::html::render(&report::html::Page {
+        scenario: &resolved.scenario.name,
+        description: &resolved.scenario.description,
+        target: &url,
+        embedded: embedded_used,
+        seed: resolved.scenario.seed,
+        started: &started,
+        elapsed_secs: summary.elapsed.as_secs_f64(),
+        outcome: summary.outcome.name(),
+        verdict: &verdict,
+        totals: &summary.totals,
+        series: writer.series(),
+        accounts: &summary.accounts,
+        thresholds: &judged,
+    });
+    std::fs::write(dir.join("report.html"), page)?;
     let text = serde_json::to_string_pretty(&doc)? + "\n";
     std::fs::write(dir.join("summary.json"), &text)?;
     match opts.summary_json.as_deref() {

@@ -13,6 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+pub mod html;
 mod junit;
 mod render;
 pub mod summary_json;
@@ -131,6 +132,8 @@ pub struct ReportWriter {
     stages: Vec<crate::scenario::Stage>,
     /// Wall-clock time of the engine's start (elapsed 0), fixed at the first interval.
     zero: Option<chrono::DateTime<chrono::Utc>>,
+    /// The intervals again, for report.html's charts (one small record a second).
+    series: Vec<html::Point>,
 }
 
 impl ReportWriter {
@@ -188,6 +191,7 @@ impl ReportWriter {
             max_listed: r.scenario.checks.max_listed,
             stages: r.stages.clone(),
             zero: None,
+            series: Vec::new(),
         };
         w.write_run_json()?;
         Ok(w)
@@ -195,6 +199,11 @@ impl ReportWriter {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The run's intervals as report.html charts them.
+    pub fn series(&self) -> &[html::Point] {
+        &self.series
     }
 
     fn write_run_json(&self) -> anyhow::Result<()> {
@@ -224,14 +233,20 @@ impl ReportWriter {
                 String::new()
             }
         };
-        let offered = if self.stages.is_empty() || span <= 0.0 {
-            String::new()
-        } else {
+        let offered_per_s = (!self.stages.is_empty() && span > 0.0).then(|| {
             let from = t.at.saturating_sub(t.span);
-            let n = crate::scenario::arrivals_until(&self.stages, t.at)
-                - crate::scenario::arrivals_until(&self.stages, from);
-            format!("{:.1}", n / span)
-        };
+            (crate::scenario::arrivals_until(&self.stages, t.at)
+                - crate::scenario::arrivals_until(&self.stages, from))
+                / span
+        });
+        let offered = offered_per_s.map_or(String::new(), |o| format!("{o:.1}"));
+        self.series.push(html::Point::from_interval(
+            t.at.as_secs_f64(),
+            span,
+            t.live,
+            i,
+            offered_per_s,
+        ));
         let timeouts = [
             Counter::TimeoutsConnect,
             Counter::TimeoutsLogin,

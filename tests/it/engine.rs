@@ -335,6 +335,52 @@ fn every_shipped_scenario_passes_against_the_correct_server() {
                 "{shown}: observed kicks equal the policy's expectation"
             );
         }
+        // Its report directory has the page and the document, self-contained.
+        let page = std::fs::read_to_string(r.report_dir.join("report.html")).unwrap();
+        check_page(&page, &shown.to_string());
+        assert!(r.report_dir.join("summary.json").is_file(), "{shown}");
+    }
+}
+
+/// report.html stands alone (no script, no link, no image, no CSS import or url(): nothing
+/// for a browser to fetch) and every chart the run had data for was drawn.
+fn check_page(page: &str, shown: &str) {
+    assert!(page.starts_with("<!DOCTYPE html>"), "{shown}");
+    for forbidden in [
+        "<script", "<link", "<img", "src=", "href=", "url(", "@import", "<iframe",
+    ] {
+        assert!(
+            !page.contains(forbidden),
+            "{shown}: report.html has {forbidden}"
+        );
+    }
+    assert!(page.contains("verdict: PASS"), "{shown}");
+    // Throughput, live sessions, login and ready over time, the percentile chart, kicks and
+    // errors always have data in a passing run.
+    let svgs = page.matches("<svg").count();
+    assert!(svgs >= 7, "{shown}: {svgs} charts");
+    for title in [
+        "Offered and achieved rates",
+        "Live sessions",
+        "login: p50 / p99 / max per second",
+        "ready: p50 / p99 / max per second",
+        "Latency by percentile",
+    ] {
+        let at = page
+            .find(title)
+            .unwrap_or_else(|| panic!("{shown}: no {title}"));
+        // The title is inside a drawn chart (its <svg> opened before it), not an "empty" note.
+        let before = &page[..at];
+        assert!(
+            before.rfind("<svg") > before.rfind("class=\"empty\""),
+            "{shown}: {title} not drawn"
+        );
+        // A drawn series is a polyline with points.
+        let svg_end = at + page[at..].find("</svg>").unwrap();
+        assert!(
+            page[at..svg_end].contains("<polyline"),
+            "{shown}: {title} has no line"
+        );
     }
 }
 
