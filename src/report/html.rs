@@ -104,10 +104,12 @@ type Series = (String, Vec<(f64, f64)>);
 /// A line chart of `series` over the run's seconds; an empty note instead when no point exists.
 fn line_chart(title: &str, y_desc: &str, series: &[Series], x_max: f64, steps: bool) -> String {
     if series.iter().all(|(_, p)| p.is_empty()) {
-        return format!(
-            "<p class=\"empty\">{}: nothing measured in this run.</p>",
-            esc(title)
-        );
+        let none = if steps {
+            "none found"
+        } else {
+            "nothing measured in this run"
+        };
+        return format!("<p class=\"empty\">{}: {none}.</p>", esc(title));
     }
     let y_max = series
         .iter()
@@ -189,11 +191,16 @@ fn percentile_chart(totals: &Snapshot) -> String {
     if series.is_empty() {
         return "<p class=\"empty\">No latency was measured.</p>".into();
     }
-    let y_max = series
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
-        .fold(0.0f64, f64::max)
-        .max(0.001);
+    let values = || series.iter().flat_map(|(_, p)| p.iter().map(|&(_, y)| y));
+    let y_max = values().fold(0.0f64, f64::max).max(0.001);
+    // From just under the smallest value measured (the fastest sample), not from an arbitrary
+    // floor: the axis spends its decades where the data is.
+    let y_min = values()
+        .filter(|&y| y > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(y_max)
+        .max(0.001)
+        * 0.8;
     let mut svg = String::new();
     let drawn: Result<(), Box<dyn std::error::Error>> = (|| {
         let root = SVGBackend::with_string(&mut svg, (W, 420)).into_drawing_area();
@@ -201,9 +208,10 @@ fn percentile_chart(totals: &Snapshot) -> String {
         let mut chart = ChartBuilder::on(&root)
             .caption("Latency by percentile (whole run)", ("sans-serif", 18))
             .margin(12)
+            .margin_right(40)
             .x_label_area_size(36)
             .y_label_area_size(72)
-            .build_cartesian_2d(0f64..5.0, (0.001f64..y_max * 1.5).log_scale())?;
+            .build_cartesian_2d(0f64..5.0, (y_min..y_max * 1.5).log_scale())?;
         chart
             .configure_mesh()
             .x_desc("percentile")
@@ -223,7 +231,7 @@ fn percentile_chart(totals: &Snapshot) -> String {
             let color = Palette99::pick(i).to_rgba();
             chart
                 .draw_series(LineSeries::new(
-                    pts.iter().map(|&(x, y)| (x, y.max(0.001))),
+                    pts.iter().map(|&(x, y)| (x, y.max(y_min))),
                     color.stroke_width(2),
                 ))?
                 .label(name.as_str())
@@ -233,7 +241,7 @@ fn percentile_chart(totals: &Snapshot) -> String {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(180, 180, 180))
             .draw()?;
