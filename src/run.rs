@@ -173,6 +173,7 @@ pub fn execute<W: Write>(
     let embedded_used = embedded.is_some();
     drop(embedded);
     let summary = summary?;
+    let writing = std::time::Instant::now();
     writer.finish(
         summary.outcome,
         &summary.totals,
@@ -299,6 +300,7 @@ pub fn execute<W: Write>(
             .map_err(|e| anyhow::anyhow!("cannot write --summary-json {}: {e}", p.display()))?,
         None => {}
     }
+    writer.record_report_time(writing.elapsed().as_secs_f64())?;
     Ok(Finished {
         outcome: summary.outcome,
         totals: summary.totals,

@@ -212,6 +212,13 @@ impl ReportWriter {
         Ok(())
     }
 
+    /// Record in `run.json` how long writing the end-of-run reports took (every file after the
+    /// load ended: CSV tables, thresholds, junit, summary.json, report.html).
+    pub fn record_report_time(&mut self, secs: f64) -> anyhow::Result<()> {
+        self.run_json["report_write_secs"] = serde_json::json!(secs);
+        self.write_run_json()
+    }
+
     /// Add the verdict's cautions to `run.json`.
     pub fn record_cautions(&mut self, cautions: &[String]) -> anyhow::Result<()> {
         self.run_json["cautions"] = serde_json::json!(cautions);
