@@ -201,6 +201,8 @@ fn every_report_parses_back_with_its_documented_columns() {
     let hlog = std::fs::read(d.join("latency.hlog")).unwrap();
     let mut tags = std::collections::BTreeSet::new();
     let mut logins_in_log = 0;
+    // Per interval, the log's login histogram: its count and p99, in order.
+    let mut login_intervals: Vec<(u64, u64)> = Vec::new();
     for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&hlog) {
         if let hdrhistogram::serialization::interval_log::LogEntry::Interval(h) = entry.unwrap() {
             let tag = h.tag().unwrap().as_str().to_string();
@@ -215,6 +217,7 @@ fn every_report_parses_back_with_its_documented_columns() {
                         .deserialize(&mut &b[..])
                         .unwrap();
                 logins_in_log += hist.len();
+                login_intervals.push((hist.len(), hist.value_at_quantile(0.99)));
             }
             tags.insert(tag);
         }
@@ -224,6 +227,19 @@ fn every_report_parses_back_with_its_documented_columns() {
         "{tags:?}"
     );
     assert_eq!(logins_in_log, r.totals.get(Counter::LoginsOk));
+    // timeseries.csv's per-interval login figures are those of latency.hlog, interval by
+    // interval (the log leaves out intervals with no login).
+    let from_csv: Vec<(u64, u64)> = ts
+        .iter()
+        .filter(|r| r[col("login_count")] != *"0")
+        .map(|r| {
+            (
+                r[col("login_count")].parse().unwrap(),
+                r[col("login_p99_us")].parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(from_csv, login_intervals);
 }
 
 #[test]
