@@ -5,12 +5,14 @@
 //! share one parser), and resolves it: values are checked naming the key, and the parts written
 //! in small languages (limits, instances, stages, thresholds) are parsed once, here.
 
+use credentials::{check_id_pattern, read_credentials};
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::policy::{Limits, Platform, Policy};
 
+mod credentials;
 mod kinds;
 mod schema;
 mod warnings;
@@ -321,94 +323,6 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
         credentials,
         scenario: s,
     })
-}
-
-/// The header a credentials file may start with (case-insensitive): `userID,userSig`.
-fn is_credentials_header(user: &str, sig: &str) -> bool {
-    let u = user.trim().to_ascii_lowercase();
-    let s = sig.trim().to_ascii_lowercase();
-    matches!(u.as_str(), "userid" | "user_id" | "identifier")
-        && matches!(s.as_str(), "usersig" | "user_sig" | "sig")
-}
-
-/// Read `userID,userSig` records. Errors name the file's own line numbers (comments and blank
-/// lines count); a first line `userID,userSig` is a header and skipped; every userID obeys the
-/// protocol's rules and appears once (two accounts with one userID would be one account to the
-/// backend, and every kick the checks predict for them would be wrong).
-fn read_credentials(p: &Path) -> Result<Vec<(String, String)>, ScenarioError> {
-    let key = || format!("target.credentials {}", p.display());
-    let text = std::fs::read(p).map_err(|e| ScenarioError::parse(key(), e))?;
-    // The csv reader's own line numbers skip comments and blank lines, and a record's byte
-    // position is where the previous one ended (before any comment or blank lines between):
-    // step over those, then count the file's own lines.
-    let line_at = |byte: u64| {
-        let mut at = (byte as usize).min(text.len());
-        loop {
-            let rest = &text[at..];
-            let end = rest.iter().position(|&b| b == b'\n');
-            let line = &rest[..end.unwrap_or(rest.len())];
-            let skipped = line.trim_ascii().is_empty() || line.first() == Some(&b'#');
-            match end {
-                Some(e) if skipped => at += e + 1,
-                _ => break,
-            }
-        }
-        1 + text[..at].iter().filter(|&&b| b == b'\n').count()
-    };
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .comment(Some(b'#'))
-        .from_reader(text.as_slice());
-    let mut out = Vec::new();
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for rec in r.records() {
-        let rec = rec.map_err(|e| ScenarioError::parse(key(), e))?;
-        let line = rec.position().map_or(0, |p| line_at(p.byte()));
-        let at = || format!("{} line {line}:", key());
-        if rec.len() != 2 {
-            return Err(ScenarioError::invalid(
-                at(),
-                format!("expected userID,userSig, found {} fields", rec.len()),
-            ));
-        }
-        if out.is_empty() && seen.is_empty() && is_credentials_header(&rec[0], &rec[1]) {
-            seen.insert(String::new(), line);
-            continue;
-        }
-        let (user, sig) = (rec[0].trim(), rec[1].trim());
-        crate::protocol::check_user_id(user)
-            .map_err(|e| ScenarioError::invalid(at(), e.to_string()))?;
-        if sig.is_empty() {
-            return Err(ScenarioError::invalid(at(), "userSig is empty"));
-        }
-        if let Some(first) = seen.insert(user.to_string(), line) {
-            return Err(ScenarioError::invalid(
-                at(),
-                format!("userID {user:?} is also on line {first}; each account needs its own"),
-            ));
-        }
-        out.push((user.to_string(), sig.to_string()));
-    }
-    Ok(out)
-}
-
-/// The pattern's userIDs obey the protocol's rules: the shortest and the longest it makes are
-/// checked (characters come from the pattern itself, lengths grow with `n`).
-fn check_id_pattern(pattern: &str, count: u32) -> Result<(), ScenarioError> {
-    for n in [0, count.saturating_sub(1)] {
-        let id = pattern.replace("{n}", &n.to_string());
-        crate::protocol::check_user_id(&id).map_err(|e| {
-            ScenarioError::invalid(
-                "accounts.id_pattern",
-                format!(
-                    "makes {:?} for account {n}: {e}",
-                    crate::protocol::truncate(&id, 40)
-                ),
-            )
-        })?;
-    }
-    Ok(())
 }
 
 impl Resolved {

@@ -4,6 +4,7 @@
 //! Threads: one accept loop, and one actix Arbiter per worker; each Arbiter runs a [`shard::Shard`]
 //! actor (the accounts hashed to it) and the connections handed to it round-robin.
 
+mod accept;
 mod budget;
 mod conn;
 mod http;
@@ -12,6 +13,12 @@ mod rest;
 pub use rest::percent_decode;
 mod session;
 pub mod shard;
+mod stats;
+
+pub(crate) use accept::ConnToken;
+use accept::{accept_loop, fd_limit, listen};
+pub(crate) use stats::Counters;
+pub use stats::{ServerStats, StatsSource};
 
 use actix::prelude::*;
 use anyhow::Context as _;
@@ -137,73 +144,6 @@ pub(crate) struct Shared {
     frames: Arc<budget::FrameBudget>,
     /// Counters for `serve --metrics-listen`.
     stats: Counters,
-}
-
-/// What the server counts for its live metrics.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub logins_admitted: AtomicU64,
-    pub logins_refused_by_shard: AtomicU64,
-    /// Kicks delivered to sessions, by [`crate::policy::KickType::index`].
-    pub kicks: [AtomicU64; 4],
-    pub refused_at_limit: AtomicU64,
-}
-
-/// A reading of the server's gauges and counters.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ServerStats {
-    pub websocket_connections: usize,
-    pub tcp_connections: usize,
-    pub partial_message_bytes: usize,
-    pub shed_by_frame_budget: u64,
-    pub refused_at_limit: u64,
-    pub logins_admitted: u64,
-    pub logins_refused_by_policy: u64,
-    /// By kick type, in [`crate::policy::KickType::ALL`] order.
-    pub kicks: [u64; 4],
-}
-
-/// A handle that reads [`ServerStats`] while the server runs (for a metrics endpoint).
-#[derive(Clone)]
-pub struct StatsSource(Arc<Shared>);
-
-impl StatsSource {
-    pub fn read(&self) -> ServerStats {
-        let s = &self.0;
-        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ServerStats {
-            websocket_connections: s.open_conns.load(Ordering::Relaxed),
-            tcp_connections: s.tcp_conns.load(Ordering::Relaxed),
-            partial_message_bytes: s.frames.total(),
-            shed_by_frame_budget: s.frames.shed.load(Ordering::Relaxed) as u64,
-            refused_at_limit: r(&s.stats.refused_at_limit),
-            logins_admitted: r(&s.stats.logins_admitted),
-            logins_refused_by_policy: r(&s.stats.logins_refused_by_shard),
-            kicks: [
-                r(&s.stats.kicks[0]),
-                r(&s.stats.kicks[1]),
-                r(&s.stats.kicks[2]),
-                r(&s.stats.kicks[3]),
-            ],
-        }
-    }
-}
-
-/// One open TCP connection, counted in `Shared::tcp_conns` until every holder drops it (the
-/// HTTP connection, then the WebSocket session it was upgraded to).
-pub(crate) struct ConnToken(Arc<Shared>);
-
-impl ConnToken {
-    fn new(shared: &Arc<Shared>) -> Self {
-        shared.tcp_conns.fetch_add(1, Ordering::Relaxed);
-        ConnToken(shared.clone())
-    }
-}
-
-impl Drop for ConnToken {
-    fn drop(&mut self) {
-        self.0.tcp_conns.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 impl Shared {
@@ -387,109 +327,4 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
         shared,
         _arbiters: arbiters,
     })
-}
-
-/// Connections the kernel may queue before the accept loop takes them (login storms arrive in
-/// bursts; the default of 128 drops SYNs under a ramp of thousands per second).
-const LISTEN_BACKLOG: i32 = 8192;
-
-fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(LISTEN_BACKLOG)?;
-    socket.set_nonblocking(true)?;
-    Ok(socket.into())
-}
-
-fn fd_limit() -> usize {
-    rlimit::Resource::NOFILE.get().map_or(1024, |(soft, _)| {
-        usize::try_from(soft).unwrap_or(usize::MAX)
-    })
-}
-
-/// Connections answered 503 at once, at most; past it a connection over the limit is just
-/// closed (each answer holds a descriptor for up to a second).
-const MAX_REFUSING: usize = 64;
-
-async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
-    let mut refused = RateLog::default();
-    let mut failed = RateLog::default();
-    // A descriptor kept in reserve: out of descriptors, it is given up to accept one queued
-    // connection and close it, so clients in the backlog get a close instead of a hang.
-    let mut spare = std::fs::File::open("/dev/null").ok();
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                let out_of_fds = matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
-                failed.note(|n| {
-                    format!(
-                        "warning: {n} accepts failed ({e}){}; open connections kept",
-                        if out_of_fds {
-                            ": out of file descriptors, queued connections are closed"
-                        } else {
-                            ""
-                        }
-                    )
-                });
-                if out_of_fds {
-                    drop(spare.take());
-                    if let Ok((s, _)) = listener.accept().await {
-                        drop(s);
-                    }
-                    spare = std::fs::File::open("/dev/null").ok();
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        if shared.tcp_conns.load(Ordering::Relaxed) >= shared.max_conns {
-            shared
-                .stats
-                .refused_at_limit
-                .fetch_add(1, Ordering::Relaxed);
-            refused.note(|n| {
-                format!(
-                    "warning: {n} connections refused with 503: the server is at its limit of {} open connections (--max-connections)",
-                    shared.max_conns
-                )
-            });
-            if shared.refusing.fetch_add(1, Ordering::Relaxed) < MAX_REFUSING {
-                let shared = shared.clone();
-                actix::spawn(async move {
-                    http::refuse_busy(stream).await;
-                    shared.refusing.fetch_sub(1, Ordering::Relaxed);
-                });
-            } else {
-                shared.refusing.fetch_sub(1, Ordering::Relaxed);
-            }
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
-        let token = Arc::new(ConnToken::new(&shared));
-        actix::spawn(http::serve_connection(stream, shared.clone(), token));
-    }
-}
-
-/// A warning that may repeat thousands of times a second, printed at most every 10 s with how
-/// many times it happened since.
-#[derive(Default)]
-struct RateLog {
-    last: Option<std::time::Instant>,
-    count: u64,
-}
-
-impl RateLog {
-    const EVERY: Duration = Duration::from_secs(10);
-
-    fn note(&mut self, line: impl FnOnce(u64) -> String) {
-        self.count += 1;
-        if self.last.is_none_or(|t| t.elapsed() >= Self::EVERY) {
-            eprintln!("{}", line(self.count));
-            self.count = 0;
-            self.last = Some(std::time::Instant::now());
-        }
-    }
 }

@@ -1,0 +1,208 @@
+//! The charts of report.html: SVG from `plotters` (see html.rs for why), each a function of
+//! the series it draws; a chart with nothing to draw becomes a one-line note instead.
+
+use plotters::prelude::*;
+
+use super::html::{esc, Point};
+use crate::model::{Metric, Snapshot};
+
+const W: u32 = 1180;
+const H: u32 = 300;
+const COLORS: [RGBColor; 5] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+];
+
+pub(super) type Series = (String, Vec<(f64, f64)>);
+
+/// A line chart of `series` over the run's seconds; an empty note instead when no point exists.
+pub(super) fn line_chart(
+    title: &str,
+    y_desc: &str,
+    series: &[Series],
+    x_max: f64,
+    steps: bool,
+) -> String {
+    if series.iter().all(|(_, p)| p.is_empty()) {
+        let none = if steps {
+            "none found"
+        } else {
+            "nothing measured in this run"
+        };
+        return format!("<p class=\"empty\">{}: {none}.</p>", esc(title));
+    }
+    let y_max = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
+        .fold(0.0f64, f64::max)
+        .max(1e-9)
+        * 1.1;
+    let mut svg = String::new();
+    let drawn: Result<(), Box<dyn std::error::Error>> = (|| {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0f64..x_max.max(1.0), 0f64..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since the start")
+            .y_desc(y_desc)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            if steps {
+                chart
+                    .draw_series(
+                        pts.iter()
+                            .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+                    )?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 3, color.filled()));
+            } else {
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => format!("<figure>{svg}</figure>"),
+        Err(e) => format!(
+            "<p class=\"empty\">{}: not drawn ({})</p>",
+            esc(title),
+            esc(&e.to_string())
+        ),
+    }
+}
+
+/// Each metric's percentile distribution, HdrHistogram style: x is 1/(1−p) on a log axis.
+pub(super) fn percentile_chart(totals: &Snapshot) -> String {
+    let series: Vec<Series> = Metric::ALL
+        .iter()
+        .filter(|m| !totals.hist(**m).is_empty())
+        .map(|&m| {
+            let h = totals.hist(m);
+            let pts = (0..=500)
+                .map(|i| {
+                    let x = i as f64 / 100.0;
+                    let p = 1.0 - 10f64.powf(-x);
+                    (x, h.value_at_quantile(p.min(1.0)) as f64 / 1e3)
+                })
+                .collect();
+            (m.name().to_string(), pts)
+        })
+        .collect();
+    if series.is_empty() {
+        return "<p class=\"empty\">No latency was measured.</p>".into();
+    }
+    let values = || series.iter().flat_map(|(_, p)| p.iter().map(|&(_, y)| y));
+    let y_max = values().fold(0.0f64, f64::max).max(0.001);
+    // From just under the smallest value measured (the fastest sample), not from an arbitrary
+    // floor: the axis spends its decades where the data is.
+    let y_min = values()
+        .filter(|&y| y > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(y_max)
+        .max(0.001)
+        * 0.8;
+    let mut svg = String::new();
+    let drawn: Result<(), Box<dyn std::error::Error>> = (|| {
+        let root = SVGBackend::with_string(&mut svg, (W, 420)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Latency by percentile (whole run)", ("sans-serif", 18))
+            .margin(12)
+            .margin_right(40)
+            .x_label_area_size(36)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0f64..5.0, (y_min..y_max * 1.5).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile")
+            .y_desc("milliseconds (log)")
+            .x_labels(6)
+            .x_label_formatter(&|x| match x.round() as i64 {
+                0 => "0%".into(),
+                1 => "90%".into(),
+                2 => "99%".into(),
+                3 => "99.9%".into(),
+                4 => "99.99%".into(),
+                _ => "99.999%".into(),
+            })
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|&(x, y)| (x, y.max(y_min))),
+                    color.stroke_width(2),
+                ))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    match drawn {
+        Ok(()) => format!("<figure>{svg}</figure>"),
+        Err(e) => format!(
+            "<p class=\"empty\">percentiles: not drawn ({})</p>",
+            esc(&e.to_string())
+        ),
+    }
+}
+
+pub(super) fn pts(series: &[Point], f: impl Fn(&Point) -> Option<f64>) -> Vec<(f64, f64)> {
+    series
+        .iter()
+        .filter_map(|p| f(p).map(|y| (p.t, y)))
+        .collect()
+}
+
+pub(super) fn latency_over_time(
+    series: &[Point],
+    name: &str,
+    f: impl Fn(&Point) -> Option<[u64; 3]>,
+) -> String {
+    let x_max = series.last().map_or(1.0, |p| p.t);
+    let ms = |i: usize| pts(series, |p| f(p).map(|v| v[i] as f64 / 1e3));
+    line_chart(
+        &format!("{name}: p50 / p99 / max per second"),
+        "milliseconds",
+        &[
+            ("p50".into(), ms(0)),
+            ("p99".into(), ms(1)),
+            ("max".into(), ms(2)),
+        ],
+        x_max,
+        false,
+    )
+}
