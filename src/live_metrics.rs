@@ -306,7 +306,7 @@ pub fn serve_server(
     let counters = Family::<ByCounter, PCounter>::default();
     registry.register(
         "events",
-        "Logins admitted or refused by the policy, connections shed or refused",
+        "Logins admitted, logins refused because an admin kick invalidated the sig (70052), connections shed or refused",
         counters.clone(),
     );
     let kicks = Family::<ByKick, PCounter>::default();
@@ -328,7 +328,10 @@ pub fn serve_server(
         partial.set(s.partial_message_bytes as i64);
         for (name, v) in [
             ("logins_admitted", s.logins_admitted),
-            ("logins_refused_by_policy", s.logins_refused_by_policy),
+            (
+                "logins_refused_sig_invalidated",
+                s.logins_refused_sig_invalidated,
+            ),
             ("shed_by_frame_budget", s.shed_by_frame_budget),
             ("refused_at_connection_limit", s.refused_at_limit),
         ] {

@@ -135,7 +135,7 @@ where
             biased;
             (seq, reply) = async { c.pending.as_mut().expect("guarded").await }, if c.pending.is_some() => {
                 c.pending = None;
-                let counter = if reply.is_ok() { &c.shared.stats.logins_admitted } else { &c.shared.stats.logins_refused_by_shard };
+                let counter = if reply.is_ok() { &c.shared.stats.logins_admitted } else { &c.shared.stats.logins_refused_sig_invalidated };
                 counter.fetch_add(1, Ordering::Relaxed);
                 c.session.login_answered(seq, reply);
             }

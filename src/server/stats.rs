@@ -9,7 +9,7 @@ use super::Shared;
 #[derive(Default)]
 pub(crate) struct Counters {
     pub logins_admitted: AtomicU64,
-    pub logins_refused_by_shard: AtomicU64,
+    pub logins_refused_sig_invalidated: AtomicU64,
     /// Kicks delivered to sessions, by [`crate::policy::KickType::index`].
     pub kicks: [AtomicU64; 4],
     pub refused_at_limit: AtomicU64,
@@ -24,7 +24,7 @@ pub struct ServerStats {
     pub shed_by_frame_budget: u64,
     pub refused_at_limit: u64,
     pub logins_admitted: u64,
-    pub logins_refused_by_policy: u64,
+    pub logins_refused_sig_invalidated: u64,
     /// By kick type, in [`crate::policy::KickType::ALL`] order.
     pub kicks: [u64; 4],
 }
@@ -44,7 +44,7 @@ impl StatsSource {
             shed_by_frame_budget: s.frames.shed.load(Ordering::Relaxed) as u64,
             refused_at_limit: r(&s.stats.refused_at_limit),
             logins_admitted: r(&s.stats.logins_admitted),
-            logins_refused_by_policy: r(&s.stats.logins_refused_by_shard),
+            logins_refused_sig_invalidated: r(&s.stats.logins_refused_sig_invalidated),
             kicks: [
                 r(&s.stats.kicks[0]),
                 r(&s.stats.kicks[1]),
