@@ -95,7 +95,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bott
 .PASS{background:#e3f5e1;color:#1b6e1b}.FAIL{background:#fde2e1;color:#a01a1a}.INCOMPLETE{background:#fff3d6;color:#8a5a00}
 table{border-collapse:collapse;margin:6px 0 12px;font-size:14px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}
 th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}figure{margin:8px 0}svg{max-width:100%;height:auto}
-.empty{color:#777;font-style:italic}.meta{color:#555;font-size:14px}ul{margin:4px 0}
+.empty{color:#777;font-style:italic}td.l,th.l{text-align:left}.meta{color:#555;font-size:14px}ul{margin:4px 0}
 @media print{body{max-width:none;margin:0}h2{break-after:avoid}figure,table{break-inside:avoid}}";
 
 /// The whole page.
@@ -232,7 +232,7 @@ pub fn render(p: &Page) -> String {
 
     h.push_str("<h2>Checks and violations</h2>");
     h.push_str(&line_chart(
-        "Violations and warnings found per second",
+        "Violations and warnings per second, when judged (a wave is judged after its kicks settle)",
         "found",
         &[(
             "violations + warnings".into(),
@@ -271,14 +271,14 @@ pub fn render(p: &Page) -> String {
         let _ = write!(
             h,
             "<p>The first {} of {} violations (all are in <code>violations.csv</code>):</p>\
-             <table><tr><th>check</th><th>account</th><th>at (s)</th><th>expected</th><th>seen</th></tr>",
+             <table><tr><th>check</th><th class=\"l\">account</th><th>happened at (s)</th><th class=\"l\">expected</th><th class=\"l\">seen</th></tr>",
             all.len().min(100),
             all.len()
         );
         for v in all.iter().take(100) {
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td class=\"l\">{}</td><td>{:.3}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
                 v.class.name(),
                 esc(&v.account),
                 v.times_us.last().copied().unwrap_or(0) as f64 / 1e6,
