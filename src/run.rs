@@ -55,7 +55,14 @@ pub struct Finished {
 /// The embedded reference server for a scenario without a target.
 pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
     let sc = &r.scenario;
+    // A jitter wave connects first and delays each login within its window: the embedded
+    // server's first-login deadline leaves the whole window (and the default) for it.
+    let mut limits = server::ServerLimits::default();
+    if let crate::scenario::Alignment::Jitter(window) = sc.cycle.alignment {
+        limits.login_timeout += window;
+    }
     ServerConfig {
+        limits,
         sdkappid: sc.target.sdkappid,
         key: sc.target.key.clone(),
         admin: sc.target.admin.clone(),

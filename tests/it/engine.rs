@@ -501,3 +501,26 @@ fn no_message_is_sent_after_the_hold_ends() {
     assert_eq!(t.get(Counter::ProtocolErrors), 0);
     assert_eq!(r.verdict.status, loginstorm::verdict::Status::Pass);
 }
+
+/// The embedded server's first-login deadline leaves a jitter wave its whole window: instances
+/// connect first and may wait that long before their login.
+#[test]
+fn the_embedded_server_waits_a_jitter_window_for_the_first_login() {
+    let load = |alignment: &str| {
+        let r = loginstorm::scenario::load_text(
+            &format!("[accounts]\ncount = 2\ninstances = \"Web*2\"\n[cycle]\nalignment = \"{alignment}\"\n"),
+            Path::new("."),
+            &[],
+        )
+        .unwrap();
+        loginstorm::run::embedded_server_config(&r)
+            .limits
+            .login_timeout
+    };
+    let default = loginstorm::server::ServerLimits::default().login_timeout;
+    assert_eq!(load("barrier"), default);
+    assert_eq!(
+        load("jitter:60s"),
+        default + std::time::Duration::from_secs(60)
+    );
+}
