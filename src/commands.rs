@@ -56,8 +56,8 @@ pub fn sig_gen(a: SigGenArgs) -> anyhow::Result<u8> {
     crate::protocol::check_user_id(&a.user)?;
     let time = a.time.unwrap_or_else(crate::unix_now);
     let sig = usersig::generate(
-        a.sdkappid,
-        &a.key,
+        a.app.sdkappid,
+        &a.app.key,
         &a.user,
         time,
         a.expire,
@@ -91,7 +91,7 @@ pub fn sig_verify(a: SigVerifyArgs) -> anyhow::Result<u8> {
             return Ok(exit::FAILED);
         }
     }
-    match usersig::verify(&a.sig, a.sdkappid, &a.key, &a.user, now) {
+    match usersig::verify(&a.sig, a.app.sdkappid, &a.app.key, &a.user, now) {
         Ok(_) => {
             println!("verdict: valid");
             Ok(exit::OK)

@@ -236,15 +236,22 @@ pub enum SigCommand {
     Verify(SigVerifyArgs),
 }
 
+/// The app a sig belongs to and the key that signs it (`sig gen` and `sig verify`).
 #[derive(Args, Debug)]
-pub struct SigGenArgs {
-    /// SDKAppID the sig is for.
+pub struct SigApp {
+    /// SDKAppID of the sig.
     #[arg(long, default_value_t = DEV_SDKAPPID, value_name = "N")]
     pub sdkappid: u64,
     /// Secret key (default: the development key the reference server uses by default).
     #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true,
           value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub key: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SigGenArgs {
+    #[command(flatten)]
+    pub app: SigApp,
     /// The userID the sig identifies.
     #[arg(long, value_name = "USER")]
     pub user: String,
@@ -261,13 +268,8 @@ pub struct SigGenArgs {
 
 #[derive(Args, Debug)]
 pub struct SigVerifyArgs {
-    /// SDKAppID the sig must be for.
-    #[arg(long, default_value_t = DEV_SDKAPPID, value_name = "N")]
-    pub sdkappid: u64,
-    /// Secret key (default: the development key).
-    #[arg(long, default_value = DEV_KEY, value_name = "KEY", hide_default_value = true,
-          value_parser = clap::builder::NonEmptyStringValueParser::new())]
-    pub key: String,
+    #[command(flatten)]
+    pub app: SigApp,
     /// The userID the sig must identify.
     #[arg(long, value_name = "USER")]
     pub user: String,
