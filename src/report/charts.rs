@@ -84,14 +84,7 @@ pub(super) fn line_chart(
         root.present()?;
         Ok(())
     })();
-    match drawn {
-        Ok(()) => format!("<figure>{svg}</figure>"),
-        Err(e) => format!(
-            "<p class=\"empty\">{}: not drawn ({})</p>",
-            esc(title),
-            esc(&e.to_string())
-        ),
-    }
+    figure(title, svg, drawn)
 }
 
 /// Each metric's percentile distribution, HdrHistogram style: x is 1/(1−p) on a log axis.
@@ -171,13 +164,7 @@ pub(super) fn percentile_chart(totals: &Snapshot) -> String {
         root.present()?;
         Ok(())
     })();
-    match drawn {
-        Ok(()) => format!("<figure>{svg}</figure>"),
-        Err(e) => format!(
-            "<p class=\"empty\">percentiles: not drawn ({})</p>",
-            esc(&e.to_string())
-        ),
-    }
+    figure("percentiles", svg, drawn)
 }
 
 pub(super) fn pts(series: &[Point], f: impl Fn(&Point) -> Option<f64>) -> Vec<(f64, f64)> {
@@ -205,4 +192,16 @@ pub(super) fn latency_over_time(
         x_max,
         false,
     )
+}
+
+/// A drawn chart as a figure, or a note naming what failed (the page is written either way).
+fn figure(title: &str, svg: String, drawn: Result<(), Box<dyn std::error::Error>>) -> String {
+    match drawn {
+        Ok(()) => format!("<figure>{svg}</figure>"),
+        Err(e) => format!(
+            "<p class=\"empty\">{}: not drawn ({})</p>",
+            esc(title),
+            esc(&e.to_string())
+        ),
+    }
 }
