@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(args),
+        Command::Merge(args) => merge(args),
         Command::Serve(args) => commands::serve(args),
         Command::Search(args) => search(args),
         Command::Sig(SigCommand::Gen(args)) => commands::sig_gen(args),
@@ -36,6 +37,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
+    if let Some(n) = args.processes {
+        let finished = if args.summary_json.as_deref() == Some(std::path::Path::new("-")) {
+            loginstorm::processes::run(&args, n, &mut std::io::stderr())?
+        } else {
+            loginstorm::processes::run(&args, n, &mut std::io::stdout())?
+        };
+        return Ok(exit_code(&finished));
+    }
     let resolved = loginstorm::scenario::load(&args.scenario, &args.common.set)?;
     let options = args.options();
     // `--summary-json -` owns stdout: the run's text goes to stderr.
@@ -44,10 +53,25 @@ fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
     } else {
         loginstorm::run::execute(resolved, options, &mut std::io::stdout())?
     };
-    Ok(match finished.verdict.status {
+    Ok(exit_code(&finished))
+}
+
+fn merge(args: loginstorm::cli::MergeArgs) -> anyhow::Result<u8> {
+    let options = args.options();
+    let finished = if options.summary_json.as_deref() == Some(std::path::Path::new("-")) {
+        loginstorm::merge::merge(&options, &mut std::io::stderr())?
+    } else {
+        loginstorm::merge::merge(&options, &mut std::io::stdout())?
+    };
+    Ok(exit_code(&finished))
+}
+
+/// PASS exits 0; FAIL and INCOMPLETE exit 1.
+fn exit_code(f: &loginstorm::run::Finished) -> u8 {
+    match f.verdict.status {
         loginstorm::verdict::Status::Pass => exit::OK,
         _ => exit::FAILED,
-    })
+    }
 }
 
 fn search(args: loginstorm::cli::SearchArgs) -> anyhow::Result<u8> {

@@ -24,6 +24,10 @@ pub struct Options {
     /// Overrides the scenario's target URL.
     pub target: Option<String>,
     pub out_dir: PathBuf,
+    /// Write the report exactly here instead of a new directory under `out_dir`.
+    pub report_dir: Option<PathBuf>,
+    /// Run only this share of the accounts.
+    pub shard: crate::shard::Shard,
     pub seed: Option<u64>,
     /// No live display.
     pub quiet: bool,
@@ -121,6 +125,16 @@ pub fn execute<W: Write>(
         resolved.scenario.seed = seed;
     }
     resolved.thresholds.extend(opts.thresholds.iter().cloned());
+    resolved.shard = opts.shard;
+    resolved.check_process_size()?;
+    if resolved.accounts_owned() == 0 {
+        anyhow::bail!(
+            "shard {} runs no account: the scenario has {} account(s), fewer than {} shards",
+            opts.shard,
+            resolved.scenario.accounts.count,
+            opts.shard.count
+        );
+    }
     let from_scenario =
         (!resolved.scenario.target.url.is_empty()).then(|| resolved.scenario.target.url.clone());
     let target = opts.target.clone().or(from_scenario);
@@ -140,26 +154,32 @@ pub fn execute<W: Write>(
             (h.url(), Some(h))
         }
     };
+    let place = match &opts.report_dir {
+        Some(d) => report::Place::At(d.clone()),
+        None => report::Place::Under(opts.out_dir.clone()),
+    };
     let mut writer = ReportWriter::create(
-        &opts.out_dir,
+        &place,
         &resolved,
         RunInfo {
             target: url.clone(),
             embedded: embedded.is_some(),
             overrides: opts.overrides.clone(),
+            extra_thresholds: opts.thresholds.iter().map(|t| t.to_string()).collect(),
+            started: std::time::SystemTime::now(),
         },
     )?;
     let mut progress = Progress::new(
         opts.quiet,
         resolved.planned_duration(),
         resolved.cycles_planned(),
-        resolved.stages.clone(),
+        resolved.own_stages(),
     );
     let metrics = match opts.metrics_listen {
         Some(addr) => {
             let m = crate::live_metrics::RunMetrics::new(
                 &resolved.scenario.name,
-                resolved.stages.clone(),
+                resolved.own_stages(),
             );
             let bound = m.serve(addr)?;
             eprintln!("metrics on http://{bound}/metrics");
@@ -180,6 +200,33 @@ pub fn execute<W: Write>(
     let embedded_used = embedded.is_some();
     drop(embedded);
     let summary = summary?;
+    conclude(
+        &resolved,
+        &url,
+        embedded_used,
+        &opts,
+        summary,
+        &mut writer,
+        &[],
+        out,
+    )
+}
+
+/// A finished load's results, written and judged: every end-of-run report, thresholds, the
+/// baseline comparison and the verdict (`shortfall`: why the results are not the whole run —
+/// `merge` names missing shards here — which makes the verdict INCOMPLETE). `run` and `merge`
+/// end the same way.
+#[allow(clippy::too_many_arguments)]
+pub fn conclude<W: Write>(
+    resolved: &Resolved,
+    url: &str,
+    embedded_used: bool,
+    opts: &Options,
+    summary: crate::model::RunSummary,
+    writer: &mut ReportWriter,
+    shortfall: &[String],
+    out: &mut W,
+) -> anyhow::Result<Finished> {
     let writing = std::time::Instant::now();
     writer.finish(
         summary.outcome,
@@ -194,7 +241,7 @@ pub fn execute<W: Write>(
         .planned_duration()
         .filter(|_| !resolved.stages.is_empty())
         .map(|d| report::Offered {
-            arrivals_per_s: crate::scenario::arrivals_until(&resolved.stages, d)
+            arrivals_per_s: crate::scenario::arrivals_until(&resolved.own_stages(), d)
                 / d.as_secs_f64().max(1e-9),
             instances_per_account: resolved.platforms.len(),
         });
@@ -229,6 +276,14 @@ pub fn execute<W: Write>(
         failed,
         regressions,
     );
+    if !shortfall.is_empty() {
+        verdict.status = verdict::Status::Incomplete;
+        // The shortfall comes first: every other figure is of a part of the run.
+        verdict.reasons.splice(
+            0..0,
+            shortfall.iter().map(|r| (verdict::Kind::Run, r.clone())),
+        );
+    }
     // Only the open model's latencies contain how late a cycle began; the closed model's run
     // from the actual send, so a late ramp start does not enter them.
     if resolved.scenario.load.model == crate::scenario::LoadModel::Open {
@@ -253,7 +308,7 @@ pub fn execute<W: Write>(
         &report::summary_json::RunIdentity {
             scenario: &resolved.scenario.name,
             seed: resolved.scenario.seed,
-            target: &url,
+            target: url,
             embedded_server: embedded_used,
             started: summary.started,
         },
@@ -284,7 +339,7 @@ pub fn execute<W: Write>(
     let page = report::html::render(&report::html::Page {
         scenario: &resolved.scenario.name,
         description: &resolved.scenario.description,
-        target: &url,
+        target: url,
         embedded: embedded_used,
         seed: resolved.scenario.seed,
         started: &started,

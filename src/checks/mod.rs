@@ -5,7 +5,7 @@
 //! server's own account, and it never reports what some acceptable order of overlapping logins
 //! explains: a login's effect happened somewhere between its send and its answer.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 use crate::policy::{KickType, Platform, Policy};
@@ -18,7 +18,7 @@ mod settle;
 use accounting::{End, Session};
 
 /// The invariants checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Class {
     Capacity,
     LostKick,
@@ -77,7 +77,7 @@ impl Class {
 }
 
 /// One broken promise, with what was expected and what was seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     pub class: Class,
     pub account: String,

@@ -70,6 +70,20 @@ Environment: LOGINSTORM_TARGET, LOGINSTORM_OUT, LOGINSTORM_SEED stand for --targ
     /// Percentiles measured within under two seconds, or with under 10 samples beyond them, and
     /// the rates of runs without a planned duration, are shown but not judged.
     Compare(CompareArgs),
+    /// Merge shard runs (`run --shard I/N`) into one report, judged as one run.
+    ///
+    /// Exact: histograms are added interval by interval (percentiles of the sum, never averaged
+    /// percentiles), counters summed, intervals aligned on UTC time, accounts with their kicks,
+    /// expectations and violations concatenated. The scenario's thresholds (and those each shard
+    /// was given with --threshold, plus any given here) and the verdict are judged on the
+    /// merged run. Shards of different scenarios or seeds are refused (exit 2); a missing,
+    /// unfinished (killed) or duplicated shard makes the merged run INCOMPLETE (exit 1).
+    ///
+    /// Exit codes as `run`: 0 PASS; 1 FAIL or INCOMPLETE; 2 could not merge.
+    #[command(after_help = "Examples:
+  loginstorm merge reports/shard-0 reports/shard-1 reports/shard-2 --out reports/merged
+  loginstorm merge /reports/run-42/shard-* --out /reports/run-42/merged --threshold 'login.p99 < 200ms'")]
+    Merge(MergeArgs),
     /// Run the reference server (protocol v1 on GET /ws, admin REST API on POST /v4/...).
     ///
     /// The first line on stdout is `listening on ws://HOST:PORT/ws`. Ctrl-C or SIGTERM stops it.
@@ -137,6 +151,22 @@ pub struct RunArgs {
     pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub tolerance: Tolerance,
+    /// Run only shard I of N: the accounts whose index n has n % N == I, with their share of
+    /// the open model's arrivals and the closed model's ramp, exactly as the unsharded run
+    /// would run them (same seed, same userIDs). Merge the shards' reports with `loginstorm
+    /// merge`. Kubernetes: `--shard $(JOB_COMPLETION_INDEX)/N` (deploy/k8s/).
+    #[arg(long, value_name = "I/N", conflicts_with = "processes")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Run the scenario as N shard processes on this machine (each with its own embedded
+    /// server when there is no target), show one live display, and merge their reports into
+    /// one report directory that holds the shards' under shards/. How one machine passes the
+    /// per-process open-file limit and uses every core.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), conflicts_with = "metrics_listen")]
+    pub processes: Option<u32>,
+    /// Write the report exactly into DIR (made if absent; refused if it already holds one)
+    /// instead of a new directory under --out.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
 }
 
 /// What a run (or each step of a search) goes against, and where its reports go.
@@ -200,6 +230,8 @@ impl RunArgs {
         crate::run::Options {
             target: self.common.target.clone(),
             out_dir: self.common.out.clone(),
+            report_dir: self.report_dir.clone(),
+            shard: self.shard.unwrap_or_default(),
             seed: self.common.seed,
             quiet: self.quiet,
             overrides: self.common.set.clone(),
@@ -208,6 +240,35 @@ impl RunArgs {
             compare: self.tolerance.options(),
             summary_json: self.summary_json.clone(),
             metrics_listen: self.metrics_listen,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// The shards' report directories (each made by `run --shard I/N`).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The merged report directory (made if absent; refused if it already holds a report).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A pass/fail limit judged on the merged run, added to the scenario's; repeatable.
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = parse_threshold)]
+    pub thresholds: Vec<crate::thresholds::Threshold>,
+    /// Also write summary.json here (`-` = stdout; the text then goes to stderr).
+    #[arg(long, value_name = "PATH|-")]
+    pub summary_json: Option<PathBuf>,
+}
+
+impl MergeArgs {
+    pub fn options(&self) -> crate::merge::Options {
+        crate::merge::Options {
+            dirs: self.dirs.clone(),
+            out: self.out.clone(),
+            thresholds: self.thresholds.clone(),
+            quiet: false,
+            summary_json: self.summary_json.clone(),
+            ..Default::default()
         }
     }
 }

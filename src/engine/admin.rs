@@ -14,18 +14,24 @@ use super::metrics::{self, Counter};
 use super::plan::Plan;
 use crate::usersig;
 
-/// Kick a random account every `every` until aborted.
+/// Kick a random account every `every` until aborted. `accounts` are this process's (its
+/// shard's): every shard draws the whole run's sequence and kicks the accounts it owns, so
+/// shards together kick what the unsharded run would.
 pub async fn kicker(plan: Arc<Plan>, accounts: Vec<Addr<Account>>, every: Duration, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed ^ 0xAD_0000);
     let mut iv = tokio::time::interval_at(Instant::now() + every, every);
     loop {
         iv.tick().await;
         let n = rng.u32(0..plan.accounts);
+        if !plan.shard.owns(n) {
+            continue;
+        }
+        let account = &accounts[plan.shard.local(n)];
         let sent = Instant::now();
-        accounts[n as usize].do_send(AdminKickSent { at: sent });
+        account.do_send(AdminKickSent { at: sent });
         metrics::count(Counter::AdminKicksSent);
         match kick(&plan, &plan.user_id(n)).await {
-            Ok(()) => accounts[n as usize].do_send(AdminKickAnswered { sent }),
+            Ok(()) => account.do_send(AdminKickAnswered { sent }),
             Err(_) => metrics::count(Counter::AdminKicksFailed),
         }
     }

@@ -149,11 +149,16 @@ async fn controller(
     let (note_tx, mut note_rx) = mpsc::unbounded_channel::<Note>();
     let active = Arc::new(AtomicUsize::new(0));
     let k = plan.platforms.len() as u64;
-    let accounts: Vec<Addr<Account>> = (0..sc.accounts.count)
+    // This process's accounts (all of them unless sharded), each under its global index:
+    // userID, seed, instance numbers and place in the schedule are the unsharded run's.
+    let shard = plan.shard;
+    let accounts: Vec<Addr<Account>> = shard
+        .accounts(sc.accounts.count)
         .map(|n| {
             let (plan, notes, active) = (plan.clone(), note_tx.clone(), active.clone());
             let seed = sc.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            Account::start_in_arbiter(&arbiters[n as usize % workers].handle(), move |ctx| {
+            let worker = shard.local(n) % workers;
+            Account::start_in_arbiter(&arbiters[worker].handle(), move |ctx| {
                 Account::new(plan, n, u64::from(n) * k, notes, seed, &active, ctx)
             })
         })
@@ -182,17 +187,20 @@ async fn controller(
     for (w, arb) in arbiters.iter().enumerate() {
         let (accts, stop) = (accounts.clone(), stop_pacing.clone());
         let (model, ramp, stages) = (sc.load.model, sc.load.ramp, resolved.stages.clone());
+        let all = sc.accounts.count as usize;
         arb.spawn(async move {
             let timer = match clock::Timer::new() {
                 Ok(t) => t,
                 Err(e) => return eprintln!("warning: no precise timer ({e}); pacing stopped"),
             };
-            let mine = |n: usize| n % accts.len() % workers == w;
             match model {
                 LoadModel::Closed => {
-                    for (n, a) in accts.iter().enumerate().filter(|(n, _)| mine(*n)) {
+                    for (j, a) in accts.iter().enumerate().filter(|(j, _)| j % workers == w) {
+                        // The ramp's place of the account's global index: shards together
+                        // start accounts when the unsharded run would.
+                        let n = shard.index as u64 + j as u64 * shard.count as u64;
                         let due = (ramp > 0.0)
-                            .then(|| start + Duration::from_secs_f64((n as u64 * k) as f64 / ramp));
+                            .then(|| start + Duration::from_secs_f64((n * k) as f64 / ramp));
                         if let Some(due) = due {
                             let _ = timer.sleep_until(due - clock::lead()).await;
                         }
@@ -203,13 +211,20 @@ async fn controller(
                     }
                 }
                 LoadModel::Open => {
+                    // Arrivals are dealt to the scenario's accounts in turn; this process
+                    // sends those of its own accounts, at the instants the unsharded run would.
+                    let mine = |next: usize| {
+                        let n = (next % all) as u32;
+                        shard.owns(n) && shard.local(n) % workers == w
+                    };
                     let schedule = arrivals::Arrivals::new(stages).enumerate();
-                    for (next, at) in schedule.filter(|(n, _)| mine(*n)) {
+                    for (next, at) in schedule.filter(|(next, _)| mine(*next)) {
                         let _ = timer.sleep_until((start + at) - clock::lead()).await;
                         if stop.load(Ordering::Relaxed) {
                             return;
                         }
-                        accts[next % accts.len()].do_send(Arrive {
+                        let n = (next % all) as u32;
+                        accts[shard.local(n)].do_send(Arrive {
                             intended: start + at,
                         });
                     }

@@ -30,7 +30,10 @@ pub struct Plan {
     pub hold: DelayRange,
     pub message_interval: Option<Duration>,
     pub message_to: MessageTo,
+    /// Accounts in the whole scenario (every shard's).
     pub accounts: u32,
+    /// The accounts this process runs.
+    pub shard: crate::shard::Shard,
     pub end: CycleEnd,
     pub connection: ConnectionMode,
     pub think: crate::scenario::Think,
@@ -84,6 +87,7 @@ impl Plan {
                 .then(|| Duration::from_secs_f64(1.0 / s.cycle.message_rate)),
             message_to: s.cycle.message_to,
             accounts: s.accounts.count,
+            shard: r.shard,
             end: s.cycle.end,
             connection: s.cycle.connection,
             think: s.cycle.think,

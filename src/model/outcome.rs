@@ -1,6 +1,6 @@
 //! How a run ended and what each account saw: the run's results beside its metrics.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 
 use crate::checks::Violation;
@@ -30,15 +30,29 @@ impl Outcome {
         }
     }
 
+    /// The outcome `name` gives (None for anything else, e.g. `running`).
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        [
+            Outcome::Completed,
+            Outcome::DurationReached,
+            Outcome::Interrupted,
+            Outcome::TargetLost,
+        ]
+        .into_iter()
+        .find(|o| o.name() == name)
+    }
+
     /// Whether the run went as planned (its numbers describe the whole plan).
     pub fn is_clean(self) -> bool {
         matches!(self, Outcome::Completed | Outcome::DurationReached)
     }
 }
 
-/// One row of `kicks.csv`.
-#[derive(Debug, Clone, Default)]
+/// One row of `kicks.csv` (and one line of `accounts.jsonl`, which `merge` reads back).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountReport {
+    /// The account's index in the scenario (its place in every shard's numbering).
+    pub index: u32,
     pub user: String,
     pub logins: u64,
     pub kicks: [u64; 4],

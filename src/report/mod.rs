@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 mod charts;
 pub mod html;
 mod junit;
+pub mod records;
 mod render;
 pub mod summary_json;
 mod tables;
@@ -31,6 +32,31 @@ pub struct RunInfo {
     pub target: String,
     pub embedded: bool,
     pub overrides: Vec<String>,
+    /// Thresholds given on the command line (`--threshold`), added to the scenario's.
+    pub extra_thresholds: Vec<String>,
+    /// When the run started (wall clock).
+    pub started: SystemTime,
+}
+
+/// Where a report directory goes.
+#[derive(Debug, Clone)]
+pub enum Place {
+    /// A new directory `<UTC time>-<scenario>` under this one (`run --out`).
+    Under(PathBuf),
+    /// Exactly this directory (`run --report-dir`, `merge --out`): made if absent, refused if
+    /// it already holds a report.
+    At(PathBuf),
+}
+
+/// The identity of a scenario for merging shards: a SHA-256 of the resolved scenario with its
+/// seed left out (the seed is compared on its own, so a mismatch names which differs).
+pub fn scenario_hash(s: &crate::scenario::Scenario) -> String {
+    use sha2::Digest;
+    let mut s = s.clone();
+    s.seed = 0;
+    let text = serde_json::to_string(&s).unwrap_or_default();
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub const SUMMARY_COLUMNS: [&str; 9] = [
@@ -128,6 +154,8 @@ pub struct ReportWriter {
     timeseries: csv::Writer<BufWriter<File>>,
     hlog: BufWriter<File>,
     serializer: V2DeflateSerializer,
+    /// `intervals.jsonl`: every interval exactly (see [`records`]).
+    intervals: BufWriter<File>,
     max_listed: usize,
     /// The open model's plan, for the offered rate (empty in the closed model).
     stages: Vec<crate::scenario::Stage>,
@@ -139,16 +167,32 @@ pub struct ReportWriter {
 
 impl ReportWriter {
     /// Make the run's directory and start the streamed files.
-    pub fn create(out: &Path, r: &Resolved, info: RunInfo) -> anyhow::Result<ReportWriter> {
-        let started = SystemTime::now();
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let safe = safe_name(&r.scenario.name);
-        let mut dir = out.join(format!("{stamp}-{safe}"));
-        let mut n = 2;
-        while dir.exists() {
-            dir = out.join(format!("{stamp}-{safe}-{n}"));
-            n += 1;
-        }
+    pub fn create(place: &Place, r: &Resolved, info: RunInfo) -> anyhow::Result<ReportWriter> {
+        let started = info.started;
+        let dir = match place {
+            Place::Under(out) => {
+                let stamp = chrono::DateTime::<chrono::Utc>::from(started)
+                    .format("%Y%m%dT%H%M%SZ")
+                    .to_string();
+                let safe = safe_name(&r.scenario.name);
+                let mut dir = out.join(format!("{stamp}-{safe}"));
+                let mut n = 2;
+                while dir.exists() {
+                    dir = out.join(format!("{stamp}-{safe}-{n}"));
+                    n += 1;
+                }
+                dir
+            }
+            Place::At(dir) => {
+                if dir.join("run.json").exists() {
+                    anyhow::bail!(
+                        "report directory {} already holds a report (run.json); give a new one",
+                        dir.display()
+                    );
+                }
+                dir.clone()
+            }
+        };
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create report directory {}", dir.display()))?;
         let mut timeseries =
@@ -176,21 +220,27 @@ impl ReportWriter {
             "target": info.target,
             "embedded_server": info.embedded,
             "overrides": info.overrides,
-            "started_at": chrono::Utc::now().to_rfc3339(),
+            "thresholds_added": info.extra_thresholds,
+            "shard": { "index": r.shard.index, "count": r.shard.count },
+            "accounts_run": r.accounts_owned(),
+            "scenario_hash": scenario_hash(&r.scenario),
+            "started_at": chrono::DateTime::<chrono::Utc>::from(started).to_rfc3339(),
             "ended_at": null,
             "elapsed_secs": null,
             "outcome": "running",
             "check_warnings": crate::scenario::check_warnings(r),
             "resolved_scenario": r.scenario,
         });
+        let intervals = BufWriter::new(File::create(dir.join(records::INTERVALS_FILE))?);
         let w = ReportWriter {
+            intervals,
             dir,
             run_json,
             timeseries,
             hlog,
             serializer,
             max_listed: r.scenario.checks.max_listed,
-            stages: r.stages.clone(),
+            stages: r.own_stages(),
             zero: None,
             series: Vec::new(),
         };
@@ -200,6 +250,12 @@ impl ReportWriter {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Fix the wall-clock time of the run's elapsed 0 (merge: the earliest shard's start);
+    /// otherwise it is taken at the first interval.
+    pub fn set_zero(&mut self, zero: chrono::DateTime<chrono::Utc>) {
+        self.zero = Some(zero);
     }
 
     /// The run's intervals as report.html charts them.
@@ -217,6 +273,20 @@ impl ReportWriter {
     /// load ended: CSV tables, thresholds, junit, summary.json, report.html).
     pub fn record_report_time(&mut self, secs: f64) -> anyhow::Result<()> {
         self.run_json["report_write_secs"] = serde_json::json!(secs);
+        self.write_run_json()
+    }
+
+    /// Record in `run.json` which shard reports this one merges, and what it lacks.
+    pub fn record_merge(
+        &mut self,
+        shards: Vec<(crate::shard::Shard, String)>,
+        shortfall: &[String],
+    ) -> anyhow::Result<()> {
+        self.run_json["merged_from"] = shards
+            .iter()
+            .map(|(s, dir)| serde_json::json!({ "shard": s.to_string(), "dir": dir }))
+            .collect();
+        self.run_json["merge_shortfall"] = serde_json::json!(shortfall);
         self.write_run_json()
     }
 
@@ -305,6 +375,16 @@ impl ReportWriter {
         }
         self.timeseries.write_record(&row)?;
         self.timeseries.flush()?;
+        let record = records::IntervalRecord::new(
+            i,
+            at.timestamp_millis(),
+            t.at.as_secs_f64(),
+            span,
+            t.live,
+        );
+        serde_json::to_writer(&mut self.intervals, &record)?;
+        self.intervals.write_all(b"\n")?;
+        self.intervals.flush()?;
         let start = t.at.saturating_sub(t.span);
         let mut log =
             IntervalLogWriterBuilder::new().begin_log_with(&mut self.hlog, &mut self.serializer)?;
@@ -340,6 +420,7 @@ impl ReportWriter {
         let mut f = csv::Writer::from_path(self.dir.join("violations.csv"))?;
         write_violations_csv(&mut f, accounts, self.max_listed)?;
         f.flush()?;
+        records::write_accounts(&self.dir.join(records::ACCOUNTS_FILE), accounts)?;
         self.run_json["outcome"] = outcome.name().into();
         self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
         self.run_json["elapsed_secs"] = elapsed.as_secs_f64().into();

@@ -31,6 +31,8 @@ pub struct Resolved {
     pub stages: Vec<Stage>,
     pub credentials: Option<Vec<(String, String)>>,
     pub thresholds: Vec<crate::model::Threshold>,
+    /// The share of the accounts this process runs (`--shard`; whole by default).
+    pub shard: crate::shard::Shard,
 }
 
 /// A scenario that cannot be run, naming the file, the key or the `--set` at fault.
@@ -152,6 +154,17 @@ fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), ScenarioError> 
     Ok(())
 }
 
+/// Resolve a scenario a report recorded (`run.json`'s `resolved_scenario`) for reporting on
+/// it — `merge` — without reading its credentials file, which a merge need not have.
+pub fn resolve_recorded(s: Scenario) -> Result<Resolved, ScenarioError> {
+    let credentials = s.target.credentials.clone();
+    let mut bare = s;
+    bare.target.credentials = None;
+    let mut r = resolve(bare, Path::new("."))?;
+    r.scenario.target.credentials = credentials;
+    Ok(r)
+}
+
 fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
     let limits: Limits = s
         .policy
@@ -164,17 +177,6 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
         return Err(ScenarioError::invalid(
             "accounts.count",
             "must be within 1..=10000000",
-        ));
-    }
-    let instances = u64::from(s.accounts.count) * platforms.len() as u64;
-    if instances > MAX_INSTANCES {
-        return Err(ScenarioError::invalid(
-            "accounts",
-            format!(
-                "count × instances = {} × {} = {instances} instances; one process runs at most {MAX_INSTANCES} (each is an actor created before the run): give several loginstorm processes a share of the accounts each",
-                s.accounts.count,
-                platforms.len()
-            ),
         ));
     }
     if s.server.workers > MAX_SERVER_WORKERS {
@@ -314,6 +316,7 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Resolved {
         thresholds,
+        shard: crate::shard::Shard::WHOLE,
         policy: Policy {
             limits,
             mode: s.policy.mode,
@@ -337,8 +340,51 @@ impl Resolved {
         }
     }
 
+    /// Instances this process runs: its shard's accounts × instances per account.
     pub fn instances(&self) -> u64 {
-        u64::from(self.scenario.accounts.count) * self.platforms.len() as u64
+        u64::from(self.accounts_owned()) * self.platforms.len() as u64
+    }
+
+    /// The open model's plan as this process offers it: the stages' rates × its share of the
+    /// accounts (what its reports and display call "offered"). The engine paces the whole
+    /// plan's arrivals and sends its own, so these are for figures only.
+    pub fn own_stages(&self) -> Vec<Stage> {
+        let f = self.shard_fraction();
+        self.stages
+            .iter()
+            .map(|s| Stage {
+                rate: s.rate * f,
+                over: s.over,
+            })
+            .collect()
+    }
+
+    /// Refuse a share too large for one process (each instance is an actor created before the
+    /// run): checked once the shard is known, so a large scenario can still run as shards.
+    pub fn check_process_size(&self) -> Result<(), ScenarioError> {
+        let instances = self.instances();
+        if instances > MAX_INSTANCES {
+            return Err(ScenarioError::invalid(
+                "accounts",
+                format!(
+                    "this process would run {} accounts × {} instances = {instances} instances; one process runs at most {MAX_INSTANCES} (each is an actor created before the run): split the accounts over processes with `run --processes N` or `run --shard I/N`",
+                    self.accounts_owned(),
+                    self.platforms.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Accounts this process runs (all of them unless sharded).
+    pub fn accounts_owned(&self) -> u32 {
+        self.shard.owned(self.scenario.accounts.count)
+    }
+
+    /// The share of the open model's arrivals (and of the closed model's ramp) that goes to this
+    /// process's accounts: arrivals are dealt to accounts in turn.
+    pub fn shard_fraction(&self) -> f64 {
+        f64::from(self.accounts_owned()) / f64::from(self.scenario.accounts.count.max(1))
     }
 
     /// How long the run is planned to last, when that is known up front.

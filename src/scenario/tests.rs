@@ -147,18 +147,32 @@ fn credentials_skip_a_header_and_name_file_lines() {
 fn sizes_are_refused_before_anything_is_made() {
     let bad = |extra: &str| {
         let s = parse(extra, &[]).unwrap();
-        resolve(s, Path::new(".")).unwrap_err().to_string()
+        match resolve(s, Path::new(".")) {
+            Ok(r) => r.check_process_size().unwrap_err().to_string(),
+            Err(e) => e.to_string(),
+        }
     };
     let e = bad("[accounts]\ncount = 2000000\ninstances = \"Web*64\"\n");
     assert!(
-        e.contains("128000000 instances") && e.contains("2000000"),
+        e.contains("128000000 instances") && e.contains("2000000") && e.contains("--shard"),
         "{e}"
     );
+    // The same scenario as 64 shards: each process's share fits.
+    let mut r = resolve(
+        parse("[accounts]\ncount = 2000000\ninstances = \"Web*64\"\n", &[]).unwrap(),
+        Path::new("."),
+    )
+    .unwrap();
+    r.shard = "5/64".parse().unwrap();
+    assert!(r.check_process_size().is_ok());
     let e = bad("[accounts]\ncount = 2\n[server]\nworkers = 100000000\n");
     assert!(e.contains("server.workers"), "{e}");
     let ok = parse("[accounts]\ncount = 1000000\ninstances = \"Web*2\"\n", &[]).unwrap();
     assert!(
-        resolve(ok, Path::new(".")).is_ok(),
+        resolve(ok, Path::new("."))
+            .unwrap()
+            .check_process_size()
+            .is_ok(),
         "2,000,000 is the limit"
     );
 }

@@ -105,6 +105,7 @@ impl Account {
             settle_due: None,
             expiry_timers: vec![None; k],
             report: AccountReport {
+                index: n,
                 user,
                 expected: plan.expected_per_wave.map(|_| (0, 0)),
                 ..Default::default()

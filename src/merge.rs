@@ -1,0 +1,425 @@
+//! `loginstorm merge`: shards' report directories become one report, judged globally.
+//!
+//! Exact, not estimated: every interval's histograms are added (percentiles of the sum, never an
+//! average of percentiles), counters summed, intervals aligned on UTC time, accounts (with their
+//! kicks, expectations and violations) concatenated in the scenario's order. Thresholds and the
+//! verdict are then judged on the merged run by the same code as `run` (`run::conclude`), with
+//! the same exit codes. Shards of different scenarios or seeds are refused and named; a missing,
+//! unfinished or duplicated shard makes the result INCOMPLETE — never silently partial.
+
+use anyhow::Context as _;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::model::{AccountReport, Generator, Outcome, RunSummary, Snapshot, Tick};
+use crate::report::records::{self, IntervalRecord};
+use crate::report::{Place, ReportWriter, RunInfo};
+use crate::scenario::Scenario;
+use crate::shard::Shard;
+use crate::thresholds::Threshold;
+
+/// What `merge` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub dirs: Vec<PathBuf>,
+    /// The merged report directory (made; refused if it already holds a report).
+    pub out: PathBuf,
+    /// Added to the thresholds the shards ran with.
+    pub thresholds: Vec<Threshold>,
+    pub quiet: bool,
+    pub summary_json: Option<PathBuf>,
+    /// A baseline report directory to compare the merged run with.
+    pub baseline: Option<PathBuf>,
+    pub compare: crate::compare::Options,
+}
+
+/// One shard's finished run, read back from its report directory.
+struct ShardRun {
+    dir: PathBuf,
+    shard: Shard,
+    scenario: Scenario,
+    hash: String,
+    thresholds_added: Vec<String>,
+    target: String,
+    embedded: bool,
+    outcome: Outcome,
+    elapsed: Duration,
+    generator: Generator,
+    intervals: Vec<IntervalRecord>,
+    accounts: Vec<AccountReport>,
+}
+
+impl ShardRun {
+    /// Wall-clock milliseconds (UTC) of the shard's elapsed 0.
+    fn zero_ms(&self) -> Option<i64> {
+        self.intervals
+            .first()
+            .map(|r| r.end_unix_ms - (r.at_s * 1e3).round() as i64)
+    }
+}
+
+/// A report directory read back: a finished shard, or one that never finished.
+enum Read {
+    Finished(Box<ShardRun>),
+    Unfinished { shard: Shard, why: String },
+}
+
+fn str_field<'a>(j: &'a serde_json::Value, key: &str, dir: &Path) -> anyhow::Result<&'a str> {
+    j[key]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("{}: run.json has no {key:?}", dir.display()))
+}
+
+fn read_dir(dir: &Path) -> anyhow::Result<Read> {
+    let path = dir.join("run.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{} is not a loginstorm report directory (cannot read run.json)",
+            dir.display()
+        )
+    })?;
+    let j: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    let shard = match (j["shard"]["index"].as_u64(), j["shard"]["count"].as_u64()) {
+        (Some(i), Some(n)) => Shard {
+            index: i as u32,
+            count: n as u32,
+        },
+        _ => Shard::WHOLE,
+    };
+    let outcome_name = str_field(&j, "outcome", dir)?;
+    let Some(outcome) = Outcome::from_name(outcome_name) else {
+        return Ok(Read::Unfinished {
+            shard,
+            why: format!(
+                "shard {shard} in {} did not finish (run.json says {outcome_name:?}: killed, or still running)",
+                dir.display()
+            ),
+        });
+    };
+    if !dir.join(records::ACCOUNTS_FILE).exists() {
+        return Ok(Read::Unfinished {
+            shard,
+            why: format!(
+                "shard {shard} in {} has no {} (it stopped while writing its report)",
+                dir.display(),
+                records::ACCOUNTS_FILE
+            ),
+        });
+    }
+    let scenario: Scenario = serde_json::from_value(j["resolved_scenario"].clone())
+        .with_context(|| format!("{}: run.json's resolved_scenario", dir.display()))?;
+    let (intervals, _) = records::read_intervals_from(&dir.join(records::INTERVALS_FILE), 0)?;
+    let accounts = records::read_accounts(&dir.join(records::ACCOUNTS_FILE))?;
+    let g = &j["generator"];
+    let secs = |v: &serde_json::Value| Duration::from_secs_f64(v.as_f64().unwrap_or(0.0).max(0.0));
+    Ok(Read::Finished(Box::new(ShardRun {
+        dir: dir.to_path_buf(),
+        shard,
+        hash: j["scenario_hash"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| crate::report::scenario_hash(&scenario)),
+        scenario,
+        thresholds_added: j["thresholds_added"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        target: str_field(&j, "target", dir)?.to_string(),
+        embedded: j["embedded_server"].as_bool().unwrap_or(false),
+        outcome,
+        elapsed: secs(&j["elapsed_secs"]),
+        generator: Generator {
+            cpu: secs(&g["cpu_secs"]),
+            window: secs(&g["load_window_secs"]),
+            cycles: g["cycles"].as_u64().unwrap_or(0),
+        },
+        intervals,
+        accounts,
+    })))
+}
+
+/// Shards that cannot be merged into one run: a clear error (exit 2), naming them.
+fn check_same_run(runs: &[&ShardRun]) -> anyhow::Result<()> {
+    let first = runs[0];
+    for r in &runs[1..] {
+        if r.hash != first.hash {
+            anyhow::bail!(
+                "{} and {} are runs of different scenarios ({:?}, scenario hash {}… vs {:?}, {}…): merge shards of one run only",
+                first.dir.display(),
+                r.dir.display(),
+                first.scenario.name,
+                &first.hash[..12.min(first.hash.len())],
+                r.scenario.name,
+                &r.hash[..12.min(r.hash.len())]
+            );
+        }
+        if r.scenario.seed != first.scenario.seed {
+            anyhow::bail!(
+                "{} ran with seed {} but {} with seed {}: shards of one run share its seed",
+                first.dir.display(),
+                first.scenario.seed,
+                r.dir.display(),
+                r.scenario.seed
+            );
+        }
+        if r.shard.count != first.shard.count {
+            anyhow::bail!(
+                "{} is shard {} but {} is shard {}: shards of one run are split the same way",
+                first.dir.display(),
+                first.shard,
+                r.dir.display(),
+                r.shard
+            );
+        }
+        if r.thresholds_added != first.thresholds_added {
+            anyhow::bail!(
+                "{} and {} were given different --threshold flags ({:?} vs {:?})",
+                first.dir.display(),
+                r.dir.display(),
+                first.thresholds_added,
+                r.thresholds_added
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The worst way a shard ended is how the merged run ended.
+fn merged_outcome(outcomes: impl Iterator<Item = Outcome>) -> Outcome {
+    let rank = |o: Outcome| match o {
+        Outcome::Completed => 0,
+        Outcome::DurationReached => 1,
+        Outcome::TargetLost => 2,
+        Outcome::Interrupted => 3,
+    };
+    outcomes
+        .max_by_key(|o| rank(*o))
+        .unwrap_or(Outcome::Completed)
+}
+
+/// One merged interval: everything the shards recorded in that second of the merged run.
+struct Bucket {
+    /// Where the interval ends, in milliseconds of the merged run: its whole second, or for
+    /// the last one the moment the last shard's report ended.
+    end_ms: i64,
+    snapshot: Snapshot,
+    /// Each shard's live sessions as of this bucket (the last value it reported).
+    live: Vec<Option<i64>>,
+}
+
+/// Align the shards' intervals on UTC time: each merged interval is one second of the merged
+/// run (counted from the earliest shard's start) and holds every shard interval that ended in
+/// it, added exactly.
+fn align(runs: &[&ShardRun], zero_ms: i64) -> anyhow::Result<Vec<Bucket>> {
+    let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
+    let mut last_end = 0i64;
+    for (i, r) in runs.iter().enumerate() {
+        for rec in &r.intervals {
+            let s = rec
+                .snapshot()
+                .with_context(|| format!("{}: {}", r.dir.display(), records::INTERVALS_FILE))?;
+            let since = rec.end_unix_ms - zero_ms;
+            let second = (since + 999).div_euclid(1000).max(1);
+            let b = buckets.entry(second).or_insert_with(|| Bucket {
+                end_ms: 0,
+                snapshot: Snapshot::default(),
+                live: vec![None; runs.len()],
+            });
+            b.snapshot.add(&s);
+            b.live[i] = Some(rec.live);
+            last_end = last_end.max(since);
+        }
+    }
+    // Carry each shard's live count forward into the seconds where it reported nothing.
+    let mut last = vec![0i64; runs.len()];
+    let mut out = Vec::with_capacity(buckets.len());
+    for (second, mut b) in buckets {
+        for (i, l) in b.live.iter_mut().enumerate() {
+            last[i] = l.unwrap_or(last[i]);
+            *l = Some(last[i]);
+        }
+        b.end_ms = second * 1000;
+        out.push(b);
+    }
+    if let Some(b) = out.last_mut() {
+        b.end_ms = last_end;
+    }
+    Ok(out)
+}
+
+/// Merge shard report directories into `opts.out`; prints the merged summary and verdict to
+/// `out` like `run` does.
+pub fn merge<W: Write>(opts: &Options, out: &mut W) -> anyhow::Result<crate::run::Finished> {
+    if opts.dirs.is_empty() {
+        anyhow::bail!("merge needs at least one shard report directory");
+    }
+    let mut finished: Vec<ShardRun> = Vec::new();
+    let mut shortfall: Vec<String> = Vec::new();
+    let mut unfinished: Vec<Shard> = Vec::new();
+    for d in &opts.dirs {
+        match read_dir(d)? {
+            Read::Finished(r) => finished.push(*r),
+            Read::Unfinished { shard, why } => {
+                unfinished.push(shard);
+                shortfall.push(why);
+            }
+        }
+    }
+    if finished.is_empty() {
+        anyhow::bail!(
+            "no shard finished, nothing to merge: {}",
+            shortfall.join("; ")
+        );
+    }
+    // One run per shard index: the first given is merged, a second is named.
+    finished.sort_by_key(|r| r.shard.index);
+    let mut runs: Vec<&ShardRun> = Vec::new();
+    for r in &finished {
+        match runs.iter().find(|k| k.shard == r.shard) {
+            Some(k) => shortfall.push(format!(
+                "shard {} given twice ({} and {}); only the first was merged",
+                r.shard,
+                k.dir.display(),
+                r.dir.display()
+            )),
+            None => runs.push(r),
+        }
+    }
+    check_same_run(&runs)?;
+    let count = runs[0].shard.count;
+    let missing: Vec<String> = (0..count)
+        .filter(|i| runs.iter().all(|r| r.shard.index != *i))
+        .filter(|i| unfinished.iter().all(|u| u.index != *i))
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        shortfall.push(format!(
+            "shard(s) {} missing: the merged figures cover {} of {count} shard(s)",
+            missing.join(", "),
+            runs.len()
+        ));
+    }
+
+    let first = runs[0];
+    let mut resolved = crate::scenario::resolve_recorded(first.scenario.clone())
+        .with_context(|| format!("{}: the recorded scenario", first.dir.display()))?;
+    for t in &first.thresholds_added {
+        resolved.thresholds.push(
+            t.parse()
+                .map_err(|e| anyhow::anyhow!("{}: threshold {t:?}: {e}", first.dir.display()))?,
+        );
+    }
+    resolved.thresholds.extend(opts.thresholds.iter().cloned());
+
+    let zero_ms = runs
+        .iter()
+        .filter_map(|r| r.zero_ms())
+        .min()
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let zero = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(zero_ms)
+        .ok_or_else(|| anyhow::anyhow!("shard start time out of range"))?;
+    let elapsed_ms = runs
+        .iter()
+        .map(|r| r.zero_ms().unwrap_or(zero_ms) - zero_ms + r.elapsed.as_millis() as i64)
+        .max()
+        .unwrap_or(0)
+        .max(0);
+    let elapsed = Duration::from_millis(elapsed_ms as u64);
+    let buckets = align(&runs, zero_ms)?;
+
+    let targets: Vec<&str> = runs.iter().map(|r| r.target.as_str()).collect();
+    let embedded = runs.iter().all(|r| r.embedded);
+    let url = if targets.iter().all(|t| *t == targets[0]) {
+        targets[0].to_string()
+    } else if embedded {
+        format!("{} embedded servers (one per shard)", runs.len())
+    } else {
+        targets.join(" ")
+    };
+    let mut writer = ReportWriter::create(
+        &Place::At(opts.out.clone()),
+        &resolved,
+        RunInfo {
+            target: url.clone(),
+            embedded,
+            overrides: Vec::new(),
+            extra_thresholds: opts.thresholds.iter().map(|t| t.to_string()).collect(),
+            started: zero.into(),
+        },
+    )?;
+    writer.set_zero(zero);
+    writer.record_merge(
+        runs.iter()
+            .map(|r| (r.shard, r.dir.display().to_string()))
+            .collect(),
+        &shortfall,
+    )?;
+    let mut totals = Snapshot::default();
+    let mut prev_ms = 0i64;
+    for b in &buckets {
+        totals.add(&b.snapshot);
+        let end = b.end_ms.max(prev_ms);
+        let live = b.live.iter().map(|l| l.unwrap_or(0)).sum();
+        writer.tick(&Tick {
+            at: Duration::from_millis(end.max(0) as u64),
+            span: Duration::from_millis((end - prev_ms).max(0) as u64),
+            live,
+            interval: &b.snapshot,
+            totals: &totals,
+        })?;
+        prev_ms = end;
+    }
+    let mut accounts: Vec<AccountReport> = runs
+        .iter()
+        .flat_map(|r| r.accounts.iter().cloned())
+        .collect();
+    accounts.sort_by_key(|a| a.index);
+    let generator = Generator {
+        cpu: runs.iter().map(|r| r.generator.cpu).sum(),
+        window: runs
+            .iter()
+            .map(|r| r.generator.window)
+            .max()
+            .unwrap_or_default(),
+        cycles: runs.iter().map(|r| r.generator.cycles).sum(),
+    };
+    let summary = RunSummary {
+        outcome: merged_outcome(runs.iter().map(|r| r.outcome)),
+        totals,
+        accounts,
+        generator,
+        started: zero.into(),
+        elapsed,
+    };
+    if !opts.quiet {
+        writeln!(
+            out,
+            "merged {} shard(s) of {count} into {}",
+            runs.len(),
+            opts.out.display()
+        )?;
+    }
+    let run_opts = crate::run::Options {
+        summary_json: opts.summary_json.clone(),
+        baseline: opts.baseline.clone(),
+        compare: opts.compare.clone(),
+        ..Default::default()
+    };
+    crate::run::conclude(
+        &resolved,
+        &url,
+        embedded,
+        &run_opts,
+        summary,
+        &mut writer,
+        &shortfall,
+        out,
+    )
+}
