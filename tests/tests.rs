@@ -46,3 +46,6 @@ mod props;
 
 #[path = "it/live_metrics.rs"]
 mod live_metrics;
+
+#[path = "it/shards.rs"]
+mod shards;
