@@ -145,6 +145,33 @@ fn read_dir(dir: &Path) -> anyhow::Result<Read> {
     })))
 }
 
+/// The report directories to merge: each given directory, or — for one that holds no report
+/// itself — every subdirectory of it that does (`/reports/run-1/shards`, where a Kubernetes
+/// Job's pods or `run --processes` put theirs), in name order.
+fn expand(dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for d in dirs {
+        if d.join("run.json").exists() || !d.is_dir() {
+            out.push(d.clone());
+            continue;
+        }
+        let mut inner: Vec<PathBuf> = std::fs::read_dir(d)
+            .with_context(|| format!("cannot list {}", d.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("run.json").exists())
+            .collect();
+        if inner.is_empty() {
+            anyhow::bail!(
+                "{} is not a loginstorm report directory and holds none (no run.json in it or its subdirectories)",
+                d.display()
+            );
+        }
+        inner.sort();
+        out.extend(inner);
+    }
+    Ok(out)
+}
+
 /// Shards that cannot be merged into one run: a clear error (exit 2), naming them.
 fn check_same_run(runs: &[&ShardRun]) -> anyhow::Result<()> {
     let first = runs[0];
@@ -263,7 +290,7 @@ pub fn merge<W: Write>(opts: &Options, out: &mut W) -> anyhow::Result<crate::run
     let mut finished: Vec<ShardRun> = Vec::new();
     let mut shortfall: Vec<String> = Vec::new();
     let mut unfinished: Vec<Shard> = Vec::new();
-    for d in &opts.dirs {
+    for d in &expand(&opts.dirs)? {
         match read_dir(d)? {
             Read::Finished(r) => finished.push(*r),
             Read::Unfinished { shard, why } => {

@@ -65,6 +65,10 @@ fn spawn(args: &RunArgs, shard: Shard, dir: &Path, log: &Path) -> anyhow::Result
     if let Some(seed) = args.common.seed {
         cmd.arg("--seed").arg(seed.to_string());
     }
+    // The key travels in the environment, never in a child's arguments.
+    if let Some(k) = &args.common.key {
+        cmd.env("LOGINSTORM_KEY", k);
+    }
     for s in &args.common.set {
         cmd.arg("--set").arg(s);
     }
@@ -123,6 +127,9 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
     let mut resolved = crate::scenario::load(&args.scenario, &args.common.set)?;
     if let Some(seed) = args.common.seed {
         resolved.scenario.seed = seed;
+    }
+    if let Some(k) = &args.common.key {
+        resolved.scenario.target.key = k.clone();
     }
     if n > resolved.scenario.accounts.count {
         anyhow::bail!(

@@ -28,6 +28,8 @@ pub struct Options {
     pub report_dir: Option<PathBuf>,
     /// Run only this share of the accounts.
     pub shard: crate::shard::Shard,
+    /// Overrides the scenario's `target.key`.
+    pub key: Option<String>,
     pub seed: Option<u64>,
     /// No live display.
     pub quiet: bool,
@@ -123,6 +125,12 @@ pub fn execute<W: Write>(
 ) -> anyhow::Result<Finished> {
     if let Some(seed) = opts.seed {
         resolved.scenario.seed = seed;
+    }
+    if let Some(key) = &opts.key {
+        if key.is_empty() {
+            anyhow::bail!("--key (or LOGINSTORM_KEY) is empty");
+        }
+        resolved.scenario.target.key = key.clone();
     }
     resolved.thresholds.extend(opts.thresholds.iter().cloned());
     resolved.shard = opts.shard;

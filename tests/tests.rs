@@ -49,3 +49,6 @@ mod live_metrics;
 
 #[path = "it/shards.rs"]
 mod shards;
+
+#[path = "it/deploy.rs"]
+mod deploy;

@@ -155,7 +155,12 @@ pub struct RunArgs {
     /// the open model's arrivals and the closed model's ramp, exactly as the unsharded run
     /// would run them (same seed, same userIDs). Merge the shards' reports with `loginstorm
     /// merge`. Kubernetes: `--shard $(JOB_COMPLETION_INDEX)/N` (deploy/k8s/).
-    #[arg(long, value_name = "I/N", conflicts_with = "processes")]
+    #[arg(
+        long,
+        value_name = "I/N",
+        conflicts_with = "processes",
+        env = "LOGINSTORM_SHARD"
+    )]
     pub shard: Option<crate::shard::Shard>,
     /// Run the scenario as N shard processes on this machine (each with its own embedded
     /// server when there is no target), show one live display, and merge their reports into
@@ -191,6 +196,16 @@ pub struct Common {
     /// Seed for every random choice (overrides the scenario's `seed`).
     #[arg(long, value_name = "N", env = "LOGINSTORM_SEED")]
     pub seed: Option<u64>,
+    /// The secret key UserSigs are signed with (overrides `target.key`). Prefer the
+    /// environment variable (a CI secret, a Kubernetes Secret): it stays out of process
+    /// listings. Reports never show it.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "LOGINSTORM_KEY",
+        hide_env_values = true
+    )]
+    pub key: Option<String>,
 }
 
 /// How much worse than the baseline is still fine.
@@ -232,6 +247,7 @@ impl RunArgs {
             out_dir: self.common.out.clone(),
             report_dir: self.report_dir.clone(),
             shard: self.shard.unwrap_or_default(),
+            key: self.common.key.clone(),
             seed: self.common.seed,
             quiet: self.quiet,
             overrides: self.common.set.clone(),
@@ -246,7 +262,8 @@ impl RunArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct MergeArgs {
-    /// The shards' report directories (each made by `run --shard I/N`).
+    /// The shards' report directories (each made by `run --shard I/N`), or a directory that
+    /// holds them (every subdirectory with a run.json is merged).
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
     /// The merged report directory (made if absent; refused if it already holds a report).

@@ -80,6 +80,7 @@ impl SearchArgs {
             target: self.common.target.clone(),
             out_dir: self.common.out.clone(),
             seed: self.common.seed,
+            key: self.common.key.clone(),
         })
     }
 }

@@ -48,6 +48,17 @@ pub enum Place {
     At(PathBuf),
 }
 
+/// What a report may show of the scenario: everything but the secret key (reports are
+/// uploaded as CI artifacts and shared). The dev key of the reference server is public and
+/// stays, so a report says which one a run used.
+pub fn redacted(s: &crate::scenario::Scenario) -> crate::scenario::Scenario {
+    let mut s = s.clone();
+    if s.target.key != crate::server::DEV_KEY {
+        s.target.key = "(redacted)".into();
+    }
+    s
+}
+
 /// The identity of a scenario for merging shards: a SHA-256 of the resolved scenario with its
 /// seed left out (the seed is compared on its own, so a mismatch names which differs).
 pub fn scenario_hash(s: &crate::scenario::Scenario) -> String {
@@ -229,7 +240,7 @@ impl ReportWriter {
             "elapsed_secs": null,
             "outcome": "running",
             "check_warnings": crate::scenario::check_warnings(r),
-            "resolved_scenario": r.scenario,
+            "resolved_scenario": redacted(&r.scenario),
         });
         let intervals = BufWriter::new(File::create(dir.join(records::INTERVALS_FILE))?);
         let w = ReportWriter {

@@ -25,6 +25,8 @@ pub struct SearchOptions {
     pub target: Option<String>,
     pub out_dir: PathBuf,
     pub seed: Option<u64>,
+    /// Overrides the scenario's `target.key`.
+    pub key: Option<String>,
 }
 
 /// The columns of search.csv (docs/reports.md).
@@ -99,6 +101,7 @@ pub fn search<W: Write>(o: &SearchOptions, out: &mut W) -> anyhow::Result<Search
                 target: o.target.clone(),
                 out_dir: steps_dir.clone(),
                 seed: o.seed,
+                key: o.key.clone(),
                 quiet: true,
                 overrides: step_sets(o, rate),
                 thresholds: o.slos.clone(),
