@@ -491,3 +491,45 @@ fn ci_gets_plain_lines_live_violations_and_a_step_summary() {
         "{md}"
     );
 }
+
+#[test]
+fn the_key_comes_from_the_environment_and_never_reaches_a_report() {
+    let tmp = TempDir::new();
+    let (mut server, url) = crate::util::spawn_serve_with(&["--key", "s3cr3t-app-key"]);
+    let scenario = tmp.path().join("k.toml");
+    std::fs::write(
+        &scenario,
+        "[accounts]\ncount = 3\ninstances = \"Web\"\n[cycle]\ncycles = 1\nhold = \"10ms\"\n",
+    )
+    .unwrap();
+    let run = |key: Option<&str>, dir: &str| {
+        let mut c = bin();
+        c.arg("run")
+            .arg(&scenario)
+            .args(["--quiet", "--target", &url, "--report-dir"])
+            .arg(tmp.path().join(dir))
+            .env_remove("LOGINSTORM_KEY");
+        if let Some(k) = key {
+            c.env("LOGINSTORM_KEY", k);
+        }
+        c.output().unwrap()
+    };
+    // The scenario's (default) key is not the backend's: every login is refused.
+    let o = run(None, "without");
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(Some("s3cr3t-app-key"), "with");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    for entry in std::fs::read_dir(tmp.path().join("with")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        assert!(!text.contains("s3cr3t-app-key"));
+    }
+    let j = run_json(&tmp.path().join("with"));
+    assert_eq!(j["resolved_scenario"]["target"]["key"], "(redacted)");
+    let _ = server.kill();
+    let _ = server.wait();
+}
