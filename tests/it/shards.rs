@@ -456,3 +456,57 @@ fn a_shard_killed_under_run_processes_makes_the_run_incomplete() {
         text(&o)
     );
 }
+
+#[test]
+fn ctrl_c_under_run_processes_reaches_every_shard_and_still_merges() {
+    let tmp = TempDir::new();
+    let long = write(
+        &tmp,
+        "long.toml",
+        &CLOSED
+            .replace("cycles = 2", "cycles = 0")
+            .replace("ramp = 500.0", "ramp = 500.0\nduration = \"30s\""),
+    );
+    let dir = tmp.path().join("procs");
+    let parent = bin()
+        .arg("run")
+        .arg(&long)
+        .args(["--processes", "2", "--quiet", "--report-dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !(0..2).all(|i| {
+        dir.join(format!("shards/shard-{i}/intervals.jsonl"))
+            .metadata()
+            .is_ok_and(|m| m.len() > 0)
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "shards never reported"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The parent alone gets the signal (its children are in their own process group, as a
+    // terminal's Ctrl-C would leave them); it must pass it on, wait, and merge.
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &parent.id().to_string()])
+        .status();
+    let o = parent.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("verdict: INCOMPLETE — the run was interrupted"),
+        "{}",
+        text(&o)
+    );
+    for d in [
+        dir.join("shards/shard-0"),
+        dir.join("shards/shard-1"),
+        dir.clone(),
+    ] {
+        let j: serde_json::Value = serde_json::from_str(&read(&d, "run.json")).unwrap();
+        assert_eq!(j["outcome"], "interrupted", "{}", d.display());
+    }
+}
