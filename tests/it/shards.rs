@@ -34,7 +34,8 @@ model = "closed"
 ramp = 500.0
 "#;
 
-/// The open model: 40 arrivals dealt to 10 accounts.
+/// The open model: 40 arrivals dealt to 10 accounts, then a second without arrivals so the
+/// last one is not racing the planned end.
 const OPEN: &str = r#"
 name = "shardy-open"
 seed = 3
@@ -46,7 +47,7 @@ instances = "Web"
 hold = "20ms"
 [load]
 model = "open"
-stages = "20,1ms;20,2s"
+stages = "20,1ms;20,2s;0,1ms;0,1s"
 "#;
 
 /// Counters that do not depend on timing in these scenarios (messages, probes of settling
