@@ -14,6 +14,7 @@ pub mod merge;
 pub mod model;
 pub mod policy;
 pub mod processes;
+pub mod profile;
 pub mod progress;
 pub mod protocol;
 pub mod report;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::model::{AccountReport, Generator, Outcome, RunSummary, Snapshot, Tick};
 use crate::report::records::{self, IntervalRecord};
-use crate::report::{Place, ReportWriter, RunInfo};
+use crate::report::{Place, ReportWriter, RunInfo, UNMATCHED_FILE};
 use crate::scenario::Scenario;
 use crate::shard::Shard;
 use crate::thresholds::Threshold;
@@ -417,7 +417,14 @@ pub fn merge<W: Write>(opts: &Options, out: &mut W) -> anyhow::Result<crate::run
             .unwrap_or_default(),
         cycles: runs.iter().map(|r| r.generator.cycles).sum(),
     };
+    let unmatched = runs
+        .iter()
+        .filter_map(|r| std::fs::read_to_string(r.dir.join(UNMATCHED_FILE)).ok())
+        .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
+        .take(crate::engine::plan::UNMATCHED_KEPT)
+        .collect();
     let summary = RunSummary {
+        unmatched,
         outcome: merged_outcome(runs.iter().map(|r| r.outcome)),
         totals,
         accounts,

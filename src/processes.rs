@@ -65,6 +65,16 @@ fn spawn(args: &RunArgs, shard: Shard, dir: &Path, log: &Path) -> anyhow::Result
     if let Some(seed) = args.common.seed {
         cmd.arg("--seed").arg(seed.to_string());
     }
+    if let Some(p) = &args.common.protocol {
+        // A file named from here: children start here too, but say it absolutely anyway.
+        let path = std::path::Path::new(p);
+        let spec = if path.exists() {
+            std::fs::canonicalize(path).map_or_else(|_| p.clone(), |a| a.display().to_string())
+        } else {
+            p.clone()
+        };
+        cmd.arg("--protocol").arg(spec);
+    }
     // The key travels in the environment, never in a child's arguments.
     if let Some(k) = &args.common.key {
         cmd.env("LOGINSTORM_KEY", k);
@@ -130,6 +140,9 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
     }
     if let Some(k) = &args.common.key {
         resolved.scenario.target.key = k.clone();
+    }
+    if let Some(p) = &args.common.protocol {
+        resolved.use_profile(p, Path::new("."))?;
     }
     if n > resolved.scenario.accounts.count {
         anyhow::bail!(

@@ -30,6 +30,9 @@ pub struct Options {
     pub shard: crate::shard::Shard,
     /// Overrides the scenario's `target.key`.
     pub key: Option<String>,
+    /// Overrides the scenario's `target.protocol` (a name, or a file relative to the current
+    /// directory).
+    pub protocol: Option<String>,
     pub seed: Option<u64>,
     /// No live display.
     pub quiet: bool,
@@ -77,6 +80,12 @@ pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
         faults: sc.server.faults,
         fault_seed: sc.server.fault_seed,
         workers: sc.server.workers,
+        // The embedded server speaks the dialect of a shipped profile that has one.
+        dialect: if r.profile.name == "webim" {
+            server::Dialect::Webim
+        } else {
+            server::Dialect::V1
+        },
         ..ServerConfig::default()
     }
 }
@@ -131,6 +140,9 @@ pub fn execute<W: Write>(
             anyhow::bail!("--key (or LOGINSTORM_KEY) is empty");
         }
         resolved.scenario.target.key = key.clone();
+    }
+    if let Some(p) = &opts.protocol {
+        resolved.use_profile(p, std::path::Path::new("."))?;
     }
     resolved.thresholds.extend(opts.thresholds.iter().cloned());
     resolved.shard = opts.shard;
@@ -242,8 +254,20 @@ pub fn conclude<W: Write>(
         &summary.accounts,
         summary.elapsed,
         &summary.generator,
+        &summary.unmatched,
     )?;
     let dir = writer.dir().to_path_buf();
+    if !summary.unmatched.is_empty() {
+        writeln!(
+            out,
+            "protocol: {} frame(s) no rule of profile {} explains; the first are in {}",
+            summary
+                .totals
+                .get(crate::model::Counter::ProtocolErrorsUnmatched),
+            resolved.profile.source,
+            dir.join(report::UNMATCHED_FILE).display()
+        )?;
+    }
     // The open model's plan, as arrivals per second over the run's planned length.
     let offered = resolved
         .planned_duration()

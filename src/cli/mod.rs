@@ -196,6 +196,10 @@ pub struct Common {
     /// Seed for every random choice (overrides the scenario's `seed`).
     #[arg(long, value_name = "N", env = "LOGINSTORM_SEED")]
     pub seed: Option<u64>,
+    /// The backend's wire protocol (overrides `target.protocol`): a shipped profile
+    /// (`loginstorm-v1`, the default; `webim`) or a profile file (docs/backends.md).
+    #[arg(long, value_name = "NAME|FILE", env = "LOGINSTORM_PROTOCOL")]
+    pub protocol: Option<String>,
     /// The secret key UserSigs are signed with (overrides `target.key`). Prefer the
     /// environment variable (a CI secret, a Kubernetes Secret): it stays out of process
     /// listings. Reports never show it.
@@ -248,6 +252,7 @@ impl RunArgs {
             report_dir: self.report_dir.clone(),
             shard: self.shard.unwrap_or_default(),
             key: self.common.key.clone(),
+            protocol: self.common.protocol.clone(),
             seed: self.common.seed,
             quiet: self.quiet,
             overrides: self.common.set.clone(),

@@ -81,6 +81,7 @@ impl SearchArgs {
             out_dir: self.common.out.clone(),
             seed: self.common.seed,
             key: self.common.key.clone(),
+            protocol: self.common.protocol.clone(),
         })
     }
 }

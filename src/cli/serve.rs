@@ -129,6 +129,21 @@ pub struct ServeArgs {
     /// it the connections holding the most are closed with 1009.
     #[arg(long, default_value = "64MiB", value_name = "BYTES", value_parser = parse_bytes, help_heading = BUDGETS)]
     pub frame_budget: usize,
+    /// The wire format: `v1` (docs/protocol.md) or `webim`, a second dialect that differs in
+    /// every dimension a protocol profile covers (`profiles/webim.toml`; docs/protocol.md).
+    #[arg(long, default_value = "v1", value_name = "NAME")]
+    pub dialect: crate::server::Dialect,
+    /// Webim: how often the server sends a heartbeat the client must answer; one unanswered
+    /// for two intervals closes the connection (1008). 0 = none.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub heartbeat: Dur,
+    /// Serve TLS (`wss://…/ws`, `https://…/v4/…`) with this PEM certificate chain (leaf
+    /// first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Seed of the fault dice, for reproducible faulty runs.
     #[arg(
         long,
@@ -148,6 +163,8 @@ pub enum ConfigError {
     EmptyKey,
     #[error("--request-timeout must be above 0")]
     ZeroRequestTimeout,
+    #[error("{0}")]
+    Tls(String),
 }
 
 impl ServeArgs {
@@ -169,7 +186,16 @@ impl ServeArgs {
         if self.request_timeout.0.is_zero() {
             return Err(ConfigError::ZeroRequestTimeout);
         }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => {
+                Some(crate::server::tls::server_config(c, k).map_err(ConfigError::Tls)?)
+            }
+            _ => None,
+        };
         Ok(ServerConfig {
+            dialect: self.dialect,
+            heartbeat: self.heartbeat.0,
+            tls,
             listen: self.listen,
             sdkappid: self.sdkappid,
             key: self.key,

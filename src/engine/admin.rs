@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::account::{Account, AdminKickAnswered, AdminKickSent};
+use super::endpoint::Stream;
 use super::metrics::{self, Counter};
 use super::plan::Plan;
 use crate::usersig;
@@ -37,8 +38,14 @@ pub async fn kicker(plan: Arc<Plan>, accounts: Vec<Addr<Account>>, every: Durati
     }
 }
 
-/// POST one REST kick; Ok when the backend answers `ActionStatus: OK`.
+/// One admin kick as the protocol profile describes it (method, path, body, headers), to the
+/// admin endpoint (http or https); Ok when the reply matches the profile's `admin.success`.
 pub async fn kick(plan: &Plan, user: &str) -> anyhow::Result<()> {
+    let endpoint = plan
+        .admin_endpoint
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no admin endpoint"))?;
+    let admin = &plan.profile.admin;
     let sig = usersig::generate(
         plan.sdkappid,
         &plan.key,
@@ -47,44 +54,36 @@ pub async fn kick(plan: &Plan, user: &str) -> anyhow::Result<()> {
         3600,
         None,
     );
+    let values = crate::profile::template::Values {
+        sdkappid: plan.sdkappid,
+        admin: &plan.admin,
+        admin_sig: &sig,
+        random: fastrand::u32(..),
+        user_id: user,
+        ..Default::default()
+    };
+    // The admin URL's own path (a prefix), then the profile's path.
+    let prefix = endpoint.path.render(&values);
     let path = format!(
-        "/v4/im_open_login_svc/kick?sdkappid={}&identifier={}&usersig={}&random={}&contenttype=json",
-        plan.sdkappid,
-        percent_encode(&plan.admin),
-        percent_encode(&sig),
-        fastrand::u32(..)
+        "{}{}",
+        prefix.trim_end_matches('/'),
+        admin.path.render(&values)
     );
-    let body = serde_json::to_string(&crate::protocol::rest::KickRequest {
-        user_id: user.to_string(),
-    })?;
-    let stream = tokio::net::TcpStream::connect(plan.addr).await?;
+    let tcp = tokio::net::TcpStream::connect(endpoint.addr).await?;
+    let stream = Stream::over(tcp, endpoint.tls_name.as_ref(), plan.tls.as_ref()).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let req = hyper::Request::post(path)
-        .header(hyper::header::HOST, plan.addr.to_string())
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))?;
+    let mut req = hyper::Request::builder()
+        .method(admin.method.as_str())
+        .uri(path)
+        .header(hyper::header::HOST, endpoint.authority.as_str());
+    for (name, value) in &admin.headers {
+        req = req.header(name.as_str(), value.render(&values));
+    }
+    let req = req.body(Full::new(Bytes::from(admin.body.render(&values))))?;
     let resp = tokio::time::timeout(Duration::from_secs(5), sender.send_request(req)).await??;
     let bytes = resp.into_body().collect().await?.to_bytes();
-    let reply: crate::protocol::rest::RestReply = serde_json::from_slice(&bytes)?;
-    if reply.is_ok() {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "REST kick refused: {} {}",
-            reply.error_code,
-            reply.error_info
-        )
-    }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    admin
+        .judge(&bytes)
+        .map_err(|e| anyhow::anyhow!("admin kick refused: {e}"))
 }

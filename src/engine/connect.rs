@@ -1,9 +1,17 @@
-//! Opening one WebSocket: TCP from a chosen loopback source address, then the HTTP upgrade.
+//! Opening one WebSocket: TCP from a chosen loopback source address, TLS for `wss://`, then
+//! the HTTP upgrade with the profile's subprotocols and headers and the instance's URL.
 
 use std::net::{IpAddr, SocketAddr};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
+
+use super::endpoint::Stream;
+use super::plan::Plan;
+use crate::profile::template::Values;
+
+/// The connection an instance talks over.
+pub type Ws = WebSocketStream<Stream>;
 
 /// Small buffers: an idle simulated instance should cost little memory.
 fn config() -> WebSocketConfig {
@@ -21,6 +29,12 @@ pub enum ConnectError {
     Tcp {
         addr: SocketAddr,
         source: std::io::Error,
+    },
+    #[error("TLS handshake with {addr} failed: {source}{hint}")]
+    Tls {
+        addr: SocketAddr,
+        source: std::io::Error,
+        hint: &'static str,
     },
     #[error("WebSocket upgrade failed: {0}")]
     Io(std::io::Error),
@@ -40,6 +54,10 @@ impl ConnectError {
                 "tcp_too_many_open_files".into()
             }
             ConnectError::Tcp { source, .. } => format!("tcp_{:?}", source.kind()),
+            ConnectError::Tls { source, .. } => match tls_cause(source) {
+                Some(c) => format!("tls_{c}"),
+                None => format!("tls_{:?}", source.kind()),
+            },
             ConnectError::Status(code) => format!("upgrade_http_{code}"),
             ConnectError::Io(e) => format!("upgrade_io_{:?}", e.kind()),
             ConnectError::Closed => "upgrade_closed".into(),
@@ -48,11 +66,28 @@ impl ConnectError {
     }
 }
 
+/// What kind of TLS failure an I/O error carries (certificate, alert, …), as a counter suffix.
+fn tls_cause(e: &std::io::Error) -> Option<&'static str> {
+    use tokio_rustls::rustls::Error as E;
+    let inner = e.get_ref()?.downcast_ref::<E>()?;
+    Some(match inner {
+        E::InvalidCertificate(_) => "invalid_certificate",
+        E::AlertReceived(_) => "alert_received",
+        E::NoCertificatesPresented => "no_certificate",
+        E::PeerIncompatible(_) => "incompatible",
+        E::InvalidMessage(_) => "invalid_message",
+        _ => "error",
+    })
+}
+
+/// Open one instance's WebSocket to the plan's target, from `local` if given; `who` fills
+/// the URL's and the headers' placeholders.
 pub async fn connect(
-    url: &str,
-    addr: SocketAddr,
+    plan: &Plan,
     local: Option<IpAddr>,
-) -> Result<WebSocketStream<TcpStream>, ConnectError> {
+    who: &Values<'_>,
+) -> Result<Ws, ConnectError> {
+    let addr = plan.target.addr;
     let tcp = |source| ConnectError::Tcp { addr, source };
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
@@ -66,7 +101,39 @@ pub async fn connect(
     }
     let stream = socket.connect(addr).await.map_err(tcp)?;
     let _ = stream.set_nodelay(true);
-    upgrade(stream, url).await
+    let stream = Stream::over(stream, plan.target.tls_name.as_ref(), plan.tls.as_ref())
+        .await
+        .map_err(|source| ConnectError::Tls {
+            addr,
+            hint: if tls_cause(&source) == Some("invalid_certificate") {
+                " (a private CA: --ca-file FILE; a self-signed development server: --insecure)"
+            } else {
+                ""
+            },
+            source,
+        })?;
+    let path = plan.target.path.render(who);
+    let mut extra = String::new();
+    let p = &plan.profile;
+    if !p.subprotocols.is_empty() {
+        extra.push_str("Sec-WebSocket-Protocol: ");
+        extra.push_str(&p.subprotocols.join(", "));
+        extra.push_str("\r\n");
+    }
+    for (name, value) in &p.headers {
+        extra.push_str(name);
+        extra.push_str(": ");
+        extra.push_str(&value.render(who));
+        extra.push_str("\r\n");
+    }
+    upgrade(
+        stream,
+        &plan.target.authority,
+        &path,
+        &extra,
+        &p.subprotocols,
+    )
+    .await
 }
 
 /// Longest upgrade response accepted.
@@ -77,25 +144,17 @@ const MAX_RESPONSE: usize = 8 * 1024;
 /// buffer, which then stays 4 KiB however small `read_buffer_size` is — half of what an idle
 /// session costs. Here the connection starts with only the bytes that followed the response.
 async fn upgrade(
-    mut tcp: TcpStream,
-    url: &str,
-) -> Result<WebSocketStream<TcpStream>, ConnectError> {
+    mut tcp: Stream,
+    authority: &str,
+    path: &str,
+    extra_headers: &str,
+    subprotocols: &[String],
+) -> Result<Ws, ConnectError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) if rest[i..].starts_with('/') => (&rest[..i], &rest[i..]),
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path.to_string()
-    };
     let key = generate_key();
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n{extra_headers}\r\n"
     );
     tcp.write_all(request.as_bytes())
         .await
@@ -118,15 +177,19 @@ async fn upgrade(
             )));
         }
     };
-    check_response(&response[..head_end], &derive_accept_key(key.as_bytes()))?;
+    check_response(
+        &response[..head_end],
+        &derive_accept_key(key.as_bytes()),
+        subprotocols,
+    )?;
     // Frames the server sent right after its response start the connection's buffer.
     let part = response[head_end..].to_vec();
     Ok(WebSocketStream::from_partially_read(tcp, part, Role::Client, Some(config())).await)
 }
 
-/// A `101 Switching Protocols` with `Upgrade: websocket`, `Connection: upgrade` and the
-/// `Sec-WebSocket-Accept` the key asks for.
-fn check_response(head: &[u8], accept: &str) -> Result<(), ConnectError> {
+/// A `101 Switching Protocols` with `Upgrade: websocket`, `Connection: upgrade`, the
+/// `Sec-WebSocket-Accept` the key asks for, and no subprotocol the client did not offer.
+fn check_response(head: &[u8], accept: &str, offered: &[String]) -> Result<(), ConnectError> {
     let text = std::str::from_utf8(head)
         .map_err(|_| ConnectError::Protocol("response headers are not UTF-8".into()))?;
     let mut lines = text.split("\r\n");
@@ -162,6 +225,13 @@ fn check_response(head: &[u8], accept: &str) -> Result<(), ConnectError> {
         return Err(ConnectError::Protocol(
             "Sec-WebSocket-Accept does not match the key".into(),
         ));
+    }
+    if let Some(chosen) = header("sec-websocket-protocol") {
+        if !offered.iter().any(|o| o == chosen) {
+            return Err(ConnectError::Protocol(format!(
+                "the server chose subprotocol {chosen:?}, which was not offered"
+            )));
+        }
     }
     Ok(())
 }
@@ -201,20 +271,23 @@ mod tests {
             accept
         );
         let ok = format!("HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
-        assert!(check_response(ok.as_bytes(), accept).is_ok());
+        assert!(check_response(ok.as_bytes(), accept, &[]).is_ok());
+        let chosen = ok.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: webim.v2\r\n\r\n");
+        assert!(check_response(chosen.as_bytes(), accept, &["webim.v2".into()]).is_ok());
+        assert!(check_response(chosen.as_bytes(), accept, &[]).is_err());
         let refused = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
         assert_eq!(
-            check_response(refused, accept).unwrap_err().reason(),
+            check_response(refused, accept, &[]).unwrap_err().reason(),
             "upgrade_http_404"
         );
         let wrong = ok.replace(accept, "AAAA");
         assert_eq!(
-            check_response(wrong.as_bytes(), accept)
+            check_response(wrong.as_bytes(), accept, &[])
                 .unwrap_err()
                 .reason(),
             "upgrade_protocol"
         );
         let no_upgrade = ok.replace("upgrade: WebSocket\r\n", "");
-        assert!(check_response(no_upgrade.as_bytes(), accept).is_err());
+        assert!(check_response(no_upgrade.as_bytes(), accept, &[]).is_err());
     }
 }

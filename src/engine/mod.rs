@@ -11,6 +11,7 @@ pub mod admin;
 mod arrivals;
 pub mod clock;
 pub mod connect;
+pub mod endpoint;
 pub mod instance;
 pub mod metrics;
 pub mod plan;
@@ -67,7 +68,7 @@ pub fn run(
     preflight(&plan)?;
     let started = std::time::SystemTime::now();
     let sys = System::new();
-    let result = sys.block_on(controller(resolved.clone(), plan, observer));
+    let result = sys.block_on(controller(resolved.clone(), plan.clone(), observer));
     System::current().stop();
     let _ = sys.run();
     let (outcome, totals, accounts, elapsed, generator) = result?;
@@ -78,21 +79,27 @@ pub fn run(
         generator,
         started,
         elapsed,
+        unmatched: plan.take_unmatched(),
     })
 }
 
 /// One connection before the load starts, so an unreachable target is a clear error.
 fn preflight(plan: &Plan) -> anyhow::Result<()> {
+    // As the shard's first instance would connect (its URL and headers may name it).
+    let user = plan.user_id(plan.shard.index);
+    let instance = format!("{user}#0");
+    let who = crate::profile::template::Values {
+        user_id: &user,
+        instance: &instance,
+        sdkappid: plan.sdkappid,
+        platform: plan.profile.platform_name(plan.platforms[0]),
+        ..Default::default()
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
-        match tokio::time::timeout(
-            plan.connect_timeout,
-            connect::connect(&plan.url, plan.addr, None),
-        )
-        .await
-        {
+        match tokio::time::timeout(plan.connect_timeout, connect::connect(plan, None, &who)).await {
             Ok(Ok(mut ws)) => {
                 let _ = ws.close(None).await;
                 Ok(())

@@ -1,7 +1,10 @@
 //! The run plan: everything an actor needs to know, derived once from the resolved scenario and
 //! shared (read-only) by every actor.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr};
+
+pub use super::endpoint::TargetError;
+use super::endpoint::{tls_client, Endpoint};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +15,18 @@ use crate::scenario::{
 use crate::units::DelayRange;
 use crate::usersig;
 
+/// How many unexplained frames a run keeps for `unmatched-frames.txt`.
+pub const UNMATCHED_KEPT: usize = 20;
+
 #[derive(Debug)]
 pub struct Plan {
     pub url: String,
-    pub addr: SocketAddr,
+    /// The target's WebSocket endpoint (its path and query may hold placeholders).
+    pub target: Endpoint,
+    /// The admin API's endpoint, when the scenario kicks through it.
+    pub admin_endpoint: Option<Endpoint>,
+    /// The TLS client, when the target or the admin API is `wss://` / `https://`.
+    pub tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
     pub local_addrs: u32,
     pub sdkappid: u64,
     pub key: String,
@@ -34,6 +45,10 @@ pub struct Plan {
     pub accounts: u32,
     /// The accounts this process runs.
     pub shard: crate::shard::Shard,
+    /// The backend's wire protocol.
+    pub profile: Arc<crate::profile::Profile>,
+    /// The first frames the profile could not explain, from any instance of this run.
+    unmatched: std::sync::Mutex<Vec<String>>,
     pub end: CycleEnd,
     pub connection: ConnectionMode,
     pub think: crate::scenario::Think,
@@ -57,7 +72,23 @@ pub struct Plan {
 impl Plan {
     pub fn new(r: &Resolved, url: &str) -> Result<Arc<Plan>, TargetError> {
         let s = &r.scenario;
-        let addr = target_addr(url)?;
+        let target = Endpoint::parse(url, false)?;
+        let admin_endpoint = if s.admin_kick.interval.0.is_zero() {
+            None
+        } else if s.target.admin_url.is_empty() {
+            Some(Endpoint::parse(&Endpoint::admin_url_for(url), true)?)
+        } else {
+            Some(Endpoint::parse(&s.target.admin_url, true)?)
+        };
+        let tls = if target.tls_name.is_some()
+            || admin_endpoint
+                .as_ref()
+                .is_some_and(|a| a.tls_name.is_some())
+        {
+            Some(tls_client(s.target.ca_file.as_deref(), s.target.insecure)?)
+        } else {
+            None
+        };
         // A wave's kicks are exact when its logins all meet a live account: a barrier, or a
         // jitter window shorter than the shortest hold (else early instances may leave first) —
         // any jitter window with the checks on, since instances then hold until the wave is
@@ -70,7 +101,9 @@ impl Plan {
         let exact = aligned && !matches!(s.cycle.on_kick, OnKick::Relogin(_));
         Ok(Arc::new(Plan {
             url: url.to_string(),
-            addr,
+            target,
+            admin_endpoint,
+            tls,
             local_addrs: s.target.local_addrs,
             sdkappid: s.target.sdkappid,
             key: s.target.key.clone(),
@@ -88,6 +121,8 @@ impl Plan {
             message_to: s.cycle.message_to,
             accounts: s.accounts.count,
             shard: r.shard,
+            profile: r.profile.clone(),
+            unmatched: std::sync::Mutex::new(Vec::new()),
             end: s.cycle.end,
             connection: s.cycle.connection,
             think: s.cycle.think,
@@ -103,6 +138,28 @@ impl Plan {
             planned: r.planned_duration(),
             expected_per_wave: exact.then(|| r.policy.expected_kicks(&r.platforms)),
         }))
+    }
+
+    /// Keep a frame no rule of the profile explains (only the first [`UNMATCHED_KEPT`], each cut
+    /// to 2 KiB; the rest are only counted).
+    pub fn keep_unmatched(&self, instance: &str, text: &str) {
+        let Ok(mut kept) = self.unmatched.lock() else {
+            return;
+        };
+        if kept.len() < UNMATCHED_KEPT {
+            kept.push(format!(
+                "{instance}\t{}",
+                crate::protocol::truncate(text, 2048)
+            ));
+        }
+    }
+
+    /// The unexplained frames kept.
+    pub fn take_unmatched(&self) -> Vec<String> {
+        self.unmatched
+            .lock()
+            .map(|mut k| std::mem::take(&mut *k))
+            .unwrap_or_default()
     }
 
     /// Whether instances of a wave stay logged in, once their hold ends, until the account has
@@ -165,7 +222,8 @@ impl Plan {
 
     /// Source address for the `k`-th connection (spread over 127.0.0.0/8 when asked).
     pub fn local_addr(&self, k: u64) -> Option<IpAddr> {
-        if self.local_addrs <= 1 || !self.addr.ip().is_loopback() || !self.addr.is_ipv4() {
+        let addr = self.target.addr;
+        if self.local_addrs <= 1 || !addr.ip().is_loopback() || !addr.is_ipv4() {
             return None;
         }
         let base = u32::from(Ipv4Addr::new(127, 0, 0, 1));
@@ -173,43 +231,4 @@ impl Plan {
             base + (k % u64::from(self.local_addrs)) as u32,
         )))
     }
-}
-
-/// A target URL that names no reachable address.
-#[derive(Debug, thiserror::Error)]
-pub enum TargetError {
-    #[error("target {0:?} must start with ws://")]
-    Scheme(String),
-    #[error("cannot resolve target {url:?}: {source}")]
-    Resolve {
-        url: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("target {0:?} resolves to no address")]
-    NoAddress(String),
-}
-
-/// Resolve `ws://host:port/path` to a socket address.
-pub fn target_addr(url: &str) -> Result<SocketAddr, TargetError> {
-    let rest = url
-        .strip_prefix("ws://")
-        .ok_or_else(|| TargetError::Scheme(url.into()))?;
-    let hostport = rest.split('/').next().unwrap_or("");
-    let with_port = if hostport
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
-    };
-    with_port
-        .to_socket_addrs()
-        .map_err(|source| TargetError::Resolve {
-            url: url.into(),
-            source,
-        })?
-        .next()
-        .ok_or_else(|| TargetError::NoAddress(url.into()))
 }

@@ -89,6 +89,7 @@ pub enum Counter {
     MessagesRefused,
     MessagesReceived,
     ProtocolErrors,
+    ProtocolErrorsUnmatched,
     AdminKicksSent,
     AdminKicksFailed,
     CyclesCompleted,
@@ -100,7 +101,7 @@ pub enum Counter {
 }
 
 impl Counter {
-    pub const ALL: [Counter; 33] = [
+    pub const ALL: [Counter; 34] = [
         Counter::ConnectionsOpened,
         Counter::ConnectionsFailed,
         Counter::ConnectionsLost,
@@ -126,6 +127,7 @@ impl Counter {
         Counter::MessagesRefused,
         Counter::MessagesReceived,
         Counter::ProtocolErrors,
+        Counter::ProtocolErrorsUnmatched,
         Counter::AdminKicksSent,
         Counter::AdminKicksFailed,
         Counter::CyclesCompleted,
@@ -163,6 +165,7 @@ impl Counter {
             Counter::MessagesRefused => "messages_refused",
             Counter::MessagesReceived => "messages_received",
             Counter::ProtocolErrors => "protocol_errors",
+            Counter::ProtocolErrorsUnmatched => "protocol_errors_unmatched",
             Counter::AdminKicksSent => "admin_kicks_sent",
             Counter::AdminKicksFailed => "admin_kicks_failed",
             Counter::CyclesCompleted => "cycles_completed",

@@ -83,6 +83,8 @@ pub struct RunSummary {
     /// Wall-clock start of the run.
     pub started: SystemTime,
     pub elapsed: Duration,
+    /// The first frames the protocol profile could not explain (`instance<TAB>frame`).
+    pub unmatched: Vec<String>,
 }
 
 /// The generator's own cost over the load (from its start to its planned end, without the

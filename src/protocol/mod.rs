@@ -9,6 +9,7 @@ use crate::policy::KickType;
 mod frame;
 mod request;
 pub mod rest;
+pub mod webim;
 
 pub use frame::{Delivered, Event, FrameError, Kicked, ReplyData, Response, ServerFrame};
 pub use request::{Request, RequestError};

@@ -38,6 +38,10 @@ pub struct RunInfo {
     pub started: SystemTime,
 }
 
+/// The first frames the protocol profile could not explain, one per line:
+/// `<instance>\t<frame>` (written only when there were any).
+pub const UNMATCHED_FILE: &str = "unmatched-frames.txt";
+
 /// Where a report directory goes.
 #[derive(Debug, Clone)]
 pub enum Place {
@@ -418,6 +422,7 @@ impl ReportWriter {
         accounts: &[AccountReport],
         elapsed: Duration,
         generator: &Generator,
+        unmatched: &[String],
     ) -> anyhow::Result<()> {
         let mut f = csv::Writer::from_path(self.dir.join("summary.csv"))?;
         write_summary_csv(&mut f, totals)?;
@@ -432,6 +437,9 @@ impl ReportWriter {
         write_violations_csv(&mut f, accounts, self.max_listed)?;
         f.flush()?;
         records::write_accounts(&self.dir.join(records::ACCOUNTS_FILE), accounts)?;
+        if !unmatched.is_empty() {
+            std::fs::write(self.dir.join(UNMATCHED_FILE), unmatched.join("\n") + "\n")?;
+        }
         self.run_json["outcome"] = outcome.name().into();
         self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
         self.run_json["elapsed_secs"] = elapsed.as_secs_f64().into();

@@ -33,6 +33,8 @@ pub struct Resolved {
     pub thresholds: Vec<crate::model::Threshold>,
     /// The share of the accounts this process runs (`--shard`; whole by default).
     pub shard: crate::shard::Shard,
+    /// The backend's wire protocol (`target.protocol`), read and checked.
+    pub profile: std::sync::Arc<crate::profile::Profile>,
 }
 
 /// A scenario that cannot be run, naming the file, the key or the `--set` at fault.
@@ -158,10 +160,13 @@ fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), ScenarioError> 
 /// it — `merge` — without reading its credentials file, which a merge need not have.
 pub fn resolve_recorded(s: Scenario) -> Result<Resolved, ScenarioError> {
     let credentials = s.target.credentials.clone();
+    let protocol = s.target.protocol.clone();
     let mut bare = s;
     bare.target.credentials = None;
+    bare.target.protocol = String::new();
     let mut r = resolve(bare, Path::new("."))?;
     r.scenario.target.credentials = credentials;
+    r.scenario.target.protocol = protocol;
     Ok(r)
 }
 
@@ -234,10 +239,18 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
             "must be at least 1s",
         ));
     }
-    if !s.target.url.is_empty() && !s.target.url.starts_with("ws://") {
+    let ws = |u: &str| u.starts_with("ws://") || u.starts_with("wss://");
+    let http = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+    if !s.target.url.is_empty() && !ws(&s.target.url) {
         return Err(ScenarioError::invalid(
             format!("target.url {:?}", s.target.url),
-            "must start with ws:// (TLS is not supported)",
+            "must start with ws:// or wss://",
+        ));
+    }
+    if !s.target.admin_url.is_empty() && !http(&s.target.admin_url) {
+        return Err(ScenarioError::invalid(
+            format!("target.admin_url {:?}", s.target.admin_url),
+            "must start with http:// or https://",
         ));
     }
     let stages =
@@ -280,6 +293,12 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
             "is empty; a UserSig signed with an empty key is refused by any backend that has one",
         ));
     }
+    let mut s = s;
+    if let Some(ca) = &s.target.ca_file {
+        if !ca.is_absolute() {
+            s.target.ca_file = Some(base.join(ca));
+        }
+    }
     let credentials = match &s.target.credentials {
         None => {
             check_id_pattern(&s.accounts.id_pattern, s.accounts.count)?;
@@ -314,9 +333,10 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
                 .map_err(|e| ScenarioError::parse(format!("thresholds.{k}"), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Resolved {
+    let r = Resolved {
         thresholds,
         shard: crate::shard::Shard::WHOLE,
+        profile: load_profile(&s, &stages, base)?,
         policy: Policy {
             limits,
             mode: s.policy.mode,
@@ -325,7 +345,47 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
         stages,
         credentials,
         scenario: s,
-    })
+    };
+    Ok(r)
+}
+
+/// The scenario's protocol profile, read and checked against what its enabled checks need.
+fn load_profile(
+    s: &Scenario,
+    stages: &[Stage],
+    base: &Path,
+) -> Result<std::sync::Arc<crate::profile::Profile>, ScenarioError> {
+    profile_for(s, stages, &s.target.protocol, base)
+}
+
+fn profile_for(
+    sc: &Scenario,
+    stages: &[Stage],
+    spec: &str,
+    base: &Path,
+) -> Result<std::sync::Arc<crate::profile::Profile>, ScenarioError> {
+    let profile = crate::profile::Profile::load(spec, base)
+        .map_err(|e| ScenarioError::parse("target.protocol", e))?;
+    let planned = planned_duration(sc, stages);
+    profile
+        .check_needs(crate::profile::Needs {
+            checks: sc.checks.enabled,
+            admin_kicks: !sc.admin_kick.interval.0.is_zero(),
+            // UserSigs that may expire within the run (a run of unknown length: an hour).
+            expiry: sc.target.sig_lifetime.0
+                < planned.unwrap_or(Duration::from_secs(3600)) + Duration::from_secs(60),
+            messages: sc.cycle.message_rate > 0.0,
+        })
+        .map_err(|e| ScenarioError::parse("target.protocol", e))?;
+    Ok(profile)
+}
+
+fn planned_duration(sc: &Scenario, stages: &[Stage]) -> Option<Duration> {
+    match (sc.load.model, sc.load.duration.0) {
+        (LoadModel::Open, _) => Some(stages.iter().map(|s| s.over).sum()),
+        (_, d) if !d.is_zero() => Some(d),
+        _ => None,
+    }
 }
 
 impl Resolved {
@@ -359,6 +419,14 @@ impl Resolved {
             .collect()
     }
 
+    /// Speak the protocol `spec` (a shipped profile's name or a file, relative to `base`):
+    /// read it, and refuse it if it lacks what this scenario's enabled checks need.
+    pub fn use_profile(&mut self, spec: &str, base: &Path) -> Result<(), ScenarioError> {
+        self.profile = profile_for(&self.scenario, &self.stages, spec, base)?;
+        self.scenario.target.protocol = spec.to_string();
+        Ok(())
+    }
+
     /// Refuse a share too large for one process (each instance is an actor created before the
     /// run): checked once the shard is known, so a large scenario can still run as shards.
     pub fn check_process_size(&self) -> Result<(), ScenarioError> {
@@ -389,11 +457,7 @@ impl Resolved {
 
     /// How long the run is planned to last, when that is known up front.
     pub fn planned_duration(&self) -> Option<Duration> {
-        match (self.scenario.load.model, self.scenario.load.duration.0) {
-            (LoadModel::Open, _) => Some(self.stages.iter().map(|s| s.over).sum()),
-            (_, d) if !d.is_zero() => Some(d),
-            _ => None,
-        }
+        planned_duration(&self.scenario, &self.stages)
     }
 
     /// Cycles the whole run will do, when that is known up front (closed model with a count).

@@ -93,6 +93,17 @@ pub struct Target {
     pub admin: String,
     /// Spread connections over this many loopback source addresses (127.0.0.1, .2, …).
     pub local_addrs: u32,
+    /// The backend's wire protocol: a shipped profile's name (`loginstorm-v1`, `webim`) or a
+    /// profile file (docs/backends.md); empty = `loginstorm-v1`.
+    pub protocol: String,
+    /// Where the admin REST API is (`http://…` or `https://…`); empty = the target's host and
+    /// port (`ws` → `http`, `wss` → `https`).
+    pub admin_url: String,
+    /// PEM file of CA certificates trusted for `wss://` / `https://` besides the Mozilla roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any server certificate (a self-signed development server). Never against a
+    /// server you must trust.
+    pub insecure: bool,
 }
 
 impl Default for Target {
@@ -105,6 +116,10 @@ impl Default for Target {
             sig_lifetime: Dur(Duration::from_secs(86400)),
             admin: DEFAULT_ADMIN.into(),
             local_addrs: 1,
+            protocol: String::new(),
+            admin_url: String::new(),
+            ca_file: None,
+            insecure: false,
         }
     }
 }

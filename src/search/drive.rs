@@ -27,6 +27,8 @@ pub struct SearchOptions {
     pub seed: Option<u64>,
     /// Overrides the scenario's `target.key`.
     pub key: Option<String>,
+    /// Overrides the scenario's `target.protocol`.
+    pub protocol: Option<String>,
 }
 
 /// The columns of search.csv (docs/reports.md).
@@ -102,6 +104,7 @@ pub fn search<W: Write>(o: &SearchOptions, out: &mut W) -> anyhow::Result<Search
                 out_dir: steps_dir.clone(),
                 seed: o.seed,
                 key: o.key.clone(),
+                protocol: o.protocol.clone(),
                 quiet: true,
                 overrides: step_sets(o, rate),
                 thresholds: o.slos.clone(),

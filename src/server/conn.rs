@@ -25,6 +25,7 @@ use super::budget::Hold;
 use super::session::{Command, KickPush, Session};
 use super::shard::{self, ConnLink, Push};
 use super::{now_unix, Shared};
+use crate::protocol::webim::{In, Webim};
 use crate::protocol::{self, code, Delivered, Request, ServerFrame};
 
 /// Expiry timers further out than this are not armed (the session outlives any test).
@@ -129,10 +130,37 @@ where
         pending: None,
     };
     let (mut sink, mut stream) = ws.split();
+    // The webim dialect: translated at this boundary; its own frames (refusals, heartbeats,
+    // the welcome) go out as they are.
+    let mut wire = (shared.config.dialect == super::Dialect::Webim).then(Webim::default);
+    let mut raw_out: Vec<String> = Vec::new();
+    let heartbeat = shared.config.heartbeat;
+    let beats = wire.is_some() && !heartbeat.is_zero();
+    // The heartbeat last sent and not yet answered: its number and when.
+    let mut unanswered: Option<(u64, Instant)> = None;
+    let mut next_beat = opened + heartbeat;
+    if wire.is_some() {
+        raw_out.push(Webim::welcome());
+    }
     loop {
         let far = Instant::now() + MAX_TIMER;
         tokio::select! {
             biased;
+            _ = tokio::time::sleep_until(next_beat), if beats => {
+                let now = Instant::now();
+                if let Some((n, sent)) = unanswered {
+                    if now >= sent + heartbeat * 2 {
+                        let _ = sink.send(close_frame(CloseCode::Policy, format!(
+                            "heartbeat {n} not answered within {:?}", heartbeat * 2))).await;
+                        break;
+                    }
+                } else if let Some(w) = wire.as_mut() {
+                    let (n, text) = w.heartbeat();
+                    unanswered = Some((n, now));
+                    raw_out.push(text);
+                }
+                next_beat = now + heartbeat;
+            }
             (seq, reply) = async { c.pending.as_mut().expect("guarded").await }, if c.pending.is_some() => {
                 c.pending = None;
                 let counter = if reply.is_ok() { &c.shared.stats.logins_admitted } else { &c.shared.stats.logins_refused_sig_invalidated };
@@ -193,16 +221,36 @@ where
                         c.session.out.push(ServerFrame::error(0, code::INVALID_PARAMS, &format!(
                             "frame is {} bytes, over the {}-byte limit", t.len(), protocol::MAX_FRAME_BYTES)));
                     }
-                    Message::Text(t) => match Request::parse(t.as_str()) {
-                        Ok(req) => {
-                            if !logged_in_once && matches!(req, Request::Login { .. }) {
-                                logged_in_once = true;
-                                watch_at = watch_due(true, last_frame);
+                    Message::Text(t) => {
+                        let parsed = match wire.as_mut() {
+                            None => Request::parse(t.as_str())
+                                .map_err(|e| ServerFrame::error(e.seq, code::INVALID_PARAMS, &e.message)),
+                            Some(w) => match w.incoming(t.as_str()) {
+                                In::Request(r) => Ok(r),
+                                In::Refused(reply) => {
+                                    raw_out.push(reply);
+                                    Err(String::new())
+                                }
+                                In::HeartbeatAck(n) => {
+                                    if unanswered.is_some_and(|(u, _)| u == n) {
+                                        unanswered = None;
+                                    }
+                                    Err(String::new())
+                                }
+                            },
+                        };
+                        match parsed {
+                            Ok(req) => {
+                                if !logged_in_once && matches!(req, Request::Login { .. }) {
+                                    logged_in_once = true;
+                                    watch_at = watch_due(true, last_frame);
+                                }
+                                c.session.request(req, now_unix())
                             }
-                            c.session.request(req, now_unix())
+                            Err(reply) if !reply.is_empty() => c.session.out.push(reply),
+                            Err(_) => {}
                         }
-                        Err(e) => c.session.out.push(ServerFrame::error(e.seq, code::INVALID_PARAMS, &e.message)),
-                    },
+                    }
                     Message::Binary(_) => c.session.out.push(ServerFrame::error(0, code::INVALID_PARAMS,
                         "binary frames are not accepted; send JSON text frames")),
                     Message::Close(_) => break,
@@ -211,9 +259,14 @@ where
             }
         }
         c.carry_out().await;
-        if !c.session.out.is_empty() {
+        if !c.session.out.is_empty() || !raw_out.is_empty() {
             let mut failed = false;
-            for frame in c.session.out.drain(..) {
+            let session_frames = c.session.out.drain(..).map(|f| match wire.as_mut() {
+                Some(w) => w.outgoing(&f),
+                None => f,
+            });
+            let frames: Vec<String> = raw_out.drain(..).chain(session_frames).collect();
+            for frame in frames {
                 if sink.feed(Message::text(frame)).await.is_err() {
                     failed = true;
                     break;

@@ -36,6 +36,22 @@ pub(super) async fn serve_connection(
     shared: Arc<Shared>,
     token: Arc<ConnToken>,
 ) {
+    let Some(tls) = shared.config.tls.clone() else {
+        return serve_http(stream, shared, token).await;
+    };
+    // The TLS handshake is part of the request and shares its deadline; a failed one has
+    // nobody to answer.
+    let timeout = shared.config.limits.request_timeout;
+    let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+    if let Ok(Ok(stream)) = tokio::time::timeout(timeout, accept).await {
+        serve_http(stream, shared, token).await;
+    }
+}
+
+async fn serve_http<S>(stream: S, shared: Arc<Shared>, token: Arc<ConnToken>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let timeout = shared.config.limits.request_timeout;
     let service = hyper::service::service_fn(move |req| {
         let (shared, token) = (shared.clone(), token.clone());
@@ -98,38 +114,62 @@ async fn route(
         }
         return upgrade(req, shared, token);
     }
-    if let Some(rest_path) = path.strip_prefix("/v4/") {
+    let webim = shared.config.dialect == super::Dialect::Webim;
+    if webim && path == crate::protocol::webim::ADMIN_KICK_PATH {
+        if req.method() != Method::POST {
+            return plain(StatusCode::METHOD_NOT_ALLOWED, "the admin API takes POST\n");
+        }
+        let headers = req.headers().clone();
+        let Some(body) = read_body(req, &shared).await else {
+            return timed_out(&shared);
+        };
+        return rest::webim_kick(&headers, body.as_deref(), &shared).await;
+    }
+    if let Some(rest_path) = path.strip_prefix("/v4/").filter(|_| !webim) {
         if req.method() != Method::POST {
             return plain(StatusCode::METHOD_NOT_ALLOWED, "the REST API takes POST\n");
         }
         let rest_path = rest_path.to_string();
         let query = req.uri().query().unwrap_or("").to_string();
-        let limit = shared.config.limits.request_timeout;
-        let collect = Limited::new(req.into_body(), MAX_REST_BODY).collect();
-        let Ok(body) = tokio::time::timeout(limit, collect).await else {
-            let mut r = plain(
-                StatusCode::REQUEST_TIMEOUT,
-                &format!("the request body did not arrive within {limit:?}\n"),
-            );
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return r;
+        let Some(body) = read_body(req, &shared).await else {
+            return timed_out(&shared);
         };
-        let body = match body {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                return rest::json_response(rest::fail(
-                    crate::protocol::code::INVALID_PARAMS,
-                    "request body unreadable or over 1 MiB",
-                ))
-            }
+        let Some(body) = body else {
+            return rest::json_response(rest::fail(
+                crate::protocol::code::INVALID_PARAMS,
+                "request body unreadable or over 1 MiB",
+            ));
         };
         return rest::json_response(rest::handle(&rest_path, &query, &body, &shared).await);
     }
     plain(
         StatusCode::NOT_FOUND,
-        "not found: the protocol is on GET /ws and the admin API on POST /v4/...\n",
+        if webim {
+            "not found: this server speaks the webim dialect: GET /ws (subprotocol webim.v2) and POST /admin/v2/kick\n"
+        } else {
+            "not found: the protocol is on GET /ws and the admin API on POST /v4/...\n"
+        },
     )
+}
+
+/// A request body within the request deadline: None when it did not arrive in time;
+/// Some(None) when it was unreadable or over 1 MiB.
+async fn read_body(req: Request<Incoming>, shared: &Shared) -> Option<Option<Bytes>> {
+    let limit = shared.config.limits.request_timeout;
+    let collect = Limited::new(req.into_body(), MAX_REST_BODY).collect();
+    let body = tokio::time::timeout(limit, collect).await.ok()?;
+    Some(body.ok().map(|b| b.to_bytes()))
+}
+
+fn timed_out(shared: &Shared) -> Response<Full<Bytes>> {
+    let limit = shared.config.limits.request_timeout;
+    let mut r = plain(
+        StatusCode::REQUEST_TIMEOUT,
+        &format!("the request body did not arrive within {limit:?}\n"),
+    );
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 fn header_has(req: &Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
@@ -158,6 +198,27 @@ fn upgrade(
             "expected a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Version: 13, Sec-WebSocket-Key)\n",
         );
     };
+    // The webim dialect wants its subprotocol and to know the client.
+    let webim = shared.config.dialect == super::Dialect::Webim;
+    if webim {
+        use crate::protocol::webim::{CLIENT_HEADER, SUBPROTOCOL};
+        if !header_has(&req, header::SEC_WEBSOCKET_PROTOCOL, SUBPROTOCOL) {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!("this server speaks the webim dialect: offer the subprotocol {SUBPROTOCOL} (Sec-WebSocket-Protocol)\n"),
+            );
+        }
+        if req
+            .headers()
+            .get(CLIENT_HEADER)
+            .is_none_or(|v| v.as_bytes().is_empty())
+        {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "this server speaks the webim dialect: say who you are in an X-Client header\n",
+            );
+        }
+    }
     let accept = derive_accept_key(key.as_bytes());
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -194,6 +255,12 @@ fn upgrade(
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     if let Ok(v) = HeaderValue::from_str(&accept) {
         h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    if webim {
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(crate::protocol::webim::SUBPROTOCOL),
+        );
     }
     r
 }

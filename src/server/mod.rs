@@ -14,6 +14,7 @@ pub use rest::percent_decode;
 mod session;
 pub mod shard;
 mod stats;
+pub mod tls;
 
 pub(crate) use accept::ConnToken;
 use accept::{accept_loop, fd_limit, listen};
@@ -51,6 +52,34 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Budgets and timeouts that keep one client (or a thousand) from taking the server down.
     pub limits: ServerLimits,
+    /// The wire format on `/ws` (and the admin API's): protocol v1 or the webim dialect.
+    pub dialect: Dialect,
+    /// Webim: how often the server sends a heartbeat; one unanswered for two intervals closes
+    /// the connection (1008). Zero = none.
+    pub heartbeat: Duration,
+    /// Serve TLS (`wss://`, `https://`) with this certificate chain and key.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+}
+
+/// The server's wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// Protocol v1 (docs/protocol.md).
+    #[default]
+    V1,
+    /// The webim dialect (`crate::protocol::webim`; `profiles/webim.toml`).
+    Webim,
+}
+
+impl std::str::FromStr for Dialect {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Dialect, String> {
+        match s {
+            "v1" | "loginstorm-v1" => Ok(Dialect::V1),
+            "webim" => Ok(Dialect::Webim),
+            other => Err(format!("unknown dialect {other:?}: v1 or webim")),
+        }
+    }
 }
 
 /// What the server allows a connection before it sheds it; docs/protocol.md lists each with
@@ -104,6 +133,9 @@ impl Default for ServerConfig {
             fault_seed: 0,
             workers: 0,
             limits: ServerLimits::default(),
+            dialect: Dialect::V1,
+            heartbeat: Duration::from_secs(5),
+            tls: None,
         }
     }
 }

@@ -128,6 +128,88 @@ pub(super) async fn handle(path: &str, query: &str, body: &[u8], shared: &Shared
     }
 }
 
+/// The webim dialect's admin kick: `POST /admin/v2/kick` with `X-Admin` and `X-Admin-Sig`
+/// headers and `{"appId":"…","userIds":["…"]}`; answers `{"ok":true}` or
+/// `{"ok":false,"error":"ERR_…: …"}`. The same authorization and kick as v1's.
+pub(super) async fn webim_kick(
+    headers: &hyper::HeaderMap,
+    body: Option<&[u8]>,
+    shared: &Shared,
+) -> Response<Full<Bytes>> {
+    use crate::protocol::webim::code_name;
+    let reply = |r: RestReply| {
+        let v = if r.action_status == "OK" {
+            serde_json::json!({"ok": true})
+        } else {
+            serde_json::json!({"ok": false, "error": format!("{}: {}", code_name(r.error_code), r.error_info)})
+        };
+        let mut resp = Response::new(Full::new(Bytes::from(v.to_string())));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp
+    };
+    let Some(body) = body else {
+        return reply(fail(
+            code::INVALID_PARAMS,
+            "request body unreadable or over 1 MiB",
+        ));
+    };
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return reply(fail(
+                code::INVALID_PARAMS,
+                &format!("body is not JSON: {e}"),
+            ))
+        }
+    };
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut query = String::new();
+    for (name, value) in [
+        (
+            "sdkappid",
+            v.get("appId")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        ),
+        ("identifier", header("x-admin")),
+        ("usersig", header("x-admin-sig")),
+    ] {
+        query.push_str(name);
+        query.push('=');
+        crate::profile::template::percent_encode(&mut query, &value);
+        query.push('&');
+    }
+    if let Err(e) = authorize(&query, shared) {
+        return reply(e);
+    }
+    let users = match v.get("userIds").and_then(Value::as_array) {
+        Some(u) if !u.is_empty() => u.clone(),
+        _ => {
+            return reply(fail(
+                code::INVALID_PARAMS,
+                "`userIds` must be a non-empty array",
+            ))
+        }
+    };
+    for u in users {
+        let r = kick(&serde_json::json!({ "UserID": u }), shared).await;
+        if r.action_status != "OK" {
+            return reply(r);
+        }
+    }
+    reply(RestReply::ok())
+}
+
 async fn kick(body: &Value, shared: &Shared) -> RestReply {
     let user = match body.get("UserID").or_else(|| body.get("Identifier")) {
         Some(Value::String(u)) => u.clone(),

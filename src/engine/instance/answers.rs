@@ -12,8 +12,29 @@ use crate::engine::metrics::{self, Counter, Metric};
 use crate::scenario::{ConnectionMode, CycleEnd, OnKick};
 
 impl Instance {
-    pub(super) fn on_response(&mut self, ctx: &mut Context<Self>, r: &crate::protocol::Response) {
-        let (seq, code) = (r.seq, r.code);
+    /// The oldest request in flight (ids grow, so the smallest).
+    fn oldest_unanswered(&self) -> Option<u64> {
+        let ctrl =
+            matches!(self.phase, Phase::LoggingIn | Phase::LoggingOut).then_some(self.ctrl_seq);
+        ctrl.into_iter()
+            .chain(self.probes.iter().map(|(s, _)| *s))
+            .chain(self.messages.iter().map(|(s, _)| *s))
+            .min()
+    }
+
+    /// A response: to request `seq`, or (a profile that matches responses in order) to the
+    /// oldest request still unanswered.
+    pub(super) fn on_response(
+        &mut self,
+        ctx: &mut Context<Self>,
+        seq: Option<u64>,
+        code: u32,
+        repeat: bool,
+    ) {
+        let Some(seq) = seq.or_else(|| self.oldest_unanswered()) else {
+            metrics::count(Counter::ProtocolErrors);
+            return;
+        };
         if let Some(i) = self.probes.iter().position(|(s, _)| *s == seq) {
             let (_, kind) = self.probes.swap_remove(i);
             if kind == ProbeKind::ReadyDue {
@@ -45,7 +66,6 @@ impl Instance {
         match self.phase {
             Phase::LoggingIn => {
                 let now = Instant::now();
-                let repeat = r.repeat_login();
                 self.observe(Observed::LoginAnswered {
                     slot: self.slot,
                     ok: code == 0,

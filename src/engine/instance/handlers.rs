@@ -11,7 +11,7 @@ use crate::checks::ProbeKind;
 use crate::engine::account::Observed;
 use crate::engine::clock;
 use crate::engine::metrics::{self, Counter, Metric};
-use crate::protocol::{Event, ServerFrame};
+use crate::profile::Decoded;
 use crate::scenario::LoadModel;
 use std::time::Duration;
 
@@ -39,16 +39,34 @@ impl WriteHandler<WsError> for Instance {
     }
 }
 
+impl Instance {
+    /// A frame no rule of the profile explains: a protocol error, counted as such, and kept
+    /// (the first few) so the user can fix the profile.
+    fn unmatched(&mut self, _: &mut Context<Self>, text: &str) {
+        metrics::count(Counter::ProtocolErrors);
+        metrics::count(Counter::ProtocolErrorsUnmatched);
+        self.plan.keep_unmatched(&self.instance_id, text);
+    }
+}
+
 impl StreamHandler<Result<Message, WsError>> for Instance {
     fn handle(&mut self, item: Result<Message, WsError>, ctx: &mut Context<Self>) {
         let text = match item {
             Ok(Message::Text(t)) => t,
+            // A binary frame of UTF-8 JSON is read like a text frame.
+            Ok(Message::Binary(b)) => {
+                match tokio_tungstenite::tungstenite::Utf8Bytes::try_from(b) {
+                    Ok(t) => t,
+                    Err(_) => return self.unmatched(ctx, "<binary frame, not UTF-8>"),
+                }
+            }
             Ok(Message::Close(_)) | Err(_) => return self.lost(ctx),
             Ok(_) => return,
         };
-        match ServerFrame::parse(text.as_str()) {
-            Ok(ServerFrame::Response(r)) => self.on_response(ctx, &r),
-            Ok(ServerFrame::Event(Event::Ready)) => {
+        let decoded = self.plan.profile.decode(text.as_str(), &self.who());
+        match decoded {
+            Decoded::Response { seq, code, repeat } => self.on_response(ctx, seq, code, repeat),
+            Decoded::Ready => {
                 if self.phase == Phase::AwaitReady {
                     self.on_ready(ctx);
                 } else {
@@ -63,15 +81,19 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
                     }
                 }
             }
-            Ok(ServerFrame::Event(Event::KickedOut(k))) => self.on_kicked(ctx, k.kind),
-            Ok(ServerFrame::Event(Event::NotReady)) => self.observe(Observed::NotReady {
+            Decoded::Kicked(kind) => self.on_kicked(ctx, kind),
+            Decoded::NotReady => self.observe(Observed::NotReady {
                 slot: self.slot,
                 at: Instant::now(),
             }),
-            Ok(ServerFrame::Event(Event::MessageReceived(_))) => {
-                metrics::count(Counter::MessagesReceived)
+            Decoded::MessageReceived => metrics::count(Counter::MessagesReceived),
+            Decoded::Answer(reply) => {
+                if !self.send_text(reply) {
+                    self.lost(ctx);
+                }
             }
-            Err(_) => metrics::count(Counter::ProtocolErrors),
+            Decoded::Ignored => {}
+            Decoded::Unmatched(_) => self.unmatched(ctx, text.as_str()),
         }
     }
 

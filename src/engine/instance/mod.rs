@@ -6,10 +6,8 @@ use actix::prelude::*;
 use futures_util::stream::SplitSink;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 use super::account::{Account, Arrived, CycleDone, Observed};
 use super::metrics::{self, Counter};
@@ -24,7 +22,7 @@ mod handlers;
 mod steps;
 pub use handlers::{Go, Probe, Proceed, Release, Stop};
 
-type Ws = WebSocketStream<TcpStream>;
+use super::connect::Ws;
 /// A step an instance takes when a timer fires.
 type Step = fn(&mut Instance, &mut Context<Instance>);
 type Sink = SplitSink<Ws, Message>;
@@ -53,6 +51,8 @@ pub struct Instance {
     /// Global index, for spreading source addresses.
     global: u64,
     user: String,
+    /// The instance's own id on the wire (`{instance}` in a profile): `<userID>#<slot>`.
+    instance_id: String,
     platform: Platform,
     phase: Phase,
     /// Bumped by every `set_phase`: a timer of an earlier phase that fires anyway (actix drops
@@ -107,7 +107,9 @@ impl Instance {
         active: ActiveGuard,
     ) -> Self {
         let platform = plan.platforms[slot as usize];
+        let instance_id = format!("{user}#{slot}");
         Instance {
+            instance_id,
             plan,
             account,
             n,
@@ -235,9 +237,23 @@ impl Instance {
         self.watch = Some((at, h));
     }
 
+    /// This instance's own values for the profile's templates.
+    fn who(&self) -> crate::profile::template::Values<'_> {
+        crate::profile::template::Values {
+            user_id: &self.user,
+            instance: &self.instance_id,
+            ..Default::default()
+        }
+    }
+
     fn send(&mut self, req: &Request) -> bool {
+        let text = self.plan.profile.encode(req, &self.who());
+        self.send_text(text)
+    }
+
+    fn send_text(&mut self, text: String) -> bool {
         match &mut self.sink {
-            Some(s) => s.write(Message::text(req.to_json())).is_ok(),
+            Some(s) => s.write(Message::text(text)).is_ok(),
             None => false,
         }
     }

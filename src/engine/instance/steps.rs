@@ -18,12 +18,17 @@ impl Instance {
         let plan = self.plan.clone();
         let local = plan.local_addr(self.global);
         let started = Instant::now();
+        let (user, instance) = (self.user.clone(), self.instance_id.clone());
+        let platform = self.platform;
         let fut = async move {
-            tokio::time::timeout(
-                plan.connect_timeout,
-                connect::connect(&plan.url, plan.addr, local),
-            )
-            .await
+            let who = crate::profile::template::Values {
+                user_id: &user,
+                instance: &instance,
+                sdkappid: plan.sdkappid,
+                platform: plan.profile.platform_name(platform),
+                ..Default::default()
+            };
+            tokio::time::timeout(plan.connect_timeout, connect::connect(&plan, local, &who)).await
         };
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
             if act.phase != Phase::Connecting {

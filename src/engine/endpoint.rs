@@ -1,0 +1,332 @@
+//! Where the generator connects: the target's WebSocket URL (`ws://` or `wss://`, a path and
+//! query that may hold per-instance placeholders) and the admin API's URL (`http://` or
+//! `https://`), resolved once; and the TLS client the `wss`/`https` ones use (rustls, the
+//! Mozilla roots, `--ca-file` roots, or an explicit `--insecure`).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls;
+
+use crate::profile::template::{Escape, Template};
+
+/// A URL the generator cannot use, naming what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("target {0:?} must start with ws:// or wss://")]
+    Scheme(String),
+    #[error("admin URL {0:?} must start with http:// or https://")]
+    AdminScheme(String),
+    #[error("{url:?}: placeholders belong in the path or query, not the host")]
+    TemplatedHost { url: String },
+    #[error("{url:?}: {problem}")]
+    Template { url: String, problem: String },
+    #[error("cannot resolve {url:?}: {source}")]
+    Resolve {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0:?} resolves to no address")]
+    NoAddress(String),
+    #[error("{0}")]
+    Tls(String),
+}
+
+/// One resolved URL.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub url: String,
+    pub addr: SocketAddr,
+    /// `host[:port]` as written, for the `Host` header.
+    pub authority: String,
+    /// The host name TLS verifies (None: plain).
+    pub tls_name: Option<ServerName<'static>>,
+    /// Path and query (a template for the WebSocket URL: {userID}, {sdkAppID}, {platform},
+    /// {instance}).
+    pub path: Template,
+}
+
+fn split(url: &str) -> (&str, &str) {
+    match url.find(['/', '?']) {
+        Some(i) => (&url[..i], &url[i..]),
+        None => (url, "/"),
+    }
+}
+
+impl Endpoint {
+    /// `ws://` or `wss://` (the target); `http://` or `https://` (the admin API) with `admin`.
+    pub fn parse(url: &str, admin: bool) -> Result<Endpoint, TargetError> {
+        let (tls, rest, default_port) = match url.split_once("://") {
+            Some(("ws", r)) if !admin => (false, r, 80),
+            Some(("wss", r)) if !admin => (true, r, 443),
+            Some(("http", r)) if admin => (false, r, 80),
+            Some(("https", r)) if admin => (true, r, 443),
+            _ if admin => return Err(TargetError::AdminScheme(url.into())),
+            _ => return Err(TargetError::Scheme(url.into())),
+        };
+        let (authority, path) = split(rest);
+        if authority.contains(['{', '}']) {
+            return Err(TargetError::TemplatedHost { url: url.into() });
+        }
+        let path = if path.starts_with('?') {
+            format!("/{path}")
+        } else {
+            path.to_string()
+        };
+        let vars: &[&str] = if admin {
+            &[]
+        } else {
+            &["userID", "sdkAppID", "platform", "instance"]
+        };
+        let path = Template::compile(&path, Escape::Url, vars).map_err(|problem| {
+            TargetError::Template {
+                url: url.into(),
+                problem,
+            }
+        })?;
+        // `[::1]:9090`, `host:9090`, `host`.
+        let (host, with_port) = match authority.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() && !h.is_empty() => (h, authority.to_string()),
+            _ => (authority, format!("{authority}:{default_port}")),
+        };
+        let addr = with_port
+            .to_socket_addrs()
+            .map_err(|source| TargetError::Resolve {
+                url: url.into(),
+                source,
+            })?
+            .next()
+            .ok_or_else(|| TargetError::NoAddress(url.into()))?;
+        let tls_name = if tls {
+            let h = host.trim_start_matches('[').trim_end_matches(']');
+            Some(
+                ServerName::try_from(h.to_string())
+                    .map_err(|e| TargetError::Tls(format!("{url:?}: host {h:?}: {e}")))?,
+            )
+        } else {
+            None
+        };
+        Ok(Endpoint {
+            url: url.into(),
+            addr,
+            authority: authority.to_string(),
+            tls_name,
+            path,
+        })
+    }
+
+    /// The admin API's URL for a target: its host and port over http (ws) or https (wss).
+    pub fn admin_url_for(target: &str) -> String {
+        let (scheme, rest) = match target.split_once("://") {
+            Some(("wss", r)) => ("https", r),
+            Some((_, r)) => ("http", r),
+            None => ("http", target),
+        };
+        let (authority, _) = split(rest);
+        format!("{scheme}://{authority}")
+    }
+}
+
+/// The TLS client for `wss://` and `https://`: the Mozilla roots plus `ca_file`'s, or with
+/// `insecure` no verification of the server's certificate at all.
+pub fn tls_client(
+    ca_file: Option<&Path>,
+    insecure: bool,
+) -> Result<Arc<rustls::ClientConfig>, TargetError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TargetError::Tls(e.to_string()))?;
+    let mut cfg = if insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_no_client_auth()
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = ca_file {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| TargetError::Tls(format!("--ca-file {}: {e}", path.display())))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| TargetError::Tls(format!("--ca-file {}: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(TargetError::Tls(format!(
+                    "--ca-file {}: no PEM certificate in it",
+                    path.display()
+                )));
+            }
+            for c in certs {
+                roots
+                    .add(c)
+                    .map_err(|e| TargetError::Tls(format!("--ca-file {}: {e}", path.display())))?;
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// `--insecure`: any certificate is accepted (signatures are still checked, so the session is
+/// encrypted to whoever holds the certificate's key — just not anyone you verified).
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A connection to the target: plain TCP or TLS over it.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// Open TLS over `tcp` when the endpoint asks for it.
+    pub async fn over(
+        tcp: TcpStream,
+        name: Option<&ServerName<'static>>,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> std::io::Result<Stream> {
+        match (name, tls) {
+            (Some(name), Some(cfg)) => {
+                let s = tokio_rustls::TlsConnector::from(cfg.clone())
+                    .connect(name.clone(), tcp)
+                    .await?;
+                Ok(Stream::Tls(Box::new(s)))
+            }
+            _ => Ok(Stream::Plain(tcp)),
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_resolve_with_their_defaults_and_templates() {
+        let e = Endpoint::parse("ws://127.0.0.1:9090/ws?u={userID}", false).unwrap();
+        assert_eq!(e.addr.port(), 9090);
+        assert!(e.tls_name.is_none());
+        assert!(e.path.uses("userID"));
+        let e = Endpoint::parse("wss://localhost/ws", false).unwrap();
+        assert_eq!(e.addr.port(), 443);
+        assert!(e.tls_name.is_some());
+        let e = Endpoint::parse("https://127.0.0.1:8443/im", true).unwrap();
+        assert_eq!((e.addr.port(), e.tls_name.is_some()), (8443, true));
+        assert!(matches!(
+            Endpoint::parse("http://x/ws", false),
+            Err(TargetError::Scheme(_))
+        ));
+        assert!(matches!(
+            Endpoint::parse("ws://x/ws", true),
+            Err(TargetError::AdminScheme(_))
+        ));
+        assert!(matches!(
+            Endpoint::parse("ws://{userID}:9/ws", false),
+            Err(TargetError::TemplatedHost { .. })
+        ));
+        let e = Endpoint::parse("ws://127.0.0.1:1/ws?u={user}", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("{user}"), "{e}");
+        assert_eq!(
+            Endpoint::admin_url_for("wss://h:8443/ws?x=1"),
+            "https://h:8443"
+        );
+        assert_eq!(Endpoint::admin_url_for("ws://h/ws"), "http://h");
+    }
+}

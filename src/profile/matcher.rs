@@ -1,0 +1,251 @@
+//! Conditions on a received frame: a JSON Pointer (RFC 6901) and what the value there must be.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `"/a/b"`, `"/list/0"`, `""` (the whole frame); `~1` is `/`, `~0` is `~`.
+pub fn check_pointer(p: &str) -> Result<(), String> {
+    if !p.is_empty() && !p.starts_with('/') {
+        return Err(format!(
+            "{p:?} is not a JSON Pointer: it must start with / (e.g. \"/data/type\"), or be \"\" for the whole frame"
+        ));
+    }
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(format!(
+                "{p:?} is not a JSON Pointer: `~` must be followed by 0 or 1"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One condition, as written in a profile: `{ path = "/event", equals = "kickedOut" }`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub path: String,
+    /// The value there equals this (a string, number or boolean).
+    #[serde(default)]
+    pub equals: Option<toml::Value>,
+    /// The value there is one of these.
+    #[serde(default)]
+    pub one_of: Option<Vec<toml::Value>>,
+    /// The value there is a string starting with this.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// There is (true) or is not (false) a value there.
+    #[serde(default)]
+    pub exists: Option<bool>,
+}
+
+/// A condition compiled: the pointer checked, the expected values as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Test {
+    path: String,
+    check: Check,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Check {
+    Equals(Value),
+    OneOf(Vec<Value>),
+    Prefix(String),
+    Exists(bool),
+}
+
+/// A TOML scalar as the JSON value it stands for.
+pub fn json_of(v: &toml::Value) -> Result<Value, String> {
+    Ok(match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => Value::from(*f),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        other => return Err(format!("{other} is not a string, number or boolean")),
+    })
+}
+
+/// Two JSON scalars are the same value (1 and 1.0 are; "1" and 1 are not).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+impl Test {
+    pub fn compile(c: &Condition) -> Result<Test, String> {
+        check_pointer(&c.path)?;
+        let given = [
+            c.equals.is_some(),
+            c.one_of.is_some(),
+            c.prefix.is_some(),
+            c.exists.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
+        if given != 1 {
+            return Err(format!(
+                "condition on {:?} needs exactly one of equals, one_of, prefix, exists",
+                c.path
+            ));
+        }
+        let check = if let Some(v) = &c.equals {
+            Check::Equals(json_of(v)?)
+        } else if let Some(vs) = &c.one_of {
+            Check::OneOf(vs.iter().map(json_of).collect::<Result<_, _>>()?)
+        } else if let Some(p) = &c.prefix {
+            Check::Prefix(p.clone())
+        } else {
+            Check::Exists(c.exists.unwrap_or(true))
+        };
+        Ok(Test {
+            path: c.path.clone(),
+            check,
+        })
+    }
+
+    pub fn holds(&self, frame: &Value) -> bool {
+        let v = frame.pointer(&self.path);
+        match &self.check {
+            Check::Exists(want) => v.is_some() == *want,
+            Check::Equals(x) => v.is_some_and(|v| same(v, x)),
+            Check::OneOf(xs) => v.is_some_and(|v| xs.iter().any(|x| same(v, x))),
+            Check::Prefix(p) => v.and_then(Value::as_str).is_some_and(|s| s.starts_with(p)),
+        }
+    }
+}
+
+/// One condition or several (all must hold), as a profile writes `match`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Match {
+    One(Condition),
+    All(Vec<Condition>),
+}
+
+impl<'de> Deserialize<'de> for Match {
+    // By hand rather than `untagged`, so a misspelt key is named instead of "did not match
+    // any variant".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Match, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(d)? {
+            t @ toml::Value::Table(_) => Condition::deserialize(t)
+                .map(Match::One)
+                .map_err(|e| D::Error::custom(e.message())),
+            toml::Value::Array(items) => items
+                .into_iter()
+                .map(|i| Condition::deserialize(i).map_err(|e| D::Error::custom(e.message())))
+                .collect::<Result<_, _>>()
+                .map(Match::All),
+            other => Err(D::Error::custom(format!(
+                "a match is a condition table ({{ path = \"/event\", equals = \"…\" }}) or a list of them, not {other}"
+            ))),
+        }
+    }
+}
+
+/// A compiled `match`: every test holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matcher(Vec<Test>);
+
+impl Matcher {
+    pub fn compile(m: &Match) -> Result<Matcher, String> {
+        let conds: Vec<&Condition> = match m {
+            Match::One(c) => vec![c],
+            Match::All(cs) => cs.iter().collect(),
+        };
+        if conds.is_empty() {
+            return Err("an empty match list matches every frame; give a condition".into());
+        }
+        Ok(Matcher(
+            conds
+                .into_iter()
+                .map(Test::compile)
+                .collect::<Result<_, _>>()?,
+        ))
+    }
+
+    pub fn holds(&self, frame: &Value) -> bool {
+        self.0.iter().all(|t| t.holds(frame))
+    }
+}
+
+/// A value at a pointer as the text a table is keyed by: strings as they are, numbers and
+/// booleans in their JSON form.
+pub fn key_of(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s)),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(std::borrow::Cow::Borrowed(if *b {
+            "true"
+        } else {
+            "false"
+        })),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cond(text: &str) -> Result<Matcher, String> {
+        #[derive(Deserialize)]
+        struct W {
+            m: Match,
+        }
+        let w: W = toml::from_str(&format!("m = {text}")).map_err(|e| e.to_string())?;
+        Matcher::compile(&w.m)
+    }
+
+    #[test]
+    fn conditions_test_the_value_at_their_pointer() {
+        let f = json!({"event":"kickedOut","data":{"type":"multipleAccount","n":3},"a/b":1});
+        assert!(cond(r#"{ path = "/event", equals = "kickedOut" }"#)
+            .unwrap()
+            .holds(&f));
+        assert!(!cond(r#"{ path = "/event", equals = "sdkStateReady" }"#)
+            .unwrap()
+            .holds(&f));
+        assert!(cond(r#"{ path = "/data/n", equals = 3 }"#)
+            .unwrap()
+            .holds(&f));
+        assert!(!cond(r#"{ path = "/data/n", equals = "3" }"#)
+            .unwrap()
+            .holds(&f));
+        assert!(
+            cond(r#"{ path = "/data/type", one_of = ["x", "multipleAccount"] }"#)
+                .unwrap()
+                .holds(&f)
+        );
+        assert!(cond(r#"{ path = "/data/type", prefix = "multiple" }"#)
+            .unwrap()
+            .holds(&f));
+        assert!(cond(r#"{ path = "/seq", exists = false }"#)
+            .unwrap()
+            .holds(&f));
+        assert!(cond(r#"{ path = "/a~1b", exists = true }"#)
+            .unwrap()
+            .holds(&f));
+        let both = r#"[{ path = "/event", exists = true }, { path = "/data/n", equals = 4 }]"#;
+        assert!(!cond(both).unwrap().holds(&f));
+    }
+
+    #[test]
+    fn bad_conditions_are_named() {
+        let e = cond(r#"{ path = "event", equals = "x" }"#).unwrap_err();
+        assert!(e.contains("JSON Pointer"), "{e}");
+        let e = cond(r#"{ path = "/a~2", equals = "x" }"#).unwrap_err();
+        assert!(e.contains("~"), "{e}");
+        let e = cond(r#"{ path = "/a", equals = "x", exists = true }"#).unwrap_err();
+        assert!(e.contains("exactly one"), "{e}");
+        let e = cond(r#"{ path = "/a" }"#).unwrap_err();
+        assert!(e.contains("exactly one"), "{e}");
+        assert!(cond("[]").unwrap_err().contains("empty"));
+        let e = cond(r#"{ path = "/a", equal = "x" }"#).unwrap_err();
+        assert!(e.contains("equal"), "{e}");
+    }
+}

@@ -1,0 +1,605 @@
+//! Protocol profiles: how an SDK instance's abstract steps look on a backend's wire.
+//!
+//! A profile (TOML, docs/backends.md) gives the request templates (login, logout, send message,
+//! ping), how a response is matched to its request and what its code means, which frames are
+//! which events (ready, not ready, kicked with its type, message received), frames the instance
+//! answers on its own (a heartbeat) and frames it ignores — plus the connection's subprotocols
+//! and headers and the admin REST call. It is checked completely when read: an unknown key, a
+//! bad JSON Pointer, an unknown placeholder, a template that does not render to JSON, a missing
+//! mapping an enabled check needs — each is named. The engine then speaks any backend through
+//! the same [`Profile::encode`] and [`Profile::decode`], and everything after decoding (the
+//! checks, the counters) sees the reference protocol's meanings.
+//!
+//! Protocol v1 is itself a profile (`profiles/loginstorm-v1.toml`, the default); the reference
+//! server's second dialect has one too (`profiles/webim.toml`).
+
+mod matcher;
+mod schema;
+pub mod template;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::policy::{KickType, Platform};
+use crate::protocol::{code, Request};
+pub use matcher::check_pointer;
+use matcher::{key_of, Matcher};
+use schema::{CodeMeaning, EventMeaning, ProfileFile};
+use template::{Escape, Template, Values};
+
+/// The profiles shipped inside the binary, by name.
+pub const BUILTIN: [(&str, &str); 2] = [
+    (
+        "loginstorm-v1",
+        include_str!("../../profiles/loginstorm-v1.toml"),
+    ),
+    ("webim", include_str!("../../profiles/webim.toml")),
+];
+
+/// The default: the reference protocol v1.
+pub const DEFAULT: &str = "loginstorm-v1";
+
+/// What a received frame is, in the reference protocol's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A response: to request `seq` (None: the profile matches responses in order), with the
+    /// reference protocol's code for what the backend answered.
+    Response {
+        seq: Option<u64>,
+        code: u32,
+        repeat: bool,
+    },
+    Ready,
+    NotReady,
+    Kicked(KickType),
+    MessageReceived,
+    /// A frame the instance must answer at once (a heartbeat): the reply.
+    Answer(String),
+    Ignored,
+    /// No rule of the profile explains this frame: why.
+    Unmatched(&'static str),
+}
+
+#[derive(Debug)]
+enum EventKind {
+    Ready,
+    NotReady,
+    Kicked {
+        path: String,
+        types: HashMap<String, KickType>,
+    },
+    MessageReceived,
+}
+
+/// The admin REST kick, as the profile describes it.
+#[derive(Debug)]
+pub struct Admin {
+    pub method: String,
+    pub path: Template,
+    pub body: Template,
+    pub headers: Vec<(String, Template)>,
+    success: Matcher,
+    /// Where the backend puts its error text, for the failure message.
+    message: Option<String>,
+}
+
+impl Admin {
+    /// Whether a reply says the kick was done; else the backend's error text, if any.
+    pub fn judge(&self, body: &[u8]) -> Result<(), String> {
+        let v: Value =
+            serde_json::from_slice(body).map_err(|e| format!("admin reply is not JSON: {e}"))?;
+        if self.success.holds(&v) {
+            return Ok(());
+        }
+        Err(self
+            .message
+            .as_deref()
+            .and_then(|p| v.pointer(p))
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| v.to_string()))
+    }
+}
+
+/// A profile, compiled and checked.
+#[derive(Debug)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    /// Where it was read from (`builtin:NAME` or a path), for messages.
+    pub source: String,
+    pub subprotocols: Vec<String>,
+    pub headers: Vec<(String, Template)>,
+    login: Template,
+    logout: Template,
+    send_message: Template,
+    ping: Option<Template>,
+    /// The platforms' names on the wire, by `Platform::ALL` order.
+    platforms: Vec<String>,
+    response: Matcher,
+    id: Option<String>,
+    code: Option<String>,
+    success: Option<Matcher>,
+    repeat: Option<Matcher>,
+    codes: HashMap<String, u32>,
+    events: Vec<(Matcher, EventKind)>,
+    answers: Vec<(Matcher, Template)>,
+    ignore: Vec<Matcher>,
+    pub admin: Admin,
+}
+
+/// A profile that cannot be used, naming where and what.
+#[derive(Debug, thiserror::Error)]
+#[error("protocol profile {source_name}: {problem}")]
+pub struct ProfileError {
+    pub source_name: String,
+    pub problem: String,
+}
+
+/// What the scenario will ask of the profile (mappings an enabled check needs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    pub checks: bool,
+    pub admin_kicks: bool,
+    pub expiry: bool,
+    pub messages: bool,
+}
+
+/// Placeholders each template may use.
+const REQUEST_VARS: &[&str] = &["seq", "userID", "instance", "now_ms"];
+const LOGIN_VARS: &[&str] = &[
+    "seq", "userID", "userSig", "sdkAppID", "platform", "instance", "now_ms",
+];
+const MESSAGE_VARS: &[&str] = &["seq", "userID", "to", "text", "instance", "now_ms"];
+const ANSWER_VARS: &[&str] = &["echo:/pointer", "userID", "instance", "now_ms"];
+const CONNECTION_VARS: &[&str] = &["userID", "sdkAppID", "platform", "instance"];
+const ADMIN_VARS: &[&str] = &["sdkAppID", "admin", "adminSig", "random", "userID"];
+
+impl Profile {
+    /// A shipped profile's name, or a file (relative paths from `base`).
+    pub fn load(spec: &str, base: &Path) -> Result<Arc<Profile>, ProfileError> {
+        let spec = if spec.is_empty() { DEFAULT } else { spec };
+        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
+            return Profile::parse(text, &format!("builtin:{spec}")).map(Arc::new);
+        }
+        let path = if Path::new(spec).is_absolute() {
+            PathBuf::from(spec)
+        } else {
+            base.join(spec)
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| ProfileError {
+            source_name: path.display().to_string(),
+            problem: format!(
+                "cannot read it ({e}); the shipped profiles are {}",
+                BUILTIN.map(|(n, _)| n).join(", ")
+            ),
+        })?;
+        Profile::parse(&text, &path.display().to_string()).map(Arc::new)
+    }
+
+    /// Read a profile's text; every problem is named with the key at fault.
+    pub fn parse(text: &str, source: &str) -> Result<Profile, ProfileError> {
+        let err = |problem: String| ProfileError {
+            source_name: source.to_string(),
+            problem,
+        };
+        let f: ProfileFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        f.compile(source).map_err(err)
+    }
+
+    /// Refuse a profile that lacks what the scenario's enabled checks need.
+    pub fn check_needs(&self, n: Needs) -> Result<(), ProfileError> {
+        let err = |problem: String| ProfileError {
+            source_name: self.source.clone(),
+            problem,
+        };
+        let kick_types: Vec<KickType> = self
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                EventKind::Kicked { types, .. } => Some(types.values().copied()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let codes: Vec<u32> = self.codes.values().copied().collect();
+        if n.checks {
+            for k in [KickType::MultipleAccount, KickType::MultipleDevice] {
+                if !kick_types.contains(&k) {
+                    return Err(err(format!(
+                        "the checks judge {} kicks, but no [[event]] with meaning = \"kicked\" maps a kick type to {:?} (kick_types)",
+                        k.name(),
+                        k.name()
+                    )));
+                }
+            }
+            if !codes.iter().any(|c| code::ends_session(*c)) {
+                return Err(err(
+                    "the checks probe ended sessions, but [response.codes] maps no code to kicked_multiple_account, kicked_multiple_device, kicked_user_sig_expired, kicked_rest_api or logged_out: a refusal because of a kick could not be told from any failure".into(),
+                ));
+            }
+        }
+        if n.checks && n.expiry && !kick_types.contains(&KickType::UserSigExpired) {
+            return Err(err(
+                "the scenario's UserSigs expire during the run (target.sig_lifetime), but no kick type maps to \"userSigExpired\"".into(),
+            ));
+        }
+        if n.admin_kicks {
+            if !kick_types.contains(&KickType::RestApiKick) {
+                return Err(err(
+                    "the scenario kicks through the admin API (admin_kick.interval), but no kick type maps to \"REST_API_Kick\"".into(),
+                ));
+            }
+            if !codes.contains(&code::SIG_INVALIDATED) {
+                return Err(err(
+                    "the scenario kicks through the admin API, but [response.codes] maps no code to sig_invalidated (a login refused with a UserSig the kick voided)".into(),
+                ));
+            }
+        }
+        let _ = n.messages;
+        Ok(())
+    }
+
+    /// A request as this backend's frame; `who` carries the instance's own values.
+    pub fn encode(&self, req: &Request, who: &Values) -> String {
+        match req {
+            Request::Login {
+                seq,
+                sdk_app_id,
+                user_sig,
+                platform,
+                ..
+            } => self.login.render(&Values {
+                seq: *seq,
+                sdkappid: *sdk_app_id,
+                user_sig,
+                platform: self.platform_name(*platform),
+                ..*who
+            }),
+            Request::Logout { seq } => self.logout.render(&Values { seq: *seq, ..*who }),
+            Request::SendMessage { seq, to, text } => self.send_message.render(&Values {
+                seq: *seq,
+                to,
+                text,
+                ..*who
+            }),
+            // The generator sends no ping today; a profile without one answers with an empty
+            // object rather than another request.
+            Request::Ping { seq } => match &self.ping {
+                Some(t) => t.render(&Values { seq: *seq, ..*who }),
+                None => "{}".to_string(),
+            },
+        }
+    }
+
+    /// How a platform is spelled on this backend's wire.
+    pub fn platform_name(&self, p: Platform) -> &str {
+        let i = Platform::ALL.iter().position(|x| *x == p).unwrap_or(0);
+        &self.platforms[i]
+    }
+
+    /// What a received text frame is.
+    pub fn decode(&self, text: &str, who: &Values) -> Decoded {
+        let Ok(frame) = serde_json::from_str::<Value>(text) else {
+            return Decoded::Unmatched("not JSON");
+        };
+        for (m, reply) in &self.answers {
+            if m.holds(&frame) {
+                return Decoded::Answer(reply.render(&Values {
+                    frame: Some(&frame),
+                    ..*who
+                }));
+            }
+        }
+        if self.response.holds(&frame) {
+            return self.response_of(&frame);
+        }
+        for (m, kind) in &self.events {
+            if !m.holds(&frame) {
+                continue;
+            }
+            return match kind {
+                EventKind::Ready => Decoded::Ready,
+                EventKind::NotReady => Decoded::NotReady,
+                EventKind::MessageReceived => Decoded::MessageReceived,
+                EventKind::Kicked { path, types } => {
+                    match frame
+                        .pointer(path)
+                        .and_then(key_of)
+                        .and_then(|k| types.get(k.as_ref()))
+                    {
+                        Some(t) => Decoded::Kicked(*t),
+                        None => Decoded::Unmatched("a kick of a type the profile does not map"),
+                    }
+                }
+            };
+        }
+        if self.ignore.iter().any(|m| m.holds(&frame)) {
+            return Decoded::Ignored;
+        }
+        Decoded::Unmatched("no rule of the profile matches it")
+    }
+
+    fn response_of(&self, frame: &Value) -> Decoded {
+        let seq = match &self.id {
+            None => None,
+            Some(p) => match frame.pointer(p) {
+                Some(Value::Number(n)) => n.as_u64(),
+                Some(Value::String(s)) => s.parse().ok(),
+                _ => None,
+            },
+        };
+        if self.id.is_some() && seq.is_none() {
+            return Decoded::Unmatched("a response without a request id the generator sent");
+        }
+        let repeat = self.repeat.as_ref().is_some_and(|m| m.holds(frame));
+        if self.success.as_ref().is_some_and(|m| m.holds(frame)) {
+            return Decoded::Response {
+                seq,
+                code: code::OK,
+                repeat,
+            };
+        }
+        let value = self.code.as_deref().and_then(|p| frame.pointer(p));
+        let code = match value.and_then(key_of) {
+            Some(k) => match self.codes.get(k.as_ref()) {
+                Some(c) => *c,
+                // An unmapped numeric code is reported as is; any other as a plain failure.
+                None => k.parse::<u32>().ok().filter(|c| *c != 0).unwrap_or(FAILURE),
+            },
+            None if self.success.is_some() => FAILURE,
+            None => return Decoded::Unmatched("a response without a code"),
+        };
+        Decoded::Response { seq, code, repeat }
+    }
+}
+
+/// The code a failure gets when the backend's code maps to nothing more precise.
+pub const FAILURE: u32 = 1;
+
+/// Every meaning a backend's code may be given, and the reference protocol's code for it.
+pub fn meaning_code(m: CodeMeaning) -> u32 {
+    match m {
+        CodeMeaning::Ok => code::OK,
+        CodeMeaning::NotLoggedIn => code::NOT_LOGGED_IN,
+        CodeMeaning::LoginInProgress => code::LOGIN_IN_PROGRESS,
+        CodeMeaning::NotReadyLoggingIn => code::NOT_READY_LOGGING_IN,
+        CodeMeaning::NotReadyLoginFailed => code::NOT_READY_LOGIN_FAILED,
+        CodeMeaning::KickedMultipleDevice => code::NOT_READY_KICKED_DEVICE,
+        CodeMeaning::KickedMultipleAccount => code::NOT_READY_KICKED_ACCOUNT,
+        CodeMeaning::KickedUserSigExpired => code::NOT_READY_KICKED_EXPIRED,
+        CodeMeaning::LoggedOut => code::NOT_READY_LOGGED_OUT,
+        CodeMeaning::KickedRestApi => code::NOT_READY_KICKED_REST,
+        CodeMeaning::SigExpired => code::SIG_EXPIRED,
+        CodeMeaning::SigInvalid => code::SIG_DECODE,
+        CodeMeaning::SigInvalidated => code::SIG_INVALIDATED,
+        CodeMeaning::InvalidParams => code::INVALID_PARAMS,
+        CodeMeaning::Failure => FAILURE,
+    }
+}
+
+impl ProfileFile {
+    fn compile(self, source: &str) -> Result<Profile, String> {
+        let json = |name: &str, text: &str, allowed: &[&str]| -> Result<Template, String> {
+            let t = Template::compile(text, Escape::Json, allowed)
+                .map_err(|e| format!("{name}: {e}"))?;
+            // Rendered with awkward values, it must still be one JSON value.
+            let sample = t.render(&Values {
+                seq: 7,
+                user_id: "u\"1",
+                user_sig: "eJx\\sig",
+                sdkappid: 1_400_000_000,
+                platform: "Web",
+                instance: "u1#0",
+                to: "u2",
+                text: "hi\n",
+                admin: "administrator",
+                admin_sig: "sig",
+                random: 5,
+                frame: Some(&serde_json::json!({})),
+            });
+            serde_json::from_str::<Value>(&sample)
+                .map_err(|e| format!("{name} does not render to JSON ({e}): {sample}"))?;
+            Ok(t)
+        };
+        let header = |name: &str,
+                      k: &str,
+                      v: &str,
+                      allowed: &[&str]|
+         -> Result<(String, Template), String> {
+            if k.is_empty()
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
+            {
+                return Err(format!("{name}: {k:?} is not an HTTP header name"));
+            }
+            if v.contains(['\r', '\n', '\0']) {
+                return Err(format!(
+                    "{name}.{k}: a header value cannot hold CR, LF or NUL"
+                ));
+            }
+            Ok((
+                k.to_string(),
+                Template::compile(v, Escape::Header, allowed)
+                    .map_err(|e| format!("{name}.{k}: {e}"))?,
+            ))
+        };
+        let matcher = |name: &str, m: &matcher::Match| {
+            Matcher::compile(m).map_err(|e| format!("{name}: {e}"))
+        };
+        let r = &self.requests;
+        let login = json("requests.login", &r.login, LOGIN_VARS)?;
+        let logout = json("requests.logout", &r.logout, REQUEST_VARS)?;
+        let send_message = json("requests.send_message", &r.send_message, MESSAGE_VARS)?;
+        let ping = r
+            .ping
+            .as_deref()
+            .map(|p| json("requests.ping", p, REQUEST_VARS))
+            .transpose()?;
+        for (name, t) in [
+            ("requests.login", &login),
+            ("requests.logout", &logout),
+            ("requests.send_message", &send_message),
+        ] {
+            if self.response.id.is_some() && !t.uses("seq") {
+                return Err(format!("{name} has no {{seq}}, but responses are matched by response.id: the request must carry its id"));
+            }
+        }
+        let mut platforms: Vec<String> =
+            Platform::ALL.iter().map(|p| p.name().to_string()).collect();
+        for (k, v) in &self.values.platform {
+            let p: Platform = k.parse().map_err(|e| format!("values.platform: {e}"))?;
+            let i = Platform::ALL.iter().position(|x| *x == p).unwrap_or(0);
+            platforms[i] = v.clone();
+        }
+        let resp = &self.response;
+        if resp.code.is_none() && resp.success.is_none() {
+            return Err("response needs `code` (a JSON Pointer to the backend's code) or `success` (a match for success), or both".into());
+        }
+        if let Some(p) = &resp.id {
+            check_pointer(p).map_err(|e| format!("response.id: {e}"))?;
+        }
+        if let Some(p) = &resp.code {
+            check_pointer(p).map_err(|e| format!("response.code: {e}"))?;
+        }
+        let codes: HashMap<String, u32> = resp
+            .codes
+            .iter()
+            .map(|(k, v)| (k.clone(), meaning_code(*v)))
+            .collect();
+        if resp.success.is_none() && !codes.values().any(|c| *c == code::OK) {
+            return Err("response.codes maps no code to \"ok\" and there is no response.success: no login could succeed".into());
+        }
+        let mut events = Vec::new();
+        for (i, e) in self.events.iter().enumerate() {
+            let name = format!("event[{i}]");
+            let m = matcher(&format!("{name}.match"), &e.matcher)?;
+            let kind = match e.meaning {
+                EventMeaning::Ready => EventKind::Ready,
+                EventMeaning::NotReady => EventKind::NotReady,
+                EventMeaning::MessageReceived => EventKind::MessageReceived,
+                EventMeaning::Kicked => {
+                    let path = e.kick_type.clone().ok_or_else(|| format!("{name}: a kicked event needs kick_type (the JSON Pointer to the kick's type)"))?;
+                    check_pointer(&path).map_err(|x| format!("{name}.kick_type: {x}"))?;
+                    if e.kick_types.is_empty() {
+                        return Err(format!("{name}: a kicked event needs kick_types (the backend's names → multipleAccount, multipleDevice, userSigExpired, REST_API_Kick)"));
+                    }
+                    let mut types = HashMap::new();
+                    for (k, v) in &e.kick_types {
+                        let t: KickType = v
+                            .parse()
+                            .map_err(|x| format!("{name}.kick_types.{k}: {x}"))?;
+                        types.insert(k.clone(), t);
+                    }
+                    EventKind::Kicked { path, types }
+                }
+            };
+            if e.meaning != EventMeaning::Kicked
+                && (e.kick_type.is_some() || !e.kick_types.is_empty())
+            {
+                return Err(format!(
+                    "{name}: kick_type and kick_types belong to a kicked event only"
+                ));
+            }
+            events.push((m, kind));
+        }
+        if !events.iter().any(|(_, k)| matches!(k, EventKind::Ready)) {
+            return Err(
+                "no [[event]] has meaning = \"ready\": an instance could never be ready".into(),
+            );
+        }
+        let mut answers = Vec::new();
+        for (i, a) in self.answers.iter().enumerate() {
+            answers.push((
+                matcher(&format!("answer[{i}].match"), &a.matcher)?,
+                json(&format!("answer[{i}].reply"), &a.reply, ANSWER_VARS)?,
+            ));
+        }
+        let ignore = self
+            .ignore
+            .iter()
+            .enumerate()
+            .map(|(i, g)| matcher(&format!("ignore[{i}].match"), &g.matcher))
+            .collect::<Result<Vec<_>, _>>()?;
+        let headers = self
+            .connection
+            .headers
+            .iter()
+            .map(|(k, v)| header("connection.headers", k, v, CONNECTION_VARS))
+            .collect::<Result<Vec<_>, _>>()?;
+        for s in &self.connection.subprotocols {
+            if s.is_empty() || s.contains([',', ' ', '\r', '\n']) {
+                return Err(format!(
+                    "connection.subprotocols: {s:?} is not a subprotocol token"
+                ));
+            }
+        }
+        let a = &self.admin;
+        let admin = Admin {
+            method: a.method.to_ascii_uppercase(),
+            path: {
+                if !a.path.starts_with('/') {
+                    return Err(format!("admin.path {:?} must start with /", a.path));
+                }
+                Template::compile(&a.path, Escape::Url, ADMIN_VARS)
+                    .map_err(|e| format!("admin.path: {e}"))?
+            },
+            body: json("admin.body", &a.body, ADMIN_VARS)?,
+            headers: a
+                .headers
+                .iter()
+                .map(|(k, v)| header("admin.headers", k, v, ADMIN_VARS))
+                .collect::<Result<_, _>>()?,
+            success: matcher("admin.success", &a.success)?,
+            message: match &a.message {
+                Some(p) => {
+                    check_pointer(p).map_err(|e| format!("admin.message: {e}"))?;
+                    Some(p.clone())
+                }
+                None => None,
+            },
+        };
+        if !["POST", "PUT", "GET", "DELETE", "PATCH"].contains(&admin.method.as_str()) {
+            return Err(format!(
+                "admin.method {:?}: one of POST, PUT, GET, DELETE, PATCH",
+                a.method
+            ));
+        }
+        Ok(Profile {
+            name: self.name,
+            description: self.description,
+            source: source.to_string(),
+            subprotocols: self.connection.subprotocols,
+            headers,
+            login,
+            logout,
+            send_message,
+            ping,
+            platforms,
+            response: matcher("response.match", &resp.matcher)?,
+            id: resp.id.clone(),
+            code: resp.code.clone(),
+            success: resp
+                .success
+                .as_ref()
+                .map(|m| matcher("response.success", m))
+                .transpose()?,
+            repeat: resp
+                .repeat_login
+                .as_ref()
+                .map(|m| matcher("response.repeat_login", m))
+                .transpose()?,
+            codes,
+            events,
+            answers,
+            ignore,
+            admin,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
