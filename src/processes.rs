@@ -75,6 +75,13 @@ fn spawn(args: &RunArgs, shard: Shard, dir: &Path, log: &Path) -> anyhow::Result
         };
         cmd.arg("--protocol").arg(spec);
     }
+    if let Some(ca) = &args.common.ca_file {
+        cmd.arg("--ca-file")
+            .arg(std::fs::canonicalize(ca).unwrap_or_else(|_| ca.clone()));
+    }
+    if args.common.insecure {
+        cmd.arg("--insecure");
+    }
     // The key travels in the environment, never in a child's arguments.
     if let Some(k) = &args.common.key {
         cmd.env("LOGINSTORM_KEY", k);

@@ -26,6 +26,8 @@ pub struct Options {
     pub out_dir: PathBuf,
     /// Write the report exactly here instead of a new directory under `out_dir`.
     pub report_dir: Option<PathBuf>,
+    /// Trace the first instance's frames into `frames.log` in the report directory.
+    pub trace_frames: bool,
     /// Run only this share of the accounts.
     pub shard: crate::shard::Shard,
     /// Overrides the scenario's `target.key`.
@@ -33,6 +35,10 @@ pub struct Options {
     /// Overrides the scenario's `target.protocol` (a name, or a file relative to the current
     /// directory).
     pub protocol: Option<String>,
+    /// Overrides `target.ca_file` (relative to the current directory).
+    pub ca_file: Option<PathBuf>,
+    /// Sets `target.insecure`.
+    pub insecure: bool,
     pub seed: Option<u64>,
     /// No live display.
     pub quiet: bool,
@@ -144,6 +150,13 @@ pub fn execute<W: Write>(
     if let Some(p) = &opts.protocol {
         resolved.use_profile(p, std::path::Path::new("."))?;
     }
+    if let Some(ca) = &opts.ca_file {
+        resolved.scenario.target.ca_file = Some(ca.clone());
+    }
+    if opts.insecure {
+        resolved.scenario.target.insecure = true;
+        eprintln!("warning: --insecure: the server's TLS certificate is not verified");
+    }
     resolved.thresholds.extend(opts.thresholds.iter().cloned());
     resolved.shard = opts.shard;
     resolved.check_process_size()?;
@@ -189,6 +202,9 @@ pub fn execute<W: Write>(
             started: std::time::SystemTime::now(),
         },
     )?;
+    if opts.trace_frames {
+        resolved.trace_frames = Some(writer.dir().join("frames.log"));
+    }
     let mut progress = Progress::new(
         opts.quiet,
         resolved.planned_duration(),

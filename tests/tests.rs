@@ -52,3 +52,6 @@ mod shards;
 
 #[path = "it/deploy.rs"]
 mod deploy;
+
+#[path = "it/dialect.rs"]
+mod dialect;

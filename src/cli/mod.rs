@@ -168,6 +168,11 @@ pub struct RunArgs {
     /// per-process open-file limit and uses every core.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), conflicts_with = "metrics_listen")]
     pub processes: Option<u32>,
+    /// Write every frame the run's first instance sends and receives to frames.log in the
+    /// report directory (milliseconds since the start, `>` sent / `<` received, the frame): to
+    /// see a protocol profile at work (docs/backends.md).
+    #[arg(long)]
+    pub trace_frames: bool,
     /// Write the report exactly into DIR (made if absent; refused if it already holds one)
     /// instead of a new directory under --out.
     #[arg(long, value_name = "DIR")]
@@ -200,6 +205,14 @@ pub struct Common {
     /// (`loginstorm-v1`, the default; `webim`) or a profile file (docs/backends.md).
     #[arg(long, value_name = "NAME|FILE", env = "LOGINSTORM_PROTOCOL")]
     pub protocol: Option<String>,
+    /// Trust the CA certificates in this PEM file for `wss://` and `https://` (besides the
+    /// Mozilla roots); overrides `target.ca_file`.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any server certificate: for a self-signed development server only (the
+    /// connection is encrypted, but to a server nobody verified). Overrides `target.insecure`.
+    #[arg(long)]
+    pub insecure: bool,
     /// The secret key UserSigs are signed with (overrides `target.key`). Prefer the
     /// environment variable (a CI secret, a Kubernetes Secret): it stays out of process
     /// listings. Reports never show it.
@@ -250,9 +263,12 @@ impl RunArgs {
             target: self.common.target.clone(),
             out_dir: self.common.out.clone(),
             report_dir: self.report_dir.clone(),
+            trace_frames: self.trace_frames,
             shard: self.shard.unwrap_or_default(),
             key: self.common.key.clone(),
             protocol: self.common.protocol.clone(),
+            ca_file: self.common.ca_file.clone(),
+            insecure: self.common.insecure,
             seed: self.common.seed,
             quiet: self.quiet,
             overrides: self.common.set.clone(),

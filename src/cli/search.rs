@@ -82,6 +82,8 @@ impl SearchArgs {
             seed: self.common.seed,
             key: self.common.key.clone(),
             protocol: self.common.protocol.clone(),
+            ca_file: self.common.ca_file.clone(),
+            insecure: self.common.insecure,
         })
     }
 }

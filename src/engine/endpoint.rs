@@ -39,6 +39,12 @@ pub enum TargetError {
     NoAddress(String),
     #[error("{0}")]
     Tls(String),
+    #[error("cannot write the frame trace {path}: {source}")]
+    Trace {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// One resolved URL.

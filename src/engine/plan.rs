@@ -49,6 +49,8 @@ pub struct Plan {
     pub profile: Arc<crate::profile::Profile>,
     /// The first frames the profile could not explain, from any instance of this run.
     unmatched: std::sync::Mutex<Vec<String>>,
+    /// `--trace-frames`: every frame of this process's first instance goes here.
+    trace: Option<std::sync::Mutex<std::io::BufWriter<std::fs::File>>>,
     pub end: CycleEnd,
     pub connection: ConnectionMode,
     pub think: crate::scenario::Think,
@@ -123,6 +125,15 @@ impl Plan {
             shard: r.shard,
             profile: r.profile.clone(),
             unmatched: std::sync::Mutex::new(Vec::new()),
+            trace: match &r.trace_frames {
+                None => None,
+                Some(p) => Some(std::sync::Mutex::new(std::io::BufWriter::new(
+                    std::fs::File::create(p).map_err(|source| TargetError::Trace {
+                        path: p.display().to_string(),
+                        source,
+                    })?,
+                ))),
+            },
             end: s.cycle.end,
             connection: s.cycle.connection,
             think: s.cycle.think,
@@ -151,6 +162,23 @@ impl Plan {
                 "{instance}\t{}",
                 crate::protocol::truncate(text, 2048)
             ));
+        }
+    }
+
+    /// Whether instance `slot` of account `n` is the one `--trace-frames` follows: this
+    /// process's first.
+    pub fn traces(&self, n: u32, slot: u8) -> bool {
+        self.trace.is_some() && n == self.shard.index && slot == 0
+    }
+
+    /// Write one frame of the traced instance: milliseconds since the run's start, `>` sent
+    /// or `<` received, the frame.
+    pub fn trace_frame(&self, sent: bool, text: &str) {
+        use std::io::Write;
+        if let Some(Ok(mut w)) = self.trace.as_ref().map(|t| t.lock()) {
+            let ms = self.epoch.elapsed().as_secs_f64() * 1e3;
+            let _ = writeln!(w, "{ms:>10.3} {} {text}", if sent { '>' } else { '<' });
+            let _ = w.flush();
         }
     }
 

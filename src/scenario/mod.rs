@@ -35,6 +35,8 @@ pub struct Resolved {
     pub shard: crate::shard::Shard,
     /// The backend's wire protocol (`target.protocol`), read and checked.
     pub profile: std::sync::Arc<crate::profile::Profile>,
+    /// Write every frame of the first instance here (`run --trace-frames`).
+    pub trace_frames: Option<std::path::PathBuf>,
 }
 
 /// A scenario that cannot be run, naming the file, the key or the `--set` at fault.
@@ -337,6 +339,7 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
         thresholds,
         shard: crate::shard::Shard::WHOLE,
         profile: load_profile(&s, &stages, base)?,
+        trace_frames: None,
         policy: Policy {
             limits,
             mode: s.policy.mode,

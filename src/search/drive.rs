@@ -29,6 +29,9 @@ pub struct SearchOptions {
     pub key: Option<String>,
     /// Overrides the scenario's `target.protocol`.
     pub protocol: Option<String>,
+    /// Overrides `target.ca_file`; sets `target.insecure`.
+    pub ca_file: Option<PathBuf>,
+    pub insecure: bool,
 }
 
 /// The columns of search.csv (docs/reports.md).
@@ -105,6 +108,8 @@ pub fn search<W: Write>(o: &SearchOptions, out: &mut W) -> anyhow::Result<Search
                 seed: o.seed,
                 key: o.key.clone(),
                 protocol: o.protocol.clone(),
+                ca_file: o.ca_file.clone(),
+                insecure: o.insecure,
                 quiet: true,
                 overrides: step_sets(o, rate),
                 thresholds: o.slos.clone(),

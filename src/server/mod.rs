@@ -214,7 +214,12 @@ pub struct ServerHandle {
 impl ServerHandle {
     /// The WebSocket URL clients connect to.
     pub fn url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        let scheme = if self.shared.config.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        format!("{scheme}://{}/ws", self.addr)
     }
 
     /// Connections currently open on the WebSocket endpoint.

@@ -116,3 +116,19 @@ fn capacity_search_catches_every_fault_that_applies_to_one_instance() {
         &[("no_ready", &[Class::Ready])],
     );
 }
+
+/// Every fault switch, caught through the webim dialect's profile (the embedded server speaks
+/// webim when the scenario's protocol is `webim`): the checks do not depend on the wire.
+#[test]
+fn every_fault_is_caught_through_the_webim_profile() {
+    matrix("smoke", &["target.protocol=webim"], KICKING);
+    matrix(
+        "multi-platform",
+        &[
+            "accounts.count=20",
+            "cycle.cycles=2",
+            "target.protocol=webim",
+        ],
+        VICTIM,
+    );
+}

@@ -63,6 +63,9 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
             Ok(Message::Close(_)) | Err(_) => return self.lost(ctx),
             Ok(_) => return,
         };
+        if self.traced {
+            self.plan.trace_frame(false, text.as_str());
+        }
         let decoded = self.plan.profile.decode(text.as_str(), &self.who());
         match decoded {
             Decoded::Response { seq, code, repeat } => self.on_response(ctx, seq, code, repeat),

@@ -53,6 +53,8 @@ pub struct Instance {
     user: String,
     /// The instance's own id on the wire (`{instance}` in a profile): `<userID>#<slot>`.
     instance_id: String,
+    /// `--trace-frames` follows this instance.
+    traced: bool,
     platform: Platform,
     phase: Phase,
     /// Bumped by every `set_phase`: a timer of an earlier phase that fires anyway (actix drops
@@ -109,6 +111,7 @@ impl Instance {
         let platform = plan.platforms[slot as usize];
         let instance_id = format!("{user}#{slot}");
         Instance {
+            traced: plan.traces(n, slot),
             instance_id,
             plan,
             account,
@@ -252,6 +255,9 @@ impl Instance {
     }
 
     fn send_text(&mut self, text: String) -> bool {
+        if self.traced {
+            self.plan.trace_frame(true, &text);
+        }
         match &mut self.sink {
             Some(s) => s.write(Message::text(text)).is_ok(),
             None => false,
