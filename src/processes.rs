@@ -33,18 +33,12 @@ struct Shardling {
 
 /// The directory of the merged report: `--report-dir`, or a new one under `--out`.
 fn report_dir(args: &RunArgs, scenario: &str) -> PathBuf {
-    if let Some(d) = &args.report_dir {
-        return d.clone();
+    match &args.report_dir {
+        Some(d) => d.clone(),
+        None => {
+            crate::report::new_dir_under(&args.common.out, scenario, std::time::SystemTime::now())
+        }
     }
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let safe = crate::report::safe_name(scenario);
-    let mut dir = args.common.out.join(format!("{stamp}-{safe}"));
-    let mut n = 2;
-    while dir.exists() {
-        dir = args.common.out.join(format!("{stamp}-{safe}-{n}"));
-        n += 1;
-    }
-    dir
 }
 
 fn spawn(args: &RunArgs, shard: Shard, dir: &Path, log: &Path) -> anyhow::Result<Child> {

@@ -3,6 +3,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::extract::{Paths, Slots};
+
 /// `"/a/b"`, `"/list/0"`, `""` (the whole frame); `~1` is `/`, `~0` is `~`.
 pub fn check_pointer(p: &str) -> Result<(), String> {
     if !p.is_empty() && !p.starts_with('/') {
@@ -40,10 +42,10 @@ pub struct Condition {
     pub exists: Option<bool>,
 }
 
-/// A condition compiled: the pointer checked, the expected values as JSON.
+/// A condition compiled: the slot of its pointer (see [`Paths`]), the expected values as JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Test {
-    path: String,
+    slot: usize,
     check: Check,
 }
 
@@ -75,7 +77,7 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 impl Test {
-    pub fn compile(c: &Condition) -> Result<Test, String> {
+    pub fn compile(c: &Condition, paths: &mut Paths) -> Result<Test, String> {
         check_pointer(&c.path)?;
         let given = [
             c.equals.is_some(),
@@ -102,13 +104,13 @@ impl Test {
             Check::Exists(c.exists.unwrap_or(true))
         };
         Ok(Test {
-            path: c.path.clone(),
+            slot: paths.slot(&c.path),
             check,
         })
     }
 
-    pub fn holds(&self, frame: &Value) -> bool {
-        let v = frame.pointer(&self.path);
+    pub fn holds(&self, frame: &Slots) -> bool {
+        let v = frame[self.slot].as_ref();
         match &self.check {
             Check::Exists(want) => v.is_some() == *want,
             Check::Equals(x) => v.is_some_and(|v| same(v, x)),
@@ -151,7 +153,7 @@ impl<'de> Deserialize<'de> for Match {
 pub struct Matcher(Vec<Test>);
 
 impl Matcher {
-    pub fn compile(m: &Match) -> Result<Matcher, String> {
+    pub fn compile(m: &Match, paths: &mut Paths) -> Result<Matcher, String> {
         let conds: Vec<&Condition> = match m {
             Match::One(c) => vec![c],
             Match::All(cs) => cs.iter().collect(),
@@ -162,12 +164,12 @@ impl Matcher {
         Ok(Matcher(
             conds
                 .into_iter()
-                .map(Test::compile)
+                .map(|c| Test::compile(c, paths))
                 .collect::<Result<_, _>>()?,
         ))
     }
 
-    pub fn holds(&self, frame: &Value) -> bool {
+    pub fn holds(&self, frame: &Slots) -> bool {
         self.0.iter().all(|t| t.holds(frame))
     }
 }
@@ -192,13 +194,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn cond(text: &str) -> Result<Matcher, String> {
+    /// A condition, compiled, and the frame it is tested on read through its paths.
+    #[derive(Debug)]
+    struct Cond(Matcher, Paths);
+
+    impl Cond {
+        fn holds(&self, frame: &Value) -> bool {
+            self.0.holds(&self.1.extract(&frame.to_string()).unwrap())
+        }
+    }
+
+    fn cond(text: &str) -> Result<Cond, String> {
         #[derive(Deserialize)]
         struct W {
             m: Match,
         }
         let w: W = toml::from_str(&format!("m = {text}")).map_err(|e| e.to_string())?;
-        Matcher::compile(&w.m)
+        let mut paths = Paths::default();
+        Ok(Cond(Matcher::compile(&w.m, &mut paths)?, paths))
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! Protocol v1 is itself a profile (`profiles/loginstorm-v1.toml`, the default); the reference
 //! server's second dialect has one too (`profiles/webim.toml`).
 
+mod extract;
 mod matcher;
 mod schema;
 pub mod template;
@@ -25,6 +26,7 @@ use serde_json::Value;
 
 use crate::policy::{KickType, Platform};
 use crate::protocol::{code, Request};
+use extract::{Paths, Slots};
 pub use matcher::check_pointer;
 use matcher::{key_of, Matcher};
 use schema::{CodeMeaning, EventMeaning, ProfileFile};
@@ -68,7 +70,8 @@ enum EventKind {
     Ready,
     NotReady,
     Kicked {
-        path: String,
+        /// The slot of the kick's type.
+        slot: usize,
         types: HashMap<String, KickType>,
     },
     MessageReceived,
@@ -81,25 +84,29 @@ pub struct Admin {
     pub path: Template,
     pub body: Template,
     pub headers: Vec<(String, Template)>,
+    /// What the reply's rules read.
+    paths: Paths,
     success: Matcher,
-    /// Where the backend puts its error text, for the failure message.
-    message: Option<String>,
+    /// The slot of the backend's error text, for the failure message.
+    message: Option<usize>,
 }
 
 impl Admin {
     /// Whether a reply says the kick was done; else the backend's error text, if any.
     pub fn judge(&self, body: &[u8]) -> Result<(), String> {
-        let v: Value =
-            serde_json::from_slice(body).map_err(|e| format!("admin reply is not JSON: {e}"))?;
+        let text = std::str::from_utf8(body).map_err(|_| "admin reply is not UTF-8".to_string())?;
+        let v = self
+            .paths
+            .extract(text)
+            .map_err(|e| format!("admin reply is not JSON: {e}"))?;
         if self.success.holds(&v) {
             return Ok(());
         }
         Err(self
             .message
-            .as_deref()
-            .and_then(|p| v.pointer(p))
+            .and_then(|i| v[i].as_ref())
             .map(|m| m.to_string())
-            .unwrap_or_else(|| v.to_string()))
+            .unwrap_or_else(|| crate::protocol::truncate(text, 300).to_string()))
     }
 }
 
@@ -118,9 +125,11 @@ pub struct Profile {
     ping: Option<Template>,
     /// The platforms' names on the wire, by `Platform::ALL` order.
     platforms: Vec<String>,
+    /// Every pointer the frame rules read.
+    paths: Paths,
     response: Matcher,
-    id: Option<String>,
-    code: Option<String>,
+    id: Option<usize>,
+    code: Option<usize>,
     success: Option<Matcher>,
     repeat: Option<Matcher>,
     codes: HashMap<String, u32>,
@@ -282,13 +291,13 @@ impl Profile {
 
     /// What a received text frame is.
     pub fn decode(&self, text: &str, who: &Values) -> Decoded {
-        let Ok(frame) = serde_json::from_str::<Value>(text) else {
+        let Ok(frame) = self.paths.extract(text) else {
             return Decoded::Unmatched("not JSON");
         };
         for (m, reply) in &self.answers {
             if m.holds(&frame) {
                 return Decoded::Answer(reply.render(&Values {
-                    frame: Some(&frame),
+                    frame: Some((&self.paths, &frame)),
                     ..*who
                 }));
             }
@@ -304,9 +313,9 @@ impl Profile {
                 EventKind::Ready => Decoded::Ready,
                 EventKind::NotReady => Decoded::NotReady,
                 EventKind::MessageReceived => Decoded::MessageReceived,
-                EventKind::Kicked { path, types } => {
-                    match frame
-                        .pointer(path)
+                EventKind::Kicked { slot, types } => {
+                    match frame[*slot]
+                        .as_ref()
                         .and_then(key_of)
                         .and_then(|k| types.get(k.as_ref()))
                     {
@@ -322,10 +331,10 @@ impl Profile {
         Decoded::Unmatched("no rule of the profile matches it")
     }
 
-    fn response_of(&self, frame: &Value) -> Decoded {
-        let seq = match &self.id {
+    fn response_of(&self, frame: &Slots) -> Decoded {
+        let seq = match self.id {
             None => None,
-            Some(p) => match frame.pointer(p) {
+            Some(i) => match &frame[i] {
                 Some(Value::Number(n)) => n.as_u64(),
                 Some(Value::String(s)) => s.parse().ok(),
                 _ => None,
@@ -342,7 +351,7 @@ impl Profile {
                 repeat,
             };
         }
-        let value = self.code.as_deref().and_then(|p| frame.pointer(p));
+        let value = self.code.and_then(|i| frame[i].as_ref());
         let code = match value.and_then(key_of) {
             Some(k) => match self.codes.get(k.as_ref()) {
                 Some(c) => *c,
@@ -398,7 +407,7 @@ impl ProfileFile {
                 admin: "administrator",
                 admin_sig: "sig",
                 random: 5,
-                frame: Some(&serde_json::json!({})),
+                frame: None,
             });
             serde_json::from_str::<Value>(&sample)
                 .map_err(|e| format!("{name} does not render to JSON ({e}): {sample}"))?;
@@ -427,8 +436,9 @@ impl ProfileFile {
                     .map_err(|e| format!("{name}.{k}: {e}"))?,
             ))
         };
-        let matcher = |name: &str, m: &matcher::Match| {
-            Matcher::compile(m).map_err(|e| format!("{name}: {e}"))
+        let mut paths = Paths::default();
+        let matcher = |name: &str, m: &matcher::Match, paths: &mut Paths| {
+            Matcher::compile(m, paths).map_err(|e| format!("{name}: {e}"))
         };
         let r = &self.requests;
         let login = json("requests.login", &r.login, LOGIN_VARS)?;
@@ -459,12 +469,31 @@ impl ProfileFile {
         if resp.code.is_none() && resp.success.is_none() {
             return Err("response needs `code` (a JSON Pointer to the backend's code) or `success` (a match for success), or both".into());
         }
-        if let Some(p) = &resp.id {
-            check_pointer(p).map_err(|e| format!("response.id: {e}"))?;
-        }
-        if let Some(p) = &resp.code {
-            check_pointer(p).map_err(|e| format!("response.code: {e}"))?;
-        }
+        let id = match &resp.id {
+            Some(p) => {
+                check_pointer(p).map_err(|e| format!("response.id: {e}"))?;
+                Some(paths.slot(p))
+            }
+            None => None,
+        };
+        let code_slot = match &resp.code {
+            Some(p) => {
+                check_pointer(p).map_err(|e| format!("response.code: {e}"))?;
+                Some(paths.slot(p))
+            }
+            None => None,
+        };
+        let response = matcher("response.match", &resp.matcher, &mut paths)?;
+        let success = resp
+            .success
+            .as_ref()
+            .map(|m| matcher("response.success", m, &mut paths))
+            .transpose()?;
+        let repeat = resp
+            .repeat_login
+            .as_ref()
+            .map(|m| matcher("response.repeat_login", m, &mut paths))
+            .transpose()?;
         let codes: HashMap<String, u32> = resp
             .codes
             .iter()
@@ -476,7 +505,7 @@ impl ProfileFile {
         let mut events = Vec::new();
         for (i, e) in self.events.iter().enumerate() {
             let name = format!("event[{i}]");
-            let m = matcher(&format!("{name}.match"), &e.matcher)?;
+            let m = matcher(&format!("{name}.match"), &e.matcher, &mut paths)?;
             let kind = match e.meaning {
                 EventMeaning::Ready => EventKind::Ready,
                 EventMeaning::NotReady => EventKind::NotReady,
@@ -494,7 +523,10 @@ impl ProfileFile {
                             .map_err(|x| format!("{name}.kick_types.{k}: {x}"))?;
                         types.insert(k.clone(), t);
                     }
-                    EventKind::Kicked { path, types }
+                    EventKind::Kicked {
+                        slot: paths.slot(&path),
+                        types,
+                    }
                 }
             };
             if e.meaning != EventMeaning::Kicked
@@ -513,16 +545,18 @@ impl ProfileFile {
         }
         let mut answers = Vec::new();
         for (i, a) in self.answers.iter().enumerate() {
-            answers.push((
-                matcher(&format!("answer[{i}].match"), &a.matcher)?,
-                json(&format!("answer[{i}].reply"), &a.reply, ANSWER_VARS)?,
-            ));
+            let m = matcher(&format!("answer[{i}].match"), &a.matcher, &mut paths)?;
+            let reply = json(&format!("answer[{i}].reply"), &a.reply, ANSWER_VARS)?;
+            for p in reply.echo_pointers() {
+                paths.slot(p);
+            }
+            answers.push((m, reply));
         }
         let ignore = self
             .ignore
             .iter()
             .enumerate()
-            .map(|(i, g)| matcher(&format!("ignore[{i}].match"), &g.matcher))
+            .map(|(i, g)| matcher(&format!("ignore[{i}].match"), &g.matcher, &mut paths))
             .collect::<Result<Vec<_>, _>>()?;
         let headers = self
             .connection
@@ -538,6 +572,7 @@ impl ProfileFile {
             }
         }
         let a = &self.admin;
+        let mut admin_paths = Paths::default();
         let admin = Admin {
             method: a.method.to_ascii_uppercase(),
             path: {
@@ -553,14 +588,15 @@ impl ProfileFile {
                 .iter()
                 .map(|(k, v)| header("admin.headers", k, v, ADMIN_VARS))
                 .collect::<Result<_, _>>()?,
-            success: matcher("admin.success", &a.success)?,
+            success: matcher("admin.success", &a.success, &mut admin_paths)?,
             message: match &a.message {
                 Some(p) => {
                     check_pointer(p).map_err(|e| format!("admin.message: {e}"))?;
-                    Some(p.clone())
+                    Some(admin_paths.slot(p))
                 }
                 None => None,
             },
+            paths: admin_paths,
         };
         if !["POST", "PUT", "GET", "DELETE", "PATCH"].contains(&admin.method.as_str()) {
             return Err(format!(
@@ -579,19 +615,12 @@ impl ProfileFile {
             send_message,
             ping,
             platforms,
-            response: matcher("response.match", &resp.matcher)?,
-            id: resp.id.clone(),
-            code: resp.code.clone(),
-            success: resp
-                .success
-                .as_ref()
-                .map(|m| matcher("response.success", m))
-                .transpose()?,
-            repeat: resp
-                .repeat_login
-                .as_ref()
-                .map(|m| matcher("response.repeat_login", m))
-                .transpose()?,
+            paths,
+            response,
+            id,
+            code: code_slot,
+            success,
+            repeat,
             codes,
             events,
             answers,

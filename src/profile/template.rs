@@ -129,8 +129,8 @@ pub struct Values<'a> {
     pub admin: &'a str,
     pub admin_sig: &'a str,
     pub random: u32,
-    /// The frame being answered (for `{echo:/ptr}`).
-    pub frame: Option<&'a serde_json::Value>,
+    /// The frame being answered, as read through the profile's paths (for `{echo:/ptr}`).
+    pub frame: Option<(&'a super::extract::Paths, &'a super::extract::Slots)>,
 }
 
 impl Template {
@@ -215,6 +215,14 @@ impl Template {
         })
     }
 
+    /// The JSON Pointers its `{echo:…}` placeholders read.
+    pub fn echo_pointers(&self) -> impl Iterator<Item = &str> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Var(Var::Echo(ptr)) => Some(ptr.as_str()),
+            _ => None,
+        })
+    }
+
     /// Whether the template uses this placeholder.
     pub fn uses(&self, kind: &str) -> bool {
         self.pieces
@@ -260,7 +268,10 @@ impl Template {
             Var::Text => text(out, v.text),
             Var::Admin => text(out, v.admin),
             Var::AdminSig => text(out, v.admin_sig),
-            Var::Echo(p) => match v.frame.and_then(|f| f.pointer(p)) {
+            Var::Echo(p) => match v
+                .frame
+                .and_then(|(paths, slots)| paths.get(p).and_then(|i| slots[i].as_ref()))
+            {
                 Some(x) => out.push_str(&x.to_string()),
                 None => out.push_str("null"),
             },
@@ -313,12 +324,16 @@ mod tests {
             ALL,
         )
         .unwrap();
-        let frame: serde_json::Value = serde_json::json!({"hb":{"n":7}});
+        let mut paths = super::super::extract::Paths::default();
+        for p in t.echo_pointers() {
+            paths.slot(p);
+        }
+        let slots = paths.extract(r#"{"hb":{"n":7}}"#).unwrap();
         let out = t.render(&Values {
             seq: 12,
             user_id: "a\"b",
             text: "line\nnext\u{1}",
-            frame: Some(&frame),
+            frame: Some((&paths, &slots)),
             ..Default::default()
         });
         assert_eq!(

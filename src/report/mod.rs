@@ -63,6 +63,21 @@ pub fn redacted(s: &crate::scenario::Scenario) -> crate::scenario::Scenario {
     s
 }
 
+/// A directory name not yet taken under `out`: `<UTC time>-<scenario>` (then `-2`, `-3`, …).
+pub fn new_dir_under(out: &Path, scenario: &str, started: SystemTime) -> PathBuf {
+    let stamp = chrono::DateTime::<chrono::Utc>::from(started)
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let safe = safe_name(scenario);
+    let mut dir = out.join(format!("{stamp}-{safe}"));
+    let mut n = 2;
+    while dir.exists() {
+        dir = out.join(format!("{stamp}-{safe}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
 /// The identity of a scenario for merging shards: a SHA-256 of the resolved scenario with its
 /// seed left out (the seed is compared on its own, so a mismatch names which differs).
 pub fn scenario_hash(s: &crate::scenario::Scenario) -> String {
@@ -185,19 +200,7 @@ impl ReportWriter {
     pub fn create(place: &Place, r: &Resolved, info: RunInfo) -> anyhow::Result<ReportWriter> {
         let started = info.started;
         let dir = match place {
-            Place::Under(out) => {
-                let stamp = chrono::DateTime::<chrono::Utc>::from(started)
-                    .format("%Y%m%dT%H%M%SZ")
-                    .to_string();
-                let safe = safe_name(&r.scenario.name);
-                let mut dir = out.join(format!("{stamp}-{safe}"));
-                let mut n = 2;
-                while dir.exists() {
-                    dir = out.join(format!("{stamp}-{safe}-{n}"));
-                    n += 1;
-                }
-                dir
-            }
+            Place::Under(out) => new_dir_under(out, &r.scenario.name, started),
             Place::At(dir) => {
                 if dir.join("run.json").exists() {
                     anyhow::bail!(

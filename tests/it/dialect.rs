@@ -4,12 +4,10 @@
 //! certificate made here; admin kicks over HTTPS; and the failure side — a frame no rule
 //! explains, a malformed profile, a TLS failure — each a clear message.
 
-use crate::util::{bin, TempDir};
+use crate::util::{bin, spawn_serve_with as serve, TempDir};
 use loginstorm::model::Counter;
 use loginstorm::policy::KickType;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 
 fn run(name: &str, extra: &[&str]) -> loginstorm::run::Finished {
     let dir = TempDir::new();
@@ -81,27 +79,6 @@ fn every_shipped_scenario_judges_the_same_through_the_webim_profile() {
             assert_eq!(lost, 0, "{name} through {proto}");
         }
     }
-}
-
-/// `serve` with flags, on a free port; the URL from its first line.
-fn serve(args: &[&str]) -> (Child, String) {
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
-    (child, url)
 }
 
 fn scenario(tmp: &TempDir, text: &str) -> PathBuf {
