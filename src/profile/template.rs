@@ -231,7 +231,18 @@ impl Template {
     }
 
     pub fn render(&self, v: &Values) -> String {
-        let mut out = String::with_capacity(self.lit_len + 96);
+        // Room for the values too (a UserSig is ~200 bytes), so the text grows once.
+        let values: usize = self
+            .pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Var(Var::UserSig) => v.user_sig.len() + 8,
+                Piece::Var(Var::Text) => v.text.len() + 8,
+                Piece::Var(_) => 24,
+                Piece::Lit(_) => 0,
+            })
+            .sum();
+        let mut out = String::with_capacity(self.lit_len + values);
         for p in &self.pieces {
             match p {
                 Piece::Lit(l) => out.push_str(l),
@@ -281,6 +292,11 @@ impl Template {
 
 /// JSON string content (RFC 8259 §7), without the quotes.
 fn json_escape(out: &mut String, s: &str) {
+    // Most values (userIDs, UserSigs, ids) need no escaping: copy them whole.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -146,7 +146,9 @@ where
         let far = Instant::now() + MAX_TIMER;
         tokio::select! {
             biased;
-            _ = tokio::time::sleep_until(next_beat), if beats => {
+            // An async block: a disabled branch's future is still built each pass, and a bare
+            // `sleep_until` would make a timer entry every time.
+            _ = async { tokio::time::sleep_until(next_beat).await }, if beats => {
                 let now = Instant::now();
                 if let Some((n, sent)) = unanswered {
                     if now >= sent + heartbeat * 2 {
@@ -261,15 +263,24 @@ where
         c.carry_out().await;
         if !c.session.out.is_empty() || !raw_out.is_empty() {
             let mut failed = false;
-            let session_frames = c.session.out.drain(..).map(|f| match wire.as_mut() {
-                Some(w) => w.outgoing(&f),
-                None => f,
-            });
-            let frames: Vec<String> = raw_out.drain(..).chain(session_frames).collect();
-            for frame in frames {
+            // The dialect's own frames first (a refusal answers the frame just read), then the
+            // session's, translated when the connection speaks a dialect.
+            for frame in raw_out.drain(..) {
                 if sink.feed(Message::text(frame)).await.is_err() {
                     failed = true;
                     break;
+                }
+            }
+            for frame in c.session.out.drain(..) {
+                if failed {
+                    break;
+                }
+                let frame = match wire.as_mut() {
+                    Some(w) => w.outgoing(&frame),
+                    None => frame,
+                };
+                if sink.feed(Message::text(frame)).await.is_err() {
+                    failed = true;
                 }
             }
             if failed || sink.flush().await.is_err() {
