@@ -81,6 +81,18 @@ fn every_shipped_scenario_judges_the_same_through_the_webim_profile() {
     }
 }
 
+/// `serve --dialect webim` with a Web limit of 2 and heartbeats every `heartbeat`.
+fn webim_server(heartbeat: &str) -> (std::process::Child, String) {
+    serve(&[
+        "--dialect",
+        "webim",
+        "--limits",
+        "Web=2",
+        "--heartbeat",
+        heartbeat,
+    ])
+}
+
 fn scenario(tmp: &TempDir, text: &str) -> PathBuf {
     let p = tmp.path().join("s.toml");
     std::fs::write(&p, text).unwrap();
@@ -113,14 +125,7 @@ fn a_real_webim_server_with_its_heartbeat_is_tested_through_the_profile() {
     let tmp = TempDir::new();
     // Heartbeats every 200 ms, sessions held 1.5 s: an instance that did not answer would be
     // closed (1008) mid-hold and the run would fail.
-    let (mut server, url) = serve(&[
-        "--dialect",
-        "webim",
-        "--limits",
-        "Web=2",
-        "--heartbeat",
-        "200ms",
-    ]);
+    let (mut server, url) = webim_server("200ms");
     let s = scenario(&tmp, STORM);
     let (code, text) = run_bin(
         &["--target", &url, "--protocol", "webim"],
@@ -144,14 +149,7 @@ fn a_real_webim_server_with_its_heartbeat_is_tested_through_the_profile() {
 #[test]
 fn frames_no_rule_explains_are_counted_and_kept_for_the_user() {
     let tmp = TempDir::new();
-    let (mut server, url) = serve(&[
-        "--dialect",
-        "webim",
-        "--limits",
-        "Web=2",
-        "--heartbeat",
-        "100ms",
-    ]);
+    let (mut server, url) = webim_server("100ms");
     // The webim profile without its heartbeat answer and notice rule: those frames are
     // unexplained (and the unanswered heartbeats get the connections closed).
     let full = loginstorm::profile::BUILTIN[1].1;

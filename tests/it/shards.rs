@@ -77,6 +77,31 @@ fn write(tmp: &TempDir, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// CLOSED without a cycle count, lasting `duration`: a run to kill or interrupt midway.
+fn long(tmp: &TempDir, duration: &str) -> PathBuf {
+    write(
+        tmp,
+        "long.toml",
+        &CLOSED.replace("cycles = 2", "cycles = 0").replace(
+            "ramp = 500.0",
+            &format!("ramp = 500.0\nduration = \"{duration}\""),
+        ),
+    )
+}
+
+/// `run --processes N` into `dir`, its output piped.
+fn spawn_processes(scenario: &Path, dir: &Path, n: u32) -> Child {
+    bin()
+        .arg("run")
+        .arg(scenario)
+        .args(["--processes", &n.to_string(), "--quiet", "--report-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn spawn_run(scenario: &Path, dir: &Path, extra: &[&str]) -> Child {
     bin()
         .arg("run")
@@ -327,13 +352,7 @@ fn foreign_missing_duplicated_or_killed_shards_are_never_merged_silently() {
         "other.toml",
         &CLOSED.replace("count = 12", "count = 10"),
     );
-    let long = write(
-        &tmp,
-        "long.toml",
-        &CLOSED
-            .replace("cycles = 2", "cycles = 0")
-            .replace("ramp = 500.0", "ramp = 500.0\nduration = \"3s\""),
-    );
+    let long = long(&tmp, "3s");
     let runs = [
         ("a0", &scenario, "0/2", "7"),
         ("a1", &scenario, "1/2", "7"),
@@ -413,23 +432,9 @@ fn foreign_missing_duplicated_or_killed_shards_are_never_merged_silently() {
 #[test]
 fn a_shard_killed_under_run_processes_makes_the_run_incomplete() {
     let tmp = TempDir::new();
-    let long = write(
-        &tmp,
-        "long.toml",
-        &CLOSED
-            .replace("cycles = 2", "cycles = 0")
-            .replace("ramp = 500.0", "ramp = 500.0\nduration = \"4s\""),
-    );
+    let long = long(&tmp, "4s");
     let dir = tmp.path().join("procs");
-    let parent = bin()
-        .arg("run")
-        .arg(&long)
-        .args(["--processes", "2", "--quiet", "--report-dir"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let parent = spawn_processes(&long, &dir, 2);
     // Find a child (this is Linux's list of the parent's children) and kill it outright.
     let children = format!("/proc/{0}/task/{0}/children", parent.id());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -461,23 +466,9 @@ fn a_shard_killed_under_run_processes_makes_the_run_incomplete() {
 #[test]
 fn ctrl_c_under_run_processes_reaches_every_shard_and_still_merges() {
     let tmp = TempDir::new();
-    let long = write(
-        &tmp,
-        "long.toml",
-        &CLOSED
-            .replace("cycles = 2", "cycles = 0")
-            .replace("ramp = 500.0", "ramp = 500.0\nduration = \"30s\""),
-    );
+    let long = long(&tmp, "30s");
     let dir = tmp.path().join("procs");
-    let parent = bin()
-        .arg("run")
-        .arg(&long)
-        .args(["--processes", "2", "--quiet", "--report-dir"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let parent = spawn_processes(&long, &dir, 2);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !(0..2).all(|i| {
         dir.join(format!("shards/shard-{i}/intervals.jsonl"))
