@@ -54,9 +54,13 @@ pub enum Command {
   loginstorm run s.toml --set accounts.count=5000 --threshold 'login.p99 < 150ms'
   loginstorm run s.toml --baseline reports/<earlier run>    # fail on a regression
   loginstorm run s.toml --summary-json - | jq .verdict
+  loginstorm run s.toml --target wss://chat.example.com/ws --protocol my-backend.toml
+  loginstorm run s.toml --processes 12                      # shards on this machine, merged
+  loginstorm run s.toml --shard 1/4 --report-dir r/shard-1  # one shard; then `loginstorm merge`
 
-Environment: LOGINSTORM_TARGET, LOGINSTORM_OUT, LOGINSTORM_SEED stand for --target, --out,
---seed; CI=true gives plain status lines; GITHUB_STEP_SUMMARY gets a Markdown summary.")]
+Environment: LOGINSTORM_TARGET, LOGINSTORM_OUT, LOGINSTORM_SEED, LOGINSTORM_SHARD,
+LOGINSTORM_PROTOCOL, LOGINSTORM_KEY stand for their flags; CI=true gives plain status lines;
+GITHUB_STEP_SUMMARY gets a Markdown summary.")]
     Run(RunArgs),
     /// Compare two runs' reports: a per-metric delta table (latency percentiles, rates, kick and
     /// violation counts) that fails (exit 1) on a regression beyond the tolerance.
