@@ -109,7 +109,7 @@ fn spawn(args: &RunArgs, shard: Shard, dir: &Path, log: &Path) -> anyhow::Result
 }
 
 #[cfg(unix)]
-fn signal_all(kids: &[Shardling]) {
+fn signal_all(kids: &mut [Shardling]) {
     for k in kids.iter().filter(|k| k.exit.is_none()) {
         // SAFETY: kill(2) on a child's pid (its own process group leader).
         unsafe {
@@ -178,7 +178,7 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
         let child = match child {
             Ok(c) => c,
             Err(e) => {
-                signal_all(&kids);
+                signal_all(&mut kids);
                 return Err(e);
             }
         };

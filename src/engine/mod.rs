@@ -104,10 +104,13 @@ fn preflight(plan: &Plan) -> anyhow::Result<()> {
                 let _ = ws.close(None).await;
                 Ok(())
             }
-            Ok(Err(e)) => Err(anyhow::anyhow!("cannot reach target {}: {e}", plan.url)),
+            Ok(Err(e)) => Err(anyhow::anyhow!(
+                "cannot reach target {}: {e}",
+                plan.target.url
+            )),
             Err(_) => Err(anyhow::anyhow!(
                 "cannot reach target {}: no WebSocket within {:?}",
-                plan.url,
+                plan.target.url,
                 plan.connect_timeout
             )),
         }

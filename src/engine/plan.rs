@@ -20,7 +20,6 @@ pub const UNMATCHED_KEPT: usize = 20;
 
 #[derive(Debug)]
 pub struct Plan {
-    pub url: String,
     /// The target's WebSocket endpoint (its path and query may hold placeholders).
     pub target: Endpoint,
     /// The admin API's endpoint, when the scenario kicks through it.
@@ -102,7 +101,6 @@ impl Plan {
         };
         let exact = aligned && !matches!(s.cycle.on_kick, OnKick::Relogin(_));
         Ok(Arc::new(Plan {
-            url: url.to_string(),
             target,
             admin_endpoint,
             tls,

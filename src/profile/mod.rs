@@ -154,7 +154,6 @@ pub struct Needs {
     pub checks: bool,
     pub admin_kicks: bool,
     pub expiry: bool,
-    pub messages: bool,
 }
 
 impl Profile {
@@ -238,7 +237,6 @@ impl Profile {
                 ));
             }
         }
-        let _ = n.messages;
         Ok(())
     }
 

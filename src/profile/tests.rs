@@ -131,7 +131,6 @@ fn the_v1_profile_speaks_protocol_v1_exactly() {
         checks: true,
         admin_kicks: true,
         expiry: true,
-        messages: true,
     })
     .unwrap();
 }
@@ -211,7 +210,6 @@ fn the_webim_profile_reads_its_dialect() {
         checks: true,
         admin_kicks: true,
         expiry: true,
-        messages: true,
     })
     .unwrap();
 }

@@ -338,7 +338,7 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
     let r = Resolved {
         thresholds,
         shard: crate::shard::Shard::WHOLE,
-        profile: load_profile(&s, &stages, base)?,
+        profile: profile_for(&s, &stages, &s.target.protocol, base)?,
         trace_frames: None,
         policy: Policy {
             limits,
@@ -352,15 +352,8 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
     Ok(r)
 }
 
-/// The scenario's protocol profile, read and checked against what its enabled checks need.
-fn load_profile(
-    s: &Scenario,
-    stages: &[Stage],
-    base: &Path,
-) -> Result<std::sync::Arc<crate::profile::Profile>, ScenarioError> {
-    profile_for(s, stages, &s.target.protocol, base)
-}
-
+/// The protocol profile `spec`, read and checked against what the scenario's enabled checks
+/// need.
 fn profile_for(
     sc: &Scenario,
     stages: &[Stage],
@@ -377,7 +370,6 @@ fn profile_for(
             // UserSigs that may expire within the run (a run of unknown length: an hour).
             expiry: sc.target.sig_lifetime.0
                 < planned.unwrap_or(Duration::from_secs(3600)) + Duration::from_secs(60),
-            messages: sc.cycle.message_rate > 0.0,
         })
         .map_err(|e| ScenarioError::parse("target.protocol", e))?;
     Ok(profile)

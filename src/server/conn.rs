@@ -224,33 +224,36 @@ where
                             "frame is {} bytes, over the {}-byte limit", t.len(), protocol::MAX_FRAME_BYTES)));
                     }
                     Message::Text(t) => {
-                        let parsed = match wire.as_mut() {
-                            None => Request::parse(t.as_str())
-                                .map_err(|e| ServerFrame::error(e.seq, code::INVALID_PARAMS, &e.message)),
+                        // A request for the session, or nothing (a refusal or a heartbeat's
+                        // answer was handled here).
+                        let request = match wire.as_mut() {
+                            None => match Request::parse(t.as_str()) {
+                                Ok(r) => Some(r),
+                                Err(e) => {
+                                    c.session.out.push(ServerFrame::error(e.seq, code::INVALID_PARAMS, &e.message));
+                                    None
+                                }
+                            },
                             Some(w) => match w.incoming(t.as_str()) {
-                                In::Request(r) => Ok(r),
+                                In::Request(r) => Some(r),
                                 In::Refused(reply) => {
                                     raw_out.push(reply);
-                                    Err(String::new())
+                                    None
                                 }
                                 In::HeartbeatAck(n) => {
                                     if unanswered.is_some_and(|(u, _)| u == n) {
                                         unanswered = None;
                                     }
-                                    Err(String::new())
+                                    None
                                 }
                             },
                         };
-                        match parsed {
-                            Ok(req) => {
-                                if !logged_in_once && matches!(req, Request::Login { .. }) {
-                                    logged_in_once = true;
-                                    watch_at = watch_due(true, last_frame);
-                                }
-                                c.session.request(req, now_unix())
+                        if let Some(req) = request {
+                            if !logged_in_once && matches!(req, Request::Login { .. }) {
+                                logged_in_once = true;
+                                watch_at = watch_due(true, last_frame);
                             }
-                            Err(reply) if !reply.is_empty() => c.session.out.push(reply),
-                            Err(_) => {}
+                            c.session.request(req, now_unix())
                         }
                     }
                     Message::Binary(_) => c.session.out.push(ServerFrame::error(0, code::INVALID_PARAMS,

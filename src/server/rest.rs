@@ -67,7 +67,6 @@ fn query_param(query: &str, name: &str) -> Option<String> {
 
 /// Check the admin credentials in the query string.
 fn authorize(query: &str, shared: &Shared) -> Result<(), RestReply> {
-    let cfg = &shared.config;
     let get = |n: &str| {
         query_param(query, n).ok_or_else(|| {
             fail(
@@ -76,14 +75,24 @@ fn authorize(query: &str, shared: &Shared) -> Result<(), RestReply> {
             )
         })
     };
-    let app: u64 = get("sdkappid")?.parse().map_err(|_| {
+    admit(
+        &get("sdkappid")?,
+        &get("identifier")?,
+        &get("usersig")?,
+        shared,
+    )
+}
+
+/// The admin's credentials, wherever the dialect carries them: the app, the admin identifier
+/// and its UserSig.
+fn admit(app: &str, identifier: &str, sig: &str, shared: &Shared) -> Result<(), RestReply> {
+    let cfg = &shared.config;
+    let app: u64 = app.parse().map_err(|_| {
         fail(
             code::INVALID_PARAMS,
-            "query parameter `sdkappid` is not a number",
+            "the SDKAppID (`sdkappid`) is not a number",
         )
     })?;
-    let identifier = get("identifier")?;
-    let sig = get("usersig")?;
     if app != cfg.sdkappid {
         return Err(fail(
             code::SIG_APP_MISMATCH,
@@ -96,7 +105,7 @@ fn authorize(query: &str, shared: &Shared) -> Result<(), RestReply> {
             &format!("{identifier:?} is not the admin; admin rights required"),
         ));
     }
-    usersig::verify(&sig, app, &cfg.key, &identifier, now_unix())
+    usersig::verify(sig, app, &cfg.key, identifier, now_unix())
         .map_err(|e| fail(e.code(), &e.to_string()))?;
     Ok(())
 }
@@ -172,24 +181,8 @@ pub(super) async fn webim_kick(
             .unwrap_or("")
             .to_string()
     };
-    let mut query = String::new();
-    for (name, value) in [
-        (
-            "sdkappid",
-            v.get("appId")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        ),
-        ("identifier", header("x-admin")),
-        ("usersig", header("x-admin-sig")),
-    ] {
-        query.push_str(name);
-        query.push('=');
-        crate::profile::template::percent_encode(&mut query, &value);
-        query.push('&');
-    }
-    if let Err(e) = authorize(&query, shared) {
+    let app = v.get("appId").and_then(Value::as_str).unwrap_or("");
+    if let Err(e) = admit(app, &header("x-admin"), &header("x-admin-sig"), shared) {
         return reply(e);
     }
     let users = match v.get("userIds").and_then(Value::as_array) {
