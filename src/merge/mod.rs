@@ -8,10 +8,11 @@
 //! unfinished or duplicated shard makes the result INCOMPLETE — never silently partial.
 
 use anyhow::Context as _;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+mod align;
 
 use crate::model::{AccountReport, Generator, Outcome, RunSummary, Snapshot, Tick};
 use crate::report::records::{self, IntervalRecord};
@@ -19,6 +20,7 @@ use crate::report::{Place, ReportWriter, RunInfo, UNMATCHED_FILE};
 use crate::scenario::Scenario;
 use crate::shard::Shard;
 use crate::thresholds::Threshold;
+use align::align;
 
 /// What `merge` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -229,56 +231,6 @@ fn merged_outcome(outcomes: impl Iterator<Item = Outcome>) -> Outcome {
     outcomes
         .max_by_key(|o| rank(*o))
         .unwrap_or(Outcome::Completed)
-}
-
-/// One merged interval: everything the shards recorded in that second of the merged run.
-struct Bucket {
-    /// Where the interval ends, in milliseconds of the merged run: its whole second, or for
-    /// the last one the moment the last shard's report ended.
-    end_ms: i64,
-    snapshot: Snapshot,
-    /// Each shard's live sessions as of this bucket (the last value it reported).
-    live: Vec<Option<i64>>,
-}
-
-/// Align the shards' intervals on UTC time: each merged interval is one second of the merged
-/// run (counted from the earliest shard's start) and holds every shard interval that ended in
-/// it, added exactly.
-fn align(runs: &[&ShardRun], zero_ms: i64) -> anyhow::Result<Vec<Bucket>> {
-    let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
-    let mut last_end = 0i64;
-    for (i, r) in runs.iter().enumerate() {
-        for rec in &r.intervals {
-            let s = rec
-                .snapshot()
-                .with_context(|| format!("{}: {}", r.dir.display(), records::INTERVALS_FILE))?;
-            let since = rec.end_unix_ms - zero_ms;
-            let second = (since + 999).div_euclid(1000).max(1);
-            let b = buckets.entry(second).or_insert_with(|| Bucket {
-                end_ms: 0,
-                snapshot: Snapshot::default(),
-                live: vec![None; runs.len()],
-            });
-            b.snapshot.add(&s);
-            b.live[i] = Some(rec.live);
-            last_end = last_end.max(since);
-        }
-    }
-    // Carry each shard's live count forward into the seconds where it reported nothing.
-    let mut last = vec![0i64; runs.len()];
-    let mut out = Vec::with_capacity(buckets.len());
-    for (second, mut b) in buckets {
-        for (i, l) in b.live.iter_mut().enumerate() {
-            last[i] = l.unwrap_or(last[i]);
-            *l = Some(last[i]);
-        }
-        b.end_ms = second * 1000;
-        out.push(b);
-    }
-    if let Some(b) = out.last_mut() {
-        b.end_ms = last_end;
-    }
-    Ok(out)
 }
 
 /// Merge shard report directories into `opts.out`; prints the merged summary and verdict to
