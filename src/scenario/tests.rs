@@ -144,6 +144,24 @@ fn credentials_skip_a_header_and_name_file_lines() {
 }
 
 #[test]
+fn credentials_count_lines_in_a_long_file_with_comments() {
+    // 20,000 records, a comment and a blank line before every 1,000th, then a duplicate:
+    // the error names the duplicate's own line and the first one's.
+    let mut text = String::from("userID,userSig\n");
+    for n in 0..20_000 {
+        if n % 1000 == 0 {
+            text.push_str("# block\n\n");
+        }
+        text.push_str(&format!("u{n},s{n}\n"));
+    }
+    text.push_str("u7,again\n");
+    // u7 is on line 1 (header) + 2 (comment, blank) + 8 = 11; the duplicate comes after
+    // 1 + 20 × 2 + 20,000 lines.
+    let e = credentials(&text, 20_001).unwrap_err();
+    assert!(e.contains("line 20042") && e.contains("line 11"), "{e}");
+}
+
+#[test]
 fn sizes_are_refused_before_anything_is_made() {
     let bad = |extra: &str| {
         let s = parse(extra, &[]).unwrap();
