@@ -15,6 +15,7 @@ pub mod endpoint;
 pub mod instance;
 pub mod metrics;
 pub mod plan;
+mod priority;
 
 use actix::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -142,15 +143,31 @@ async fn controller(
     let sc = resolved.scenario.clone();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
-    let (snap_tx, mut snap_rx) = mpsc::unbounded_channel::<Snapshot>();
-    for arb in &arbiters {
+    // Each worker hands in its snapshot once a second and records into a spare: two made here
+    // to start with, then each snapshot the collector has added up, reset on this thread and
+    // handed back. Making or zeroing a snapshot (a few MiB) on a worker would stall it.
+    let (snap_tx, mut snap_rx) = mpsc::unbounded_channel::<(usize, Snapshot)>();
+    let mut spares = Vec::with_capacity(workers);
+    for (w, arb) in arbiters.iter().enumerate() {
         let tx = snap_tx.clone();
+        let (spare_tx, mut spare_rx) = mpsc::unbounded_channel::<Snapshot>();
+        for _ in 0..2 {
+            let _ = spare_tx.send(Snapshot::default());
+        }
+        spares.push(spare_tx);
         arb.spawn(async move {
+            if let Ok(first) = spare_rx.try_recv() {
+                let _ = metrics::take_into(first);
+            }
             let mut iv = tokio::time::interval(FLUSH_EVERY);
             iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 iv.tick().await;
-                if tx.send(metrics::take()).is_err() {
+                let s = match spare_rx.try_recv() {
+                    Ok(spare) => metrics::take_into(spare),
+                    Err(_) => metrics::take(),
+                };
+                if tx.send((w, s)).is_err() {
                     break;
                 }
             }
@@ -190,6 +207,7 @@ async fn controller(
     }
     // Starts and arrivals are paced by a precise timer on the thread of the accounts they go
     // to (one pacer per worker), so they leave when due: no millisecond rounding, no thread hop.
+    let background = priority::Background::enter();
     let start = Instant::now();
     let cpu_at_start = clock::process_cpu();
     let planned = resolved.planned_duration();
@@ -283,8 +301,10 @@ async fn controller(
             }
             now = tick.tick() => {
                 let mut interval = Snapshot::default();
-                while let Ok(s) = snap_rx.try_recv() {
+                while let Ok((w, mut s)) = snap_rx.try_recv() {
                     interval.add(&s);
+                    s.reset();
+                    let _ = spares[w].send(s);
                 }
                 live += interval.live_delta;
                 totals.add(&interval);
@@ -309,6 +329,7 @@ async fn controller(
         }
     };
     stop_pacing.store(true, Ordering::Relaxed);
+    drop(background);
     if outcome == Outcome::Interrupted {
         force_exit_on_second_interrupt();
     }
@@ -317,7 +338,7 @@ async fn controller(
     // every actor of the population — is a fixed cost, not a cycle's.
     let mut tail = Snapshot::default();
     flush(&arbiters, &mut tail).await;
-    while let Ok(s) = snap_rx.try_recv() {
+    while let Ok((_, s)) = snap_rx.try_recv() {
         tail.add(&s);
     }
     let generator = Generator {
@@ -337,14 +358,14 @@ async fn controller(
     while active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            Some(s) = snap_rx.recv() => tail.add(&s),
+            Some((_, s)) = snap_rx.recv() => tail.add(&s),
         }
     }
     let reports = futures_util::future::join_all(accounts.iter().map(|a| a.send(TakeReport))).await;
     let reports: Vec<AccountReport> = reports.into_iter().filter_map(Result::ok).collect();
     // Final flush: every worker hands in what it recorded since its last flush.
     flush(&arbiters, &mut tail).await;
-    while let Ok(s) = snap_rx.try_recv() {
+    while let Ok((_, s)) = snap_rx.try_recv() {
         tail.add(&s);
     }
     live += tail.live_delta;

@@ -227,6 +227,19 @@ impl Default for Snapshot {
 }
 
 impl Snapshot {
+    /// Empty again, keeping the histograms' memory (see `engine::metrics::take_into`).
+    pub fn reset(&mut self) {
+        for h in &mut self.hist {
+            h.reset();
+        }
+        self.counters = [0; Counter::ALL.len()];
+        self.login_codes.clear();
+        self.connect_errors.clear();
+        self.live_delta = 0;
+        self.violations = [0; Class::COUNT];
+        self.judged = [0; Class::COUNT];
+    }
+
     pub fn add(&mut self, other: &Snapshot) {
         for (a, b) in self.hist.iter_mut().zip(&other.hist) {
             // Same template on both sides: adding cannot fail.
