@@ -9,11 +9,11 @@
 #     instances: CPU per cycle of each and the ratio;
 #   - memory per idle ready session (benches/bench.sh hold), unless NO_HOLD=1.
 # The server (`serve --workers 1`) is pinned to CPU 0, the client under test to CPU 1; each
-# measurement gets a fresh server. Takes ~6 minutes. Not a test: figures go to docs/performance.md.
+# measurement gets a fresh server. Takes ~10 minutes (3 pairs a case). Not a test: figures go to docs/performance.md.
 #
 #   bash benches/latency.sh                  # everything
 #   RATES="4000" SECS=10 NO_HOLD=1 bash benches/latency.sh
-#   REPEAT=3 RATES="4000 8000" KEPT="" NO_HOLD=1 bash benches/latency.sh   # the spread of each
+#   REPEAT=5 RATES="4000" KEPT="" NO_HOLD=1 bash benches/latency.sh   # more pairs at one rate
 #   LOGINSTORM=/path/to/other/loginstorm bash benches/latency.sh    # an older build, same script
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,38 +60,76 @@ run_ls() {
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"
 echo "loginstorm: $BIN ($("$BIN" --version))"
 echo
-echo "== open model, fresh connection per cycle, ${SECS}s per measurement =="
+# Each measurement is a pair — the floor and loginstorm, each on a fresh server, in alternating
+# order — repeated REPEAT times (default 3). This machine's run-to-run spread is large (the
+# floor's own p99 moves 2–3× between runs), so every rate ends with the medians of the pairs'
+# ratios: the figure to judge, beside the pairs it comes from.
+REPEAT=${REPEAT:-3}
+ROWS="$WORK/rows"
+floor_open() { taskset -c 1 "$FLOOR" open "$URL" "$WORK/creds.csv" "$1" "$SECS"; }
+ls_open() { run_ls benches/open.toml --set load.stages="$1,1us;$1,${SECS}s"; }
+floor_kept() { taskset -c 1 "$FLOOR" kept "$URL" "$WORK/creds.csv" "$1" "$SECS"; }
+ls_kept() {
+  run_ls benches/cycles.toml --set accounts.count="$1" --set accounts.id_pattern='lat-{n}' \
+    --set checks.enabled=true --set load.duration="${SECS}s"
+}
+# pair KIND ARG REP: one floor run and one loginstorm run, each against its own fresh server;
+# sets $f (the floor's key=value line) and $l (loginstorm's figures).
+pair() {
+  local i
+  for i in 0 1; do
+    start_server
+    if [ $(( (i + $3) % 2 )) = 0 ]; then f=$("floor_$1" "$2"); else l=$("ls_$1" "$2"); fi
+    stop_server
+  done
+}
+# The medians of a rate's pairs: CPU ratio, ready p99 ratio, ready − ready_service p50.
+medians() {
+  python3 - "$ROWS" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+def med(i):
+    v = [float(r[i]) for r in rows if r[i] not in ("-", "nan")]
+    return statistics.median(v) if v else float("nan")
+print("median of %d pairs: cpu ratio %.2fx | ready_service p99 / floor p99 %.2fx | ready p50 - ready_service p50 %.0f us | lag p50 %.0f us, p99 %.0f us"
+      % (len(rows), med(0), med(1), med(2), med(3), med(4)))
+PY
+}
+
+echo "== open model, fresh connection per cycle, ${SECS}s per measurement, $REPEAT pairs per rate =="
 printf '%-6s | %-28s | %-52s | %-16s | %s\n' rate "floor cpu/cycle ready p50/p99" \
   "loginstorm cpu/cycle ready_service p50/p99 ready p50/p99" "lag p50/p99" "cpu ratio"
-for rate in $(for r in $RATES; do for _ in $(seq "${REPEAT:-1}"); do echo "$r"; done; done); do
-  start_server
-  f=$(taskset -c 1 "$FLOOR" open "$URL" "$WORK/creds.csv" "$rate" "$SECS")
-  stop_server
-  start_server
-  read -r n cpu rs50 rs99 r50 r99 l50 l99 err < <(run_ls benches/open.toml \
-    --set load.stages="$rate,1us;$rate,${SECS}s")
-  stop_server
-  fcpu=$(kv "$f" cpu_us_per_cycle)
-  printf '%-6s | %6s us %6s / %6s us | %6s us %6s / %6s us %6s / %6s us | %5s / %5s us | %s (floor %s cycles, %s errors; loginstorm %s cycles, %s errors)\n' \
-    "$rate" "$fcpu" "$(kv "$f" ready_p50_us)" "$(kv "$f" ready_p99_us)" "$cpu" "$rs50" "$rs99" "$r50" "$r99" \
-    "$l50" "$l99" "$(ratio "$cpu" "$fcpu")" \
-    "$(kv "$f" cycles)" "$(kv "$f" errors)" "$n" "$err"
+for rate in $RATES; do
+  : >"$ROWS"
+  for rep in $(seq "$REPEAT"); do
+    pair open "$rate" "$rep"
+    read -r n cpu rs50 rs99 r50 r99 l50 l99 err <<<"$l"
+    fcpu=$(kv "$f" cpu_us_per_cycle)
+    printf '%-6s | %6s us %6s / %6s us | %6s us %6s / %6s us %6s / %6s us | %5s / %5s us | %s (floor %s cycles, %s errors; loginstorm %s cycles, %s errors)\n' \
+      "$rate" "$fcpu" "$(kv "$f" ready_p50_us)" "$(kv "$f" ready_p99_us)" "$cpu" "$rs50" "$rs99" "$r50" "$r99" \
+      "$l50" "$l99" "$(ratio "$cpu" "$fcpu")" \
+      "$(kv "$f" cycles)" "$(kv "$f" errors)" "$n" "$err"
+    awk -v c="$cpu" -v fc="$fcpu" -v p="$rs99" -v fp="$(kv "$f" ready_p99_us)" -v r="$r50" -v s="$rs50" \
+      -v l5="$l50" -v l9="$l99" 'BEGIN { if (c == "-") print "- - - - -"; else
+        printf "%f %f %f %s %s\n", c / fc, p / fp, r - s, l5, l9 }' >>"$ROWS"
+  done
+  medians
 done
 echo
-echo "== closed model, kept connections, back-to-back cycles, checks on, ${SECS}s =="
+echo "== closed model, kept connections, back-to-back cycles, checks on, ${SECS}s, $REPEAT pairs each =="
 for inst in $KEPT; do
-  start_server
-  f=$(taskset -c 1 "$FLOOR" kept "$URL" "$WORK/creds.csv" "$inst" "$SECS")
-  stop_server
-  start_server
-  read -r n cpu rs50 rs99 _ _ _ _ err < <(run_ls benches/cycles.toml \
-    --set accounts.count="$inst" --set accounts.id_pattern='lat-{n}' --set checks.enabled=true \
-    --set load.duration="${SECS}s")
-  stop_server
-  fcpu=$(kv "$f" cpu_us_per_cycle)
-  printf '%4s instances | floor %6s us/cycle (%s cycles/s, ready p50/p99 %s/%s us) | loginstorm %6s us/cycle (%s cycles, %s errors, ready_service p50/p99 %s/%s us) | cpu ratio %s\n' \
-    "$inst" "$fcpu" "$(kv "$f" cycles_per_sec)" "$(kv "$f" ready_p50_us)" "$(kv "$f" ready_p99_us)" \
-    "$cpu" "$n" "$err" "$rs50" "$rs99" "$(ratio "$cpu" "$fcpu")"
+  : >"$ROWS"
+  for rep in $(seq "$REPEAT"); do
+    pair kept "$inst" "$rep"
+    read -r n cpu rs50 rs99 _ _ _ _ err <<<"$l"
+    fcpu=$(kv "$f" cpu_us_per_cycle)
+    printf '%4s instances | floor %6s us/cycle (%s cycles/s, ready p50/p99 %s/%s us) | loginstorm %6s us/cycle (%s cycles, %s errors, ready_service p50/p99 %s/%s us) | cpu ratio %s\n' \
+      "$inst" "$fcpu" "$(kv "$f" cycles_per_sec)" "$(kv "$f" ready_p50_us)" "$(kv "$f" ready_p99_us)" \
+      "$cpu" "$n" "$err" "$rs50" "$rs99" "$(ratio "$cpu" "$fcpu")"
+    awk -v c="$cpu" -v fc="$fcpu" -v p="$rs99" -v fp="$(kv "$f" ready_p99_us)" 'BEGIN {
+      if (c == "-") print "- - - - -"; else printf "%f %f nan nan nan\n", c / fc, p / fp }' >>"$ROWS"
+  done
+  medians
 done
 if [ -z "${NO_HOLD:-}" ]; then
   echo
