@@ -192,7 +192,9 @@ async fn upgrade(
 fn check_response(head: &[u8], accept: &str, offered: &[String]) -> Result<(), ConnectError> {
     let text = std::str::from_utf8(head)
         .map_err(|_| ConnectError::Protocol("response headers are not UTF-8".into()))?;
-    let mut lines = text.split("\r\n");
+    // One pass over the lines (split on '\n', the '\r' trimmed with the value): this runs on
+    // every fresh connection, and looking each header up anew scanned the head four times.
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let status = lines.next().unwrap_or_default();
     let code = status
         .strip_prefix("HTTP/1.1 ")
@@ -202,18 +204,27 @@ fn check_response(head: &[u8], accept: &str, offered: &[String]) -> Result<(), C
     if code != 101 {
         return Err(ConnectError::Status(code));
     }
-    let header = |name: &str| {
-        text.split("\r\n").skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    };
-    if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+    let (mut upgrade, mut connection, mut accepted, mut protocol) = (None, None, None, None);
+    for l in lines {
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
+        let slot = match k.trim() {
+            k if k.eq_ignore_ascii_case("upgrade") => &mut upgrade,
+            k if k.eq_ignore_ascii_case("connection") => &mut connection,
+            k if k.eq_ignore_ascii_case("sec-websocket-accept") => &mut accepted,
+            k if k.eq_ignore_ascii_case("sec-websocket-protocol") => &mut protocol,
+            _ => continue,
+        };
+        // The first of a repeated header counts, as before.
+        slot.get_or_insert(v.trim());
+    }
+    if !upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
         return Err(ConnectError::Protocol(
             "no `Upgrade: websocket` in the response".into(),
         ));
     }
-    if !header("connection").is_some_and(|v| {
+    if !connection.is_some_and(|v| {
         v.split(',')
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
     }) {
@@ -221,12 +232,12 @@ fn check_response(head: &[u8], accept: &str, offered: &[String]) -> Result<(), C
             "no `Connection: upgrade` in the response".into(),
         ));
     }
-    if header("sec-websocket-accept") != Some(accept) {
+    if accepted != Some(accept) {
         return Err(ConnectError::Protocol(
             "Sec-WebSocket-Accept does not match the key".into(),
         ));
     }
-    if let Some(chosen) = header("sec-websocket-protocol") {
+    if let Some(chosen) = protocol {
         if !offered.iter().any(|o| o == chosen) {
             return Err(ConnectError::Protocol(format!(
                 "the server chose subprotocol {chosen:?}, which was not offered"
@@ -289,5 +300,10 @@ mod tests {
         );
         let no_upgrade = ok.replace("upgrade: WebSocket\r\n", "");
         assert!(check_response(no_upgrade.as_bytes(), accept, &[]).is_err());
+        let no_connection = ok.replace("Connection: keep-alive, Upgrade\r\n", "");
+        assert!(check_response(no_connection.as_bytes(), accept, &[]).is_err());
+        // Header names in any case, values trimmed, other headers between.
+        let spaced = format!("HTTP/1.1 101 OK\r\nServer: x\r\nSEC-WEBSOCKET-ACCEPT:  {accept} \r\nupgrade:websocket\r\nconnection: upgrade\r\n\r\n");
+        assert!(check_response(spaced.as_bytes(), accept, &[]).is_ok());
     }
 }
