@@ -205,9 +205,10 @@ async fn controller(
     for rx in created {
         let _ = rx.await;
     }
+    // While the clock runs, this thread's once-a-second bookkeeping yields to the workers.
+    let background = priority::Background::enter();
     // Starts and arrivals are paced by a precise timer on the thread of the accounts they go
     // to (one pacer per worker), so they leave when due: no millisecond rounding, no thread hop.
-    let background = priority::Background::enter();
     let start = Instant::now();
     let cpu_at_start = clock::process_cpu();
     let planned = resolved.planned_duration();
