@@ -25,6 +25,9 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 RATES=${RATES:-1000 4000 8000}
 SECS=${SECS:-10}
 KEPT=${KEPT-64 512}
+# The client under test on CLIENT_CPUS; the server on SERVER_CPUS with SERVER_WORKERS workers
+# (benches/server.sh). On this 2-core machine: 1, and 0 with one worker.
+CLIENT_CPUS=${CLIENT_CPUS:-1}
 
 "$FLOOR" credentials 40000 'lat-{n}' >"$WORK/creds.csv"
 
@@ -52,13 +55,14 @@ PY
 }
 
 run_ls() {
-  taskset -c 1 "$BIN" run "$1" --quiet --target "$URL" --out "$WORK/out" \
+  taskset -c "$CLIENT_CPUS" "$BIN" run "$1" --quiet --target "$URL" --out "$WORK/out" \
     --set target.credentials="$WORK/creds.csv" "${@:2}" >"$WORK/run.out" 2>&1 || true
   ls_figures "$(ls -td "$WORK"/out/*/ | head -1)"
 }
 
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"
 echo "loginstorm: $BIN ($("$BIN" --version))"
+echo "server: CPUs ${SERVER_CPUS:-0}, ${SERVER_WORKERS:-1} worker(s); client: CPUs $CLIENT_CPUS"
 echo
 # Each measurement is a pair — the floor and loginstorm, each on a fresh server, in alternating
 # order — repeated REPEAT times (default 3). This machine's run-to-run spread is large (the
@@ -66,9 +70,9 @@ echo
 # ratios: the figure to judge, beside the pairs it comes from.
 REPEAT=${REPEAT:-3}
 ROWS="$WORK/rows"
-floor_open() { taskset -c 1 "$FLOOR" open "$URL" "$WORK/creds.csv" "$1" "$SECS"; }
+floor_open() { taskset -c "$CLIENT_CPUS" "$FLOOR" open "$URL" "$WORK/creds.csv" "$1" "$SECS"; }
 ls_open() { run_ls benches/open.toml --set load.stages="$1,1us;$1,${SECS}s"; }
-floor_kept() { taskset -c 1 "$FLOOR" kept "$URL" "$WORK/creds.csv" "$1" "$SECS"; }
+floor_kept() { taskset -c "$CLIENT_CPUS" "$FLOOR" kept "$URL" "$WORK/creds.csv" "$1" "$SECS"; }
 ls_kept() {
   run_ls benches/cycles.toml --set accounts.count="$1" --set accounts.id_pattern='lat-{n}' \
     --set checks.enabled=true --set load.duration="${SECS}s"
@@ -138,8 +142,8 @@ if [ -z "${NO_HOLD:-}" ]; then
   # The floor holding idle ready sessions, for reference (tungstenite's own handshake keeps a
   # 4 KiB read buffer per connection, which loginstorm's own upgrade does not).
   start_server
-  f1=$(taskset -c 1 "$FLOOR" hold "$URL" "$WORK/creds.csv" 1000 6)
-  f2=$(taskset -c 1 "$FLOOR" hold "$URL" "$WORK/creds.csv" 19000 12)
+  f1=$(taskset -c "$CLIENT_CPUS" "$FLOOR" hold "$URL" "$WORK/creds.csv" 1000 6)
+  f2=$(taskset -c "$CLIENT_CPUS" "$FLOOR" hold "$URL" "$WORK/creds.csv" 19000 12)
   stop_server
   echo "floor memory per session: $(( ($(kv "$f2" rss_kib) - $(kv "$f1" rss_kib)) * 1024 / ($(kv "$f2" ready) - $(kv "$f1" ready)) )) bytes ($f1; $f2)"
 fi
