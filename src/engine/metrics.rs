@@ -5,17 +5,25 @@
 //! the collector, which adds it into the run's totals. The data types live in
 //! [`crate::model`]; this module only records into them.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::checks::Class;
 pub use crate::model::{Counter, Metric, Snapshot};
 
 thread_local! {
     static RECORDER: RefCell<Option<Snapshot>> = const { RefCell::new(None) };
+    /// Whether anything was recorded since the last take.
+    static TOUCHED: Cell<bool> = const { Cell::new(false) };
 }
 
 fn with<R>(f: impl FnOnce(&mut Snapshot) -> R) -> R {
+    TOUCHED.with(|t| t.set(true));
     RECORDER.with(|r| f(r.borrow_mut().get_or_insert_with(Snapshot::default)))
+}
+
+/// Whether this thread recorded anything since its last take.
+pub fn touched() -> bool {
+    TOUCHED.with(Cell::get)
 }
 
 /// Record a latency in microseconds on this thread.
@@ -68,6 +76,7 @@ pub fn live(delta: i64) {
 
 /// Take what this thread recorded since the last take.
 pub fn take() -> Snapshot {
+    TOUCHED.with(|t| t.set(false));
     RECORDER.with(|r| r.borrow_mut().take().unwrap_or_default())
 }
 
@@ -78,6 +87,7 @@ pub fn take() -> Snapshot {
 /// after a plain [`take`] would pay it. The collector resets each snapshot it has added up,
 /// off the workers' threads, and hands it back as the worker's next spare.
 pub fn take_into(spare: Snapshot) -> Snapshot {
+    TOUCHED.with(|t| t.set(false));
     RECORDER.with(|r| r.borrow_mut().replace(spare).unwrap_or_default())
 }
 
@@ -101,7 +111,9 @@ mod tests {
         let mut spare = Snapshot::default();
         spare.counters[Counter::LoginsOk as usize] = 0;
         count(Counter::LoginsOk);
+        assert!(touched());
         let first = take_into(spare);
+        assert!(!touched());
         assert_eq!(first.get(Counter::LoginsOk), 1);
         count(Counter::LoginsOk);
         let mut second = take_into(Snapshot::default());

@@ -163,11 +163,15 @@ async fn controller(
             iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 iv.tick().await;
-                let s = match spare_rx.try_recv() {
-                    Ok(spare) => metrics::take_into(spare),
-                    Err(_) => metrics::take(),
-                };
-                if tx.send((w, s)).is_err() {
+                // A second with nothing recorded (creating the population, an idle spell)
+                // hands in nothing and keeps its spare for a second that has something.
+                if !metrics::touched() {
+                    continue;
+                }
+                // No spare back yet (the collector is behind): one made here, at a flush rather
+                // than in the middle of handling an event.
+                let spare = spare_rx.try_recv().unwrap_or_default();
+                if tx.send((w, metrics::take_into(spare))).is_err() {
                     break;
                 }
             }
