@@ -118,6 +118,23 @@ fn preflight(plan: &Plan) -> anyhow::Result<()> {
     })
 }
 
+/// Once every worker has run what was queued on it before now.
+async fn caught_up(arbiters: &[Arbiter]) {
+    let marks: Vec<_> = arbiters
+        .iter()
+        .map(|arb| {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            arb.spawn(async move {
+                let _ = tx.send(());
+            });
+            rx
+        })
+        .collect();
+    for rx in marks {
+        let _ = rx.await;
+    }
+}
+
 /// Every worker hands in what it recorded since its last flush (bounded: 2 s a worker).
 async fn flush(arbiters: &[Arbiter], into: &mut Snapshot) {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -199,21 +216,8 @@ async fn controller(
     // Twice: a worker runs its queue in order, and each creation queues the new actors' first
     // polls (their `started`, their mailboxes) behind the first round's marker — 80,000 of them
     // at the start of the load were a 10–17 ms stall in its first second.
-    for _ in 0..2 {
-        let created: Vec<_> = arbiters
-            .iter()
-            .map(|arb| {
-                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-                arb.spawn(async move {
-                    let _ = tx.send(());
-                });
-                rx
-            })
-            .collect();
-        for rx in created {
-            let _ = rx.await;
-        }
-    }
+    caught_up(&arbiters).await;
+    caught_up(&arbiters).await;
     // While the clock runs, this thread's once-a-second bookkeeping yields to the workers.
     let background = priority::Background::enter();
     // Starts and arrivals are paced by a precise timer on the thread of the accounts they go
