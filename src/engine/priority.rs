@@ -5,8 +5,8 @@
 //! `latency.hlog`): a few milliseconds of CPU in one burst. Where a worker shares a core with
 //! it — always on a one- or two-core generator — that burst would preempt the worker, and the
 //! backend's answers that arrived meanwhile would wait behind it: the generator's own delay,
-//! recorded as the backend's latency. At a lower priority (nice 10) the scheduler lets the
-//! worker finish what it is doing first; the controller still runs whenever a core has time
+//! recorded as the backend's latency. At a lower priority (nice 10) the scheduler favours the
+//! worker (a tenth of its weight); the controller still runs whenever a core has time
 //! (a worker is never busy for a whole second unless the generator is saturated, which
 //! `schedule_lag` reports). Only where the process may raise the priority back afterwards
 //! (RLIMIT_NICE or CAP_SYS_NICE): this thread goes on to create the next run's workers.
