@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 mod arrivals;
 pub mod clock;
+mod collect;
 pub mod connect;
 pub mod endpoint;
 pub mod instance;
@@ -27,10 +28,9 @@ use tokio::time::Instant;
 use crate::model::{AccountReport, Counter, Generator, Outcome, RunSummary, Snapshot, Tick};
 use crate::scenario::{LoadModel, Resolved};
 use account::{Account, Arrive, Finish, Note, Start, TakeReport};
+use collect::{Collector, FLUSH_EVERY};
 use plan::Plan;
 
-/// How often worker threads hand in their metrics.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Seconds in a row with failed connects, none opened and no live session before the target is
 /// declared lost.
 const TARGET_LOST_STRIKES: u32 = 3;
@@ -118,38 +118,6 @@ fn preflight(plan: &Plan) -> anyhow::Result<()> {
     })
 }
 
-/// Once every worker has run what was queued on it before now.
-async fn caught_up(arbiters: &[Arbiter]) {
-    let marks: Vec<_> = arbiters
-        .iter()
-        .map(|arb| {
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            arb.spawn(async move {
-                let _ = tx.send(());
-            });
-            rx
-        })
-        .collect();
-    for rx in marks {
-        let _ = rx.await;
-    }
-}
-
-/// Every worker hands in what it recorded since its last flush (bounded: 2 s a worker).
-async fn flush(arbiters: &[Arbiter], into: &mut Snapshot) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    for arb in arbiters {
-        let tx = tx.clone();
-        arb.spawn(async move {
-            let _ = tx.send(metrics::take());
-        });
-    }
-    drop(tx);
-    while let Ok(Some(s)) = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
-        into.add(&s);
-    }
-}
-
 type ControllerOut = (Outcome, Snapshot, Vec<AccountReport>, Duration, Generator);
 
 async fn controller(
@@ -160,40 +128,7 @@ async fn controller(
     let sc = resolved.scenario.clone();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
-    // Each worker hands in its snapshot once a second and records into a spare: two made here
-    // to start with, then each snapshot the collector has added up, reset on this thread and
-    // handed back. Making or zeroing a snapshot (a few MiB) on a worker would stall it.
-    let (snap_tx, mut snap_rx) = mpsc::unbounded_channel::<(usize, Snapshot)>();
-    let mut spares = Vec::with_capacity(workers);
-    for (w, arb) in arbiters.iter().enumerate() {
-        let tx = snap_tx.clone();
-        let (spare_tx, mut spare_rx) = mpsc::unbounded_channel::<Snapshot>();
-        for _ in 0..2 {
-            let _ = spare_tx.send(Snapshot::default());
-        }
-        spares.push(spare_tx);
-        arb.spawn(async move {
-            if let Ok(first) = spare_rx.try_recv() {
-                let _ = metrics::take_into(first);
-            }
-            let mut iv = tokio::time::interval(FLUSH_EVERY);
-            iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                iv.tick().await;
-                // A second with nothing recorded (creating the population, an idle spell)
-                // hands in nothing and keeps its spare for a second that has something.
-                if !metrics::touched() {
-                    continue;
-                }
-                // No spare back yet (the collector is behind): one made here, at a flush rather
-                // than in the middle of handling an event.
-                let spare = spare_rx.try_recv().unwrap_or_default();
-                if tx.send((w, metrics::take_into(spare))).is_err() {
-                    break;
-                }
-            }
-        });
-    }
+    let mut collector = Collector::start(&arbiters);
     let (note_tx, mut note_rx) = mpsc::unbounded_channel::<Note>();
     let active = Arc::new(AtomicUsize::new(0));
     let k = plan.platforms.len() as u64;
@@ -216,8 +151,8 @@ async fn controller(
     // Twice: a worker runs its queue in order, and each creation queues the new actors' first
     // polls (their `started`, their mailboxes) behind the first round's marker — 80,000 of them
     // at the start of the load were a 10–17 ms stall in its first second.
-    caught_up(&arbiters).await;
-    caught_up(&arbiters).await;
+    collect::caught_up(&arbiters).await;
+    collect::caught_up(&arbiters).await;
     // While the clock runs, this thread's once-a-second bookkeeping yields to the workers.
     let background = priority::Background::enter();
     // Starts and arrivals are paced by a precise timer on the thread of the accounts they go
@@ -315,11 +250,7 @@ async fn controller(
             }
             now = tick.tick() => {
                 let mut interval = Snapshot::default();
-                while let Ok((w, mut s)) = snap_rx.try_recv() {
-                    interval.add(&s);
-                    s.reset();
-                    let _ = spares[w].send(s);
-                }
+                collector.add_arrived(&mut interval);
                 live += interval.live_delta;
                 totals.add(&interval);
                 let t = Tick { at: now - start, span: now - last_tick, live, interval: &interval, totals: &totals };
@@ -351,10 +282,7 @@ async fn controller(
     // workers hand in what they recorded since their last flush). The wind-down — stopping
     // every actor of the population — is a fixed cost, not a cycle's.
     let mut tail = Snapshot::default();
-    flush(&arbiters, &mut tail).await;
-    while let Ok((_, s)) = snap_rx.try_recv() {
-        tail.add(&s);
-    }
+    collector.flush(&arbiters, &mut tail).await;
     let generator = Generator {
         cpu: clock::process_cpu().saturating_sub(cpu_at_start),
         window: start.elapsed(),
@@ -372,16 +300,13 @@ async fn controller(
     while active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            Some((_, s)) = snap_rx.recv() => tail.add(&s),
+            Some(s) = collector.next() => tail.add(&s),
         }
     }
     let reports = futures_util::future::join_all(accounts.iter().map(|a| a.send(TakeReport))).await;
     let reports: Vec<AccountReport> = reports.into_iter().filter_map(Result::ok).collect();
     // Final flush: every worker hands in what it recorded since its last flush.
-    flush(&arbiters, &mut tail).await;
-    while let Ok((_, s)) = snap_rx.try_recv() {
-        tail.add(&s);
-    }
+    collector.flush(&arbiters, &mut tail).await;
     live += tail.live_delta;
     totals.add(&tail);
     let now = Instant::now();
