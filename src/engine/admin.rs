@@ -29,7 +29,12 @@ pub async fn kicker(plan: Arc<Plan>, accounts: Vec<Addr<Account>>, every: Durati
         }
         let account = &accounts[plan.shard.local(n)];
         let sent = Instant::now();
-        account.do_send(AdminKickSent { at: sent });
+        // Wait until the account has the kick on record: whatever the kick causes reaches the
+        // account through its instances' queue, which may be taken ahead of a message still
+        // waiting in the mailbox (account/inbox.rs). An account already gone is not kicked.
+        if account.send(AdminKickSent { at: sent }).await.is_err() {
+            continue;
+        }
         metrics::count(Counter::AdminKicksSent);
         match kick(&plan, &plan.user_id(n)).await {
             Ok(()) => account.do_send(AdminKickAnswered { sent }),

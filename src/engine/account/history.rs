@@ -133,8 +133,7 @@ impl Account {
 }
 
 /// What an instance saw or did, for the account's history.
-#[derive(Message, Debug)]
-#[rtype(result = "()")]
+#[derive(Debug)]
 pub enum Observed {
     LoginAnswered {
         slot: u8,
@@ -182,10 +181,8 @@ pub enum Observed {
     },
 }
 
-impl Handler<Observed> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: Observed, ctx: &mut Context<Self>) {
+impl Account {
+    pub(super) fn observed(&mut self, m: Observed, ctx: &mut Context<Self>) {
         let ready_timeout = self.plan.ready_timeout;
         let (slot, at) = match &m {
             Observed::LoginAnswered { slot, at, .. }

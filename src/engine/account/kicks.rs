@@ -9,8 +9,7 @@ use super::Account;
 use crate::engine::metrics::{self, Counter, Metric};
 use crate::policy::KickType;
 
-#[derive(Message)]
-#[rtype(result = "()")]
+#[derive(Debug)]
 pub struct Kicked {
     pub slot: u8,
     pub kick: KickType,
@@ -19,10 +18,9 @@ pub struct Kicked {
     pub sig_expired: bool,
 }
 
-impl Handler<Kicked> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: Kicked, _: &mut Context<Self>) {
+impl Account {
+    /// An instance saw `kickedOut`.
+    pub(super) fn kicked(&mut self, m: Kicked) {
         self.report.kicks[m.kick.index()] += 1;
         let t = self.t(m.at);
         let found = match &mut self.history {
@@ -49,6 +47,17 @@ impl Handler<Kicked> for Account {
             );
         }
     }
+
+    /// A login of this account was refused with 70052 (UserSig invalidated by an admin kick).
+    pub(super) fn sig_invalidated(&mut self) {
+        // The kicker waits until the account has taken `AdminKickSent` before it sends the
+        // kick, so a 70052 that the kick caused always finds `admin_kick_at` set.
+        if self.admin_kick_at.is_some() {
+            metrics::count(Counter::LoginsRefusedAfterAdminKick);
+        } else {
+            metrics::login_failed(crate::protocol::code::SIG_INVALIDATED);
+        }
+    }
 }
 
 /// The admin kicker is about to kick this account through the REST API.
@@ -66,25 +75,6 @@ impl Handler<AdminKickSent> for Account {
         let t = self.t(m.at);
         if let Some(h) = &mut self.history {
             h.admin_kick_sent(t);
-        }
-    }
-}
-
-/// A login of this account was refused with 70052 (UserSig invalidated by an admin kick).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SigInvalidated;
-
-impl Handler<SigInvalidated> for Account {
-    type Result = ();
-
-    fn handle(&mut self, _: SigInvalidated, _: &mut Context<Self>) {
-        // The kicker tells the account before it sends the kick, so a 70052 that the kick
-        // caused always finds `admin_kick_at` set (one mailbox, in order).
-        if self.admin_kick_at.is_some() {
-            metrics::count(Counter::LoginsRefusedAfterAdminKick);
-        } else {
-            metrics::login_failed(crate::protocol::code::SIG_INVALIDATED);
         }
     }
 }

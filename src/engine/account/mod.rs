@@ -2,6 +2,7 @@
 //! independent), counts its kicks against the policy's expectation, and measures kick propagation.
 
 use actix::prelude::*;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -15,11 +16,13 @@ use crate::checks::History;
 use crate::model::AccountReport;
 
 mod history;
+mod inbox;
 mod kicks;
 mod waves;
 use crate::scenario::{Alignment, LoadModel};
 pub use history::Observed;
-pub use kicks::{AdminKickAnswered, AdminKickSent, Kicked, SigInvalidated};
+pub use inbox::{Inbox, Told};
+pub use kicks::{AdminKickAnswered, AdminKickSent, Kicked};
 use waves::{Shape, Waves};
 
 /// Violations one account keeps for violations.csv (all are counted).
@@ -34,6 +37,8 @@ pub enum Note {
 
 pub struct Account {
     plan: Arc<Plan>,
+    /// What the instances tell this account (`inbox.rs`).
+    inbox: Rc<Inbox>,
     n: u32,
     instances: Vec<Addr<Instance>>,
     waves: Waves<Instant>,
@@ -71,13 +76,13 @@ impl Account {
         ctx: &mut Context<Self>,
     ) -> Self {
         let user = plan.user_id(n);
-        let me = ctx.address();
+        let inbox = Rc::new(Inbox::new(ctx.address()));
         let k = plan.platforms.len();
         let instances = (0..k)
             .map(|slot| {
                 Instance::new(
                     plan.clone(),
-                    me.clone(),
+                    inbox.clone(),
                     n,
                     slot as u8,
                     first_global + slot as u64,
@@ -97,6 +102,7 @@ impl Account {
             )
         });
         Account {
+            inbox,
             history,
             settle_gen: 0,
             settle_probes: None,
@@ -263,56 +269,26 @@ impl Handler<Arrive> for Account {
     }
 }
 
-/// An instance is connected and waiting for its wave's release.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Arrived {
-    pub slot: u8,
-}
-
-impl Handler<Arrived> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: Arrived, _: &mut Context<Self>) {
-        if let Some(slots) = self.waves.arrived(m.slot as usize) {
+impl Account {
+    /// An instance is connected and waiting for its wave's release.
+    fn arrived(&mut self, slot: u8) {
+        if let Some(slots) = self.waves.arrived(slot as usize) {
             self.release(slots);
         }
     }
-}
 
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct LoginSent {
-    pub slot: u8,
-    pub at: Instant,
-}
-
-impl Handler<LoginSent> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: LoginSent, _: &mut Context<Self>) {
+    fn login_sent(&mut self, slot: u8, at: Instant) {
         self.report.logins += 1;
-        self.last_login[m.slot as usize] = Some(m.at);
+        self.last_login[slot as usize] = Some(at);
         self.settle_gen += 1;
-        let t = self.t(m.at);
+        let t = self.t(at);
         if let Some(h) = &mut self.history {
-            h.login_sent(m.slot, t);
+            h.login_sent(slot, t);
         }
     }
-}
 
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct CycleDone {
-    pub slot: u8,
-    pub stopped: bool,
-}
-
-impl Handler<CycleDone> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: CycleDone, ctx: &mut Context<Self>) {
-        let next = self.waves.cycle_done(m.slot as usize, m.stopped);
+    fn cycle_done(&mut self, slot: u8, stopped: bool, ctx: &mut Context<Self>) {
+        let next = self.waves.cycle_done(slot as usize, stopped);
         if self.finishing {
             return;
         }
@@ -347,23 +323,13 @@ impl Handler<CycleDone> for Account {
             waves::Next::Done => self.done(),
         }
     }
-}
 
-/// An instance's hold ended; in a judged wave it logs out only once the wave is judged.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct HoldEnded {
-    pub slot: u8,
-}
-
-impl Handler<HoldEnded> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: HoldEnded, _: &mut Context<Self>) {
+    /// An instance's hold ended; in a judged wave it logs out only once the wave is judged.
+    fn hold_ended(&mut self, slot: u8) {
         if self.judged_wave || self.history.is_none() {
-            self.instances[m.slot as usize].do_send(super::instance::Proceed);
+            self.instances[slot as usize].do_send(super::instance::Proceed);
         } else {
-            self.holding.push(m.slot);
+            self.holding.push(slot);
         }
     }
 }

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::{micros, Instance, Phase};
 use crate::checks::ProbeKind;
-use crate::engine::account::{Kicked, Observed, SigInvalidated};
+use crate::engine::account::{Kicked, Observed, Told};
 use crate::engine::metrics::{self, Counter, Metric};
 use crate::scenario::{ConnectionMode, CycleEnd, OnKick};
 
@@ -77,7 +77,7 @@ impl Instance {
                     if code == crate::protocol::code::SIG_INVALIDATED {
                         // Provoked by the scenario's own admin kick, or a failure: the account
                         // knows whether it was kicked before this answer.
-                        self.account.do_send(SigInvalidated);
+                        self.account.tell(Told::SigInvalidated);
                     } else {
                         metrics::login_failed(code);
                     }
@@ -158,12 +158,12 @@ impl Instance {
         if kick == crate::policy::KickType::RestApiKick {
             self.sig_not_before = crate::unix_now() + 1;
         }
-        self.account.do_send(Kicked {
+        self.account.tell(Told::Kicked(Kicked {
             slot: self.slot,
             kick,
             at: Instant::now(),
             sig_expired: self.plan.sig_expired(self.session_sig_time),
-        });
+        }));
         if !self.stopping {
             self.maybe_probe(ProbeKind::AfterKick, self.plan.checks.probe_after_kick);
         }

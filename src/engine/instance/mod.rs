@@ -4,12 +4,13 @@
 use actix::io::SinkWrite;
 use actix::prelude::*;
 use futures_util::stream::SplitSink;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::account::{Account, Arrived, CycleDone, Observed};
+use super::account::{Inbox, Observed, Told};
 use super::metrics::{self, Counter};
 use super::plan::Plan;
 use super::{connect, ActiveGuard};
@@ -45,7 +46,8 @@ enum Phase {
 
 pub struct Instance {
     plan: Arc<Plan>,
-    account: Addr<Account>,
+    /// What this instance tells its account.
+    account: Rc<Inbox>,
     n: u32,
     slot: u8,
     /// Global index, for spreading source addresses.
@@ -100,7 +102,7 @@ impl Instance {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         plan: Arc<Plan>,
-        account: Addr<Account>,
+        account: Rc<Inbox>,
         n: u32,
         slot: u8,
         global: u64,
@@ -266,7 +268,7 @@ impl Instance {
 
     fn observe(&self, o: Observed) {
         if self.plan.checks.enabled {
-            self.account.do_send(o);
+            self.account.tell(Told::Observed(o));
         }
     }
 
@@ -323,7 +325,7 @@ impl Instance {
     fn connected(&mut self, ctx: &mut Context<Self>) {
         if self.barrier {
             self.set_phase(ctx, Phase::Arrived);
-            self.account.do_send(Arrived { slot: self.slot });
+            self.account.tell(Told::Arrived { slot: self.slot });
         } else {
             self.login(ctx);
         }
@@ -389,7 +391,7 @@ impl Instance {
             ctx.stop();
             return;
         }
-        self.account.do_send(CycleDone {
+        self.account.tell(Told::CycleDone {
             slot: self.slot,
             stopped,
         });

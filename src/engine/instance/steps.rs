@@ -6,7 +6,7 @@ use futures_util::stream::StreamExt;
 use tokio::time::Instant;
 
 use super::{connect, micros, Instance, Phase, MAX_MESSAGES_IN_FLIGHT};
-use crate::engine::account::{HoldEnded, LoginSent, Observed};
+use crate::engine::account::{Observed, Told};
 use crate::engine::metrics::{self, Counter, Metric};
 use crate::protocol::Request;
 use crate::scenario::{CycleEnd, MessageTo};
@@ -75,7 +75,7 @@ impl Instance {
         };
         self.login_sent = Instant::now();
         self.last_kicked = false;
-        self.account.do_send(LoginSent {
+        self.account.tell(Told::LoginSent {
             slot: self.slot,
             at: self.login_sent,
         });
@@ -151,7 +151,7 @@ impl Instance {
     pub(super) fn end_hold(&mut self, ctx: &mut Context<Self>) {
         if self.barrier && self.plan.holds_for_judgment() && !self.stopping {
             self.awaiting_judgment = true;
-            self.account.do_send(HoldEnded { slot: self.slot });
+            self.account.tell(Told::HoldEnded { slot: self.slot });
             // Never wait forever: a judgment needs at most the kick timeout and a probe.
             let wait = self.plan.kick_timeout + self.plan.login_timeout * 2;
             self.after(ctx, wait, |act, ctx| {
