@@ -298,6 +298,7 @@ pub fn conclude<W: Write>(
         summary.outcome,
         &summary.totals,
         summary.elapsed,
+        &summary.generator,
         &dir,
         offered,
     )?;
@@ -305,7 +306,7 @@ pub fn conclude<W: Write>(
     let judged: Vec<_> = resolved
         .thresholds
         .iter()
-        .map(|t| t.judge(&summary.totals, summary.elapsed))
+        .map(|t| t.judge(&summary.totals, &summary.generator))
         .collect();
     report::write_thresholds(out, &dir, &judged)?;
     let failed = judged.iter().filter(|j| !j.passed).count();

@@ -1,7 +1,7 @@
 //! Judging a run against its thresholds (the expressions are [`crate::model::Threshold`]).
 
 pub use crate::model::Threshold;
-use crate::model::{counter_rows, Counter, Snapshot, Stat, Subject};
+use crate::model::{counter_rows, Counter, Generator, Snapshot, Stat, Subject};
 
 /// One threshold's outcome.
 #[derive(Debug, Clone)]
@@ -14,8 +14,8 @@ pub struct Outcome {
 }
 
 impl Threshold {
-    /// The value this threshold reads from a run's totals.
-    pub fn actual(&self, s: &Snapshot, elapsed: std::time::Duration) -> Option<f64> {
+    /// The value this threshold reads from a run's totals (rates: over its load window, `g`).
+    pub fn actual(&self, s: &Snapshot, g: &Generator) -> Option<f64> {
         match &self.subject {
             Subject::Latency(m, stat) => {
                 let h = s.hist(*m);
@@ -49,7 +49,7 @@ impl Threshold {
             }
             // A dynamic row (a code, a reason) that did not occur is zero.
             Subject::Counter(name) => Some(
-                counter_rows(s, elapsed)
+                counter_rows(s, g)
                     .into_iter()
                     .find(|(k, _)| k == name)
                     .map_or(0.0, |(_, v)| v),
@@ -57,8 +57,8 @@ impl Threshold {
         }
     }
 
-    pub fn judge(&self, s: &Snapshot, elapsed: std::time::Duration) -> Outcome {
-        let actual = self.actual(s, elapsed);
+    pub fn judge(&self, s: &Snapshot, g: &Generator) -> Outcome {
+        let actual = self.actual(s, g);
         Outcome {
             threshold: self.clone(),
             passed: actual.is_some_and(|a| self.op.holds(a, self.value)),
@@ -105,8 +105,8 @@ mod tests {
         s.hist[Metric::Login as usize].record(1000).unwrap();
         s.counters[Counter::LoginsOk as usize] = 999;
         s.counters[Counter::LoginsFailed as usize] = 1;
-        let d = std::time::Duration::from_secs(1);
-        let judge = |t: &str| t.parse::<Threshold>().unwrap().judge(&s, d).passed;
+        let g = Generator::default();
+        let judge = |t: &str| t.parse::<Threshold>().unwrap().judge(&s, &g).passed;
         assert!(judge("login.p99 < 2ms"));
         assert!(!judge("login.p99 < 500us"));
         assert!(judge("login.error_rate <= 0.1%"));
@@ -152,15 +152,25 @@ mod tests {
         assert!("errors < -1".parse::<Threshold>().is_err());
     }
 
+    /// Rates are what the load window did over the window: the totals (which include the
+    /// wind-down after it) do not enter them.
     #[test]
     fn rates_and_totals_are_judged_from_typed_values() {
         let mut s = Snapshot::default();
-        s.counters[Counter::LoginsOk as usize] = 1000;
+        s.counters[Counter::LoginsOk as usize] = 1100;
+        s.counters[Counter::CyclesCompleted as usize] = 1100;
         s.counters[Counter::KicksMultipleAccount as usize] = 7;
-        let d = std::time::Duration::from_secs(2);
-        let judge = |t: &str| t.parse::<Threshold>().unwrap().judge(&s, d);
+        let g = Generator {
+            window: std::time::Duration::from_secs(2),
+            logins_ok: 1000,
+            cycles: 900,
+            ..Generator::default()
+        };
+        let judge = |t: &str| t.parse::<Threshold>().unwrap().judge(&s, &g);
         assert!(judge("logins_per_sec >= 500").passed);
         assert!(!judge("logins_per_sec > 500").passed);
+        assert_eq!(judge("cycles_per_sec > 1").actual, Some(450.0));
+        assert_eq!(judge("cycles_completed > 1").actual, Some(1100.0));
         assert_eq!(judge("kicks_total == 7").actual, Some(7.0));
         assert_eq!(judge("kicks == 7").actual, Some(7.0));
         assert_eq!(judge("logins_failed_code_70001 == 0").actual, Some(0.0));
@@ -169,14 +179,14 @@ mod tests {
     #[test]
     fn login_error_rate_counts_timeouts_and_has_no_data_without_attempts() {
         let s = Snapshot::default();
-        let d = std::time::Duration::from_secs(1);
+        let g = Generator::default();
         let t: Threshold = "login.error_rate < 0.1%".parse().unwrap();
-        let o = t.judge(&s, d);
+        let o = t.judge(&s, &g);
         assert_eq!(o.actual, None);
         assert!(!o.passed, "no data fails");
         let mut s = Snapshot::default();
         s.counters[Counter::TimeoutsLogin as usize] = 60;
-        let o = t.judge(&s, d);
+        let o = t.judge(&s, &g);
         assert_eq!(o.actual, Some(1.0));
         assert!(!o.passed);
     }

@@ -287,6 +287,7 @@ async fn controller(
         cpu: clock::process_cpu().saturating_sub(cpu_at_start),
         window: start.elapsed(),
         cycles: totals.get(Counter::CyclesCompleted) + tail.get(Counter::CyclesCompleted),
+        logins_ok: totals.get(Counter::LoginsOk) + tail.get(Counter::LoginsOk),
     };
     if let Some(k) = kicker {
         k.abort();

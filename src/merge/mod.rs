@@ -141,6 +141,14 @@ fn read_dir(dir: &Path) -> anyhow::Result<Read> {
             cpu: secs(&g["cpu_secs"]),
             window: secs(&g["load_window_secs"]),
             cycles: g["cycles"].as_u64().unwrap_or(0),
+            // A report from before the load window's logins were written: its rate stays
+            // what it was, over the whole run.
+            logins_ok: g["logins_ok"].as_u64().unwrap_or_else(|| {
+                intervals
+                    .iter()
+                    .filter_map(|r| r.counters.get(crate::model::Counter::LoginsOk.name()))
+                    .sum()
+            }),
         },
         intervals,
         accounts,
@@ -368,6 +376,7 @@ pub fn merge<W: Write>(opts: &Options, out: &mut W) -> anyhow::Result<crate::run
             .max()
             .unwrap_or_default(),
         cycles: runs.iter().map(|r| r.generator.cycles).sum(),
+        logins_ok: runs.iter().map(|r| r.generator.logins_ok).sum(),
     };
     let unmatched = runs
         .iter()

@@ -87,19 +87,30 @@ pub struct RunSummary {
     pub unmatched: Vec<String>,
 }
 
-/// The generator's own cost over the load (from its start to its planned end, without the
-/// wind-down that stops the population): process CPU time, and the cycles completed in it.
+/// The load window (from the clock's start to its planned end, or to the last cycle of a run
+/// of fixed cycles; without the wind-down that stops the population): what the generator spent
+/// in it (process CPU time), and what was done in it. The run's rates are these counts over the
+/// window, so the generator's own wind-down never lowers the backend's throughput.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Generator {
     pub cpu: Duration,
     pub window: Duration,
+    /// Cycles completed in the window.
     pub cycles: u64,
+    /// Logins answered OK in the window.
+    pub logins_ok: u64,
 }
 
 impl Generator {
     /// CPU microseconds per completed cycle (None without cycles).
     pub fn cpu_us_per_cycle(&self) -> Option<f64> {
         (self.cycles > 0).then(|| self.cpu.as_secs_f64() * 1e6 / self.cycles as f64)
+    }
+
+    /// `logins_per_sec` and `cycles_per_sec`: over the load window.
+    pub fn rates(&self) -> [f64; 2] {
+        let secs = self.window.as_secs_f64().max(1e-9);
+        [self.logins_ok as f64 / secs, self.cycles as f64 / secs]
     }
 
     /// Cores the generator kept busy on average.

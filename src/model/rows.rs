@@ -1,8 +1,6 @@
 //! The rows of `counters.csv`, typed: what thresholds judge and reports print.
 
-use std::time::Duration;
-
-use crate::model::{Counter, Snapshot};
+use crate::model::{Counter, Generator, Snapshot};
 
 /// Rates in counters.csv (the rest are counts).
 pub const RATE_ROWS: [&str; 2] = ["logins_per_sec", "cycles_per_sec"];
@@ -15,8 +13,9 @@ pub const TOTAL_ROWS: [&str; 4] = [
 ];
 
 /// Every counter, then failed logins per code, violations and judgments per class, failed
-/// connects per reason, then derived totals and rates: the rows of counters.csv, typed.
-pub fn counter_rows(s: &Snapshot, elapsed: Duration) -> Vec<(String, f64)> {
+/// connects per reason, then derived totals and rates (over the load window, `g`): the rows of
+/// counters.csv, typed.
+pub fn counter_rows(s: &Snapshot, g: &Generator) -> Vec<(String, f64)> {
     let mut rows: Vec<(String, f64)> = Counter::ALL
         .iter()
         .map(|c| (c.name().to_string(), s.get(*c) as f64))
@@ -42,12 +41,7 @@ pub fn counter_rows(s: &Snapshot, elapsed: Duration) -> Vec<(String, f64)> {
     for (name, v) in TOTAL_ROWS.iter().zip(totals) {
         rows.push((name.to_string(), v as f64));
     }
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let rates = [
-        s.get(Counter::LoginsOk) as f64 / secs,
-        s.get(Counter::CyclesCompleted) as f64 / secs,
-    ];
-    for (name, v) in RATE_ROWS.iter().zip(rates) {
+    for (name, v) in RATE_ROWS.iter().zip(g.rates()) {
         rows.push((name.to_string(), v));
     }
     rows

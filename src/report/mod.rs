@@ -431,7 +431,7 @@ impl ReportWriter {
         write_summary_csv(&mut f, totals)?;
         f.flush()?;
         let mut f = csv::Writer::from_path(self.dir.join("counters.csv"))?;
-        write_counters_csv(&mut f, totals, elapsed)?;
+        write_counters_csv(&mut f, totals, generator)?;
         f.flush()?;
         let mut f = csv::Writer::from_path(self.dir.join("kicks.csv"))?;
         write_kicks_csv(&mut f, accounts)?;
@@ -453,6 +453,7 @@ impl ReportWriter {
             "load_window_secs": generator.window.as_secs_f64(),
             "busy_cores": generator.busy_cores(),
             "cycles": generator.cycles,
+            "logins_ok": generator.logins_ok,
             "cpu_us_per_cycle": generator.cpu_us_per_cycle(),
             "schedule_lag_p50_us": q(0.5),
             "schedule_lag_p99_us": q(0.99),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::checks::Class;
 use crate::model::Outcome;
-use crate::model::{Counter, Metric, Snapshot};
+use crate::model::{Counter, Generator, Metric, Snapshot};
 
 fn fmt_us(us: u64) -> String {
     if us < 1_000 {
@@ -32,6 +32,7 @@ pub fn render_summary<W: Write>(
     outcome: Outcome,
     s: &Snapshot,
     elapsed: Duration,
+    gen: &Generator,
     dir: &Path,
     offered: Option<Offered>,
 ) -> std::io::Result<()> {
@@ -93,12 +94,11 @@ pub fn render_summary<W: Write>(
         g(Counter::Logouts),
         g(Counter::CyclesCompleted)
     )?;
-    let secs = elapsed.as_secs_f64().max(1e-9);
+    let [logins_per_s, cycles_per_s] = gen.rates();
     writeln!(
         out,
-        "throughput   logins/s {:.1}  cycles/s {:.1}{}",
-        g(Counter::LoginsOk) as f64 / secs,
-        g(Counter::CyclesCompleted) as f64 / secs,
+        "throughput   logins/s {logins_per_s:.1}  cycles/s {cycles_per_s:.1} over the {:.1}s load{}",
+        gen.window.as_secs_f64(),
         offered.map_or(String::new(), |o| format!(
             "  (offered: {:.1} arrivals/s × {} instance{} = {:.1} cycles/s; arrivals dropped {})",
             o.arrivals_per_s,

@@ -88,6 +88,7 @@ pub struct GeneratorJson {
     pub load_window_secs: f64,
     pub busy_cores: f64,
     pub cycles: u64,
+    pub logins_ok: u64,
     pub cpu_us_per_cycle: Option<f64>,
 }
 
@@ -173,7 +174,7 @@ pub fn build<'a>(
             cautions: &verdict.cautions,
         },
         latency_us,
-        counters: counter_rows(totals, elapsed)
+        counters: counter_rows(totals, generator)
             .into_iter()
             .map(|(k, v)| {
                 let v = if RATE_ROWS.contains(&k.as_str()) {
@@ -201,6 +202,7 @@ pub fn build<'a>(
             load_window_secs: generator.window.as_secs_f64(),
             busy_cores: generator.busy_cores(),
             cycles: generator.cycles,
+            logins_ok: generator.logins_ok,
             cpu_us_per_cycle: generator.cpu_us_per_cycle(),
         },
     }

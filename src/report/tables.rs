@@ -2,10 +2,9 @@
 
 use hdrhistogram::Histogram;
 use std::io::Write;
-use std::time::Duration;
 
 use super::{KICKS_COLUMNS, SUMMARY_COLUMNS, VIOLATIONS_COLUMNS};
-use crate::model::{counter_rows, AccountReport, Metric, Snapshot, RATE_ROWS};
+use crate::model::{counter_rows, AccountReport, Generator, Metric, Snapshot, RATE_ROWS};
 
 fn hist_row(name: &str, h: &Histogram<u64>) -> Vec<String> {
     if h.is_empty() {
@@ -37,10 +36,10 @@ pub fn write_summary_csv<W: Write>(w: &mut csv::Writer<W>, s: &Snapshot) -> anyh
 pub fn write_counters_csv<W: Write>(
     w: &mut csv::Writer<W>,
     s: &Snapshot,
-    elapsed: Duration,
+    g: &Generator,
 ) -> anyhow::Result<()> {
     w.write_record(["counter", "value"])?;
-    for (k, v) in counter_rows(s, elapsed) {
+    for (k, v) in counter_rows(s, g) {
         let v = if RATE_ROWS.contains(&k.as_str()) {
             format!("{v:.1}")
         } else {

@@ -126,7 +126,7 @@ pub fn search<W: Write>(o: &SearchOptions, out: &mut W) -> anyhow::Result<Search
         let failed_slos: Vec<String> = o
             .slos
             .iter()
-            .map(|s| s.judge(t, finished.elapsed))
+            .map(|s| s.judge(t, &finished.generator))
             .filter(|j| !j.passed)
             .map(|j| j.threshold.text.clone())
             .collect();

@@ -50,6 +50,40 @@ fn shipped_smoke_scenario_runs_and_prints_a_summary() {
     ] {
         assert!(dir.join(f).is_file(), "{f}");
     }
+    // The rates are the load window's counts over the window, not the totals over the run's
+    // elapsed time (which includes the generator's wind-down).
+    let j = run_json(&dir);
+    let g = &j["generator"];
+    let window = g["load_window_secs"].as_f64().unwrap();
+    assert!(
+        window > 0.0 && window <= j["elapsed_secs"].as_f64().unwrap(),
+        "{j}"
+    );
+    let counters = std::fs::read_to_string(dir.join("counters.csv")).unwrap();
+    let row = |name: &str| -> f64 {
+        counters
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name},")))
+            .unwrap_or_else(|| panic!("{name} in {counters}"))
+            .parse()
+            .unwrap()
+    };
+    for (rate, count) in [
+        ("logins_per_sec", "logins_ok"),
+        ("cycles_per_sec", "cycles"),
+    ] {
+        let n = g[count].as_u64().unwrap() as f64;
+        assert!(n > 0.0, "{j}");
+        assert!(
+            (row(rate) - n / window).abs() <= 0.05 + 1e-9,
+            "{rate}: {j}\n{counters}"
+        );
+    }
+    assert_eq!(
+        row("cycles_completed"),
+        g["cycles"].as_f64().unwrap(),
+        "{j}"
+    );
 }
 
 #[test]
