@@ -158,6 +158,7 @@ async fn controller(
     // Starts and arrivals are paced by a precise timer on the thread of the accounts they go
     // to (one pacer per worker), so they leave when due: no millisecond rounding, no thread hop.
     let start = Instant::now();
+    collector.begin(start);
     let cpu_at_start = clock::process_cpu();
     let planned = resolved.planned_duration();
     let stop_pacing = Arc::new(AtomicBool::new(false));
@@ -238,9 +239,11 @@ async fn controller(
     let end = tokio::time::sleep_until(start + planned.unwrap_or(Duration::from_secs(1 << 30)));
     tokio::pin!(end);
     let outcome = loop {
+        // Biased: when the planned end falls on a second, that second's tick comes first, so
+        // the last full second is an interval of its own and not part of the wind-down's.
         tokio::select! {
+            biased;
             _ = &mut ctrl_c => break Outcome::Interrupted,
-            _ = &mut end, if planned.is_some() => break Outcome::DurationReached,
             _ = &mut sigterm => break Outcome::Interrupted,
             Some(Note::Done(_)) = note_rx.recv() => {
                 done += 1;
@@ -250,7 +253,7 @@ async fn controller(
             }
             now = tick.tick() => {
                 let mut interval = Snapshot::default();
-                collector.add_arrived(&mut interval);
+                collector.gather(collect::second_of(start, now), now, &mut interval).await;
                 live += interval.live_delta;
                 totals.add(&interval);
                 let t = Tick { at: now - start, span: now - last_tick, live, interval: &interval, totals: &totals };
@@ -271,6 +274,7 @@ async fn controller(
                     break Outcome::DurationReached;
                 }
             }
+            _ = &mut end, if planned.is_some() => break Outcome::DurationReached,
         }
     };
     stop_pacing.store(true, Ordering::Relaxed);
