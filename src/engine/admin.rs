@@ -18,7 +18,7 @@ use crate::usersig;
 /// Kick a random account every `every` until aborted. `accounts` are this process's (its
 /// shard's): every shard draws the whole run's sequence and kicks the accounts it owns, so
 /// shards together kick what the unsharded run would.
-pub async fn kicker(plan: Arc<Plan>, accounts: Vec<Addr<Account>>, every: Duration, seed: u64) {
+pub async fn kicker(plan: Arc<Plan>, accounts: Arc<[Addr<Account>]>, every: Duration, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed ^ 0xAD_0000);
     let mut iv = tokio::time::interval_at(Instant::now() + every, every);
     loop {
