@@ -7,6 +7,7 @@
 //!   floor open  URL CREDS RATE SECONDS           # fresh connection per arrival, open loop
 //!   floor kept  URL CREDS INSTANCES SECONDS      # back-to-back cycles on kept connections
 //!   floor hold  URL CREDS SESSIONS SECONDS       # hold idle ready sessions; print the RSS
+//!   floor sigs  N                                # µs to mint and to verify a UserSig here
 //!
 //! Cycle: connect → login → `sdkStateReady` → logout → (open: close). Latency is login sent →
 //! `sdkStateReady` received. Arrivals are evenly spaced at their exact instants (timerfd), so the
@@ -16,6 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use loginstorm::engine::clock::Timer;
 use std::cell::RefCell;
+use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -30,11 +32,13 @@ struct Tally {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: floor credentials N PATTERN | floor open URL CREDS RATE SECONDS | floor kept URL CREDS INSTANCES SECONDS | floor hold URL CREDS SESSIONS SECONDS";
+    let usage = "usage: floor credentials N PATTERN | floor open URL CREDS RATE SECONDS | floor kept URL CREDS INSTANCES SECONDS | floor hold URL CREDS SESSIONS SECONDS | floor sigs N";
     match args.first().map(String::as_str) {
         Some("credentials") if args.len() == 3 => {
             let n: u64 = args[1].parse().expect("N");
             let now = loginstorm::unix_now();
+            // One write per line would be 40,000 syscalls for the benches' credentials file.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for i in 0..n {
                 let user = args[2].replace("{n}", &i.to_string());
                 let sig = loginstorm::usersig::generate(
@@ -45,8 +49,39 @@ fn main() {
                     86_400,
                     None,
                 );
-                println!("{user},{sig}");
+                writeln!(out, "{user},{sig}").expect("stdout");
             }
+            out.flush().expect("stdout");
+        }
+        // Without a credentials file the generator mints a UserSig for every login, and the
+        // reference server verifies one for every login: what each costs on this machine.
+        Some("sigs") if args.len() == 2 => {
+            let n: usize = args[1].parse().expect("N");
+            let (app, key) = (
+                loginstorm::protocol::defaults::DEV_SDKAPPID,
+                loginstorm::protocol::defaults::DEV_KEY,
+            );
+            let now = loginstorm::unix_now();
+            let users: Vec<String> = (0..n).map(|i| format!("sig-{i}")).collect();
+            let t = Instant::now();
+            let sigs: Vec<String> = users
+                .iter()
+                .map(|u| loginstorm::usersig::generate(app, key, u, now, 86_400, None))
+                .collect();
+            let minted = t.elapsed();
+            let t = Instant::now();
+            let ok = sigs
+                .iter()
+                .zip(&users)
+                .filter(|(s, u)| loginstorm::usersig::verify(s, app, key, u, now).is_ok())
+                .count();
+            let verified = t.elapsed();
+            let each = |d: Duration| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+            println!(
+                "sigs={n} verified_ok={ok} generate_us={:.1} verify_us={:.1}",
+                each(minted),
+                each(verified)
+            );
         }
         Some(mode @ ("open" | "kept" | "hold")) if args.len() == 5 => {
             let creds: Vec<(String, String)> = std::fs::read_to_string(&args[2])
@@ -89,9 +124,26 @@ fn cpu_time() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-fn report(mode: &str, t: &Tally, cpu: Duration, wall: Duration, h: &Histogram<u64>) {
+/// One line of `key=value`; open mode adds how late its own timer started the arrivals
+/// (`lag_p50_us`, `lag_p99_us`: when the machine took its core away, the floor's latency
+/// figures are the machine's too).
+fn report(
+    mode: &str,
+    t: &Tally,
+    cpu: Duration,
+    wall: Duration,
+    h: &Histogram<u64>,
+    lag: Option<&Histogram<u64>>,
+) {
+    let lag = lag.map_or(String::new(), |l| {
+        format!(
+            " lag_p50_us={} lag_p99_us={}",
+            l.value_at_quantile(0.5),
+            l.value_at_quantile(0.99)
+        )
+    });
     println!(
-        "mode={mode} cycles={} errors={} cycles_per_sec={:.0} cpu_us_per_cycle={:.1} ready_p50_us={} ready_p99_us={}",
+        "mode={mode} cycles={} errors={} cycles_per_sec={:.0} cpu_us_per_cycle={:.1} ready_p50_us={} ready_p99_us={}{lag}",
         t.cycles,
         t.errors,
         t.cycles as f64 / wall.as_secs_f64(),
@@ -178,9 +230,11 @@ async fn open(url: String, creds: Vec<(String, String)>, rate: f64, run: Duratio
     let timer = Timer::new().expect("timerfd");
     let (cpu0, start) = (cpu_time(), Instant::now());
     let total = (rate * run.as_secs_f64()) as u64;
+    let mut lag = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     for k in 0..total {
         let at = start + Duration::from_secs_f64(k as f64 / rate);
         timer.sleep_until(at.into()).await.expect("timer");
+        lag.saturating_record(at.elapsed().as_micros() as u64);
         let (hist, tally, creds, url) = (hist.clone(), tally.clone(), creds.clone(), url.clone());
         tokio::task::spawn_local(async move {
             let (user, sig) = &creds[k as usize % creds.len()];
@@ -211,7 +265,14 @@ async fn open(url: String, creds: Vec<(String, String)>, rate: f64, run: Duratio
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let (cpu, wall) = (cpu_time() - cpu0, start.elapsed());
-    report("open", &tally.borrow(), cpu, wall, &hist.borrow());
+    report(
+        "open",
+        &tally.borrow(),
+        cpu,
+        wall,
+        &hist.borrow(),
+        Some(&lag),
+    );
 }
 
 async fn kept(url: String, creds: Vec<(String, String)>, instances: usize, run: Duration) {
@@ -251,7 +312,7 @@ async fn kept(url: String, creds: Vec<(String, String)>, instances: usize, run: 
         let _ = t.await;
     }
     let (cpu, wall) = (cpu_time() - cpu0, start.elapsed());
-    report("kept", &tally.borrow(), cpu, wall, &hist.borrow());
+    report("kept", &tally.borrow(), cpu, wall, &hist.borrow(), None);
 }
 
 /// Log `sessions` accounts in (each on its own connection, 64 at a time), keep them ready and
