@@ -50,7 +50,10 @@ impl Instance {
         }
         if let Some(i) = self.messages.iter().position(|(s, _)| *s == seq) {
             let (_, sent) = self.messages.swap_remove(i);
-            metrics::record(Metric::Message, micros(sent.elapsed()));
+            metrics::record(
+                Metric::Message,
+                micros(self.received().saturating_duration_since(sent)),
+            );
             metrics::count(match code {
                 0 => Counter::MessagesOk,
                 // The session ended (kick, expiry) while the request was on its way: expected.
@@ -88,8 +91,15 @@ impl Instance {
                     self.set_phase(ctx, Phase::Idle);
                     return self.cycle_done(ctx, false);
                 }
-                metrics::record(Metric::Login, micros(now - self.start_mark()));
-                metrics::record(Metric::LoginService, micros(now - self.login_sent));
+                let got = self.received();
+                metrics::record(
+                    Metric::Login,
+                    micros(got.saturating_duration_since(self.start_mark())),
+                );
+                metrics::record(
+                    Metric::LoginService,
+                    micros(got.saturating_duration_since(self.login_sent)),
+                );
                 metrics::count(Counter::LoginsOk);
                 if repeat {
                     // Already logged in on this connection: no new sdkStateReady will come.
@@ -116,7 +126,11 @@ impl Instance {
                     at: Instant::now(),
                 });
                 if code == 0 {
-                    metrics::record(Metric::Logout, micros(self.logout_sent.elapsed()));
+                    let got = self.received();
+                    metrics::record(
+                        Metric::Logout,
+                        micros(got.saturating_duration_since(self.logout_sent)),
+                    );
                     metrics::count(Counter::Logouts);
                 } else if self.kicked_while_logging_out {
                     // The kick ended the session first: the refusal is the backend being right.

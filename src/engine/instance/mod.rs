@@ -4,6 +4,7 @@
 use actix::io::SinkWrite;
 use actix::prelude::*;
 use futures_util::stream::SplitSink;
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +81,9 @@ pub struct Instance {
     deadline: Option<(Instant, Step)>,
     /// The one timer that watches `deadline`: when it fires. It outlives phases (see `after`).
     watch: Option<(Instant, SpawnHandle)>,
+    /// When the connection's last read returned bytes (`connect::Stamped`): the instant the
+    /// frame being handled was received.
+    read_at: Option<Rc<Cell<Instant>>>,
     /// Issue time of the UserSig the current session logged in with (None: from a file).
     session_sig_time: Option<u64>,
     stopping: bool,
@@ -136,6 +140,7 @@ impl Instance {
             timers: Vec::new(),
             deadline: None,
             watch: None,
+            read_at: None,
             session_sig_time: None,
             stopping: false,
             barrier: false,
@@ -147,6 +152,13 @@ impl Instance {
             rng: fastrand::Rng::with_seed(seed),
             _active: active,
         }
+    }
+
+    /// When the frame being handled was received: the read that completed it, before this
+    /// worker handled whatever came in ahead of it. Latencies end here, so the generator's
+    /// own handling is not counted as the backend's.
+    fn received(&self) -> Instant {
+        self.read_at.as_ref().map_or_else(Instant::now, |r| r.get())
     }
 
     /// Where the login and ready latencies start: the login's send, moved back by how late the

@@ -37,6 +37,7 @@ impl Instance {
             match res {
                 Ok(Ok(ws)) => {
                     metrics::record(Metric::Connect, micros(started.elapsed()));
+                    act.read_at = Some(ws.get_ref().read_at());
                     metrics::count(Counter::ConnectionsOpened);
                     let (sink, stream) = ws.split();
                     act.stream = Some(ctx.add_stream(stream));
@@ -95,8 +96,15 @@ impl Instance {
             slot: self.slot,
             at: now,
         });
-        metrics::record(Metric::Ready, micros(now - self.start_mark()));
-        metrics::record(Metric::ReadyService, micros(now - self.login_sent));
+        let got = self.received();
+        metrics::record(
+            Metric::Ready,
+            micros(got.saturating_duration_since(self.start_mark())),
+        );
+        metrics::record(
+            Metric::ReadyService,
+            micros(got.saturating_duration_since(self.login_sent)),
+        );
         metrics::count(Counter::Readies);
         self.set_phase(ctx, Phase::Ready);
         if self.stopping {
