@@ -16,13 +16,38 @@
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use loginstorm::engine::clock::Timer;
+use loginstorm::engine::endpoint::Stream;
+use loginstorm::engine::stamped::Stamped;
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+type Ws = tokio_tungstenite::WebSocketStream<Stamped>;
+
+/// Login sent → `sdkStateReady`: as this client saw it (after reading and scanning the frames
+/// before it), and from the socket's receipt of it (the kernel's timestamp, as loginstorm's
+/// `ready_service` measures: a cross-check that that figure is the backend's).
+struct Ready {
+    seen: Histogram<u64>,
+    received: Histogram<u64>,
+}
+
+impl Ready {
+    fn new() -> Ready {
+        let h = || Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        Ready {
+            seen: h(),
+            received: h(),
+        }
+    }
+
+    fn record(&mut self, (seen, received): (Duration, Duration)) {
+        self.seen.saturating_record(seen.as_micros() as u64);
+        self.received.saturating_record(received.as_micros() as u64);
+    }
+}
 
 #[derive(Default)]
 struct Tally {
@@ -124,15 +149,16 @@ fn cpu_time() -> Duration {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-/// One line of `key=value`; open mode adds how late its own timer started the arrivals
-/// (`lag_p50_us`, `lag_p99_us`: when the machine took its core away, the floor's latency
-/// figures are the machine's too).
+/// One line of `key=value`: `ready_*` as this client saw it, `ready_received_*` from the
+/// socket's receipt; open mode adds how late its own timer started the arrivals (`lag_p50_us`,
+/// `lag_p99_us`: when the machine took its core away, the floor's latency figures are the
+/// machine's too).
 fn report(
     mode: &str,
     t: &Tally,
     cpu: Duration,
     wall: Duration,
-    h: &Histogram<u64>,
+    h: &Ready,
     lag: Option<&Histogram<u64>>,
 ) {
     let lag = lag.map_or(String::new(), |l| {
@@ -143,13 +169,15 @@ fn report(
         )
     });
     println!(
-        "mode={mode} cycles={} errors={} cycles_per_sec={:.0} cpu_us_per_cycle={:.1} ready_p50_us={} ready_p99_us={}{lag}",
+        "mode={mode} cycles={} errors={} cycles_per_sec={:.0} cpu_us_per_cycle={:.1} ready_p50_us={} ready_p99_us={} ready_received_p50_us={} ready_received_p99_us={}{lag}",
         t.cycles,
         t.errors,
         t.cycles as f64 / wall.as_secs_f64(),
         cpu.as_secs_f64() * 1e6 / t.cycles.max(1) as f64,
-        h.value_at_quantile(0.5),
-        h.value_at_quantile(0.99),
+        h.seen.value_at_quantile(0.5),
+        h.seen.value_at_quantile(0.99),
+        h.received.value_at_quantile(0.5),
+        h.received.value_at_quantile(0.99),
     );
 }
 
@@ -161,6 +189,7 @@ async fn connect(url: &str) -> Option<Ws> {
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(512)
         .write_buffer_size(0);
+    let tcp = Stamped::new(Stream::Plain(tcp));
     let (ws, _) = tokio_tungstenite::client_async_with_config(url, tcp, Some(config))
         .await
         .ok()?;
@@ -184,8 +213,9 @@ fn login_frame(seq: u64, user: &str, sig: &str) -> String {
     )
 }
 
-/// Log in, wait for ready, log out; the login → ready time.
-async fn cycle(ws: &mut Ws, seq: &mut u64, user: &str, sig: &str) -> Option<Duration> {
+/// Log in, wait for ready, log out; the login → ready time, as seen and from its receipt.
+async fn cycle(ws: &mut Ws, seq: &mut u64, user: &str, sig: &str) -> Option<(Duration, Duration)> {
+    let read_at = ws.get_ref().read_at();
     *seq += 1;
     let sent = Instant::now();
     ws.send(Message::text(login_frame(*seq, user, sig)))
@@ -200,7 +230,8 @@ async fn cycle(ws: &mut Ws, seq: &mut u64, user: &str, sig: &str) -> Option<Dura
         } else if t.contains("\"seq\"") {
             return None;
         } else if ok && t.contains("sdkStateReady") {
-            break sent.elapsed();
+            let received = tokio::time::Instant::into_std(read_at.get());
+            break (sent.elapsed(), received.saturating_duration_since(sent));
         }
     };
     *seq += 1;
@@ -222,9 +253,7 @@ async fn cycle(ws: &mut Ws, seq: &mut u64, user: &str, sig: &str) -> Option<Dura
 }
 
 async fn open(url: String, creds: Vec<(String, String)>, rate: f64, run: Duration) {
-    let hist = Rc::new(RefCell::new(
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
-    ));
+    let hist = Rc::new(RefCell::new(Ready::new()));
     let tally = Rc::new(RefCell::new(Tally::default()));
     let creds = Rc::new(creds);
     let timer = Timer::new().expect("timerfd");
@@ -248,7 +277,7 @@ async fn open(url: String, creds: Vec<(String, String)>, rate: f64, run: Duratio
             .await;
             match res {
                 Some(d) => {
-                    hist.borrow_mut().saturating_record(d.as_micros() as u64);
+                    hist.borrow_mut().record(d);
                     tally.borrow_mut().cycles += 1;
                 }
                 None => tally.borrow_mut().errors += 1,
@@ -276,9 +305,7 @@ async fn open(url: String, creds: Vec<(String, String)>, rate: f64, run: Duratio
 }
 
 async fn kept(url: String, creds: Vec<(String, String)>, instances: usize, run: Duration) {
-    let hist = Rc::new(RefCell::new(
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
-    ));
+    let hist = Rc::new(RefCell::new(Ready::new()));
     let tally = Rc::new(RefCell::new(Tally::default()));
     let mut conns = Vec::new();
     for (user, sig) in creds.iter().take(instances) {
@@ -296,7 +323,7 @@ async fn kept(url: String, creds: Vec<(String, String)>, instances: usize, run: 
                 while Instant::now() < end {
                     match cycle(&mut ws, &mut seq, &user, &sig).await {
                         Some(d) => {
-                            hist.borrow_mut().saturating_record(d.as_micros() as u64);
+                            hist.borrow_mut().record(d);
                             tally.borrow_mut().cycles += 1;
                         }
                         None => {

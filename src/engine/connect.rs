@@ -1,80 +1,18 @@
 //! Opening one WebSocket: TCP from a chosen loopback source address, TLS for `wss://`, then
 //! the HTTP upgrade with the profile's subprotocols and headers and the instance's URL.
 
-use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpSocket;
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 use super::endpoint::Stream;
 use super::plan::Plan;
+use super::stamped::Stamped;
 use crate::profile::template::Values;
 
 /// The connection an instance talks over.
 pub type Ws = WebSocketStream<Stamped>;
-
-/// The connection, noting when its last read returned bytes: the instant a frame was
-/// received is the read that completed it, not the moment the instance got round to it —
-/// when a login's answer and `sdkStateReady` come in one read, the second is not late by the
-/// time the first took to handle.
-pub struct Stamped {
-    io: Stream,
-    read_at: Rc<Cell<Instant>>,
-}
-
-impl Stamped {
-    fn new(io: Stream) -> Stamped {
-        Stamped {
-            io,
-            read_at: Rc::new(Cell::new(Instant::now())),
-        }
-    }
-
-    /// When the last read returned bytes (shared: it goes on being updated).
-    pub fn read_at(&self) -> Rc<Cell<Instant>> {
-        self.read_at.clone()
-    }
-}
-
-impl AsyncRead for Stamped {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let r = Pin::new(&mut this.io).poll_read(cx, buf);
-        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.read_at.set(Instant::now());
-        }
-        r
-    }
-}
-
-impl AsyncWrite for Stamped {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-}
 
 /// Small buffers: an idle simulated instance should cost little memory.
 fn config() -> WebSocketConfig {
@@ -338,39 +276,6 @@ fn bind_address_no_port(_: &TcpSocket) {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The stamp moves with every read that returns bytes, to when it returned; a read that
-    /// returns nothing (the peer closed) leaves it.
-    #[test]
-    fn reads_are_stamped_when_they_return_bytes() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let client = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let (mut server, _) = listener.accept().await.unwrap();
-            let mut s = Stamped::new(Stream::Plain(client));
-            let stamp = s.read_at();
-            let mut buf = [0u8; 8];
-            for round in 0..3u8 {
-                server.write_all(&[round; 4]).await.unwrap();
-                let before = Instant::now();
-                s.read_exact(&mut buf[..4]).await.unwrap();
-                let after = Instant::now();
-                assert_eq!(buf[..4], [round; 4]);
-                let at = stamp.get();
-                assert!(before <= at && at <= after, "round {round}");
-            }
-            let last = stamp.get();
-            drop(server);
-            assert_eq!(s.read(&mut buf).await.unwrap(), 0);
-            assert_eq!(stamp.get(), last);
-        });
-    }
 
     #[test]
     fn the_upgrade_response_is_checked() {

@@ -17,6 +17,7 @@ pub mod instance;
 pub mod metrics;
 pub mod plan;
 mod priority;
+pub mod stamped;
 
 use actix::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
