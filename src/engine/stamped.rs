@@ -27,6 +27,7 @@ pub struct Stamped {
     io: Stream,
     read_at: Rc<Cell<Instant>>,
     /// The kernel timestamps this socket's segments (plain TCP on Linux).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     kernel: bool,
 }
 

@@ -50,10 +50,7 @@ impl Instance {
         }
         if let Some(i) = self.messages.iter().position(|(s, _)| *s == seq) {
             let (_, sent) = self.messages.swap_remove(i);
-            metrics::record(
-                Metric::Message,
-                micros(self.received().saturating_duration_since(sent)),
-            );
+            self.record_since(Metric::Message, sent);
             metrics::count(match code {
                 0 => Counter::MessagesOk,
                 // The session ended (kick, expiry) while the request was on its way: expected.
@@ -91,15 +88,7 @@ impl Instance {
                     self.set_phase(ctx, Phase::Idle);
                     return self.cycle_done(ctx, false);
                 }
-                let got = self.received();
-                metrics::record(
-                    Metric::Login,
-                    micros(got.saturating_duration_since(self.start_mark())),
-                );
-                metrics::record(
-                    Metric::LoginService,
-                    micros(got.saturating_duration_since(self.login_sent)),
-                );
+                self.record_login_answer(Metric::Login, Metric::LoginService);
                 metrics::count(Counter::LoginsOk);
                 if repeat {
                     // Already logged in on this connection: no new sdkStateReady will come.
@@ -126,11 +115,7 @@ impl Instance {
                     at: Instant::now(),
                 });
                 if code == 0 {
-                    let got = self.received();
-                    metrics::record(
-                        Metric::Logout,
-                        micros(got.saturating_duration_since(self.logout_sent)),
-                    );
+                    self.record_since(Metric::Logout, self.logout_sent);
                     metrics::count(Counter::Logouts);
                 } else if self.kicked_while_logging_out {
                     // The kick ended the session first: the refusal is the backend being right.
@@ -204,5 +189,27 @@ impl Instance {
             OnKick::NextCycle => self.cycle_done(ctx, false),
             OnKick::Stop => self.cycle_done(ctx, true),
         }
+    }
+}
+
+/// Where a response's latencies end (`engine/stamped.rs`).
+impl Instance {
+    /// When the frame being handled was received: the read that completed it, before this
+    /// worker handled whatever came in ahead of it. Latencies end here, so the generator's
+    /// own handling is not counted as the backend's.
+    fn received(&self) -> Instant {
+        self.read_at.as_ref().map_or_else(Instant::now, |r| r.get())
+    }
+
+    /// Record `m`: from `sent` to the receipt of the frame being handled.
+    fn record_since(&self, m: Metric, sent: Instant) {
+        metrics::record(m, micros(self.received().saturating_duration_since(sent)));
+    }
+
+    /// Record an answer to the login (its response, or `sdkStateReady`): `full` from where
+    /// the cycle's latencies start, `service` from the login's send.
+    pub(super) fn record_login_answer(&self, full: Metric, service: Metric) {
+        self.record_since(full, self.start_mark());
+        self.record_since(service, self.login_sent);
     }
 }

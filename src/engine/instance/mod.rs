@@ -154,13 +154,6 @@ impl Instance {
         }
     }
 
-    /// When the frame being handled was received: the read that completed it, before this
-    /// worker handled whatever came in ahead of it. Latencies end here, so the generator's
-    /// own handling is not counted as the backend's.
-    fn received(&self) -> Instant {
-        self.read_at.as_ref().map_or_else(Instant::now, |r| r.get())
-    }
-
     /// Where the login and ready latencies start: the login's send, moved back by how late the
     /// cycle began (open model; 0 in the closed model). The connect has its own histogram.
     fn start_mark(&self) -> Instant {

@@ -96,15 +96,7 @@ impl Instance {
             slot: self.slot,
             at: now,
         });
-        let got = self.received();
-        metrics::record(
-            Metric::Ready,
-            micros(got.saturating_duration_since(self.start_mark())),
-        );
-        metrics::record(
-            Metric::ReadyService,
-            micros(got.saturating_duration_since(self.login_sent)),
-        );
+        self.record_login_answer(Metric::Ready, Metric::ReadyService);
         metrics::count(Counter::Readies);
         self.set_phase(ctx, Phase::Ready);
         if self.stopping {
