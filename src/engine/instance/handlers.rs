@@ -1,10 +1,9 @@
-//! What drives an instance: frames from its WebSocket (read half as a stream), the write
-//! half's end, and the account's messages (start a cycle, release a wave, probe, stop).
+//! What drives an instance: frames from its WebSocket (`link.rs`), the connection's end, and
+//! the account's messages (start a cycle, release a wave, probe, stop).
 
-use actix::io::WriteHandler;
 use actix::prelude::*;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::Message;
 
 use super::{Instance, Phase};
 use crate::checks::ProbeKind;
@@ -25,20 +24,6 @@ impl Actor for Instance {
     }
 }
 
-impl WriteHandler<WsError> for Instance {
-    fn error(&mut self, _: WsError, _: &mut Context<Self>) -> Running {
-        Running::Stop
-    }
-
-    fn finished(&mut self, ctx: &mut Context<Self>) {
-        // The write half ended (closed by us, or broken): not a reason to stop the actor.
-        if self.sink.as_ref().is_some_and(|s| s.closed()) || self.sink.is_none() {
-            return;
-        }
-        self.lost(ctx);
-    }
-}
-
 impl Instance {
     /// A frame no rule of the profile explains: a protocol error, counted as such, and kept
     /// (the first few) so the user can fix the profile.
@@ -49,8 +34,9 @@ impl Instance {
     }
 }
 
-impl StreamHandler<Result<Message, WsError>> for Instance {
-    fn handle(&mut self, item: Result<Message, WsError>, ctx: &mut Context<Self>) {
+impl Instance {
+    /// A frame from the connection (or its read error).
+    pub(super) fn frame(&mut self, item: super::link::Frame, ctx: &mut Context<Self>) {
         let text = match item {
             Ok(Message::Text(t)) => t,
             // A binary frame of UTF-8 JSON is read like a text frame.
@@ -100,10 +86,10 @@ impl StreamHandler<Result<Message, WsError>> for Instance {
         }
     }
 
-    fn finished(&mut self, ctx: &mut Context<Self>) {
-        // The server closed the connection (or we cancelled the stream, which does not call this).
-        if self.stream.is_some() {
-            self.stream = None;
+    /// The connection ended under the instance: the server closed it, or a write failed (a
+    /// close or drop of the instance's own does not come here).
+    pub(super) fn link_ended(&mut self, ctx: &mut Context<Self>) {
+        if self.link.take().is_some() {
             self.lost(ctx);
         }
     }

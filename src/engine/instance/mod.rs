@@ -1,9 +1,7 @@
 //! One simulated SDK instance: an actix actor cycling connect → login → ready → (activity) →
-//! logout/close over its own WebSocket (read half as a stream, write half as a sink writer).
+//! logout/close over its own WebSocket (`link.rs`: one item of the actor's context).
 
-use actix::io::SinkWrite;
 use actix::prelude::*;
-use futures_util::stream::SplitSink;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -21,13 +19,13 @@ use crate::protocol::Request;
 
 mod answers;
 mod handlers;
+mod link;
 mod steps;
 pub use handlers::{Go, Probe, Proceed, Release, Stop};
+use link::Link;
 
-use super::connect::Ws;
 /// A step an instance takes when a timer fires.
 type Step = fn(&mut Instance, &mut Context<Instance>);
-type Sink = SplitSink<Ws, Message>;
 
 /// Most `sendMessage` requests one instance keeps in flight.
 const MAX_MESSAGES_IN_FLIGHT: usize = 32;
@@ -63,8 +61,8 @@ pub struct Instance {
     /// Bumped by every `set_phase`: a timer of an earlier phase that fires anyway (actix drops
     /// a cancelled future only on its next pass) sees it changed and does nothing.
     phase_gen: u64,
-    sink: Option<SinkWrite<Message, Sink>>,
-    stream: Option<SpawnHandle>,
+    /// The connection, while there is one.
+    link: Option<Link>,
     seq: u64,
     ctrl_seq: u64,
     /// How late this cycle began against its intended start (open model: the arrival's
@@ -128,8 +126,7 @@ impl Instance {
             platform,
             phase: Phase::Idle,
             phase_gen: 0,
-            sink: None,
-            stream: None,
+            link: None,
             seq: 0,
             ctrl_seq: 0,
             owed: Duration::ZERO,
@@ -265,10 +262,9 @@ impl Instance {
         if self.traced {
             self.plan.trace_frame(true, &text);
         }
-        match &mut self.sink {
-            Some(s) => s.write(Message::text(text)).is_ok(),
-            None => false,
-        }
+        self.link
+            .as_ref()
+            .is_some_and(|l| l.send(Message::text(text)))
     }
 
     fn observe(&self, o: Observed) {
@@ -318,7 +314,7 @@ impl Instance {
         if self.stopping {
             return;
         }
-        if self.sink.is_some() {
+        if self.link.is_some() {
             self.connected(ctx);
         } else {
             self.connect(ctx);
@@ -360,11 +356,8 @@ impl Instance {
             at: Instant::now(),
         });
         self.abandon_probes();
-        if let Some(mut s) = self.sink.take() {
-            s.close();
-        }
-        if let Some(h) = self.stream.take() {
-            ctx.cancel_future(h);
+        if let Some(l) = self.link.take() {
+            l.close(ctx);
         }
         self.messages.clear();
         self.stop_watch(ctx);
@@ -376,11 +369,8 @@ impl Instance {
             at: Instant::now(),
         });
         self.abandon_probes();
-        if let Some(s) = self.sink.take() {
-            ctx.cancel_future(s.handle());
-        }
-        if let Some(h) = self.stream.take() {
-            ctx.cancel_future(h);
+        if let Some(l) = self.link.take() {
+            l.abandon(ctx);
         }
         self.messages.clear();
         self.stop_watch(ctx);

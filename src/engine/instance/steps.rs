@@ -2,7 +2,6 @@
 //! messages), wait for the wave's judgment, log out.
 
 use actix::prelude::*;
-use futures_util::stream::StreamExt;
 use tokio::time::Instant;
 
 use super::{connect, micros, Instance, Phase, MAX_MESSAGES_IN_FLIGHT};
@@ -10,7 +9,6 @@ use crate::engine::account::{Observed, Told};
 use crate::engine::metrics::{self, Counter, Metric};
 use crate::protocol::Request;
 use crate::scenario::{CycleEnd, MessageTo};
-use actix::io::SinkWrite;
 
 impl Instance {
     pub(super) fn connect(&mut self, ctx: &mut Context<Self>) {
@@ -39,9 +37,7 @@ impl Instance {
                     metrics::record(Metric::Connect, micros(started.elapsed()));
                     act.read_at = Some(ws.get_ref().read_at());
                     metrics::count(Counter::ConnectionsOpened);
-                    let (sink, stream) = ws.split();
-                    act.stream = Some(ctx.add_stream(stream));
-                    act.sink = Some(SinkWrite::new(sink, ctx));
+                    act.link = Some(super::Link::new(ws, ctx));
                     act.connected(ctx);
                 }
                 Ok(Err(e)) => {
