@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use super::account::{Account, AdminKickAnswered, AdminKickSent};
+use super::account::{AccountActor, AdminKickAnswered, AdminKickSent};
 use super::endpoint::Stream;
 use super::metrics::{self, Counter};
 use super::plan::Plan;
@@ -18,7 +18,12 @@ use crate::usersig;
 /// Kick a random account every `every` until aborted. `accounts` are this process's (its
 /// shard's): every shard draws the whole run's sequence and kicks the accounts it owns, so
 /// shards together kick what the unsharded run would.
-pub async fn kicker(plan: Arc<Plan>, accounts: Arc<[Addr<Account>]>, every: Duration, seed: u64) {
+pub async fn kicker(
+    plan: Arc<Plan>,
+    accounts: Arc<[Addr<AccountActor>]>,
+    every: Duration,
+    seed: u64,
+) {
     let mut rng = fastrand::Rng::with_seed(seed ^ 0xAD_0000);
     let mut iv = tokio::time::interval_at(Instant::now() + every, every);
     loop {

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 
 use crate::model::{AccountReport, Counter, Generator, Outcome, RunSummary, Snapshot, Tick};
 use crate::scenario::{LoadModel, Resolved};
-use account::{Account, Arrive, Finish, Note, Start, TakeReport};
+use account::{AccountActor, Finish, Note, TakeReport};
 use collect::{Collector, FLUSH_EVERY};
 use plan::Plan;
 
@@ -138,14 +138,14 @@ async fn controller(
     let shard = plan.shard;
     // Shared, not cloned, by the pacers and the kicker: cloning 40,000 addresses touches each
     // account's mailbox, milliseconds the first arrivals would wait for after the clock started.
-    let accounts: Arc<[Addr<Account>]> = shard
+    let accounts: Arc<[Addr<AccountActor>]> = shard
         .accounts(sc.accounts.count)
         .map(|n| {
             let (plan, notes, active) = (plan.clone(), note_tx.clone(), active.clone());
             let seed = sc.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let worker = shard.local(n) % workers;
-            Account::start_in_arbiter(&arbiters[worker].handle(), move |ctx| {
-                Account::new(plan, n, u64::from(n) * k, notes, seed, &active, ctx)
+            AccountActor::start_in_arbiter(&arbiters[worker].handle(), move |_| {
+                AccountActor::new(plan, n, u64::from(n) * k, notes, seed, &active)
             })
         })
         .collect();
@@ -166,51 +166,57 @@ async fn controller(
     let planned = resolved.planned_duration();
     let stop_pacing = Arc::new(AtomicBool::new(false));
     for (w, arb) in arbiters.iter().enumerate() {
-        let (accts, stop) = (Arc::clone(&accounts), stop_pacing.clone());
+        let stop = stop_pacing.clone();
         let (model, ramp, stages) = (sc.load.model, sc.load.ramp, resolved.stages.clone());
         let all = sc.accounts.count as usize;
-        arb.spawn(async move {
-            let timer = match clock::Timer::new() {
-                Ok(t) => t,
-                Err(e) => return eprintln!("warning: no precise timer ({e}); pacing stopped"),
-            };
-            match model {
-                LoadModel::Closed => {
-                    for (j, a) in accts.iter().enumerate().filter(|(j, _)| j % workers == w) {
-                        // The ramp's place of the account's global index: shards together
-                        // start accounts when the unsharded run would.
-                        let n = shard.index as u64 + j as u64 * shard.count as u64;
-                        let due = (ramp > 0.0)
-                            .then(|| start + Duration::from_secs_f64((n * k) as f64 / ramp));
-                        if let Some(due) = due {
-                            let _ = timer.sleep_until(due - clock::lead()).await;
+        // The pacer holds its worker's accounts (`Rc`s: not sendable), so the future is made
+        // on the worker's thread.
+        arb.spawn_fn(move || {
+            actix::spawn(async move {
+                // This worker's accounts, by index: the pacer calls them directly (same thread).
+                let accts = account::take_local();
+                let timer = match clock::Timer::new() {
+                    Ok(t) => t,
+                    Err(e) => return eprintln!("warning: no precise timer ({e}); pacing stopped"),
+                };
+                match model {
+                    LoadModel::Closed => {
+                        for a in &accts {
+                            // The ramp's place of the account's global index: shards together
+                            // start accounts when the unsharded run would.
+                            let n = u64::from(a.borrow().n());
+                            let due = (ramp > 0.0)
+                                .then(|| start + Duration::from_secs_f64((n * k) as f64 / ramp));
+                            if let Some(due) = due {
+                                let _ = timer.sleep_until(due - clock::lead()).await;
+                            }
+                            if stop.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            a.borrow_mut().start(due);
                         }
-                        if stop.load(Ordering::Relaxed) {
-                            return;
+                    }
+                    LoadModel::Open => {
+                        // Arrivals are dealt to the scenario's accounts in turn; this process
+                        // sends those of its own accounts, at the instants the unsharded run would.
+                        let mine = |next: usize| {
+                            let n = (next % all) as u32;
+                            shard.owns(n) && shard.local(n) % workers == w
+                        };
+                        let schedule = arrivals::Arrivals::new(stages).enumerate();
+                        for (next, at) in schedule.filter(|(next, _)| mine(*next)) {
+                            let _ = timer.sleep_until((start + at) - clock::lead()).await;
+                            if stop.load(Ordering::Relaxed) {
+                                return;
+                            }
+                            let n = (next % all) as u32;
+                            if let Ok(i) = accts.binary_search_by_key(&n, |a| a.borrow().n()) {
+                                accts[i].borrow_mut().arrive(start + at);
+                            }
                         }
-                        a.do_send(Start { due });
                     }
                 }
-                LoadModel::Open => {
-                    // Arrivals are dealt to the scenario's accounts in turn; this process
-                    // sends those of its own accounts, at the instants the unsharded run would.
-                    let mine = |next: usize| {
-                        let n = (next % all) as u32;
-                        shard.owns(n) && shard.local(n) % workers == w
-                    };
-                    let schedule = arrivals::Arrivals::new(stages).enumerate();
-                    for (next, at) in schedule.filter(|(next, _)| mine(*next)) {
-                        let _ = timer.sleep_until((start + at) - clock::lead()).await;
-                        if stop.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        let n = (next % all) as u32;
-                        accts[shard.local(n)].do_send(Arrive {
-                            intended: start + at,
-                        });
-                    }
-                }
-            }
+            });
         });
     }
     let kicker = (!sc.admin_kick.interval.0.is_zero()).then(|| {

@@ -2,7 +2,6 @@
 //! [`History`](crate::checks::History), settles the account once logins are quiet (probing when it
 //! looks over capacity), and records what the checks find.
 
-use actix::prelude::*;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -30,7 +29,7 @@ impl Account {
     }
 
     /// Once no login is pending, check the account after the kick timeout.
-    pub(super) fn arm_settle(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn arm_settle(&mut self) {
         let Some(h) = &self.history else { return };
         if h.login_pending() || self.settle_probes.is_some() {
             return;
@@ -43,17 +42,17 @@ impl Account {
         let pending = self.settle_due.is_some();
         self.settle_due = Some((Instant::now() + self.plan.kick_timeout, self.settle_gen));
         if !pending {
-            ctx.run_later(self.plan.kick_timeout, Self::settle_timer_fired);
+            self.later(self.plan.kick_timeout, Self::settle_timer_fired);
         }
     }
 
-    fn settle_timer_fired(&mut self, ctx: &mut Context<Self>) {
+    fn settle_timer_fired(&mut self) {
         let Some((due, gen)) = self.settle_due else {
             return;
         };
         let now = Instant::now();
         if due > now {
-            ctx.run_later(due - now, Self::settle_timer_fired);
+            self.later(due - now, Self::settle_timer_fired);
             return;
         }
         self.settle_due = None;
@@ -73,7 +72,7 @@ impl Account {
     /// The session of `slot` logged in with a UserSig that expires after unix second `unix`:
     /// if it still believes it is ready a kick timeout (and a second of clock slack) after
     /// that, it is probed — the backend owed it a `userSigExpired`.
-    fn arm_expiry_due(&mut self, ctx: &mut Context<Self>, slot: u8, unix: u64) {
+    fn arm_expiry_due(&mut self, slot: u8, unix: u64) {
         let Some(login_sent) = self.history.as_ref().and_then(|h| h.session_id(slot)) else {
             return;
         };
@@ -90,9 +89,9 @@ impl Account {
         // One expiry timer per instance: a new session's replaces the last one's (a default
         // day-long sig would otherwise leave a timer per login, each polled on every wake-up).
         if let Some(h) = self.expiry_timers[slot as usize].take() {
-            ctx.cancel_future(h);
+            h.abort();
         }
-        let h = ctx.run_later(wait, move |act, _| {
+        let h = self.later(wait, move |act| {
             act.expiry_timers[slot as usize] = None;
             let Some(h) = &mut act.history else { return };
             if h.still_ready(slot, login_sent) {
@@ -105,8 +104,8 @@ impl Account {
 
     /// An admin kick sent at `sent` was answered: a kick timeout later, the sessions it had
     /// to end that still believe they are ready are probed.
-    pub(super) fn arm_admin_due(&mut self, ctx: &mut Context<Self>, sent: u64) {
-        ctx.run_later(self.plan.kick_timeout, move |act, _| {
+    pub(super) fn arm_admin_due(&mut self, sent: u64) {
+        self.later(self.plan.kick_timeout, move |act| {
             let Some(h) = &mut act.history else { return };
             h.judge_due();
             for slot in h.admin_due(sent) {
@@ -182,7 +181,7 @@ pub enum Observed {
 }
 
 impl Account {
-    pub(super) fn observed(&mut self, m: Observed, ctx: &mut Context<Self>) {
+    pub(super) fn observed(&mut self, m: Observed) {
         let ready_timeout = self.plan.ready_timeout;
         let (slot, at) = match &m {
             Observed::LoginAnswered { slot, at, .. }
@@ -273,10 +272,10 @@ impl Account {
         };
         self.record(found);
         if arm {
-            self.arm_settle(ctx);
+            self.arm_settle();
         }
         if let Some(unix) = expiry_due {
-            self.arm_expiry_due(ctx, slot, unix);
+            self.arm_expiry_due(slot, unix);
         }
     }
 }

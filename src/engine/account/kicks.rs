@@ -5,7 +5,7 @@
 use actix::prelude::*;
 use tokio::time::Instant;
 
-use super::Account;
+use super::{Account, AccountActor};
 use crate::engine::metrics::{self, Counter, Metric};
 use crate::policy::KickType;
 
@@ -67,13 +67,14 @@ pub struct AdminKickSent {
     pub at: Instant,
 }
 
-impl Handler<AdminKickSent> for Account {
+impl Handler<AdminKickSent> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, m: AdminKickSent, _: &mut Context<Self>) {
-        self.admin_kick_at = Some(m.at);
-        let t = self.t(m.at);
-        if let Some(h) = &mut self.history {
+        let mut a = self.account();
+        a.admin_kick_at = Some(m.at);
+        let t = a.t(m.at);
+        if let Some(h) = &mut a.history {
             h.admin_kick_sent(t);
         }
     }
@@ -86,11 +87,12 @@ pub struct AdminKickAnswered {
     pub sent: Instant,
 }
 
-impl Handler<AdminKickAnswered> for Account {
+impl Handler<AdminKickAnswered> for AccountActor {
     type Result = ();
 
-    fn handle(&mut self, m: AdminKickAnswered, ctx: &mut Context<Self>) {
-        let sent = self.t(m.sent);
-        self.arm_admin_due(ctx, sent);
+    fn handle(&mut self, m: AdminKickAnswered, _: &mut Context<Self>) {
+        let mut a = self.account();
+        let sent = a.t(m.sent);
+        a.arm_admin_due(sent);
     }
 }

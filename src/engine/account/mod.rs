@@ -1,8 +1,15 @@
 //! The per-account coordinator: lines up the logins of an account's instances (barrier, jitter or
 //! independent), counts its kicks against the policy's expectation, and measures kick propagation.
+//!
+//! An account lives on one worker thread, shared there (`Rc<RefCell<Account>>`, see
+//! `handle.rs`) by what drives it: its instances tell it what they see (`inbox.rs`), the
+//! worker's pacer starts its cycles, its timers fire, and its actor takes the messages of the
+//! controller and the kicker, which run on other threads. Each calls it directly, in its own
+//! task's poll: an account costs no task poll of its own per cycle.
 
 use actix::prelude::*;
-use std::rc::Rc;
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
@@ -15,11 +22,13 @@ use super::ActiveGuard;
 use crate::checks::History;
 use crate::model::AccountReport;
 
+mod handle;
 mod history;
 mod inbox;
 mod kicks;
 mod waves;
 use crate::scenario::{Alignment, LoadModel};
+pub use handle::{take_local, AccountActor, Finish, Shared, TakeReport};
 pub use history::Observed;
 pub use inbox::{Inbox, Told};
 pub use kicks::{AdminKickAnswered, AdminKickSent, Kicked};
@@ -36,9 +45,9 @@ pub enum Note {
 }
 
 pub struct Account {
+    /// This account, for its timers (which find it gone once the run is over).
+    me: Weak<RefCell<Account>>,
     plan: Arc<Plan>,
-    /// What the instances tell this account (`inbox.rs`).
-    inbox: Rc<Inbox>,
     n: u32,
     instances: Vec<Addr<Instance>>,
     waves: Waves<Instant>,
@@ -62,7 +71,7 @@ pub struct Account {
     /// its timer is pending (see `arm_settle`).
     settle_due: Option<(Instant, u64)>,
     /// Each instance's pending expiry check.
-    expiry_timers: Vec<Option<SpawnHandle>>,
+    expiry_timers: Vec<Option<tokio::task::AbortHandle>>,
 }
 
 impl Account {
@@ -73,10 +82,10 @@ impl Account {
         notes: UnboundedSender<Note>,
         seed: u64,
         active: &Arc<std::sync::atomic::AtomicUsize>,
-        ctx: &mut Context<Self>,
+        me: Weak<RefCell<Account>>,
     ) -> Self {
         let user = plan.user_id(n);
-        let inbox = Rc::new(Inbox::new(ctx.address()));
+        let inbox = Rc::new(Inbox::new(me.clone()));
         let k = plan.platforms.len();
         let instances = (0..k)
             .map(|slot| {
@@ -102,7 +111,7 @@ impl Account {
             )
         });
         Account {
-            inbox,
+            me,
             history,
             settle_gen: 0,
             settle_probes: None,
@@ -133,6 +142,11 @@ impl Account {
             notes,
             rng: fastrand::Rng::with_seed(seed),
         }
+    }
+
+    /// The account's index in the whole scenario.
+    pub fn n(&self) -> u32 {
+        self.n
     }
 
     fn jitter(&mut self) -> Duration {
@@ -217,52 +231,30 @@ impl Account {
     }
 }
 
-impl Actor for Account {
-    type Context = Context<Self>;
-}
-
-/// Begin (closed model); `due` is the ramp's instant for this account, if it ramps.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Start {
-    pub due: Option<Instant>,
-}
-
-impl Handler<Start> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: Start, _: &mut Context<Self>) {
+impl Account {
+    /// Begin (closed model); `due` is the ramp's instant for this account, if it ramps.
+    pub fn start(&mut self, due: Option<Instant>) {
         let now = Instant::now();
         if self.plan.model == LoadModel::Open || self.plan.alignment != Alignment::Independent {
-            self.start_wave(now, m.due);
+            self.start_wave(now, due);
         } else {
             for i in 0..self.instances.len() {
                 self.instances[i].do_send(Go {
                     intended: now,
-                    due: m.due,
+                    due,
                     barrier: false,
                 });
             }
         }
     }
-}
 
-/// An open-model arrival: run one cycle of every instance, intended to start at `intended`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Arrive {
-    pub intended: Instant,
-}
-
-impl Handler<Arrive> for Account {
-    type Result = ();
-
-    fn handle(&mut self, m: Arrive, _: &mut Context<Self>) {
+    /// An open-model arrival: run one cycle of every instance, intended to start at `intended`.
+    pub fn arrive(&mut self, intended: Instant) {
         if self.finishing {
             return;
         }
-        match self.waves.arrival(m.intended) {
-            waves::Arrival::StartNow => self.start_wave(m.intended, Some(m.intended)),
+        match self.waves.arrival(intended) {
+            waves::Arrival::StartNow => self.start_wave(intended, Some(intended)),
             waves::Arrival::Queued => {}
             waves::Arrival::Dropped => metrics::count(Counter::ArrivalsDropped),
         }
@@ -271,9 +263,15 @@ impl Handler<Arrive> for Account {
 
 impl Account {
     /// An instance is connected and waiting for its wave's release.
+    ///
+    /// The last one to arrive does not release the wave from its own handler: it would send
+    /// its login there and then, and the others only when their turns came — its answer could
+    /// be in before they sent theirs. Released from a task of its own, every instance of the
+    /// wave is woken at once and sends its login on its next turn, before any of them handles
+    /// an answer.
     fn arrived(&mut self, slot: u8) {
         if let Some(slots) = self.waves.arrived(slot as usize) {
-            self.release(slots);
+            self.later(Duration::ZERO, move |a| a.release(slots));
         }
     }
 
@@ -287,7 +285,7 @@ impl Account {
         }
     }
 
-    fn cycle_done(&mut self, slot: u8, stopped: bool, ctx: &mut Context<Self>) {
+    fn cycle_done(&mut self, slot: u8, stopped: bool) {
         let next = self.waves.cycle_done(slot as usize, stopped);
         if self.finishing {
             return;
@@ -307,14 +305,14 @@ impl Account {
                 match self.think() {
                     d if d.is_zero() => addr.do_send(go()),
                     d => {
-                        ctx.run_later(d, move |_, _| addr.do_send(go()));
+                        self.later(d, move |_| addr.do_send(go()));
                     }
                 }
             }
             waves::Next::Think => match self.think() {
                 d if d.is_zero() => self.start_wave(Instant::now(), None),
                 d => {
-                    ctx.run_later(d, |act, _| act.start_wave(Instant::now(), None));
+                    self.later(d, |act| act.start_wave(Instant::now(), None));
                 }
             },
             // A queued arrival: the account became free now, so the generator owes nothing
@@ -332,17 +330,9 @@ impl Account {
             self.holding.push(slot);
         }
     }
-}
 
-/// Stop starting cycles and wind every instance down.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Finish;
-
-impl Handler<Finish> for Account {
-    type Result = ();
-
-    fn handle(&mut self, _: Finish, _: &mut Context<Self>) {
+    /// Stop starting cycles and wind every instance down.
+    pub fn finish(&mut self) {
         self.finishing = true;
         // Wind-down logouts are not checked: judge what was seen, then stop the history.
         if let Some(h) = &mut self.history {
@@ -356,18 +346,12 @@ impl Handler<Finish> for Account {
             i.do_send(Stop);
         }
     }
-}
 
-/// Hand over the account's row for `kicks.csv`.
-#[derive(Message)]
-#[rtype(result = "AccountReport")]
-pub struct TakeReport;
-
-impl Handler<TakeReport> for Account {
-    type Result = MessageResult<TakeReport>;
-
-    fn handle(&mut self, _: TakeReport, ctx: &mut Context<Self>) -> Self::Result {
-        ctx.stop();
-        MessageResult(std::mem::take(&mut self.report))
+    /// The account's row for `kicks.csv`; its pending timers are dropped.
+    pub fn take_report(&mut self) -> AccountReport {
+        for h in self.expiry_timers.iter_mut().filter_map(Option::take) {
+            h.abort();
+        }
+        std::mem::take(&mut self.report)
     }
 }

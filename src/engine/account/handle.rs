@@ -1,0 +1,123 @@
+//! Where an account lives on its worker thread, and how each of its drivers reaches it: the
+//! actor (messages from the controller and the kicker, on other threads), the worker's pacer
+//! (`take_local`), its timers (`Account::later`) and its instances (`inbox.rs`).
+
+use actix::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{Account, Note};
+use crate::engine::plan::Plan;
+use crate::model::AccountReport;
+
+/// An account, shared on its worker thread.
+pub type Shared = Rc<RefCell<Account>>;
+
+thread_local! {
+    /// The accounts created on this worker, for its pacer.
+    static LOCAL: RefCell<Vec<Shared>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The accounts created on this thread so far, ordered by index; the registry is emptied.
+pub fn take_local() -> Vec<Shared> {
+    let mut v = LOCAL.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    v.sort_by_key(|a| a.borrow().n());
+    v
+}
+
+/// An account's address for the threads that are not its own.
+pub struct AccountActor {
+    account: Shared,
+}
+
+impl AccountActor {
+    /// Create account `n` (and its instances) on the current worker thread.
+    pub fn new(
+        plan: Arc<Plan>,
+        n: u32,
+        first_global: u64,
+        notes: UnboundedSender<Note>,
+        seed: u64,
+        active: &Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Self {
+        let account = Rc::new_cyclic(|me| {
+            RefCell::new(Account::new(
+                plan,
+                n,
+                first_global,
+                notes,
+                seed,
+                active,
+                me.clone(),
+            ))
+        });
+        LOCAL.with(|l| l.borrow_mut().push(account.clone()));
+        AccountActor { account }
+    }
+
+    pub(super) fn account(&self) -> std::cell::RefMut<'_, Account> {
+        self.account.borrow_mut()
+    }
+}
+
+impl Actor for AccountActor {
+    type Context = Context<Self>;
+}
+
+impl Account {
+    /// Run `f` on this account after `d` (0: on the task's first turn, after the tasks
+    /// already woken), unless the account is gone by then.
+    pub(super) fn later(
+        &self,
+        d: Duration,
+        f: impl FnOnce(&mut Account) + 'static,
+    ) -> tokio::task::AbortHandle {
+        let me = self.me.clone();
+        actix::spawn(async move {
+            if !d.is_zero() {
+                tokio::time::sleep(d).await;
+            }
+            loop {
+                let Some(account) = me.upgrade() else { return };
+                // Never busy here (one task runs at a time on the thread); should it be,
+                // wait a turn rather than fail.
+                if let Ok(mut a) = account.try_borrow_mut() {
+                    return f(&mut a);
+                }
+                drop(account);
+                tokio::task::yield_now().await;
+            }
+        })
+        .abort_handle()
+    }
+}
+
+/// Stop starting cycles and wind every instance down.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Finish;
+
+impl Handler<Finish> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Finish, _: &mut Context<Self>) {
+        self.account().finish();
+    }
+}
+
+/// Hand over the account's row for `kicks.csv`, and stop.
+#[derive(Message)]
+#[rtype(result = "AccountReport")]
+pub struct TakeReport;
+
+impl Handler<TakeReport> for AccountActor {
+    type Result = MessageResult<TakeReport>;
+
+    fn handle(&mut self, _: TakeReport, ctx: &mut Context<Self>) -> Self::Result {
+        ctx.stop();
+        MessageResult(self.account().take_report())
+    }
+}
