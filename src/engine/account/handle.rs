@@ -4,11 +4,12 @@
 
 use actix::prelude::*;
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::timers::{self, Timer};
 use super::{Account, Note};
 use crate::engine::plan::Plan;
 use crate::model::AccountReport;
@@ -68,31 +69,23 @@ impl Actor for AccountActor {
 }
 
 impl Account {
-    /// Run `f` on this account after `d` (0: on the task's first turn, after the tasks
-    /// already woken), unless the account is gone by then.
-    pub(super) fn later(
-        &self,
-        d: Duration,
-        f: impl FnOnce(&mut Account) + 'static,
-    ) -> tokio::task::AbortHandle {
+    /// Run `f` on this account after `d` (0: on the timers' next turn, after the tasks already
+    /// woken), unless the account is gone by then (`timers.rs`).
+    pub(super) fn later(&self, d: Duration, f: impl FnOnce(&mut Account) + 'static) -> Timer {
         let me = self.me.clone();
-        actix::spawn(async move {
-            if !d.is_zero() {
-                tokio::time::sleep(d).await;
-            }
-            loop {
-                let Some(account) = me.upgrade() else { return };
-                // Never busy here (one task runs at a time on the thread); should it be,
-                // wait a turn rather than fail.
-                if let Ok(mut a) = account.try_borrow_mut() {
-                    return f(&mut a);
-                }
-                drop(account);
-                tokio::task::yield_now().await;
-            }
-        })
-        .abort_handle()
+        timers::after(d, move || on(me, Box::new(f)))
     }
+}
+
+/// Run `f` on the account if it is still there. It is never busy when a timer runs (one task
+/// runs at a time on the thread); should it be, `f` waits for the timers' next turn.
+fn on(me: Weak<RefCell<Account>>, f: Box<dyn FnOnce(&mut Account)>) {
+    let Some(account) = me.upgrade() else { return };
+    let Ok(mut a) = account.try_borrow_mut() else {
+        timers::after(Duration::ZERO, move || on(me, f));
+        return;
+    };
+    f(&mut a);
 }
 
 /// Stop starting cycles and wind every instance down.

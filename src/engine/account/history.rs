@@ -88,8 +88,8 @@ impl Account {
         }
         // One expiry timer per instance: a new session's replaces the last one's (a default
         // day-long sig would otherwise leave a timer per login, each polled on every wake-up).
-        if let Some(h) = self.expiry_timers[slot as usize].take() {
-            h.abort();
+        if let Some(t) = self.expiry_timers[slot as usize].take() {
+            t.cancel();
         }
         let h = self.later(wait, move |act| {
             act.expiry_timers[slot as usize] = None;

@@ -26,6 +26,7 @@ mod handle;
 mod history;
 mod inbox;
 mod kicks;
+mod timers;
 mod waves;
 use crate::scenario::{Alignment, LoadModel};
 pub use handle::{take_local, AccountActor, Finish, Shared, TakeReport};
@@ -71,7 +72,7 @@ pub struct Account {
     /// its timer is pending (see `arm_settle`).
     settle_due: Option<(Instant, u64)>,
     /// Each instance's pending expiry check.
-    expiry_timers: Vec<Option<tokio::task::AbortHandle>>,
+    expiry_timers: Vec<Option<timers::Timer>>,
 }
 
 impl Account {
@@ -118,7 +119,7 @@ impl Account {
             judged_wave: true,
             holding: Vec::new(),
             settle_due: None,
-            expiry_timers: vec![None; k],
+            expiry_timers: (0..k).map(|_| None).collect(),
             report: AccountReport {
                 index: n,
                 user,
@@ -349,8 +350,8 @@ impl Account {
 
     /// The account's row for `kicks.csv`; its pending timers are dropped.
     pub fn take_report(&mut self) -> AccountReport {
-        for h in self.expiry_timers.iter_mut().filter_map(Option::take) {
-            h.abort();
+        for t in self.expiry_timers.iter_mut().filter_map(Option::take) {
+            t.cancel();
         }
         std::mem::take(&mut self.report)
     }
