@@ -28,7 +28,7 @@ use tokio::time::Instant;
 
 use crate::model::{AccountReport, Counter, Generator, Outcome, RunSummary, Snapshot, Tick};
 use crate::scenario::{LoadModel, Resolved};
-use account::{AccountActor, Finish, Note, TakeReport};
+use account::{Account, AccountActor, Finish, Note, TakeReport};
 use collect::{Collector, FLUSH_EVERY};
 use plan::Plan;
 
@@ -145,7 +145,9 @@ async fn controller(
             let seed = sc.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let worker = shard.local(n) % workers;
             AccountActor::start_in_arbiter(&arbiters[worker].handle(), move |_| {
-                AccountActor::new(plan, n, u64::from(n) * k, notes, seed, &active)
+                AccountActor::new(|me| {
+                    Account::new(plan, n, u64::from(n) * k, notes, seed, &active, me)
+                })
             })
         })
         .collect();

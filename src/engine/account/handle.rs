@@ -5,13 +5,10 @@
 use actix::prelude::*;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::timers::{self, Timer};
-use super::{Account, Note};
-use crate::engine::plan::Plan;
+use super::Account;
 use crate::model::AccountReport;
 
 /// An account, shared on its worker thread.
@@ -35,26 +32,10 @@ pub struct AccountActor {
 }
 
 impl AccountActor {
-    /// Create account `n` (and its instances) on the current worker thread.
-    pub fn new(
-        plan: Arc<Plan>,
-        n: u32,
-        first_global: u64,
-        notes: UnboundedSender<Note>,
-        seed: u64,
-        active: &Arc<std::sync::atomic::AtomicUsize>,
-    ) -> Self {
-        let account = Rc::new_cyclic(|me| {
-            RefCell::new(Account::new(
-                plan,
-                n,
-                first_global,
-                notes,
-                seed,
-                active,
-                me.clone(),
-            ))
-        });
+    /// Create an account on the current worker thread: `build` makes it, given its own weak
+    /// handle (for its instances' inbox and its timers).
+    pub fn new(build: impl FnOnce(Weak<RefCell<Account>>) -> Account) -> Self {
+        let account = Rc::new_cyclic(|me| RefCell::new(build(me.clone())));
         LOCAL.with(|l| l.borrow_mut().push(account.clone()));
         AccountActor { account }
     }
