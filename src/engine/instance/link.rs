@@ -48,6 +48,12 @@ struct Shared {
 }
 
 impl Shared {
+    /// The connection is over: drop the socket.
+    fn end(&mut self) {
+        self.state = State::Done;
+        self.ws = None;
+    }
+
     /// Write what is queued and flush. `false`: the connection is broken.
     fn write_out(&mut self, cx: &mut TaskContext<'_>) -> bool {
         let Some(ws) = self.ws.as_mut() else {
@@ -142,8 +148,7 @@ impl Link {
         s.state = State::Closing;
         let done = s.with_cx(|s, cx| cx.is_some_and(|cx| s.close_out(cx)));
         if done {
-            s.state = State::Done;
-            s.ws = None;
+            s.end();
             drop(s);
             ctx.cancel_future(self.handle);
         }
@@ -152,8 +157,7 @@ impl Link {
     /// Drop the connection at once (it is broken, or the instance gives up on it).
     pub fn abandon(self, ctx: &mut Context<Instance>) {
         let mut s = self.shared.borrow_mut();
-        s.state = State::Done;
-        s.ws = None;
+        s.end();
         s.queued.clear();
         drop(s);
         ctx.cancel_future(self.handle);
@@ -184,16 +188,14 @@ impl ActorFuture<Instance> for Reader {
                 State::Done => return Poll::Ready(()),
                 State::Closing => {
                     if s.close_out(cx) {
-                        s.state = State::Done;
-                        s.ws = None;
+                        s.end();
                         return Poll::Ready(());
                     }
                     return Poll::Pending;
                 }
                 State::Open => {
                     if s.broken || !s.write_out(cx) {
-                        s.state = State::Done;
-                        s.ws = None;
+                        s.end();
                         drop(s);
                         act.link_ended(ctx);
                         return Poll::Ready(());
@@ -221,11 +223,7 @@ impl ActorFuture<Instance> for Reader {
                     }
                 }
                 Poll::Ready(None) => {
-                    {
-                        let mut s = shared.borrow_mut();
-                        s.state = State::Done;
-                        s.ws = None;
-                    }
+                    shared.borrow_mut().end();
                     act.link_ended(ctx);
                     return Poll::Ready(());
                 }
@@ -244,8 +242,7 @@ fn after_close(shared: &RefCell<Shared>, cx: &mut TaskContext<'_>) -> Poll<()> {
     if s.state == State::Closing && !s.close_out(cx) {
         return Poll::Pending;
     }
-    s.state = State::Done;
-    s.ws = None;
+    s.end();
     Poll::Ready(())
 }
 
