@@ -154,7 +154,10 @@ mod kernel {
     }
 
     /// One `recvmsg`: the bytes read, and how long ago the kernel received the last of them.
-    fn recv(fd: i32, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, Option<Duration>)> {
+    pub(super) fn recv(
+        fd: i32,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> io::Result<(usize, Option<Duration>)> {
         let mut iov = libc::iovec {
             iov_base: buf.as_mut_ptr().cast(),
             iov_len: buf.len(),
@@ -226,22 +229,38 @@ mod tests {
             let mut s = Stamped::new(Stream::Plain(client));
             let stamp = s.read_at();
             let mut buf = [0u8; 8];
+            // Linux turns receive timestamps on for the whole stack lazily, from a work queue,
+            // when the first socket asks: segments that arrive before that carry no stamp (the
+            // read's time stands in; a run's first responses may meet this too). Wait until
+            // they do — bounded in count, not in time — so the rounds below test the stamp.
+            #[cfg(target_os = "linux")]
+            {
+                let mut stamped = false;
+                for _ in 0..2_000 {
+                    server.write_all(&[9]).await.unwrap();
+                    client_ready(fd).await;
+                    let mut one = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+                    let (n, age) = kernel::recv(fd, &mut one).unwrap();
+                    assert_eq!(n, 1);
+                    if age.is_some() {
+                        stamped = true;
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+                assert!(stamped, "the kernel never stamped a received segment");
+            }
             for round in 0..3u8 {
                 let sent = Instant::now();
                 server.write_all(&[round; 4]).await.unwrap();
                 // Wait until the bytes sit in the client's socket (bounded), then read later.
                 #[cfg(target_os = "linux")]
                 let queued_seen = {
-                    let mut waiting: libc::c_int = 0;
-                    for _ in 0..5_000 {
-                        // SAFETY: FIONREAD writes one c_int.
-                        unsafe { libc::ioctl(fd, libc::FIONREAD, &mut waiting) };
-                        if waiting >= 4 {
-                            break;
-                        }
-                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-                    }
-                    assert_eq!(waiting, 4, "round {round}: the bytes never arrived");
+                    assert_eq!(
+                        client_ready(fd).await,
+                        4,
+                        "round {round}: the bytes never arrived"
+                    );
                     Instant::now()
                 };
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -263,5 +282,21 @@ mod tests {
             assert_eq!(s.read(&mut buf).await.unwrap(), 0);
             assert_eq!(stamp.get(), last);
         });
+    }
+
+    /// Bytes waiting in the socket `fd`, once there are any (bounded: 5,000 looks a
+    /// millisecond apart).
+    #[cfg(target_os = "linux")]
+    async fn client_ready(fd: i32) -> libc::c_int {
+        let mut waiting: libc::c_int = 0;
+        for _ in 0..5_000 {
+            // SAFETY: FIONREAD writes one c_int.
+            unsafe { libc::ioctl(fd, libc::FIONREAD, &mut waiting) };
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        waiting
     }
 }
