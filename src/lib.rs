@@ -9,6 +9,7 @@ pub mod commands;
 pub mod compare;
 pub mod engine;
 pub mod faults;
+pub mod input;
 pub mod live_metrics;
 pub mod merge;
 pub mod model;

@@ -195,7 +195,54 @@ impl RunMetrics {
 
     /// Serve `GET /metrics` on `addr` until the process ends.
     pub fn serve(&self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
-        serve(addr, self.registry.clone(), Arc::new(|| {}))
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let admit = move || -> Option<Box<dyn Send + Sync>> {
+            Slot::take(&open, RUN_MAX_SCRAPERS).map(|s| Box::new(s) as Box<dyn Send + Sync>)
+        };
+        serve(
+            addr,
+            self.registry.clone(),
+            Arc::new(|| {}),
+            Budget {
+                admit: Arc::new(admit),
+                timeout: RUN_SCRAPE_TIMEOUT,
+            },
+        )
+    }
+}
+
+/// Scrapers a run's endpoint serves at once (Prometheus is one; a dashboard or two more).
+pub const RUN_MAX_SCRAPERS: usize = 64;
+/// How long a scrape of a run's endpoint may take, from accept to the answer sent.
+pub const RUN_SCRAPE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a metrics endpoint's connections may take: `admit` gives a connection its place (a
+/// guard held while it is open) or refuses it, and each connection — the request read, the
+/// answer written — must be done within `timeout`. One request a connection (no keep-alive):
+/// an idle scraper holds nothing.
+pub struct Budget {
+    pub admit: Arc<dyn Fn() -> Option<Box<dyn Send + Sync>> + Send + Sync>,
+    pub timeout: std::time::Duration,
+}
+
+/// One of at most `max` places, released on drop.
+struct Slot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Slot {
+    fn take(open: &Arc<std::sync::atomic::AtomicUsize>, max: usize) -> Option<Slot> {
+        use std::sync::atomic::Ordering;
+        if open.fetch_add(1, Ordering::AcqRel) < max {
+            Some(Slot(open.clone()))
+        } else {
+            open.fetch_sub(1, Ordering::AcqRel);
+            None
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -205,6 +252,7 @@ pub fn serve(
     addr: SocketAddr,
     registry: Arc<Registry>,
     refresh: Arc<dyn Fn() + Send + Sync>,
+    budget: Budget,
 ) -> anyhow::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| anyhow::anyhow!("--metrics-listen {addr}: {e}"))?;
@@ -229,8 +277,15 @@ pub fn serve(
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                         continue;
                     };
+                    // Over the budget: closed at once, before a byte is read.
+                    let Some(place) = (budget.admit)() else {
+                        drop(stream);
+                        continue;
+                    };
                     let (registry, refresh) = (registry.clone(), refresh.clone());
+                    let timeout = budget.timeout;
                     tokio::spawn(async move {
+                        let _place = place;
                         let service = hyper::service::service_fn(move |req| {
                             let (registry, refresh) = (registry.clone(), refresh.clone());
                             async move {
@@ -239,9 +294,14 @@ pub fn serve(
                                 ))
                             }
                         });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                            .await;
+                        let mut b = hyper::server::conn::http1::Builder::new();
+                        b.timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(timeout)
+                            .keep_alive(false)
+                            .max_buf_size(16 * 1024);
+                        let conn =
+                            b.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                        let _ = tokio::time::timeout(timeout, conn).await;
                     });
                 }
             });
@@ -321,8 +381,9 @@ pub fn serve_server(
             c.inc_by(v - now);
         }
     };
+    let source = stats.clone();
     let refresh = move || {
-        let s = stats.read();
+        let s = source.read();
         ws.set(s.websocket_connections as i64);
         tcp.set(s.tcp_connections as i64);
         partial.set(s.partial_message_bytes as i64);
@@ -341,5 +402,17 @@ pub fn serve_server(
             set(&kicks.get_or_create(&ByKick { kick: k.name() }), v);
         }
     };
-    serve(addr, Arc::new(registry), Arc::new(refresh))
+    // The server's own budgets: scrapes count against --max-connections and share
+    // --request-timeout.
+    let timeout = stats.request_timeout();
+    let admit = move || stats.admit();
+    serve(
+        addr,
+        Arc::new(registry),
+        Arc::new(refresh),
+        Budget {
+            admit: Arc::new(admit),
+            timeout,
+        },
+    )
 }

@@ -29,6 +29,34 @@ struct Shardling {
     read: u64,
     live: i64,
     exit: Option<std::process::ExitStatus>,
+    /// When its `intervals.jsonl` last grew (or it started).
+    progressed: tokio::time::Instant,
+    /// Why it was killed as hung, if it was.
+    hung: Option<String>,
+}
+
+/// How long a child may go without handing in an interval, and how long past the planned end
+/// it may run, before it is taken for hung and killed (a stopped or deadlocked child would
+/// otherwise hold the run forever). A live child writes an interval every second; the silent
+/// stretches are its start (creating its accounts), its wind-down (at most
+/// `timeouts.graceful_stop`) and its reports, so the bound is the graceful stop plus a margin
+/// that grows with the accounts it runs (15 s + 1 ms an account).
+pub struct Deadline {
+    /// No interval for this long: hung.
+    pub stall: Duration,
+    /// Still running this long after it started: hung (only when the run's length is planned).
+    pub total: Option<Duration>,
+}
+
+impl Deadline {
+    pub fn of(r: &crate::scenario::Resolved, accounts_per_child: u32) -> Deadline {
+        let margin = Duration::from_secs(15) + Duration::from_millis(u64::from(accounts_per_child));
+        let stall = r.scenario.timeouts.graceful_stop.0 + margin;
+        Deadline {
+            stall,
+            total: r.planned_duration().map(|p| p + stall),
+        }
+    }
 }
 
 /// The directory of the merged report: `--report-dir`, or a new one under `--out`.
@@ -81,7 +109,23 @@ fn spawn(args: &RunArgs, shard: Shard, dir: &Path, log: &Path) -> anyhow::Result
         cmd.env("LOGINSTORM_KEY", k);
     }
     for s in &args.common.set {
-        cmd.arg("--set").arg(s);
+        // A `--set target.key=…` too: it goes to the child as LOGINSTORM_KEY (which --key,
+        // when given, already set and takes precedence over).
+        match s.split_once('=') {
+            Some((k, v)) if k.trim() == "target.key" => {
+                if args.common.key.is_none() {
+                    cmd.env("LOGINSTORM_KEY", v.trim().trim_matches('"'));
+                }
+            }
+            _ => {
+                cmd.arg("--set").arg(s);
+            }
+        }
+    }
+    // The run's first instance is shard 0's first: that shard traces it, into its own
+    // report directory (shards/shard-0/frames.log).
+    if args.trace_frames && shard.index == 0 {
+        cmd.arg("--trace-frames");
     }
     for t in &args.thresholds {
         cmd.arg("--threshold").arg(t.to_string());
@@ -189,6 +233,8 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
             read: 0,
             live: 0,
             exit: None,
+            progressed: tokio::time::Instant::now(),
+            hung: None,
         });
     }
     writeln!(
@@ -203,8 +249,20 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
         resolved.cycles_planned(),
         resolved.own_stages(),
     );
-    let interrupted = watch(&mut kids, &mut progress)?;
+    let per_child = resolved.scenario.accounts.count.div_ceil(n);
+    let interrupted = watch(
+        &mut kids,
+        &mut progress,
+        &Deadline::of(&resolved, per_child),
+    )?;
     progress.finish();
+    for k in kids.iter().filter(|k| k.hung.is_some()) {
+        eprintln!(
+            "warning: shard {} {}; killed, its report is missing or partial (the merged run is INCOMPLETE)",
+            k.shard,
+            k.hung.as_deref().unwrap_or_default()
+        );
+    }
 
     let mut dirs = Vec::new();
     let mut cannot_run = Vec::new();
@@ -252,7 +310,11 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
 
 /// Show the children's combined progress once a second until every child has exited;
 /// forward Ctrl-C and SIGTERM. Returns whether the run was interrupted.
-fn watch(kids: &mut [Shardling], progress: &mut Progress) -> anyhow::Result<bool> {
+fn watch(
+    kids: &mut [Shardling],
+    progress: &mut Progress,
+    deadline: &Deadline,
+) -> anyhow::Result<bool> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -298,6 +360,9 @@ fn watch(kids: &mut [Shardling], progress: &mut Progress) -> anyhow::Result<bool
                 let path = k.dir.join(records::INTERVALS_FILE);
                 if path.exists() {
                     if let Ok((recs, at)) = records::read_intervals_from(&path, k.read) {
+                        if at > k.read {
+                            k.progressed = tokio::time::Instant::now();
+                        }
                         k.read = at;
                         for r in recs {
                             k.live = r.live;
@@ -309,6 +374,27 @@ fn watch(kids: &mut [Shardling], progress: &mut Progress) -> anyhow::Result<bool
                 }
                 if k.exit.is_none() {
                     k.exit = k.child.try_wait()?;
+                }
+                if k.exit.is_none() && k.hung.is_none() {
+                    let now = tokio::time::Instant::now();
+                    let why = if now - k.progressed > deadline.stall {
+                        Some(format!(
+                            "handed in no interval for {}",
+                            crate::units::format_duration(deadline.stall)
+                        ))
+                    } else {
+                        deadline.total.filter(|t| now - start > *t).map(|t| {
+                            format!(
+                                "was still running {} after it started (planned length + graceful stop + margin)",
+                                crate::units::format_duration(t)
+                            )
+                        })
+                    };
+                    if let Some(why) = why {
+                        // SIGKILL: a stopped process takes no other signal until continued.
+                        let _ = k.child.kill();
+                        k.hung = Some(why);
+                    }
                 }
             }
             totals.add(&interval);

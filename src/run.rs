@@ -168,6 +168,16 @@ pub fn execute<W: Write>(
             opts.shard.count
         );
     }
+    // A baseline that cannot be read is known now, not after the whole run.
+    if let Some(base) = &opts.baseline {
+        compare::load(base).map_err(|e| {
+            anyhow::anyhow!(
+                "--baseline {}: {}",
+                base.display(),
+                crate::error_message(&e)
+            )
+        })?;
+    }
     let from_scenario =
         (!resolved.scenario.target.url.is_empty()).then(|| resolved.scenario.target.url.clone());
     let target = opts.target.clone().or(from_scenario);
@@ -186,6 +196,19 @@ pub fn execute<W: Write>(
             })?;
             (h.url(), Some(h))
         }
+    };
+    // Bound before the report directory is made: a port in use is an error with no report.
+    let metrics = match opts.metrics_listen {
+        Some(addr) => {
+            let m = crate::live_metrics::RunMetrics::new(
+                &resolved.scenario.name,
+                resolved.own_stages(),
+            );
+            let bound = m.serve(addr)?;
+            eprintln!("metrics on http://{bound}/metrics");
+            Some(m)
+        }
+        None => None,
     };
     let place = match &opts.report_dir {
         Some(d) => report::Place::At(d.clone()),
@@ -211,18 +234,6 @@ pub fn execute<W: Write>(
         resolved.cycles_planned(),
         resolved.own_stages(),
     );
-    let metrics = match opts.metrics_listen {
-        Some(addr) => {
-            let m = crate::live_metrics::RunMetrics::new(
-                &resolved.scenario.name,
-                resolved.own_stages(),
-            );
-            let bound = m.serve(addr)?;
-            eprintln!("metrics on http://{bound}/metrics");
-            Some(m)
-        }
-        None => None,
-    };
     let summary = engine::run(
         &resolved,
         &url,
@@ -235,7 +246,14 @@ pub fn execute<W: Write>(
     progress.finish();
     let embedded_used = embedded.is_some();
     drop(embedded);
-    let summary = summary?;
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            // run.json says what happened, not `running`.
+            let _ = writer.record_error(&e);
+            return Err(e);
+        }
+    };
     conclude(
         &resolved,
         &url,
@@ -352,7 +370,6 @@ pub fn conclude<W: Write>(
         summary.started,
         summary.elapsed,
     )?;
-    report::render_verdict(out, &verdict, &summary.totals)?;
     let doc = report::summary_json::build(
         &report::summary_json::RunIdentity {
             scenario: &resolved.scenario.name,
@@ -400,9 +417,9 @@ pub fn conclude<W: Write>(
         accounts: &summary.accounts,
         thresholds: &judged,
     });
-    std::fs::write(dir.join("report.html"), page)?;
+    report::write_atomic(&dir.join("report.html"), page.as_bytes())?;
     let text = serde_json::to_string_pretty(&doc)? + "\n";
-    std::fs::write(dir.join("summary.json"), &text)?;
+    report::write_atomic(&dir.join("summary.json"), text.as_bytes())?;
     match opts.summary_json.as_deref() {
         Some(p) if p == std::path::Path::new("-") => {
             std::io::stdout().lock().write_all(text.as_bytes())?
@@ -412,6 +429,9 @@ pub fn conclude<W: Write>(
         None => {}
     }
     writer.record_report_time(writing.elapsed().as_secs_f64())?;
+    // The verdict comes last, once every file it speaks for is on disk: a run that could not
+    // write its reports ends with the error naming the file (exit 2), never after a verdict.
+    report::render_verdict(out, &verdict, &summary.totals)?;
     Ok(Finished {
         outcome: summary.outcome,
         totals: summary.totals,

@@ -36,8 +36,10 @@ impl Threshold {
             Subject::ErrorRate(which) => {
                 let (ok, failed) = match *which {
                     "login" => (
-                        s.get(Counter::LoginsOk) + s.get(Counter::LoginsRefusedAfterAdminKick),
-                        s.get(Counter::LoginsFailed) + s.get(Counter::TimeoutsLogin),
+                        s.get(Counter::LoginsOk)
+                            .saturating_add(s.get(Counter::LoginsRefusedAfterAdminKick)),
+                        s.get(Counter::LoginsFailed)
+                            .saturating_add(s.get(Counter::TimeoutsLogin)),
                     ),
                     "connect" => (
                         s.get(Counter::ConnectionsOpened),
@@ -45,7 +47,7 @@ impl Threshold {
                     ),
                     _ => return crate::verdict::error_rate(s),
                 };
-                (ok + failed > 0).then(|| failed as f64 / (ok + failed) as f64)
+                (ok.saturating_add(failed) > 0).then(|| failed as f64 / (ok as f64 + failed as f64))
             }
             // A dynamic row (a code, a reason) that did not occur is zero.
             Subject::Counter(name) => Some(

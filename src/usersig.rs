@@ -21,6 +21,15 @@ use std::io::Read;
 
 use crate::protocol::code;
 
+/// What a written file shows of a secret sig (a UserSig, an admin sig): never the sig, which
+/// logs in for its whole life, but a short hash of it, so two sigs can still be told apart.
+pub fn redact(sig: &str) -> String {
+    use sha2::Digest;
+    let d = Sha256::digest(sig.as_bytes());
+    let hex: String = d[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("<sig sha256:{hex}>")
+}
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// A compressed UserSig document above this size is refused before inflating.

@@ -2,9 +2,7 @@
 //! one-second interval histograms of `latency.hlog`, and the run's identity from `run.json`.
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,18 +24,60 @@ pub struct ReportData {
     pub(super) time_bounded: bool,
 }
 
+/// A report file, bounded and refused unless it is a regular file of the report's own.
+fn report_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    crate::input::read(
+        path,
+        crate::input::Links::Refuse,
+        crate::input::MAX_REPORT_FILE,
+    )
+}
+
 pub fn load(dir: &Path) -> anyhow::Result<ReportData> {
-    let mut data = ReportData {
-        time_bounded: true,
-        ..ReportData::default()
-    };
     let path = dir.join("summary.csv");
-    let mut r = csv::Reader::from_path(&path).with_context(|| {
+    let summary = report_file(&path).with_context(|| {
         format!(
             "cannot read {} (is it a loginstorm report directory?)",
             path.display()
         )
     })?;
+    let counters = report_file(&dir.join("counters.csv"))?;
+    let hlog = dir.join("latency.hlog");
+    let hlog = match std::fs::symlink_metadata(&hlog) {
+        Ok(_) => Some(report_file(&hlog)?),
+        Err(_) => None,
+    };
+    let run_json = match std::fs::symlink_metadata(dir.join("run.json")) {
+        Ok(_) => Some(crate::input::read(
+            &dir.join("run.json"),
+            crate::input::Links::Refuse,
+            crate::input::MAX_RUN_JSON,
+        )?),
+        Err(_) => None,
+    };
+    parse_report(
+        dir,
+        &summary,
+        &counters,
+        hlog.as_deref(),
+        run_json.as_deref(),
+    )
+}
+
+/// What is compared, from the bytes of a report's files (`dir` only names them in errors).
+pub fn parse_report(
+    dir: &Path,
+    summary: &[u8],
+    counters: &[u8],
+    hlog: Option<&[u8]>,
+    run_json: Option<&[u8]>,
+) -> anyhow::Result<ReportData> {
+    let mut data = ReportData {
+        time_bounded: true,
+        ..ReportData::default()
+    };
+    let path = dir.join("summary.csv");
+    let mut r = csv::Reader::from_reader(summary);
     let headers = r.headers()?.clone();
     anyhow::ensure!(
         headers.iter().eq(SUMMARY_COLUMNS.iter().copied()),
@@ -55,20 +95,21 @@ pub fn load(dir: &Path) -> anyhow::Result<ReportData> {
         data.latency.insert(rec[0].to_string(), stats);
     }
     let path = dir.join("counters.csv");
-    let mut r =
-        csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut r = csv::Reader::from_reader(counters);
     for rec in r.records() {
-        let rec = rec?;
-        if let Ok(v) = rec[1].parse::<f64>() {
-            data.counters.insert(rec[0].to_string(), v);
+        let rec = rec.with_context(|| format!("{}", path.display()))?;
+        let (Some(name), Some(value)) = (rec.get(0), rec.get(1)) else {
+            anyhow::bail!("{}: a row without name and value", path.display());
+        };
+        if let Ok(v) = value.parse::<f64>() {
+            data.counters.insert(name.to_string(), v);
         }
     }
-    let hlog = dir.join("latency.hlog");
-    if hlog.is_file() {
-        data.intervals = read_hlog(&hlog)?;
+    if let Some(bytes) = hlog {
+        data.intervals = read_hlog(&dir.join("latency.hlog"), bytes)?;
     }
-    if let Ok(text) = std::fs::read_to_string(dir.join("run.json")) {
-        let v: serde_json::Value = serde_json::from_str(&text)
+    if let Some(text) = run_json {
+        let v: serde_json::Value = serde_json::from_slice(text)
             .with_context(|| format!("{} is not JSON", dir.join("run.json").display()))?;
         let load = &v["resolved_scenario"]["load"];
         if let (Some(model), Some(duration)) = (load["model"].as_str(), load["duration"].as_str()) {
@@ -85,22 +126,16 @@ pub fn load(dir: &Path) -> anyhow::Result<ReportData> {
 }
 
 /// Every tagged histogram of an interval log, by tag, in the log's order.
-fn read_hlog(path: &Path) -> anyhow::Result<BTreeMap<String, Vec<Histogram<u64>>>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+fn read_hlog(path: &Path, bytes: &[u8]) -> anyhow::Result<BTreeMap<String, Vec<Histogram<u64>>>> {
     let mut out: BTreeMap<String, Vec<Histogram<u64>>> = BTreeMap::new();
-    let mut de = Deserializer::new();
-    for entry in IntervalLogIterator::new(&bytes) {
+    for entry in IntervalLogIterator::new(bytes) {
         let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
         let LogEntry::Interval(h) = entry else {
             continue;
         };
         let Some(tag) = h.tag() else { continue };
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(h.encoded_histogram())
-            .with_context(|| format!("{}: a histogram is not base64", path.display()))?;
-        let hist: Histogram<u64> = de
-            .deserialize(&mut std::io::Cursor::new(raw))
-            .map_err(|e| anyhow::anyhow!("{}: {e:?}", path.display()))?;
+        let hist = crate::report::records::decode_histogram(h.encoded_histogram())
+            .with_context(|| format!("{}: a histogram", path.display()))?;
         out.entry(tag.as_str().to_string()).or_default().push(hist);
     }
     Ok(out)

@@ -17,7 +17,7 @@ mod load;
 mod render;
 pub mod stats;
 
-pub use load::{load, ReportData};
+pub use load::{load, parse_report, ReportData};
 pub use render::{render, write_csv};
 use stats::{Estimate, Series};
 

@@ -50,7 +50,7 @@ pub fn render<W: Write>(out: &mut W, rows: &[Row], tolerance: f64) -> std::io::R
 }
 
 pub fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "metric",
         "baseline",
@@ -81,6 +81,5 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
             ci(|i| i.current.1),
         ])?;
     }
-    w.flush()?;
-    Ok(())
+    crate::report::write_atomic(path, &w.into_inner()?)
 }

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use super::account::{AccountActor, AdminKickAnswered, AdminKickSent};
+use super::account::{AccountActor, AdminKickAnswered, AdminKickFailed, AdminKickSent};
 use super::endpoint::Stream;
-use super::metrics::{self, Counter};
 use super::plan::Plan;
 use crate::usersig;
 
@@ -26,6 +25,7 @@ pub async fn kicker(
 ) {
     let mut rng = fastrand::Rng::with_seed(seed ^ 0xAD_0000);
     let mut iv = tokio::time::interval_at(Instant::now() + every, every);
+    let mut warned = false;
     loop {
         iv.tick().await;
         let n = rng.u32(0..plan.accounts);
@@ -40,10 +40,21 @@ pub async fn kicker(
         if account.send(AdminKickSent { at: sent }).await.is_err() {
             continue;
         }
-        metrics::count(Counter::AdminKicksSent);
+        // The account counts the kick (sent, and failed) on its worker, where the collector
+        // takes its recorder.
         match kick(&plan, &plan.user_id(n)).await {
             Ok(()) => account.do_send(AdminKickAnswered { sent }),
-            Err(_) => metrics::count(Counter::AdminKicksFailed),
+            Err(e) => {
+                if !warned {
+                    warned = true;
+                    eprintln!(
+                        "warning: admin kick of {} failed: {} (every failed admin kick fails the run)",
+                        plan.user_id(n),
+                        crate::error_message(&e)
+                    );
+                }
+                account.do_send(AdminKickFailed)
+            }
         }
     }
 }
@@ -51,6 +62,17 @@ pub async fn kicker(
 /// One admin kick as the protocol profile describes it (method, path, body, headers), to the
 /// admin endpoint (http or https); Ok when the reply matches the profile's `admin.success`.
 pub async fn kick(plan: &Plan, user: &str) -> anyhow::Result<()> {
+    // The whole exchange (connect, TLS, request, answer) has one deadline: an admin API that
+    // accepts and never answers is a failed kick, not a kicker stuck for the rest of the run.
+    tokio::time::timeout(KICK_DEADLINE, kick_once(plan, user))
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within {KICK_DEADLINE:?}"))?
+}
+
+/// How long an admin kick may take from connect to the whole answer.
+pub const KICK_DEADLINE: Duration = Duration::from_secs(5);
+
+async fn kick_once(plan: &Plan, user: &str) -> anyhow::Result<()> {
     let endpoint = plan
         .admin_endpoint
         .as_ref()
@@ -91,8 +113,14 @@ pub async fn kick(plan: &Plan, user: &str) -> anyhow::Result<()> {
         req = req.header(name.as_str(), value.render(&values));
     }
     let req = req.body(Full::new(Bytes::from(admin.body.render(&values))))?;
-    let resp = tokio::time::timeout(Duration::from_secs(5), sender.send_request(req)).await??;
-    let bytes = resp.into_body().collect().await?.to_bytes();
+    let resp = sender.send_request(req).await?;
+    // An answer is a few hundred bytes; a body past 64 KiB is not one.
+    let body = http_body_util::Limited::new(resp.into_body(), 64 << 10);
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?
+        .to_bytes();
     admin
         .judge(&bytes)
         .map_err(|e| anyhow::anyhow!("admin kick refused: {e}"))

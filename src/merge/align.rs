@@ -36,7 +36,9 @@ pub(super) fn align(runs: &[&ShardRun], zero_ms: i64) -> anyhow::Result<Vec<Buck
                 snapshot: Snapshot::default(),
                 live: vec![None; runs.len()],
             });
-            b.snapshot.add(&s);
+            b.snapshot
+                .checked_add(&s)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", r.dir.display()))?;
             b.live[i] = Some(rec.live);
             last_end = last_end.max(since);
         }

@@ -74,21 +74,51 @@ fn str_field<'a>(j: &'a serde_json::Value, key: &str, dir: &Path) -> anyhow::Res
         .ok_or_else(|| anyhow::anyhow!("{}: run.json has no {key:?}", dir.display()))
 }
 
+/// A duration in seconds from `run.json`: finite, not negative, at most `max`; refused
+/// otherwise, never rounded into range.
+fn secs_field(v: &serde_json::Value, what: &str, max: f64, dir: &Path) -> anyhow::Result<Duration> {
+    let x = v.as_f64().unwrap_or(0.0);
+    if !(x.is_finite() && (0.0..=max).contains(&x)) {
+        anyhow::bail!(
+            "{}: run.json's {what} {x} is not within 0..={max} seconds",
+            dir.display()
+        );
+    }
+    Ok(Duration::from_secs_f64(x))
+}
+
 fn read_dir(dir: &Path) -> anyhow::Result<Read> {
     let path = dir.join("run.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
+    let text = crate::input::read_text(
+        &path,
+        crate::input::Links::Refuse,
+        crate::input::MAX_RUN_JSON,
+    )
+    .with_context(|| {
         format!(
             "{} is not a loginstorm report directory (cannot read run.json)",
             dir.display()
         )
     })?;
+    read_run(dir, &text)
+}
+
+/// One report directory, from its `run.json` text: every figure checked, every file it names
+/// checked against what it recorded of it.
+fn read_run(dir: &Path, text: &str) -> anyhow::Result<Read> {
+    let path = dir.join("run.json");
     let j: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        serde_json::from_str(text).with_context(|| format!("{}", path.display()))?;
     let shard = match (j["shard"]["index"].as_u64(), j["shard"]["count"].as_u64()) {
-        (Some(i), Some(n)) => Shard {
-            index: i as u32,
-            count: n as u32,
-        },
+        (Some(i), Some(n)) => {
+            let (Ok(index), Ok(count)) = (u32::try_from(i), u32::try_from(n)) else {
+                anyhow::bail!("{}: shard {i}/{n} is out of range", path.display());
+            };
+            if count == 0 || index >= count {
+                anyhow::bail!("{}: shard {i}/{n} is not a shard", path.display());
+            }
+            Shard { index, count }
+        }
         _ => Shard::WHOLE,
     };
     let outcome_name = str_field(&j, "outcome", dir)?;
@@ -113,17 +143,23 @@ fn read_dir(dir: &Path) -> anyhow::Result<Read> {
     }
     let scenario: Scenario = serde_json::from_value(j["resolved_scenario"].clone())
         .with_context(|| format!("{}: run.json's resolved_scenario", dir.display()))?;
-    let (intervals, _) = records::read_intervals_from(&dir.join(records::INTERVALS_FILE), 0)?;
-    let accounts = records::read_accounts(&dir.join(records::ACCOUNTS_FILE))?;
+    let (intervals, accounts) = read_sealed(dir, &j)?;
     let g = &j["generator"];
-    let secs = |v: &serde_json::Value| Duration::from_secs_f64(v.as_f64().unwrap_or(0.0).max(0.0));
+    let max_run = records::MAX_RUN_SECS;
+    // CPU time may exceed the run's length by the cores used: a generous bound.
+    let max_cpu = records::MAX_RUN_SECS * 4096.0;
+    let hash = match j["scenario_hash"].as_str() {
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => h.to_string(),
+        Some(h) => anyhow::bail!(
+            "{}: run.json's scenario_hash {h:?} is not a SHA-256",
+            path.display()
+        ),
+        None => crate::report::scenario_hash(&scenario),
+    };
     Ok(Read::Finished(Box::new(ShardRun {
         dir: dir.to_path_buf(),
         shard,
-        hash: j["scenario_hash"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| crate::report::scenario_hash(&scenario)),
+        hash,
         scenario,
         thresholds_added: j["thresholds_added"]
             .as_array()
@@ -136,10 +172,15 @@ fn read_dir(dir: &Path) -> anyhow::Result<Read> {
         target: str_field(&j, "target", dir)?.to_string(),
         embedded: j["embedded_server"].as_bool().unwrap_or(false),
         outcome,
-        elapsed: secs(&j["elapsed_secs"]),
+        elapsed: secs_field(&j["elapsed_secs"], "elapsed_secs", max_run, dir)?,
         generator: Generator {
-            cpu: secs(&g["cpu_secs"]),
-            window: secs(&g["load_window_secs"]),
+            cpu: secs_field(&g["cpu_secs"], "generator.cpu_secs", max_cpu, dir)?,
+            window: secs_field(
+                &g["load_window_secs"],
+                "generator.load_window_secs",
+                max_run,
+                dir,
+            )?,
             cycles: g["cycles"].as_u64().unwrap_or(0),
             // A report from before the load window's logins were written: its rate stays
             // what it was, over the whole run.
@@ -147,12 +188,96 @@ fn read_dir(dir: &Path) -> anyhow::Result<Read> {
                 intervals
                     .iter()
                     .filter_map(|r| r.counters.get(crate::model::Counter::LoginsOk.name()))
-                    .sum()
+                    .fold(0, |a, b| a.saturating_add(*b))
             }),
         },
         intervals,
         accounts,
     })))
+}
+
+/// A shard's `intervals.jsonl` and `accounts.jsonl`, each refused unless it is whole and the
+/// shard's own: its record count and SHA-256 must be those `run.json` recorded when the shard
+/// finished, and its intervals must add up, exactly, to the totals recorded beside them. A file
+/// cut short, emptied, replaced by another shard's, or edited is named, never merged.
+fn read_sealed(
+    dir: &Path,
+    j: &serde_json::Value,
+) -> anyhow::Result<(Vec<IntervalRecord>, Vec<AccountReport>)> {
+    use sha2::Digest;
+    let refuse = |what: String| {
+        anyhow::anyhow!(
+            "{}: {what}; this shard's report is not the one it wrote, and is not merged",
+            dir.display()
+        )
+    };
+    let seal = |name: &str| -> anyhow::Result<crate::report::FileSeal> {
+        serde_json::from_value(j["files"][name].clone()).map_err(|_| {
+            refuse(format!(
+                "run.json records no count and hash of {name} (a report of an older loginstorm, or altered)"
+            ))
+        })
+    };
+    let read = |name: &str| -> anyhow::Result<(Vec<u8>, crate::report::FileSeal)> {
+        let want = seal(name)?;
+        let bytes = crate::input::read(
+            &dir.join(name),
+            crate::input::Links::Refuse,
+            crate::input::MAX_REPORT_FILE,
+        )?;
+        let got = crate::report::hex(&sha2::Sha256::digest(&bytes));
+        if got != want.sha256 {
+            return Err(refuse(format!(
+                "{name} does not have the SHA-256 run.json recorded ({}… now, {}… then)",
+                &got[..12],
+                want.sha256.get(..12).unwrap_or(&want.sha256)
+            )));
+        }
+        Ok((bytes, want))
+    };
+    let (bytes, want) = read(records::INTERVALS_FILE)?;
+    let (intervals, complete) = records::parse_intervals(&bytes)
+        .with_context(|| format!("{}", dir.join(records::INTERVALS_FILE).display()))?;
+    if complete != bytes.len() || intervals.len() as u64 != want.records {
+        return Err(refuse(format!(
+            "{} holds {} whole record(s), run.json recorded {}",
+            records::INTERVALS_FILE,
+            intervals.len(),
+            want.records
+        )));
+    }
+    let mut sum = Snapshot::default();
+    for (i, r) in intervals.iter().enumerate() {
+        let s = r.snapshot().with_context(|| {
+            format!(
+                "{} record {}",
+                dir.join(records::INTERVALS_FILE).display(),
+                i + 1
+            )
+        })?;
+        sum.checked_add(&s)
+            .map_err(|e| refuse(format!("{} record {}: {e}", records::INTERVALS_FILE, i + 1)))?;
+    }
+    let totals: crate::report::Totals = serde_json::from_value(j["totals"].clone())
+        .map_err(|_| refuse("run.json records no totals".into()))?;
+    if crate::report::Totals::of(&sum) != totals {
+        return Err(refuse(format!(
+            "its {} does not add up to the totals run.json recorded",
+            records::INTERVALS_FILE
+        )));
+    }
+    let (bytes, want) = read(records::ACCOUNTS_FILE)?;
+    let accounts = records::parse_accounts(&bytes)
+        .with_context(|| format!("{}", dir.join(records::ACCOUNTS_FILE).display()))?;
+    if accounts.len() as u64 != want.records {
+        return Err(refuse(format!(
+            "{} holds {} account(s), run.json recorded {}",
+            records::ACCOUNTS_FILE,
+            accounts.len(),
+            want.records
+        )));
+    }
+    Ok((intervals, accounts))
 }
 
 /// The report directories to merge: each given directory, or — for one that holds no report
@@ -351,7 +476,9 @@ pub fn merge<W: Write>(opts: &Options, out: &mut W) -> anyhow::Result<crate::run
     let mut totals = Snapshot::default();
     let mut prev_ms = 0i64;
     for b in &buckets {
-        totals.add(&b.snapshot);
+        totals
+            .checked_add(&b.snapshot)
+            .map_err(|e| anyhow::anyhow!("the shards' totals cannot be added up: {e}"))?;
         let end = b.end_ms.max(prev_ms);
         let live = b.live.iter().map(|l| l.unwrap_or(0)).sum();
         writer.tick(&Tick {
@@ -375,12 +502,23 @@ pub fn merge<W: Write>(opts: &Options, out: &mut W) -> anyhow::Result<crate::run
             .map(|r| r.generator.window)
             .max()
             .unwrap_or_default(),
-        cycles: runs.iter().map(|r| r.generator.cycles).sum(),
-        logins_ok: runs.iter().map(|r| r.generator.logins_ok).sum(),
+        cycles: runs
+            .iter()
+            .fold(0, |a, r| a.saturating_add(r.generator.cycles)),
+        logins_ok: runs
+            .iter()
+            .fold(0, |a, r| a.saturating_add(r.generator.logins_ok)),
     };
     let unmatched = runs
         .iter()
-        .filter_map(|r| std::fs::read_to_string(r.dir.join(UNMATCHED_FILE)).ok())
+        .filter_map(|r| {
+            crate::input::read_text(
+                &r.dir.join(UNMATCHED_FILE),
+                crate::input::Links::Refuse,
+                1 << 20,
+            )
+            .ok()
+        })
         .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
         .take(crate::engine::plan::UNMATCHED_KEPT)
         .collect();

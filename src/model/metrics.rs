@@ -263,6 +263,70 @@ impl Snapshot {
         }
     }
 
+    /// [`Snapshot::add`] for figures read from files: refused, and `self` left unchanged,
+    /// where a sum would overflow (crafted counters must not wrap to zero).
+    pub fn checked_add(&mut self, other: &Snapshot) -> Result<(), String> {
+        let over = |what: &str| Err(format!("{what} overflows when added up"));
+        for (m, (a, b)) in Metric::ALL.iter().zip(self.hist.iter().zip(&other.hist)) {
+            if a.len().checked_add(b.len()).is_none() {
+                return over(&format!("the {} histogram's count", m.name()));
+            }
+        }
+        for (c, (a, b)) in Counter::ALL
+            .iter()
+            .zip(self.counters.iter().zip(other.counters))
+        {
+            if a.checked_add(b).is_none() {
+                return over(c.name());
+            }
+        }
+        for (code, n) in &other.login_codes {
+            if self
+                .login_codes
+                .get(code)
+                .unwrap_or(&0)
+                .checked_add(*n)
+                .is_none()
+            {
+                return over(&format!("login code {code}"));
+            }
+        }
+        for (reason, n) in &other.connect_errors {
+            if self
+                .connect_errors
+                .get(reason)
+                .unwrap_or(&0)
+                .checked_add(*n)
+                .is_none()
+            {
+                return over(&format!("connect error {reason}"));
+            }
+        }
+        if self.live_delta.checked_add(other.live_delta).is_none() {
+            return over("the live-session gauge");
+        }
+        for (c, i) in Class::ALL.iter().map(|c| (c, c.index())) {
+            if self.violations[i]
+                .checked_add(other.violations[i])
+                .is_none()
+                || self.judged[i].checked_add(other.judged[i]).is_none()
+            {
+                return over(c.name());
+            }
+        }
+        // Class totals are sums over classes: they must not overflow either.
+        let sum = |v: &[u64; Class::COUNT], w: &[u64; Class::COUNT]| {
+            v.iter()
+                .zip(w)
+                .try_fold(0u64, |acc, (a, b)| acc.checked_add(a + b))
+        };
+        if sum(&self.violations, &other.violations).is_none() {
+            return over("the violations total");
+        }
+        self.add(other);
+        Ok(())
+    }
+
     pub fn violations(&self, c: Class) -> u64 {
         self.violations[c.index()]
     }
@@ -277,7 +341,7 @@ impl Snapshot {
             .iter()
             .filter(|c| !c.is_warning())
             .map(|c| self.violations(*c))
-            .sum()
+            .fold(0, u64::saturating_add)
     }
 
     /// Violations of the warning classes.
@@ -286,7 +350,7 @@ impl Snapshot {
             .iter()
             .filter(|c| c.is_warning())
             .map(|c| self.violations(*c))
-            .sum()
+            .fold(0, u64::saturating_add)
     }
 
     /// Errors of every kind, summed.
@@ -306,7 +370,7 @@ impl Snapshot {
         ]
         .iter()
         .map(|c| self.get(*c))
-        .sum()
+        .fold(0, u64::saturating_add)
     }
 
     /// `kickedOut` events of every type.
@@ -314,7 +378,7 @@ impl Snapshot {
         KickType::ALL
             .iter()
             .map(|k| self.get(Counter::kick(*k)))
-            .sum()
+            .fold(0, u64::saturating_add)
     }
 
     pub fn get(&self, c: Counter) -> u64 {

@@ -168,6 +168,5 @@ pub fn write_junit(
         }
     }
     x += "  </testsuite>\n</testsuites>\n";
-    std::fs::write(dir.join("junit.xml"), x)?;
-    Ok(())
+    super::write_atomic(&dir.join("junit.xml"), x.as_bytes())
 }

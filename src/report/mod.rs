@@ -63,6 +63,177 @@ pub fn redacted(s: &crate::scenario::Scenario) -> crate::scenario::Scenario {
     s
 }
 
+/// The `--set` overrides as a report may show them: the value of `target.key` (the signing
+/// key) is redacted like the resolved scenario's, whatever spacing the override used.
+pub fn redacted_overrides(overrides: &[String]) -> Vec<String> {
+    overrides
+        .iter()
+        .map(|o| match o.split_once('=') {
+            Some((k, v))
+                if k.trim() == "target.key"
+                    && v.trim().trim_matches('"') != crate::server::DEV_KEY =>
+            {
+                format!("{}=(redacted)", k.trim())
+            }
+            _ => o.clone(),
+        })
+        .collect()
+}
+
+/// Write a whole report file at once: into a temporary file beside it, then renamed over
+/// it, so a reader (or a full disk) never leaves half a file under the real name. The error
+/// names the file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(anyhow::Error::new(e).context(format!("cannot write {}", path.display())));
+    }
+    Ok(())
+}
+
+/// A CSV table rendered in memory, then written with [`write_atomic`].
+pub fn write_csv(
+    path: &Path,
+    fill: impl FnOnce(&mut csv::Writer<&mut Vec<u8>>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut bytes = Vec::new();
+    {
+        let mut w = csv::Writer::from_writer(&mut bytes);
+        fill(&mut w)?;
+        w.flush()?;
+    }
+    write_atomic(path, &bytes)
+}
+
+/// What a finished report records of its own totals and files in `run.json`, so `merge`
+/// can refuse a shard whose files were cut short, swapped or altered: the sum of its
+/// intervals must be these totals, and each file must have this many records and this hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Totals {
+    pub counters: std::collections::BTreeMap<String, u64>,
+    pub login_codes: std::collections::BTreeMap<u32, u64>,
+    pub connect_errors: std::collections::BTreeMap<String, u64>,
+    pub violations: std::collections::BTreeMap<String, u64>,
+    pub judged: std::collections::BTreeMap<String, u64>,
+    /// Samples of each latency histogram with any.
+    pub samples: std::collections::BTreeMap<String, u64>,
+}
+
+impl Totals {
+    pub fn of(s: &Snapshot) -> Totals {
+        let r = records::IntervalRecord::new(s, 0, 0.0, 0.0, 0);
+        Totals {
+            counters: r.counters,
+            login_codes: r.login_codes,
+            connect_errors: r.connect_errors,
+            violations: r.violations,
+            judged: r.judged,
+            samples: Metric::ALL
+                .iter()
+                .filter(|m| !s.hist(**m).is_empty())
+                .map(|m| (m.name().to_string(), s.hist(*m).len()))
+                .collect(),
+        }
+    }
+}
+
+/// A file's record count and SHA-256, as `run.json` records them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileSeal {
+    pub records: u64,
+    pub sha256: String,
+}
+
+/// Hashes a file as it is written, line by line.
+#[derive(Default)]
+struct Sealer {
+    hash: sha2::Sha256,
+    records: u64,
+}
+
+impl Sealer {
+    fn line(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        self.hash.update(bytes);
+        self.records += 1;
+    }
+
+    fn seal(self) -> FileSeal {
+        use sha2::Digest;
+        FileSeal {
+            records: self.records,
+            sha256: hex(&self.hash.finalize()),
+        }
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Make the report directory and claim it for this run alone: `run.json` is created with
+/// `O_EXCL`, so of two runs given one `--report-dir` (or two `--out` runs in the same second)
+/// only one gets it, and the other is refused (or takes the next name).
+pub fn claim(place: &Place, scenario: &str, started: SystemTime) -> anyhow::Result<PathBuf> {
+    let taken = |dir: &Path| {
+        anyhow::anyhow!(
+            "report directory {} already holds a report (run.json); give a new one",
+            dir.display()
+        )
+    };
+    let create = |dir: &Path| -> anyhow::Result<bool> {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dir.join("run.json"))
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(anyhow::Error::new(e)
+                .context(format!("cannot create {}", dir.join("run.json").display()))),
+        }
+    };
+    match place {
+        Place::At(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+            if create(dir)? {
+                Ok(dir.clone())
+            } else {
+                Err(taken(dir))
+            }
+        }
+        Place::Under(out) => {
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("cannot create report directory {}", out.display()))?;
+            for _ in 0..10_000 {
+                let dir = new_dir_under(out, scenario, started);
+                match std::fs::create_dir(&dir) {
+                    Ok(()) if create(&dir)? => return Ok(dir),
+                    Ok(()) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("cannot create report directory {}", dir.display())))
+                    }
+                }
+            }
+            anyhow::bail!("no free report directory name under {}", out.display())
+        }
+    }
+}
+
 /// A directory name not yet taken under `out`: `<UTC time>-<scenario>` (then `-2`, `-3`, …).
 pub fn new_dir_under(out: &Path, scenario: &str, started: SystemTime) -> PathBuf {
     let stamp = chrono::DateTime::<chrono::Utc>::from(started)
@@ -85,8 +256,7 @@ pub fn scenario_hash(s: &crate::scenario::Scenario) -> String {
     let mut s = s.clone();
     s.seed = 0;
     let text = serde_json::to_string(&s).unwrap_or_default();
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha2::Sha256::digest(text.as_bytes()))
 }
 
 pub const SUMMARY_COLUMNS: [&str; 9] = [
@@ -186,6 +356,7 @@ pub struct ReportWriter {
     serializer: V2DeflateSerializer,
     /// `intervals.jsonl`: every interval exactly (see [`records`]).
     intervals: BufWriter<File>,
+    intervals_seal: Sealer,
     max_listed: usize,
     /// The open model's plan, for the offered rate (empty in the closed model).
     stages: Vec<crate::scenario::Stage>,
@@ -199,20 +370,7 @@ impl ReportWriter {
     /// Make the run's directory and start the streamed files.
     pub fn create(place: &Place, r: &Resolved, info: RunInfo) -> anyhow::Result<ReportWriter> {
         let started = info.started;
-        let dir = match place {
-            Place::Under(out) => new_dir_under(out, &r.scenario.name, started),
-            Place::At(dir) => {
-                if dir.join("run.json").exists() {
-                    anyhow::bail!(
-                        "report directory {} already holds a report (run.json); give a new one",
-                        dir.display()
-                    );
-                }
-                dir.clone()
-            }
-        };
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+        let dir = claim(place, &r.scenario.name, started)?;
         let mut timeseries =
             csv::Writer::from_writer(BufWriter::new(File::create(dir.join("timeseries.csv"))?));
         timeseries.write_record(timeseries_columns())?;
@@ -237,7 +395,7 @@ impl ReportWriter {
             "seed": r.scenario.seed,
             "target": info.target,
             "embedded_server": info.embedded,
-            "overrides": info.overrides,
+            "overrides": redacted_overrides(&info.overrides),
             "thresholds_added": info.extra_thresholds,
             "shard": { "index": r.shard.index, "count": r.shard.count },
             "accounts_run": r.accounts_owned(),
@@ -252,6 +410,7 @@ impl ReportWriter {
         let intervals = BufWriter::new(File::create(dir.join(records::INTERVALS_FILE))?);
         let w = ReportWriter {
             intervals,
+            intervals_seal: Sealer::default(),
             dir,
             run_json,
             timeseries,
@@ -282,15 +441,24 @@ impl ReportWriter {
     }
 
     fn write_run_json(&self) -> anyhow::Result<()> {
-        let text = serde_json::to_string_pretty(&self.run_json)?;
-        std::fs::write(self.dir.join("run.json"), text + "\n")?;
-        Ok(())
+        let text = serde_json::to_string_pretty(&self.run_json)? + "\n";
+        write_atomic(&self.dir.join("run.json"), text.as_bytes())
+    }
+
+    /// Record in `run.json` that the run ended in an error before its reports (a target that
+    /// could not be reached, a port that could not be bound): never left saying `running`.
+    pub fn record_error(&mut self, e: &anyhow::Error) -> anyhow::Result<()> {
+        self.run_json["outcome"] = "error".into();
+        self.run_json["error"] = crate::error_message(e).into();
+        self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
+        self.write_run_json()
     }
 
     /// Record in `run.json` how long writing the end-of-run reports took (every file after the
     /// load ended: CSV tables, thresholds, junit, summary.json, report.html).
     pub fn record_report_time(&mut self, secs: f64) -> anyhow::Result<()> {
         self.run_json["report_write_secs"] = serde_json::json!(secs);
+        self.run_json["reports_complete"] = true.into();
         self.write_run_json()
     }
 
@@ -314,8 +482,17 @@ impl ReportWriter {
         self.write_run_json()
     }
 
-    /// Append one interval to `timeseries.csv` and `latency.hlog`.
+    /// Append one interval to `timeseries.csv`, `intervals.jsonl` and `latency.hlog`.
     pub fn tick(&mut self, t: &Tick) -> anyhow::Result<()> {
+        self.append(t).with_context(|| {
+            format!(
+                "cannot write the streamed reports (timeseries.csv, intervals.jsonl, latency.hlog) in {}",
+                self.dir.display()
+            )
+        })
+    }
+
+    fn append(&mut self, t: &Tick) -> anyhow::Result<()> {
         let i = t.interval;
         let zero = *self.zero.get_or_insert_with(|| {
             chrono::Utc::now() - chrono::Duration::from_std(t.at).unwrap_or_default()
@@ -400,9 +577,11 @@ impl ReportWriter {
             span,
             t.live,
         );
-        serde_json::to_writer(&mut self.intervals, &record)?;
-        self.intervals.write_all(b"\n")?;
+        let mut line = serde_json::to_vec(&record)?;
+        line.push(b'\n');
+        self.intervals.write_all(&line)?;
         self.intervals.flush()?;
+        self.intervals_seal.line(&line);
         let start = t.at.saturating_sub(t.span);
         let mut log =
             IntervalLogWriterBuilder::new().begin_log_with(&mut self.hlog, &mut self.serializer)?;
@@ -427,23 +606,32 @@ impl ReportWriter {
         generator: &Generator,
         unmatched: &[String],
     ) -> anyhow::Result<()> {
-        let mut f = csv::Writer::from_path(self.dir.join("summary.csv"))?;
-        write_summary_csv(&mut f, totals)?;
-        f.flush()?;
-        let mut f = csv::Writer::from_path(self.dir.join("counters.csv"))?;
-        write_counters_csv(&mut f, totals, generator)?;
-        f.flush()?;
-        let mut f = csv::Writer::from_path(self.dir.join("kicks.csv"))?;
-        write_kicks_csv(&mut f, accounts)?;
-        f.flush()?;
-        let mut f = csv::Writer::from_path(self.dir.join("violations.csv"))?;
-        write_violations_csv(&mut f, accounts, self.max_listed)?;
-        f.flush()?;
-        records::write_accounts(&self.dir.join(records::ACCOUNTS_FILE), accounts)?;
+        write_csv(&self.dir.join("summary.csv"), |f| {
+            write_summary_csv(f, totals)
+        })?;
+        write_csv(&self.dir.join("counters.csv"), |f| {
+            write_counters_csv(f, totals, generator)
+        })?;
+        write_csv(&self.dir.join("kicks.csv"), |f| {
+            write_kicks_csv(f, accounts)
+        })?;
+        let max = self.max_listed;
+        write_csv(&self.dir.join("violations.csv"), |f| {
+            write_violations_csv(f, accounts, max)
+        })?;
+        let accounts_seal =
+            records::write_accounts(&self.dir.join(records::ACCOUNTS_FILE), accounts)?;
         if !unmatched.is_empty() {
-            std::fs::write(self.dir.join(UNMATCHED_FILE), unmatched.join("\n") + "\n")?;
+            let text = unmatched.join("\n") + "\n";
+            write_atomic(&self.dir.join(UNMATCHED_FILE), text.as_bytes())?;
         }
+        self.run_json["totals"] = serde_json::to_value(Totals::of(totals))?;
+        self.run_json["files"] = serde_json::json!({
+            records::INTERVALS_FILE: std::mem::take(&mut self.intervals_seal).seal(),
+            records::ACCOUNTS_FILE: accounts_seal,
+        });
         self.run_json["outcome"] = outcome.name().into();
+        self.run_json["reports_complete"] = false.into();
         self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
         self.run_json["elapsed_secs"] = elapsed.as_secs_f64().into();
         let lag = totals.hist(Metric::ScheduleLag);

@@ -12,7 +12,6 @@ use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::Path;
 
 use crate::checks::Class;
@@ -47,6 +46,69 @@ pub struct IntervalRecord {
     /// Histograms with samples, by metric name: HdrHistogram V2 deflate encoding, base64.
     #[serde(default)]
     pub histograms: BTreeMap<String, String>,
+}
+
+/// The longest run a record may describe: a year.
+pub const MAX_RUN_SECS: f64 = 366.0 * 86_400.0;
+
+/// A histogram of a report file (HdrHistogram V2 deflate, base64), refused unless it has the
+/// one shape every loginstorm histogram has ([`crate::model::new_histogram`]): its header is
+/// read before anything is allocated for it, so a crafted header cannot ask for gigabytes.
+pub fn decode_histogram(text: &str) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    use std::io::Read;
+    // A histogram of one second's samples compresses to a few KiB; the bound is generous.
+    const MAX_B64: usize = 4 << 20;
+    const MAX_INFLATED: u64 = 64 << 20;
+    if text.len() > MAX_B64 {
+        anyhow::bail!(
+            "{} bytes of base64, over the {MAX_B64}-byte bound",
+            text.len()
+        );
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // V2 deflate: cookie 0x1c849314, compressed length, zlib stream of a V2 encoding.
+    let be32 = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    if be32(&bytes, 0) != Some(0x1c84_9314) {
+        anyhow::bail!("not an HdrHistogram V2 deflate encoding");
+    }
+    let mut inner = Vec::new();
+    flate2::read::ZlibDecoder::new(bytes.get(8..).unwrap_or_default())
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut inner)
+        .map_err(|e| anyhow::anyhow!("its compressed counts: {e}"))?;
+    if inner.len() as u64 > MAX_INFLATED {
+        anyhow::bail!("its counts inflate past {MAX_INFLATED} bytes");
+    }
+    // V2: cookie, payload length, normalizing offset, significant figures, lowest, highest
+    // (8 bytes each), conversion ratio.
+    let be64 = |b: &[u8], at: usize| {
+        b.get(at..at + 8).map(|x| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(x);
+            u64::from_be_bytes(a)
+        })
+    };
+    let want = crate::model::new_histogram();
+    let shape = (be32(&inner, 12), be64(&inner, 16), be64(&inner, 24));
+    let expected = (
+        Some(u32::from(want.sigfig())),
+        Some(want.low()),
+        Some(want.high()),
+    );
+    if shape != expected {
+        anyhow::bail!(
+            "its shape (significant figures, lowest, highest) {shape:?} is not loginstorm's {expected:?}"
+        );
+    }
+    let h: hdrhistogram::Histogram<u64> = Deserializer::new()
+        .deserialize(&mut inner.as_slice())
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(h)
 }
 
 fn nonzero<'a>(names: impl Iterator<Item = (&'a str, u64)>) -> BTreeMap<String, u64> {
@@ -88,6 +150,29 @@ impl IntervalRecord {
         }
     }
 
+    /// Whether the record's times could be a run's: finite, within the years a timestamp may
+    /// name, not negative. What does not pass is refused, never rounded into range.
+    pub fn check(&self) -> anyhow::Result<()> {
+        // 1970 to the end of year 9999, in milliseconds.
+        const MAX_MS: i64 = 253_402_300_799_999;
+        if !(0..=MAX_MS).contains(&self.end_unix_ms) {
+            anyhow::bail!("end_unix_ms {} is not a time of a run", self.end_unix_ms);
+        }
+        for (name, v) in [("at_s", self.at_s), ("span_s", self.span_s)] {
+            if !(v.is_finite() && (0.0..=MAX_RUN_SECS).contains(&v)) {
+                anyhow::bail!("{name} {v} is not within 0..={MAX_RUN_SECS} seconds");
+            }
+        }
+        if self.span_s > self.at_s + 1e-6 {
+            anyhow::bail!(
+                "span_s {} is longer than the run so far ({} s)",
+                self.span_s,
+                self.at_s
+            );
+        }
+        Ok(())
+    }
+
     /// The interval as the engine recorded it; an unknown name (another version's file) is an
     /// error, never silently dropped.
     pub fn snapshot(&self) -> anyhow::Result<Snapshot> {
@@ -113,18 +198,12 @@ impl IntervalRecord {
                 into[c.index()] = *n;
             }
         }
-        let mut de = Deserializer::new();
         for (name, text) in &self.histograms {
             let m = Metric::ALL
                 .iter()
                 .find(|m| m.name() == name)
                 .ok_or_else(|| anyhow::anyhow!("unknown metric {name:?}"))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map_err(|e| anyhow::anyhow!("histogram {name}: {e}"))?;
-            let h: hdrhistogram::Histogram<u64> = de
-                .deserialize(&mut bytes.as_slice())
-                .map_err(|e| anyhow::anyhow!("histogram {name}: {e:?}"))?;
+            let h = decode_histogram(text).with_context(|| format!("histogram {name}"))?;
             s.hist[*m as usize]
                 .add(&h)
                 .map_err(|e| anyhow::anyhow!("histogram {name}: {e:?}"))?;
@@ -135,53 +214,76 @@ impl IntervalRecord {
 
 /// Every complete line of an `intervals.jsonl` from byte `from` on; returns them with the
 /// offset after the last complete line (a line still being written is left for next time).
+/// The file must be a regular file of the report's own (no link), within the report bound.
 pub fn read_intervals_from(path: &Path, from: u64) -> anyhow::Result<(Vec<IntervalRecord>, u64)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    f.seek(SeekFrom::Start(from))?;
-    let mut text = Vec::new();
-    f.read_to_end(&mut text)?;
+    let text = crate::input::read_from(
+        path,
+        crate::input::Links::Refuse,
+        crate::input::MAX_REPORT_FILE,
+        from,
+    )?;
+    let (out, complete) =
+        parse_intervals(&text).with_context(|| format!("{} after byte {from}", path.display()))?;
+    Ok((out, from + complete as u64))
+}
+
+/// The complete lines of `intervals.jsonl` text, each checked (see [`IntervalRecord::check`]),
+/// and the length of the text they take (a last line without its newline is left out).
+pub fn parse_intervals(text: &[u8]) -> anyhow::Result<(Vec<IntervalRecord>, usize)> {
     let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let mut out = Vec::new();
     for (i, line) in text[..complete].split(|b| *b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let r: IntervalRecord = serde_json::from_slice(line)
-            .with_context(|| format!("{}: record {} after byte {from}", path.display(), i + 1))?;
+        let r: IntervalRecord =
+            serde_json::from_slice(line).with_context(|| format!("record {}", i + 1))?;
+        r.check().with_context(|| format!("record {}", i + 1))?;
         out.push(r);
     }
-    Ok((out, from + complete as u64))
+    Ok((out, complete))
 }
 
-/// Every account's report from an `accounts.jsonl`.
+/// Every account's report from an `accounts.jsonl` (a regular file of the report's own).
 pub fn read_accounts(path: &Path) -> anyhow::Result<Vec<AccountReport>> {
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let text = crate::input::read(
+        path,
+        crate::input::Links::Refuse,
+        crate::input::MAX_REPORT_FILE,
+    )?;
+    parse_accounts(&text).with_context(|| format!("{}", path.display()))
+}
+
+/// Every account's report from `accounts.jsonl` text; a last line without its newline means
+/// the file was cut short, and is refused.
+pub fn parse_accounts(text: &[u8]) -> anyhow::Result<Vec<AccountReport>> {
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        anyhow::bail!("the last line has no newline: the file was cut short");
+    }
     let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
+    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        out.push(
-            serde_json::from_str(&line)
-                .with_context(|| format!("{} line {}", path.display(), i + 1))?,
-        );
+        out.push(serde_json::from_slice(line).with_context(|| format!("line {}", i + 1))?);
     }
     Ok(out)
 }
 
-/// Write every account's report, one JSON object a line.
-pub fn write_accounts(path: &Path, accounts: &[AccountReport]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+/// Write every account's report, one JSON object a line (at once: see
+/// [`super::write_atomic`]); returns its record count and hash for `run.json`.
+pub fn write_accounts(path: &Path, accounts: &[AccountReport]) -> anyhow::Result<super::FileSeal> {
+    use sha2::Digest;
+    let mut bytes = Vec::new();
     for a in accounts {
-        serde_json::to_writer(&mut w, a)?;
-        w.write_all(b"\n")?;
+        serde_json::to_writer(&mut bytes, a)?;
+        bytes.push(b'\n');
     }
-    w.flush()?;
-    Ok(())
+    super::write_atomic(path, &bytes)?;
+    Ok(super::FileSeal {
+        records: accounts.len() as u64,
+        sha256: super::hex(&sha2::Sha256::digest(&bytes)),
+    })
 }
 
 #[cfg(test)]

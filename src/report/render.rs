@@ -187,7 +187,7 @@ pub fn write_thresholds<W: Write>(
     dir: &Path,
     results: &[crate::thresholds::Outcome],
 ) -> anyhow::Result<()> {
-    let mut f = csv::Writer::from_path(dir.join("thresholds.csv"))?;
+    let mut f = csv::Writer::from_writer(Vec::new());
     f.write_record(["threshold", "actual", "passed"])?;
     if !results.is_empty() {
         writeln!(out, "{:<40}{:>14}  result", "threshold", "actual")?;
@@ -210,8 +210,7 @@ pub fn write_thresholds<W: Write>(
             if r.passed { "pass" } else { "FAIL" }
         )?;
     }
-    f.flush()?;
-    Ok(())
+    super::write_atomic(&dir.join("thresholds.csv"), &f.into_inner()?)
 }
 
 /// The last line of a run: PASS, FAIL or INCOMPLETE, and why.

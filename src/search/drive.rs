@@ -283,11 +283,10 @@ fn fmt_us(us: u64) -> String {
 }
 
 fn write_csv(path: &Path, rows: &[Vec<String>]) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(SEARCH_COLUMNS)?;
     for r in rows {
         w.write_record(r)?;
     }
-    w.flush()?;
-    Ok(())
+    crate::report::write_atomic(path, &w.into_inner()?)
 }

@@ -34,6 +34,19 @@ pub struct ServerStats {
 pub struct StatsSource(pub(super) Arc<Shared>);
 
 impl StatsSource {
+    /// Admit one more TCP connection (a metrics scrape) within the server's
+    /// `--max-connections`: it is counted with the WebSocket and REST ones while open.
+    pub fn admit(&self) -> Option<Box<dyn Send + Sync>> {
+        let s = &self.0;
+        (s.tcp_conns.load(Ordering::Relaxed) < s.max_conns)
+            .then(|| Box::new(super::accept::ConnToken::new(s)) as Box<dyn Send + Sync>)
+    }
+
+    /// The server's `--request-timeout`, which a scrape shares.
+    pub fn request_timeout(&self) -> std::time::Duration {
+        self.0.config.limits.request_timeout
+    }
+
     pub fn read(&self) -> ServerStats {
         let s = &self.0;
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);

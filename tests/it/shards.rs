@@ -420,6 +420,154 @@ fn foreign_missing_duplicated_or_killed_shards_are_never_merged_silently() {
         text(&o)
     );
 
+    // What a shard's files may have become: each refused (exit 2) and named, never merged.
+    let variant = |name: &str, f: &dyn Fn(&Path)| {
+        let dst = d(name);
+        std::fs::create_dir_all(&dst).unwrap();
+        for e in std::fs::read_dir(d("a1")).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        }
+        f(&dst);
+        dst
+    };
+    let cases: Vec<(&str, &dyn Fn(&Path), &str)> = vec![
+        (
+            "cut",
+            &|p: &Path| {
+                let t = read(p, records::INTERVALS_FILE);
+                let cut = t
+                    .trim_end_matches('\n')
+                    .rsplit_once('\n')
+                    .unwrap()
+                    .0
+                    .to_string()
+                    + "\n";
+                std::fs::write(p.join(records::INTERVALS_FILE), cut).unwrap();
+            },
+            "SHA-256",
+        ),
+        (
+            "empty",
+            &|p: &Path| {
+                std::fs::write(p.join(records::INTERVALS_FILE), "").unwrap();
+            },
+            "SHA-256",
+        ),
+        (
+            "linked",
+            &|p: &Path| {
+                let f = p.join(records::INTERVALS_FILE);
+                std::fs::remove_file(&f).unwrap();
+                std::os::unix::fs::symlink(
+                    p.parent().unwrap().join("a0").join(records::INTERVALS_FILE),
+                    &f,
+                )
+                .unwrap();
+            },
+            "symbolic link",
+        ),
+        (
+            "copied",
+            &|p: &Path| {
+                std::fs::copy(
+                    p.parent().unwrap().join("a0").join(records::INTERVALS_FILE),
+                    p.join(records::INTERVALS_FILE),
+                )
+                .unwrap();
+            },
+            "SHA-256",
+        ),
+        (
+            "accounts-cut",
+            &|p: &Path| {
+                let t = read(p, records::ACCOUNTS_FILE);
+                std::fs::write(p.join(records::ACCOUNTS_FILE), &t[..t.len() / 2]).unwrap();
+            },
+            "SHA-256",
+        ),
+        (
+            "huge-elapsed",
+            &|p: &Path| edit_run_json(p, |j| j["elapsed_secs"] = serde_json::json!(1e300)),
+            "elapsed_secs",
+        ),
+        (
+            "huge-cpu",
+            &|p: &Path| edit_run_json(p, |j| j["generator"]["cpu_secs"] = serde_json::json!(1e300)),
+            "cpu_secs",
+        ),
+        (
+            "multibyte-hash",
+            &|p: &Path| {
+                edit_run_json(p, |j| {
+                    j["scenario_hash"] = serde_json::json!("é".repeat(40))
+                })
+            },
+            "not a SHA-256",
+        ),
+        (
+            "wide-shard",
+            &|p: &Path| edit_run_json(p, |j| j["shard"]["index"] = serde_json::json!(1u64 << 32)),
+            "out of range",
+        ),
+        (
+            "no-seal",
+            &|p: &Path| {
+                edit_run_json(p, |j| {
+                    j.as_object_mut().unwrap().remove("files");
+                })
+            },
+            "no count and hash",
+        ),
+        // Resealed by the tamperer (hash and count made to match): the content is still judged.
+        (
+            "time-overflow",
+            &|p: &Path| {
+                reseal(p, |recs| {
+                    recs[0]["end_unix_ms"] = serde_json::json!(i64::MAX)
+                })
+            },
+            "end_unix_ms",
+        ),
+        (
+            "time-underflow",
+            &|p: &Path| {
+                reseal(p, |recs| {
+                    recs[0]["end_unix_ms"] = serde_json::json!(i64::MIN)
+                })
+            },
+            "end_unix_ms",
+        ),
+        (
+            "wrapping",
+            &|p: &Path| {
+                reseal(p, |recs| {
+                    let big = serde_json::json!(u64::MAX / 2 + 1);
+                    recs[0]["violations"]["capacity"] = big.clone();
+                    recs[1]["violations"]["capacity"] = big;
+                })
+            },
+            "overflows",
+        ),
+        (
+            "not-adding-up",
+            &|p: &Path| {
+                reseal(p, |recs| {
+                    let n = recs[0]["counters"]["connections_opened"]
+                        .as_u64()
+                        .unwrap_or(0);
+                    recs[0]["counters"]["connections_opened"] = serde_json::json!(n + 1);
+                })
+            },
+            "does not add up",
+        ),
+    ];
+    for (name, f, says) in cases {
+        let o = merge(&[d("a0"), variant(name, f)], &out(), &[]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        assert!(text(&o).contains(says), "{name}: {}", text(&o));
+    }
+
     let o = merge(&[d("nowhere")], &out(), &[]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
@@ -427,6 +575,34 @@ fn foreign_missing_duplicated_or_killed_shards_are_never_merged_silently() {
         "{}",
         text(&o)
     );
+}
+
+/// Change a report's run.json.
+fn edit_run_json(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut j: serde_json::Value = serde_json::from_str(&read(dir, "run.json")).unwrap();
+    f(&mut j);
+    std::fs::write(dir.join("run.json"), j.to_string()).unwrap();
+}
+
+/// Change a report's intervals and make run.json's record of the file match again (as a
+/// tamperer who knows the format would), so what is judged is the content.
+fn reseal(dir: &Path, f: impl FnOnce(&mut Vec<serde_json::Value>)) {
+    use sha2::Digest;
+    let mut recs: Vec<serde_json::Value> = read(dir, records::INTERVALS_FILE)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    f(&mut recs);
+    let text: String = recs.iter().map(|r| r.to_string() + "\n").collect();
+    std::fs::write(dir.join(records::INTERVALS_FILE), &text).unwrap();
+    let hash: String = sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    edit_run_json(dir, |j| {
+        j["files"][records::INTERVALS_FILE] =
+            serde_json::json!({"records": recs.len(), "sha256": hash});
+    });
 }
 
 #[test]
@@ -501,4 +677,53 @@ fn ctrl_c_under_run_processes_reaches_every_shard_and_still_merges() {
         let j: serde_json::Value = serde_json::from_str(&read(&d, "run.json")).unwrap();
         assert_eq!(j["outcome"], "interrupted", "{}", d.display());
     }
+}
+
+#[test]
+fn a_hung_shard_under_run_processes_is_killed_at_its_deadline_and_the_run_is_incomplete() {
+    let tmp = TempDir::new();
+    let scenario = write(
+        &tmp,
+        "hang.toml",
+        &format!(
+            "{}[timeouts]\ngraceful_stop = \"1s\"\n",
+            CLOSED
+                .replace("cycles = 2", "cycles = 0")
+                .replace("ramp = 500.0", "ramp = 500.0\nduration = \"2s\"")
+        ),
+    );
+    let dir = tmp.path().join("procs");
+    let started = std::time::Instant::now();
+    let parent = spawn_processes(&scenario, &dir, 2);
+    let children = format!("/proc/{0}/task/{0}/children", parent.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        let listed = std::fs::read_to_string(&children).unwrap_or_default();
+        let pids: Vec<&str> = listed.split_whitespace().collect();
+        if pids.len() == 2 && dir.join("shards/shard-1/intervals.jsonl").exists() {
+            break pids[1].to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Stopped, not killed: it holds its sockets and never exits by itself.
+    let _ = std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status();
+    let o = parent.wait_with_output().unwrap();
+    // 2 s planned + 1 s graceful stop + 15 s margin (+ 1 ms an account), and some slack.
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("killed") && text(&o).contains("verdict: INCOMPLETE"),
+        "{}",
+        text(&o)
+    );
 }

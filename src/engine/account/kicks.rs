@@ -71,6 +71,9 @@ impl Handler<AdminKickSent> for AccountActor {
     type Result = ();
 
     fn handle(&mut self, m: AdminKickSent, _: &mut Context<Self>) {
+        // Counted here, on the account's worker: the kicker runs on the controller's thread,
+        // whose recorder no collector takes.
+        metrics::count(Counter::AdminKicksSent);
         let mut a = self.account();
         a.admin_kick_at = Some(m.at);
         let t = a.t(m.at);
@@ -94,5 +97,19 @@ impl Handler<AdminKickAnswered> for AccountActor {
         let mut a = self.account();
         let sent = a.t(m.sent);
         a.arm_admin_due(sent);
+    }
+}
+
+/// The admin kick sent at `sent` was refused, or not answered in time: the backend owed a
+/// kick it never confirmed. Counted as failed, which fails the run (verdict.rs).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AdminKickFailed;
+
+impl Handler<AdminKickFailed> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, _: AdminKickFailed, _: &mut Context<Self>) {
+        metrics::count(Counter::AdminKicksFailed);
     }
 }

@@ -32,7 +32,7 @@ use crate::scenario::{Alignment, LoadModel};
 pub use handle::{take_local, AccountActor, Finish, Shared, TakeReport};
 pub use history::Observed;
 pub use inbox::{Inbox, Told};
-pub use kicks::{AdminKickAnswered, AdminKickSent, Kicked};
+pub use kicks::{AdminKickAnswered, AdminKickFailed, AdminKickSent, Kicked};
 use waves::{Shape, Waves};
 
 /// Violations one account keeps for violations.csv (all are counted).

@@ -50,7 +50,7 @@ impl Instance {
             Ok(_) => return,
         };
         if self.traced {
-            self.plan.trace_frame(false, text.as_str());
+            self.trace(false, text.as_str());
         }
         let decoded = self.plan.profile.decode(text.as_str(), &self.who());
         match decoded {

@@ -96,6 +96,8 @@ pub struct Instance {
     /// After an admin kick, sigs must be issued after the kick's second (older ones are void).
     sig_not_before: u64,
     sig_cache: Option<(u64, Arc<str>)>,
+    /// The traced instance's last sig, redacted wherever frames.log would show it.
+    traced_sig: Option<String>,
     rng: fastrand::Rng,
     _active: ActiveGuard,
 }
@@ -146,6 +148,7 @@ impl Instance {
             last_kicked: false,
             sig_not_before: 0,
             sig_cache: None,
+            traced_sig: None,
             rng: fastrand::Rng::with_seed(seed),
             _active: active,
         }
@@ -255,12 +258,29 @@ impl Instance {
 
     fn send(&mut self, req: &Request) -> bool {
         let text = self.plan.profile.encode(req, &self.who());
+        if self.traced {
+            // frames.log is an artifact: the sig in a login is a credential, so it is written
+            // as its hash (usersig::redact) — and so is any frame that echoes it back.
+            if let Request::Login { user_sig, .. } = req {
+                self.traced_sig = Some(user_sig.clone());
+            }
+        }
         self.send_text(text)
+    }
+
+    /// Write a frame of the traced instance to frames.log, its last sig redacted.
+    pub(super) fn trace(&self, sent: bool, text: &str) {
+        match self.traced_sig.as_deref() {
+            Some(sig) if !sig.is_empty() && text.contains(sig) => self
+                .plan
+                .trace_frame(sent, &text.replace(sig, &crate::usersig::redact(sig))),
+            _ => self.plan.trace_frame(sent, text),
+        }
     }
 
     fn send_text(&mut self, text: String) -> bool {
         if self.traced {
-            self.plan.trace_frame(true, &text);
+            self.trace(true, &text);
         }
         self.link
             .as_ref()

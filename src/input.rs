@@ -1,0 +1,183 @@
+//! Reading files the user or another process handed over — scenarios, profiles, credentials,
+//! certificates, and report files read back by `merge`, `compare` and `run --processes` —
+//! with the bounds every reader keeps (docs/reliability.md, "Bounds"):
+//!
+//! - only a regular file is read: a FIFO would block forever and `/dev/zero` never ends, so
+//!   both are refused by name (the file is opened non-blocking, then its type checked on the
+//!   open descriptor, so nothing can be swapped in between);
+//! - report files are never followed through a symbolic link: a report directory's files are
+//!   its own, and a link to another shard's file would count that shard twice;
+//! - at most `max` bytes are read, and a larger file is refused, not cut.
+
+use anyhow::Context as _;
+use std::io::Read;
+use std::path::Path;
+
+/// What a scenario, a protocol profile or a credentials file may weigh.
+pub const MAX_CONFIG: u64 = 64 << 20;
+/// What a PEM file (certificate, key, CA bundle) may weigh.
+pub const MAX_PEM: u64 = 16 << 20;
+/// What `run.json` may weigh (the resolved scenario and a few figures).
+pub const MAX_RUN_JSON: u64 = 64 << 20;
+/// What a report's CSV table, `latency.hlog`, `intervals.jsonl` or `accounts.jsonl` may weigh.
+pub const MAX_REPORT_FILE: u64 = 4 << 30;
+
+/// Whether a symbolic link at the path itself is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Inputs the user names (a ConfigMap mount is made of links).
+    Follow,
+    /// A report directory's own files.
+    Refuse,
+}
+
+/// Open `path` for reading if it is a regular file, without blocking on a FIFO.
+pub fn open(path: &Path, links: Links) -> anyhow::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let nofollow = if links == Links::Refuse {
+            libc::O_NOFOLLOW
+        } else {
+            0
+        };
+        o.custom_flags(libc::O_NONBLOCK | nofollow);
+    }
+    let f = o.open(path).map_err(|e| {
+        if links == Links::Refuse && e.raw_os_error() == Some(libc::ELOOP) {
+            anyhow::anyhow!(
+                "{} is a symbolic link; a report's files must be its own",
+                path.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
+        }
+    })?;
+    let meta = f
+        .metadata()
+        .with_context(|| format!("cannot read the type of {}", path.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!(
+            "{} is not a regular file ({}); give a file",
+            path.display(),
+            kind(&meta)
+        );
+    }
+    Ok(f)
+}
+
+fn kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// The whole of a regular file of at most `max` bytes, read from byte `from` on.
+pub fn read_from(path: &Path, links: Links, max: u64, from: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = open(path, links)?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > max {
+        anyhow::bail!(
+            "{} is {len} bytes, over the {max}-byte bound for such a file",
+            path.display()
+        );
+    }
+    f.seek(SeekFrom::Start(from))?;
+    let mut out = Vec::new();
+    // A file still growing (a shard's intervals) is read to the bound and no further.
+    (&mut f)
+        .take(max.saturating_sub(from).saturating_add(1))
+        .read_to_end(&mut out)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if from + out.len() as u64 > max {
+        anyhow::bail!(
+            "{} grew past the {max}-byte bound for such a file",
+            path.display()
+        );
+    }
+    Ok(out)
+}
+
+/// The whole of a regular file of at most `max` bytes.
+pub fn read(path: &Path, links: Links, max: u64) -> anyhow::Result<Vec<u8>> {
+    read_from(path, links, max, 0)
+}
+
+/// The whole of a regular UTF-8 text file of at most `max` bytes.
+pub fn read_text(path: &Path, links: Links, max: u64) -> anyhow::Result<String> {
+    String::from_utf8(read(path, links, max)?)
+        .map_err(|e| anyhow::anyhow!("{} is not UTF-8 text: {e}", path.display()))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "ls-input-{}-{}-{name}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn devices_fifos_and_directories_are_refused_at_once() {
+        let e = read(Path::new("/dev/zero"), Links::Follow, 1 << 20).unwrap_err();
+        assert!(format!("{e:#}").contains("character device"), "{e:#}");
+        let d = tmp("fifo");
+        let fifo = d.join("f");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a NUL-terminated path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let started = std::time::Instant::now();
+        let e = read(&fifo, Links::Follow, 1 << 20).unwrap_err();
+        assert!(format!("{e:#}").contains("FIFO"), "{e:#}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let e = read(&d, Links::Follow, 1 << 20).unwrap_err();
+        assert!(format!("{e:#}").contains("directory"), "{e:#}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn report_files_are_not_followed_through_links_and_sizes_are_bounded() {
+        let d = tmp("links");
+        std::fs::write(d.join("real"), b"0123456789").unwrap();
+        std::os::unix::fs::symlink(d.join("real"), d.join("link")).unwrap();
+        assert_eq!(read(&d.join("link"), Links::Follow, 100).unwrap().len(), 10);
+        let e = read(&d.join("link"), Links::Refuse, 100).unwrap_err();
+        assert!(format!("{e:#}").contains("symbolic link"), "{e:#}");
+        let e = read(&d.join("real"), Links::Refuse, 9).unwrap_err();
+        assert!(format!("{e:#}").contains("9-byte bound"), "{e:#}");
+        assert_eq!(read(&d.join("real"), Links::Refuse, 10).unwrap().len(), 10);
+        assert_eq!(
+            read_from(&d.join("real"), Links::Refuse, 10, 4).unwrap(),
+            b"456789"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
