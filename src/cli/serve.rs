@@ -113,9 +113,11 @@ pub struct ServeArgs {
     /// is closed with 1008 (policy violation). 0 = no deadline.
     #[arg(long, default_value = "30s", value_name = "DURATION", help_heading = BUDGETS)]
     pub login_timeout: Dur,
-    /// Close a connection that has sent nothing (no request, no ping) for this long, with 1000.
-    /// 0 = never.
-    #[arg(long, default_value = "0", value_name = "DURATION", help_heading = BUDGETS)]
+    /// Close a connection that has sent nothing (no request, no ping) for this long, with 1000:
+    /// a client gone without a close (its network lost) does not hold its slot forever. Far
+    /// past any SDK heartbeat; a client that holds a session longer in silence must send
+    /// `ping`. 0 = never.
+    #[arg(long, default_value = "10m", value_name = "DURATION", help_heading = BUDGETS)]
     pub idle_timeout: Dur,
     /// An HTTP request — the upgrade, or a REST call with its body — must arrive within this
     /// time (408 for a stalled REST body; the connection is closed).

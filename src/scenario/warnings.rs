@@ -7,6 +7,15 @@ use super::{Alignment, ConnectionMode, CycleEnd, OnKick, Resolved};
 pub fn check_warnings(r: &Resolved) -> Vec<String> {
     let s = &r.scenario;
     let mut w = Vec::new();
+    // Protocol v1 has no heartbeat: a session holding this long says nothing, and a backend
+    // with an idle bound (`loginstorm serve` keeps ten minutes) closes it. The embedded
+    // server has none.
+    if s.cycle.hold.max >= crate::server::DEFAULT_IDLE_TIMEOUT && !s.target.url.is_empty() {
+        w.push(format!(
+            "cycle.hold reaches {}: an instance sends nothing while it holds, and a backend with an idle bound of that or less (`loginstorm serve --idle-timeout`, ten minutes by default) closes it as gone",
+            crate::units::format_duration(s.cycle.hold.max)
+        ));
+    }
     if !s.checks.enabled {
         w.push(
             "checks.enabled = false: no invariant is judged; the verdict rests on the backend's health and the thresholds alone".into(),

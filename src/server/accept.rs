@@ -104,6 +104,11 @@ pub(super) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<S
             continue;
         }
         let _ = stream.set_nodelay(true);
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(super::KEEPALIVE_IDLE)
+            .with_interval(super::KEEPALIVE_INTERVAL)
+            .with_retries(super::KEEPALIVE_PROBES);
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let token = Arc::new(ConnToken::new(&shared));
         actix::spawn(http::serve_connection(stream, shared.clone(), token));
     }

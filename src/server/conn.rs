@@ -87,6 +87,10 @@ fn close_frame(code: CloseCode, reason: String) -> Message {
     }))
 }
 
+/// How long the close reply may take to leave: a peer that reads nothing does not hold the
+/// connection past it.
+const CLOSE_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(super) async fn run<S>(ws: WebSocketStream<S>, shared: Arc<Shared>, ch: Channels)
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -101,8 +105,9 @@ where
     } = ch;
     let limits = shared.config.limits;
     let opened = Instant::now();
-    // The first login must come within `login_timeout`; after it, `idle_timeout` (if set) from
-    // the last frame received. One timer follows whichever applies.
+    // A login must *succeed* within `login_timeout` (a refused or garbage login does not stop
+    // the clock, or one bad frame would hold a connection forever); and `idle_timeout` (if
+    // set) from the last frame received. One timer follows whichever comes first.
     let mut logged_in_once = false;
     let mut last_frame = opened;
     let watch_due = |logged: bool, last: Instant| -> Option<Instant> {
@@ -249,21 +254,29 @@ where
                             },
                         };
                         if let Some(req) = request {
-                            if !logged_in_once && matches!(req, Request::Login { .. }) {
-                                logged_in_once = true;
-                                watch_at = watch_due(true, last_frame);
-                            }
                             c.session.request(req, now_unix())
                         }
                     }
                     Message::Binary(_) => c.session.out.push(ServerFrame::error(0, code::INVALID_PARAMS,
                         "binary frames are not accepted; send JSON text frames")),
-                    Message::Close(_) => break,
+                    // The close reply tungstenite queued (the peer's code echoed, or 1002 for a
+                    // code no endpoint may send, RFC 6455 §7.4) goes out before the socket ends.
+                    Message::Close(_) => {
+                        let _ = tokio::time::timeout(CLOSE_FLUSH, sink.flush()).await;
+                        break;
+                    }
                     _ => {} // ping/pong are answered by tungstenite
                 }
             }
         }
         c.carry_out().await;
+        if !logged_in_once && c.session.logged_in() {
+            logged_in_once = true;
+            watch_at = watch_due(true, last_frame);
+            if let Some(at) = watch_at {
+                watch.as_mut().reset(at);
+            }
+        }
         if !c.session.out.is_empty() || !raw_out.is_empty() {
             let mut failed = false;
             // The dialect's own frames first (a refusal answers the frame just read), then the

@@ -82,15 +82,27 @@ impl std::str::FromStr for Dialect {
     }
 }
 
+/// How long a connection may say nothing before the server closes it, by default: ten
+/// minutes (docs/reliability.md, "Bounds").
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// TCP keepalive on every accepted connection: the kernel probes a peer silent for this long,
+/// every [`KEEPALIVE_INTERVAL`], and gives up after [`KEEPALIVE_PROBES`] unanswered probes —
+/// a client whose network vanished (no FIN, no RST) is gone within about two minutes.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+pub const KEEPALIVE_PROBES: u32 = 6;
+
 /// What the server allows a connection before it sheds it; docs/protocol.md lists each with
 /// its close code or status.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServerLimits {
-    /// A WebSocket connection must send its first `login` within this time of the upgrade, or
-    /// it is closed with 1008. Zero = no deadline.
+    /// A WebSocket connection must log in *successfully* within this time of the upgrade, or
+    /// it is closed with 1008 (refused logins do not stop the clock). Zero = no deadline.
     pub login_timeout: Duration,
     /// A connection that sends nothing (no request, no ping) for this long is closed with 1000.
-    /// Zero = never (the default: the SDKs' own heartbeats are not part of protocol v1).
+    /// Zero = never. The default, [`DEFAULT_IDLE_TIMEOUT`], is far past any SDK's heartbeat
+    /// interval, so only a client that has gone (a phone off the network) is ever closed.
     pub idle_timeout: Duration,
     /// An HTTP request (the upgrade, or a REST call with its body) must arrive within this time,
     /// or it gets 408 / the connection is closed.
@@ -112,7 +124,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         ServerLimits {
             login_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::ZERO,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             request_timeout: HEADER_TIMEOUT,
             max_connections: 0,
             frame_budget: 64 << 20,

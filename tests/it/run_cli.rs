@@ -564,6 +564,105 @@ fn the_key_comes_from_the_environment_and_never_reaches_a_report() {
     }
     let j = run_json(&tmp.path().join("with"));
     assert_eq!(j["resolved_scenario"]["target"]["key"], "(redacted)");
+    // The key as a `--set` override, with the first instance's frames traced: no file holds
+    // the key, nor a working UserSig (frames.log shows each sig as its hash).
+    let o = bin()
+        .arg("run")
+        .arg(&scenario)
+        .args([
+            "--quiet",
+            "--trace-frames",
+            "--target",
+            &url,
+            "--report-dir",
+        ])
+        .arg(tmp.path().join("set"))
+        .args(["--set", "target.key=s3cr3t-app-key"])
+        .env_remove("LOGINSTORM_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    for entry in std::fs::read_dir(tmp.path().join("set")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(!text.contains("s3cr3t-app-key"), "{}", path.display());
+        // Every UserSig is base64 of zlib data: it begins "eJ".
+        assert!(!text.contains("\"eJ"), "{}: {text}", path.display());
+    }
+    let j = run_json(&tmp.path().join("set"));
+    assert_eq!(j["overrides"][0], "target.key=(redacted)");
+    let frames = std::fs::read_to_string(tmp.path().join("set/frames.log")).unwrap();
+    assert!(
+        frames.contains("userSig") && frames.contains("<sig sha256:"),
+        "{frames}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn admin_kicks_are_counted_and_an_admin_api_that_refuses_them_fails_the_run() {
+    let tmp = TempDir::new();
+    let scenario = tmp.path().join("adm.toml");
+    std::fs::write(
+        &scenario,
+        "[policy]\nlimits = \"Web=2\"\n[accounts]\ncount = 6\ninstances = \"Web*3\"\n[cycle]\ncycles = 0\nhold = \"200ms\"\nthink = \"fixed:50ms\"\nalignment = \"jitter:50ms\"\non_kick = \"next_cycle\"\n[load]\nduration = \"2s\"\n[admin_kick]\ninterval = \"150ms\"\n",
+    )
+    .unwrap();
+    let counter = |dir: &std::path::Path, name: &str| -> u64 {
+        let mut r = csv::Reader::from_path(dir.join("counters.csv")).unwrap();
+        r.records()
+            .map(|x| x.unwrap())
+            .find(|x| &x[0] == name)
+            .map(|x| x[1].parse().unwrap())
+            .unwrap()
+    };
+    // The embedded server takes every kick: counted as sent, none failed.
+    let ok = tmp.path().join("ok");
+    let o = bin()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--quiet", "--report-dir"])
+        .arg(&ok)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        counter(&ok, "admin_kicks_sent") >= 5,
+        "{}",
+        counter(&ok, "admin_kicks_sent")
+    );
+    assert_eq!(counter(&ok, "admin_kicks_failed"), 0);
+    // A server whose admin is someone else refuses every kick: the run fails, naming why.
+    let (mut server, url) =
+        crate::util::spawn_serve_with(&["--limits", "Web=2", "--admin", "someoneelse"]);
+    let refused = tmp.path().join("refused");
+    let o = bin()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--quiet", "--target", &url, "--report-dir"])
+        .arg(&refused)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("admin kick(s) refused or unanswered"),
+        "{stdout}"
+    );
+    let failed = counter(&refused, "admin_kicks_failed");
+    assert!(failed >= 5, "{failed}");
+    assert_eq!(failed, counter(&refused, "admin_kicks_sent"));
     let _ = server.kill();
     let _ = server.wait();
 }

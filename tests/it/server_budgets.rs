@@ -253,3 +253,149 @@ async fn invalid_utf8_closes_with_1007_and_broken_framing_with_1002() {
     r.0.write_all(b"{}").await.unwrap();
     assert_eq!(r.close_code().await, Some(1002));
 }
+
+#[tokio::test]
+async fn a_refused_or_garbage_login_does_not_stop_the_login_deadline() {
+    let h = start(|c| c.limits.login_timeout = Duration::from_secs(1));
+    // A login with a sig that does not verify (70003-class refusal), and one that is not a
+    // login at all: each connection is still closed at the deadline.
+    let mut refused = Client::connect(&h).await;
+    let r = refused.login_as("u1", Web, "not-a-sig").await;
+    assert_ne!(r.code, 0, "{r:?}");
+    let mut garbage = Client::connect(&h).await;
+    garbage
+        .send_raw(Message::text(r#"{"op":"login","seq":1}"#))
+        .await;
+    assert_eq!(closed_with(&mut refused).await, Some(1008));
+    assert_eq!(closed_with(&mut garbage).await, Some(1008));
+    // A successful login lifts it.
+    let mut honest = Client::connect(&h).await;
+    honest.login_ready("u2", Web).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(honest.ping().await.code, 0);
+}
+
+#[test]
+fn by_default_a_silent_connection_is_not_held_forever() {
+    // The idle bound is on by default (10 minutes; the_idle_timeout_closes_silent_sessions…
+    // proves what it does), and so is `serve`'s.
+    let d = loginstorm::server::ServerLimits::default();
+    assert_eq!(d.idle_timeout, loginstorm::server::DEFAULT_IDLE_TIMEOUT);
+    assert!(!d.idle_timeout.is_zero());
+    let help = bin().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("[default: 10m]"), "{help}");
+}
+
+#[tokio::test]
+async fn accepted_connections_have_tcp_keepalive() {
+    let h = start(|_| {});
+    let _c = Client::connect(&h).await;
+    // The server's end of the connection, as the kernel lists it: a keepalive timer ("keepalive")
+    // is on it. `ss -o` shows timers; it ships with iproute2 (Debian's default install).
+    let out = std::process::Command::new("ss")
+        .args([
+            "-tnoH",
+            "state",
+            "established",
+            "sport",
+            "=",
+            &format!(":{}", h.addr.port()),
+        ])
+        .output();
+    let Ok(out) = out else {
+        eprintln!("ss not installed: keepalive not observed");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("keepalive"), "{text}");
+}
+
+#[tokio::test]
+async fn a_close_frame_with_an_invalid_code_gets_1002() {
+    let h = start(|_| {});
+    let mut r = Raw::upgrade(&h).await;
+    // Close with code 999 (§7.4.2: not a code an endpoint may send).
+    r.frame_head(0x88, true, 2).await;
+    r.0.write_all(&999u16.to_be_bytes()).await.unwrap();
+    assert_eq!(r.close_code().await, Some(1002));
+}
+
+#[test]
+fn the_metrics_endpoint_shares_the_servers_connection_cap_and_request_timeout() {
+    use std::io::{Read, Write};
+    let (mut server, url) = spawn_serve_with(&[
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--max-connections",
+        "20",
+        "--request-timeout",
+        "1s",
+    ]);
+    // serve prints the metrics address on stderr; find it with ss instead: the server's
+    // listening sockets other than the WebSocket one.
+    let port: u16 = url
+        .trim_start_matches("ws://")
+        .split(['/', ':'])
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let pid = server.id().to_string();
+    let ss = std::process::Command::new("ss").args(["-tlnpH"]).output();
+    let Ok(ss) = ss else {
+        let _ = server.kill();
+        return eprintln!("ss not installed");
+    };
+    let listing = String::from_utf8_lossy(&ss.stdout).into_owned();
+    let metrics_port: u16 = listing
+        .lines()
+        .filter(|l| l.contains(&format!("pid={pid},")))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(3)?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .find(|p: &u16| *p != port)
+        .unwrap_or_else(|| panic!("no metrics listener in {listing}"));
+    // 40 idle connections to the metrics port: at most 20 are held, and not past 1 s.
+    let idle: Vec<std::net::TcpStream> = (0..40)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", metrics_port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    for mut s in idle {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut b = [0u8; 64];
+        // Closed by the server (0 bytes) or reset: never held.
+        let _ = s.read(&mut b);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // A scrape still works, and so does a WebSocket login.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.read_to_string(&mut text);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        use futures_util::SinkExt;
+        ws.send(Message::text(r#"{"op":"ping","seq":1}"#))
+            .await
+            .unwrap();
+        let m = tokio::time::timeout(WAIT, ws.next()).await.unwrap();
+        assert!(matches!(m, Some(Ok(Message::Text(_)))), "{m:?}");
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+}

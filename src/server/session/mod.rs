@@ -113,6 +113,12 @@ impl Session {
         self.out.push(ServerFrame::error(seq, c, message));
     }
 
+    /// Whether a login of this connection has succeeded (the session is, or was until a
+    /// kick or logout, authenticated): what lifts the first-login deadline.
+    pub fn logged_in(&self) -> bool {
+        matches!(self.state, State::LoggedIn { .. })
+    }
+
     /// The user whose instance this is (logged in or logging in), for forgetting it on close.
     pub fn user_to_forget(&self) -> Option<&str> {
         match &self.state {
