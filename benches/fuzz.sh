@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 RUNS=${RUNS:-10000000}
 SECONDS_EACH=${SECONDS_EACH:-1800}
-TARGETS=${TARGETS:-request frame usersig usersig_oracle units threshold scenario percent}
+TARGETS=${TARGETS:-request frame usersig usersig_oracle units threshold scenario percent run_json intervals accounts compare_report}
 SANITIZER=${SANITIZER:-none}
 cargo +nightly fuzz build -O -s "$SANITIZER" >/dev/null
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); runs ${RUNS} or ${SECONDS_EACH}s each; sanitizer ${SANITIZER}"

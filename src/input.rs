@@ -9,7 +9,6 @@
 //!   its own, and a link to another shard's file would count that shard twice;
 //! - at most `max` bytes are read, and a larger file is refused, not cut.
 
-use anyhow::Context as _;
 use std::io::Read;
 use std::path::Path;
 
@@ -31,8 +30,9 @@ pub enum Links {
     Refuse,
 }
 
-/// Open `path` for reading if it is a regular file, without blocking on a FIFO.
-pub fn open(path: &Path, links: Links) -> anyhow::Result<std::fs::File> {
+/// Open `path` for reading if it is a regular file, without blocking on a FIFO. The error
+/// says what is wrong, without the path (the callers name it their own way).
+fn open_file(path: &Path, links: Links) -> Result<std::fs::File, String> {
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
     #[cfg(unix)]
@@ -47,25 +47,26 @@ pub fn open(path: &Path, links: Links) -> anyhow::Result<std::fs::File> {
     }
     let f = o.open(path).map_err(|e| {
         if links == Links::Refuse && e.raw_os_error() == Some(libc::ELOOP) {
-            anyhow::anyhow!(
-                "{} is a symbolic link; a report's files must be its own",
-                path.display()
-            )
+            "it is a symbolic link; a report's files must be its own".to_string()
         } else {
-            anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
+            e.to_string()
         }
     })?;
     let meta = f
         .metadata()
-        .with_context(|| format!("cannot read the type of {}", path.display()))?;
+        .map_err(|e| format!("cannot read its type: {e}"))?;
     if !meta.is_file() {
-        anyhow::bail!(
-            "{} is not a regular file ({}); give a file",
-            path.display(),
+        return Err(format!(
+            "it is not a regular file ({}); give a file",
             kind(&meta)
-        );
+        ));
     }
     Ok(f)
+}
+
+/// Open `path` for reading if it is a regular file, without blocking on a FIFO.
+pub fn open(path: &Path, links: Links) -> anyhow::Result<std::fs::File> {
+    open_file(path, links).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))
 }
 
 fn kind(meta: &std::fs::Metadata) -> &'static str {
@@ -93,31 +94,31 @@ fn kind(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
-/// The whole of a regular file of at most `max` bytes, read from byte `from` on.
-pub fn read_from(path: &Path, links: Links, max: u64, from: u64) -> anyhow::Result<Vec<u8>> {
+fn read_bytes(path: &Path, links: Links, max: u64, from: u64) -> Result<Vec<u8>, String> {
     use std::io::{Seek, SeekFrom};
-    let mut f = open(path, links)?;
+    let mut f = open_file(path, links)?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > max {
-        anyhow::bail!(
-            "{} is {len} bytes, over the {max}-byte bound for such a file",
-            path.display()
-        );
+        return Err(format!(
+            "it is {len} bytes, over the {max}-byte bound for such a file"
+        ));
     }
-    f.seek(SeekFrom::Start(from))?;
+    f.seek(SeekFrom::Start(from)).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     // A file still growing (a shard's intervals) is read to the bound and no further.
     (&mut f)
         .take(max.saturating_sub(from).saturating_add(1))
         .read_to_end(&mut out)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        .map_err(|e| e.to_string())?;
     if from + out.len() as u64 > max {
-        anyhow::bail!(
-            "{} grew past the {max}-byte bound for such a file",
-            path.display()
-        );
+        return Err(format!("it grew past the {max}-byte bound for such a file"));
     }
     Ok(out)
+}
+
+/// The whole of a regular file of at most `max` bytes, read from byte `from` on.
+pub fn read_from(path: &Path, links: Links, max: u64, from: u64) -> anyhow::Result<Vec<u8>> {
+    read_bytes(path, links, max, from).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))
 }
 
 /// The whole of a regular file of at most `max` bytes.
@@ -129,6 +130,17 @@ pub fn read(path: &Path, links: Links, max: u64) -> anyhow::Result<Vec<u8>> {
 pub fn read_text(path: &Path, links: Links, max: u64) -> anyhow::Result<String> {
     String::from_utf8(read(path, links, max)?)
         .map_err(|e| anyhow::anyhow!("{} is not UTF-8 text: {e}", path.display()))
+}
+
+/// [`read`] for callers that name the path themselves: the error says only what is wrong.
+pub fn read_io(path: &Path, links: Links, max: u64) -> std::io::Result<Vec<u8>> {
+    read_bytes(path, links, max, 0).map_err(std::io::Error::other)
+}
+
+/// [`read_text`] for callers that name the path themselves.
+pub fn read_text_io(path: &Path, links: Links, max: u64) -> std::io::Result<String> {
+    String::from_utf8(read_io(path, links, max)?)
+        .map_err(|e| std::io::Error::other(format!("not UTF-8 text: {e}")))
 }
 
 #[cfg(all(test, unix))]

@@ -87,6 +87,20 @@ pub fn reserve_fds(n: u64) -> u64 {
 
 /// An error and its causes on one line, each cause once: many of the typed errors already
 /// name their source in their own message, and anyhow's `{:#}` would repeat it.
+/// An error message as it is printed: at most 4 KiB (an error quoting a 50 MB line of a file
+/// would echo it whole), cut at a character boundary with what was left out counted.
+pub fn clip_message(msg: &str) -> String {
+    const MAX: usize = 4096;
+    if msg.len() <= MAX {
+        return msg.to_string();
+    }
+    let mut end = MAX;
+    while !msg.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &msg[..end], msg.len() - end)
+}
+
 pub fn error_message(e: &anyhow::Error) -> String {
     let mut msg = e.to_string();
     for cause in e.chain().skip(1) {

@@ -30,7 +30,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", loginstorm::error_message(&e));
+            eprintln!(
+                "error: {}",
+                loginstorm::clip_message(&loginstorm::error_message(&e))
+            );
             ExitCode::from(exit::CANNOT_RUN)
         }
     }

@@ -161,8 +161,10 @@ pub fn tls_client(
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(path) = ca_file {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| TargetError::Tls(format!("--ca-file {}: {e}", path.display())))?
+            let pem =
+                crate::input::read_io(path, crate::input::Links::Follow, crate::input::MAX_PEM)
+                    .map_err(|e| TargetError::Tls(format!("--ca-file {}: {e}", path.display())))?;
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<_, _>>()
                 .map_err(|e| TargetError::Tls(format!("--ca-file {}: {e}", path.display())))?;
             if certs.is_empty() {

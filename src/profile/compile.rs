@@ -22,8 +22,23 @@ const ANSWER_VARS: &[&str] = &["echo:/pointer", "userID", "instance", "now_ms"];
 const CONNECTION_VARS: &[&str] = &["userID", "sdkAppID", "platform", "instance"];
 const ADMIN_VARS: &[&str] = &["sdkAppID", "admin", "adminSig", "random", "userID"];
 
+/// Rules of one kind (`[[event]]`, `[[answer]]`, `[[ignore]]`) a profile may hold: every
+/// received frame is tried against them, so their number is a cost of every frame of the run.
+pub const MAX_RULES: usize = 256;
+
 impl ProfileFile {
     pub(super) fn compile(self, source: &str) -> Result<Profile, String> {
+        for (kind, n) in [
+            ("[[event]]", self.events.len()),
+            ("[[answer]]", self.answers.len()),
+            ("[[ignore]]", self.ignore.len()),
+        ] {
+            if n > MAX_RULES {
+                return Err(format!(
+                    "{n} {kind} rules, over the {MAX_RULES} a profile may hold (each frame is tried against them)"
+                ));
+            }
+        }
         let json = |name: &str, text: &str, allowed: &[&str]| -> Result<Template, String> {
             let t = Template::compile(text, Escape::Json, allowed)
                 .map_err(|e| format!("{name}: {e}"))?;
@@ -58,9 +73,11 @@ impl ProfileFile {
             {
                 return Err(format!("{name}: {k:?} is not an HTTP header name"));
             }
-            if v.contains(['\r', '\n', '\0']) {
+            // RFC 9110 §5.5: a field value is visible characters, spaces and tabs; no control
+            // character (CR, LF, NUL, DEL or a C1 control) may go on the wire.
+            if v.chars().any(|c| c.is_control() && c != '\t') {
                 return Err(format!(
-                    "{name}.{k}: a header value cannot hold CR, LF or NUL"
+                    "{name}.{k}: a header value cannot hold a control character (CR, LF, NUL, DEL, C1)"
                 ));
             }
             Ok((

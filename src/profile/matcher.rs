@@ -161,6 +161,16 @@ impl Matcher {
         if conds.is_empty() {
             return Err("an empty match list matches every frame; give a condition".into());
         }
+        // `{ path = "", exists = true }` holds for every frame (each is a JSON value): a list
+        // of nothing else is the empty list in disguise.
+        if conds
+            .iter()
+            .all(|c| c.path.is_empty() && c.exists == Some(true))
+        {
+            return Err(
+                "a match whose only condition is { path = \"\", exists = true } matches every frame; give a condition on a field".into(),
+            );
+        }
         Ok(Matcher(
             conds
                 .into_iter()

@@ -168,7 +168,12 @@ impl Profile {
         } else {
             base.join(spec)
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| ProfileError {
+        let text = crate::input::read_text_io(
+            &path,
+            crate::input::Links::Follow,
+            crate::input::MAX_CONFIG,
+        )
+        .map_err(|e| ProfileError {
             source_name: path.display().to_string(),
             problem: format!(
                 "cannot read it ({e}); the shipped profiles are {}",

@@ -262,6 +262,25 @@ fn a_malformed_profile_names_what_is_wrong() {
     assert!(e.contains("subprotocol"), "{e}");
     let e = broken(|t| t.replace(r#"headers = {}"#, "headers = { \"X\" = \"a\\nb\" }"));
     assert!(e.contains("CR, LF"), "{e}");
+    // DEL and a C1 control are control characters too.
+    for c in ["\\u007f", "\\u0085"] {
+        let e = broken(|t| {
+            t.replace(
+                r#"headers = {}"#,
+                &format!("headers = {{ \"X\" = \"a{c}b\" }}"),
+            )
+        });
+        assert!(e.contains("control character"), "{c}: {e}");
+    }
+    // A catch-all match is refused like an empty list.
+    let e = broken(|t| t + "\n[[ignore]]\nmatch = { path = \"\", exists = true }\n");
+    assert!(e.contains("matches every frame"), "{e}");
+    // So many rules that every frame would crawl through them.
+    let e = broken(|t| {
+        t + &"\n[[ignore]]\nmatch = { path = \"/x\", equals = 1 }\n"
+            .repeat(super::compile::MAX_RULES + 1)
+    });
+    assert!(e.contains("[[ignore]] rules"), "{e}");
     let e = Profile::load("no-such-profile.toml", Path::new("."))
         .unwrap_err()
         .to_string();

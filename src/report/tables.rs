@@ -51,6 +51,17 @@ pub fn write_counters_csv<W: Write>(
 }
 
 /// One row per violation (errors first, then warnings), at most `max` rows.
+/// A cell that holds a userID (or text quoting one): one that a spreadsheet would take for a
+/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return first) is written with a `'` before
+/// it, as OWASP advises against CSV injection. The CSV quoting does the rest.
+pub fn text_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
 pub fn write_violations_csv<W: Write>(
     w: &mut csv::Writer<W>,
     accounts: &[AccountReport],
@@ -75,17 +86,13 @@ pub fn write_violations_csv<W: Write>(
                 "error"
             }
             .to_string(),
-            v.account.clone(),
-            join(
-                v.instances
-                    .iter()
-                    .map(|i| format!("{}#{i}", v.account))
-                    .collect(),
-            ),
+            text_cell(&v.account),
+            // Slots alone: the account is its own column, and a userID may hold `;` or `#`.
+            join(v.instances.iter().map(|i| i.to_string()).collect()),
             join(v.platforms.iter().map(|p| p.to_string()).collect()),
             join(v.times_us.iter().map(|t| t.to_string()).collect()),
-            v.expected.clone(),
-            v.seen.clone(),
+            text_cell(&v.expected),
+            text_cell(&v.seen),
         ])?;
     }
     Ok(())
@@ -102,17 +109,67 @@ pub fn write_kicks_csv<W: Write>(
             None => (String::new(), String::new()),
         };
         w.write_record([
-            a.user.clone(),
+            text_cell(&a.user),
             a.logins.to_string(),
             a.waves.to_string(),
             a.kicks[0].to_string(),
             a.kicks[1].to_string(),
             a.kicks[2].to_string(),
             a.kicks[3].to_string(),
-            a.kicks.iter().sum::<u64>().to_string(),
+            a.kicks
+                .iter()
+                .fold(0u64, |s, k| s.saturating_add(*k))
+                .to_string(),
             lo,
             hi,
         ])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::{Class, Violation};
+    use crate::model::AccountReport;
+    use crate::policy::Platform;
+
+    #[test]
+    fn hostile_user_ids_are_neither_formulas_nor_ambiguous() {
+        let account = |user: &str, v: Vec<Violation>| AccountReport {
+            index: 0,
+            user: user.into(),
+            logins: 1,
+            kicks: [u64::MAX, 1, 0, 0],
+            waves: 1,
+            expected: None,
+            violations: v,
+        };
+        let user = "=HYPERLINK(\"x\");a#1";
+        let v = Violation {
+            class: Class::Capacity,
+            account: user.into(),
+            instances: vec![1, 2],
+            platforms: vec![Platform::Web, Platform::Web],
+            times_us: vec![5, 6],
+            expected: "-at most 2".into(),
+            seen: "@3".into(),
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        write_violations_csv(&mut w, &[account(user, vec![v])], 10).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        let mut r = csv::Reader::from_reader(text.as_bytes());
+        let row = r.records().next().unwrap().unwrap();
+        assert_eq!(&row[2], "'=HYPERLINK(\"x\");a#1");
+        assert_eq!(&row[3], "1;2");
+        assert_eq!((&row[6], &row[7]), ("'-at most 2", "'@3"));
+        // Kicks past u64::MAX in total saturate instead of wrapping (or panicking).
+        let mut w = csv::Writer::from_writer(Vec::new());
+        write_kicks_csv(&mut w, &[account("+1", vec![])]).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert!(
+            text.contains(&format!("'+1,1,1,{},1,0,0,{}", u64::MAX, u64::MAX)),
+            "{text}"
+        );
+    }
 }

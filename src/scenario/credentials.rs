@@ -19,7 +19,8 @@ fn is_credentials_header(user: &str, sig: &str) -> bool {
 /// backend, and every kick the checks predict for them would be wrong).
 pub(super) fn read_credentials(p: &Path) -> Result<Vec<(String, String)>, ScenarioError> {
     let key = || format!("target.credentials {}", p.display());
-    let text = std::fs::read(p).map_err(|e| ScenarioError::parse(key(), e))?;
+    let text = crate::input::read(p, crate::input::Links::Follow, crate::input::MAX_CONFIG)
+        .map_err(|e| ScenarioError::invalid(key(), crate::error_message(&e)))?;
     // The csv reader's own line numbers skip comments and blank lines, and a record's byte
     // position is where the previous one ended (before any comment or blank lines between):
     // step over those, then count the file's own lines. Positions only grow, so the count
@@ -66,7 +67,16 @@ pub(super) fn read_credentials(p: &Path) -> Result<Vec<(String, String)>, Scenar
             seen.insert(String::new(), line);
             continue;
         }
-        let (user, sig) = (rec[0].trim(), rec[1].trim());
+        // A userID is taken exactly as written: spaces around it would be part of it to the
+        // backend, so they are refused rather than silently trimmed (the sig is trimmed: a sig
+        // never holds a space).
+        let (user, sig) = (&rec[0], rec[1].trim());
+        if user.trim() != user {
+            return Err(ScenarioError::invalid(
+                at(),
+                format!("userID {user:?} has spaces around it; a userID is used exactly as written, so remove them"),
+            ));
+        }
         crate::protocol::check_user_id(user)
             .map_err(|e| ScenarioError::invalid(at(), e.to_string()))?;
         if sig.is_empty() {

@@ -102,10 +102,12 @@ pub use crate::protocol::defaults::MAX_SERVER_WORKERS;
 
 /// Read, override and validate a scenario file.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Resolved, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text =
+        crate::input::read_text_io(path, crate::input::Links::Follow, crate::input::MAX_CONFIG)
+            .map_err(|source| ScenarioError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
     let mut s = parse(&text, overrides).map_err(|e| ScenarioError::in_file(path, e))?;
     if s.name.is_empty() {
         s.name = path

@@ -10,8 +10,12 @@ use tokio_rustls::rustls;
 
 /// A server TLS configuration from PEM files: the certificate chain (leaf first) and its key.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?
+    let pem = |flag: &str, p: &Path| {
+        crate::input::read_io(p, crate::input::Links::Follow, crate::input::MAX_PEM)
+            .map_err(|e| format!("{flag} {}: {e}", p.display()))
+    };
+    let cert_pem = pem("--tls-cert", cert)?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
     if certs.is_empty() {
@@ -20,7 +24,7 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
             cert.display()
         ));
     }
-    let key = PrivateKeyDer::from_pem_file(key)
+    let key = PrivateKeyDer::from_pem_slice(&pem("--tls-key", key)?)
         .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),

@@ -551,6 +551,13 @@ fn the_key_comes_from_the_environment_and_never_reaches_a_report() {
     // The scenario's (default) key is not the backend's: every login is refused.
     let o = run(None, "without");
     assert_eq!(o.status.code(), Some(1));
+    // … with 70009 (the signature does not verify), reported as the backend's code, not as
+    // the meaning's (70003, a sig that cannot be decoded).
+    let counters = std::fs::read_to_string(tmp.path().join("without/counters.csv")).unwrap();
+    assert!(
+        counters.contains("logins_failed_code_70009,3"),
+        "{counters}"
+    );
     let o = run(Some("s3cr3t-app-key"), "with");
     assert_eq!(
         o.status.code(),
