@@ -8,7 +8,8 @@
 #   RUNS=100000 TARGETS="request frame" bash benches/fuzz.sh
 #   SANITIZER=address bash benches/fuzz.sh       # with AddressSanitizer (3-5x slower)
 #
-# The default is no sanitizer: loginstorm has no `unsafe` code, so what fuzzing can find is a
+# The default is no sanitizer: no decoder reaches loginstorm's `unsafe` blocks (system calls, see
+# docs/reliability.md), so what fuzzing can find is a
 # panic, an abort, an endless loop or a blow-up in memory — all caught without ASan — and the
 # runs go several times faster. Set SANITIZER=address to look under the dependencies' unsafe.
 set -euo pipefail

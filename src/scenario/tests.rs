@@ -124,9 +124,15 @@ fn credentials(text: &str, count: u32) -> Result<Resolved, String> {
 
 #[test]
 fn credentials_skip_a_header_and_name_file_lines() {
-    let r = credentials("userID,userSig\n# comment\n\nu1,s1\nu2 , s2\n", 2).unwrap();
+    let r = credentials("userID,userSig\n# comment\n\nu1,s1\nu2, s2\n", 2).unwrap();
     assert_eq!(r.user_id(0), "u1");
     assert_eq!(r.user_id(1), "u2");
+    // A userID is never trimmed: spaces around it are named, not silently dropped.
+    let e = credentials("u1,s1\nu2 , s2\n", 2).unwrap_err();
+    assert!(
+        e.contains("line 2") && e.contains("spaces around it"),
+        "{e}"
+    );
     let e = credentials("u1,s1\n\n# c\nu\u{1},s2\n", 2).unwrap_err();
     assert!(e.contains("line 4") && e.contains("control"), "{e}");
     let e = credentials("userID,userSig\nu1,s1\n\nu1,s3\n", 2).unwrap_err();

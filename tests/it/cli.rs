@@ -156,3 +156,129 @@ fn completions_and_environment_defaults() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(doc["seed"], 42);
 }
+
+/// Files that are not files, and a baseline that is not there: exit 2 at once, naming the
+/// problem, before any run (no abort, no hang, no report directory).
+#[test]
+fn devices_fifos_and_missing_baselines_are_refused_before_the_run() {
+    let tmp = crate::util::TempDir::new();
+    let smoke = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.toml");
+    let out = tmp.path().join("out");
+    let check = |args: &[&str], says: &str| {
+        let started = std::time::Instant::now();
+        let o = bin().args(args).arg("--out").arg(&out).output().unwrap();
+        let _ = std::fs::remove_dir_all(&out);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    };
+    check(
+        &[
+            "run",
+            smoke,
+            "--quiet",
+            "--ca-file",
+            "/dev/zero",
+            "--target",
+            "wss://127.0.0.1:1/ws",
+        ],
+        "character device",
+    );
+    let fifo = tmp.path().join("profile.toml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path of our own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    check(
+        &[
+            "run",
+            smoke,
+            "--quiet",
+            "--protocol",
+            fifo.to_str().unwrap(),
+        ],
+        "FIFO",
+    );
+    check(&["run", fifo.to_str().unwrap(), "--quiet"], "FIFO");
+    let o = bin()
+        .args([
+            "run",
+            smoke,
+            "--quiet",
+            "--baseline",
+            "/nonexistent/baseline",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--baseline"));
+    assert!(
+        !out.exists(),
+        "the run went ahead before reading its baseline"
+    );
+    let o = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "/dev/zero",
+            "--tls-key",
+            "/dev/zero",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("character device"));
+}
+
+/// The verdict line comes after every file: a run that cannot write one ends with the error
+/// naming the file (exit 2), and prints no verdict. A second run into the same --report-dir
+/// is refused.
+#[test]
+fn a_report_that_cannot_be_written_prints_no_verdict_and_a_report_dir_is_claimed_once() {
+    let tmp = crate::util::TempDir::new();
+    let smoke = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.toml");
+    let dir = tmp.path().join("r");
+    std::fs::create_dir_all(dir.join("summary.json")).unwrap();
+    let o = bin()
+        .args([
+            "run",
+            smoke,
+            "--quiet",
+            "--set",
+            "accounts.count=4",
+            "--report-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("summary.json"), "{stderr}");
+    assert!(!stdout.contains("verdict:"), "{stdout}");
+    let o = bin()
+        .args([
+            "run",
+            smoke,
+            "--quiet",
+            "--set",
+            "accounts.count=4",
+            "--report-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a report"));
+}
