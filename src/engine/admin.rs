@@ -37,7 +37,7 @@ pub async fn kicker(
         // Wait until the account has the kick on record: whatever the kick causes reaches the
         // account through its instances' queue, which may be taken ahead of a message still
         // waiting in the mailbox (account/inbox.rs). An account already gone is not kicked.
-        if account.send(AdminKickSent { at: sent }).await.is_err() {
+        if account.send(AdminKickSent { at: sent }).await != Ok(true) {
             continue;
         }
         // The account counts the kick (sent, and failed) on its worker, where the collector

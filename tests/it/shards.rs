@@ -605,6 +605,25 @@ fn reseal(dir: &Path, f: impl FnOnce(&mut Vec<serde_json::Value>)) {
     });
 }
 
+/// The pid of the second of two `--processes` children, once it reports (Linux's list of the
+/// parent's children).
+fn second_child(parent: &Child, dir: &Path) -> String {
+    let children = format!("/proc/{0}/task/{0}/children", parent.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = std::fs::read_to_string(&children).unwrap_or_default();
+        let pids: Vec<&str> = listed.split_whitespace().collect();
+        if pids.len() == 2 && dir.join("shards/shard-1/intervals.jsonl").exists() {
+            return pids[1].to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "children never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_shard_killed_under_run_processes_makes_the_run_incomplete() {
     let tmp = TempDir::new();
@@ -612,20 +631,7 @@ fn a_shard_killed_under_run_processes_makes_the_run_incomplete() {
     let dir = tmp.path().join("procs");
     let parent = spawn_processes(&long, &dir, 2);
     // Find a child (this is Linux's list of the parent's children) and kill it outright.
-    let children = format!("/proc/{0}/task/{0}/children", parent.id());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let pid = loop {
-        let listed = std::fs::read_to_string(&children).unwrap_or_default();
-        let pids: Vec<&str> = listed.split_whitespace().collect();
-        if pids.len() == 2 && dir.join("shards/shard-1/intervals.jsonl").exists() {
-            break pids[1].to_string();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "children never started"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let pid = second_child(&parent, &dir);
     std::thread::sleep(Duration::from_millis(1200));
     let _ = std::process::Command::new("kill")
         .args(["-KILL", &pid])
@@ -695,20 +701,7 @@ fn a_hung_shard_under_run_processes_is_killed_at_its_deadline_and_the_run_is_inc
     let dir = tmp.path().join("procs");
     let started = std::time::Instant::now();
     let parent = spawn_processes(&scenario, &dir, 2);
-    let children = format!("/proc/{0}/task/{0}/children", parent.id());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let pid = loop {
-        let listed = std::fs::read_to_string(&children).unwrap_or_default();
-        let pids: Vec<&str> = listed.split_whitespace().collect();
-        if pids.len() == 2 && dir.join("shards/shard-1/intervals.jsonl").exists() {
-            break pids[1].to_string();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "children never started"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let pid = second_child(&parent, &dir);
     // Stopped, not killed: it holds its sockets and never exits by itself.
     let _ = std::process::Command::new("kill")
         .args(["-STOP", &pid])

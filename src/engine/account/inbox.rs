@@ -40,6 +40,8 @@ pub enum Told {
     Kicked(Kicked),
     /// A login was refused with 70052 (UserSig invalidated by an admin kick).
     SigInvalidated,
+    /// One of its instances logged in (told once per instance): the backend knows the account.
+    LoggedIn,
     /// The hold ended; in a judged wave the instance waits for the judgment.
     HoldEnded {
         slot: u8,
@@ -63,6 +65,7 @@ impl Hears<Told> for Account {
             Told::Observed(o) => self.observed(o),
             Told::Kicked(k) => self.kicked(k),
             Told::SigInvalidated => self.sig_invalidated(),
+            Told::LoggedIn => self.logged_in_once = true,
             Told::HoldEnded { slot } => self.hold_ended(slot),
             Told::CycleDone { slot, stopped } => self.cycle_done(slot, stopped),
         }

@@ -60,17 +60,22 @@ impl Account {
     }
 }
 
-/// The admin kicker is about to kick this account through the REST API.
+/// The admin kicker is about to kick this account through the REST API. Answers whether it
+/// may: an account none of whose instances has logged in yet is not kicked (the backend may
+/// rightly refuse to kick an account it never saw).
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "bool")]
 pub struct AdminKickSent {
     pub at: Instant,
 }
 
 impl Handler<AdminKickSent> for AccountActor {
-    type Result = ();
+    type Result = bool;
 
-    fn handle(&mut self, m: AdminKickSent, _: &mut Context<Self>) {
+    fn handle(&mut self, m: AdminKickSent, _: &mut Context<Self>) -> bool {
+        if !self.account().logged_in_once {
+            return false;
+        }
         // Counted here, on the account's worker: the kicker runs on the controller's thread,
         // whose recorder no collector takes.
         metrics::count(Counter::AdminKicksSent);
@@ -80,6 +85,7 @@ impl Handler<AdminKickSent> for AccountActor {
         if let Some(h) = &mut a.history {
             h.admin_kick_sent(t);
         }
+        true
     }
 }
 

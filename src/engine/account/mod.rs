@@ -54,6 +54,9 @@ pub struct Account {
     waves: Waves<Instant>,
     last_login: Vec<Option<Instant>>,
     admin_kick_at: Option<Instant>,
+    /// Some instance of it has logged in: the backend knows it, and an admin kick of it must
+    /// succeed (one of an account it never saw may rightly be refused).
+    pub(super) logged_in_once: bool,
     finishing: bool,
     done_sent: bool,
     notes: UnboundedSender<Note>,
@@ -138,6 +141,7 @@ impl Account {
             instances,
             last_login: vec![None; k],
             admin_kick_at: None,
+            logged_in_once: false,
             finishing: false,
             done_sent: false,
             notes,

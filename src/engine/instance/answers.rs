@@ -90,6 +90,10 @@ impl Instance {
                 }
                 self.record_login_answer(Metric::Login, Metric::LoginService);
                 metrics::count(Counter::LoginsOk);
+                if !self.told_logged_in {
+                    self.told_logged_in = true;
+                    self.account.tell(Told::LoggedIn);
+                }
                 if repeat {
                     // Already logged in on this connection: no new sdkStateReady will come.
                     metrics::count(Counter::RepeatLogins);

@@ -98,6 +98,8 @@ pub struct Instance {
     sig_cache: Option<(u64, Arc<str>)>,
     /// The traced instance's last sig, redacted wherever frames.log would show it.
     traced_sig: Option<String>,
+    /// Whether it told its account that it logged in (once is enough).
+    told_logged_in: bool,
     rng: fastrand::Rng,
     _active: ActiveGuard,
 }
@@ -149,6 +151,7 @@ impl Instance {
             sig_not_before: 0,
             sig_cache: None,
             traced_sig: None,
+            told_logged_in: false,
             rng: fastrand::Rng::with_seed(seed),
             _active: active,
         }
