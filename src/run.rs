@@ -72,10 +72,12 @@ pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
     let sc = &r.scenario;
     // A jitter wave connects first and delays each login within its window: the embedded
     // server's first-login deadline leaves the whole window (and the default) for it.
-    let mut limits = server::ServerLimits::default();
     // The embedded server serves this run's own instances, which say nothing while they hold
     // (protocol v1 has no heartbeat): no idle bound for them, however long the hold.
-    limits.idle_timeout = std::time::Duration::ZERO;
+    let mut limits = server::ServerLimits {
+        idle_timeout: std::time::Duration::ZERO,
+        ..Default::default()
+    };
     if let crate::scenario::Alignment::Jitter(window) = sc.cycle.alignment {
         limits.login_timeout += window;
     }

@@ -105,6 +105,16 @@ pub fn decode_histogram(text: &str) -> anyhow::Result<hdrhistogram::Histogram<u6
             "its shape (significant figures, lowest, highest) {shape:?} is not loginstorm's {expected:?}"
         );
     }
+    // The payload length in the header is what the deserializer allocates: it must be the
+    // payload that is there (a crafted one asked for 4 GiB).
+    const V2_HEADER: usize = 40;
+    let payload = be32(&inner, 4).map(|n| n as usize);
+    if payload != inner.len().checked_sub(V2_HEADER) {
+        anyhow::bail!(
+            "its header says {payload:?} bytes of counts, it holds {}",
+            inner.len().saturating_sub(V2_HEADER)
+        );
+    }
     let h: hdrhistogram::Histogram<u64> = Deserializer::new()
         .deserialize(&mut inner.as_slice())
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -316,6 +326,44 @@ mod tests {
             assert_eq!(t.hist(m), s.hist(m), "{}", m.name());
         }
         assert_eq!((back.end_unix_ms, back.live), (1_700_000_000_123, 12));
+    }
+
+    /// A histogram whose header lies (about its shape, or the length of its counts, which the
+    /// deserializer would allocate: a fuzzer's 4 GiB) is refused before anything is allocated.
+    #[test]
+    fn a_histogram_header_that_lies_is_refused() {
+        use std::io::{Read, Write};
+        let mut h = crate::model::new_histogram();
+        h.record(1234).unwrap();
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&h, &mut bytes)
+            .unwrap();
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        assert_eq!(decode_histogram(&b64(&bytes)).unwrap(), h);
+        // Inflate, change the header, deflate again.
+        let mut inner = Vec::new();
+        flate2::read::ZlibDecoder::new(&bytes[8..])
+            .read_to_end(&mut inner)
+            .unwrap();
+        let rewrap = |inner: &[u8]| {
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            z.write_all(inner).unwrap();
+            let z = z.finish().unwrap();
+            let mut out = bytes[..4].to_vec();
+            out.extend_from_slice(&(z.len() as u32).to_be_bytes());
+            out.extend_from_slice(&z);
+            b64(&out)
+        };
+        assert_eq!(decode_histogram(&rewrap(&inner)).unwrap(), h);
+        let mut long = inner.clone();
+        long[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        let e = decode_histogram(&rewrap(&long)).unwrap_err().to_string();
+        assert!(e.contains("bytes of counts"), "{e}");
+        let mut wide = inner.clone();
+        wide[24..32].copy_from_slice(&u64::MAX.to_be_bytes());
+        let e = decode_histogram(&rewrap(&wide)).unwrap_err().to_string();
+        assert!(e.contains("shape"), "{e}");
     }
 
     #[test]

@@ -431,7 +431,9 @@ fn foreign_missing_duplicated_or_killed_shards_are_never_merged_silently() {
         f(&dst);
         dst
     };
-    let cases: Vec<(&str, &dyn Fn(&Path), &str)> = vec![
+    /// A name, what is done to a copy of a good shard, and what the refusal must say.
+    type Case<'a> = (&'a str, &'a dyn Fn(&Path), &'a str);
+    let cases: Vec<Case> = vec![
         (
             "cut",
             &|p: &Path| {
