@@ -101,6 +101,20 @@ pub fn clip_message(msg: &str) -> String {
     format!("{}… ({} more bytes)", &msg[..end], msg.len() - end)
 }
 
+#[cfg(test)]
+#[test]
+fn a_huge_error_message_is_clipped_at_a_character_boundary() {
+    let line = "é".repeat(25 << 20); // 50 MB
+    let clipped = clip_message(&format!("line 1: {line}"));
+    assert!(clipped.len() < 4200, "{}", clipped.len());
+    assert!(
+        clipped.ends_with("more bytes)"),
+        "{}",
+        &clipped[clipped.len() - 40..]
+    );
+    assert_eq!(clip_message("short"), "short");
+}
+
 pub fn error_message(e: &anyhow::Error) -> String {
     let mut msg = e.to_string();
     for cause in e.chain().skip(1) {

@@ -173,8 +173,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), conflicts_with = "metrics_listen")]
     pub processes: Option<u32>,
     /// Write every frame the run's first instance sends and receives to frames.log in the
-    /// report directory (milliseconds since the start, `>` sent / `<` received, the frame): to
-    /// see a protocol profile at work (docs/backends.md).
+    /// report directory (milliseconds since the start, `>` sent / `<` received, the frame; each
+    /// UserSig as its hash): to see a protocol profile at work (docs/backends.md). With
+    /// --processes, shard 0's first instance, in shards/shard-0/frames.log.
     #[arg(long)]
     pub trace_frames: bool,
     /// Write the report exactly into DIR (made if absent; refused if it already holds one)

@@ -185,6 +185,28 @@ fn devices_fifos_and_missing_baselines_are_refused_before_the_run() {
         ],
         "character device",
     );
+    // That one failed after its report directory was made: run.json says so, not `running`.
+    let o = bin()
+        .args(["run", smoke, "--quiet", "--ca-file", "/dev/zero"])
+        .args(["--target", "wss://127.0.0.1:1/ws", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(j["outcome"], "error", "{j}");
+    assert!(
+        j["error"].as_str().unwrap().contains("character device"),
+        "{j}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
     let fifo = tmp.path().join("profile.toml");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo on a NUL-terminated path of our own.

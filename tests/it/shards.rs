@@ -722,3 +722,28 @@ fn a_hung_shard_under_run_processes_is_killed_at_its_deadline_and_the_run_is_inc
         text(&o)
     );
 }
+
+#[test]
+fn trace_frames_under_run_processes_traces_shard_zeros_first_instance() {
+    let tmp = TempDir::new();
+    let scenario = write(&tmp, "closed.toml", CLOSED);
+    let dir = tmp.path().join("procs");
+    let o = bin()
+        .arg("run")
+        .arg(&scenario)
+        .args([
+            "--processes",
+            "2",
+            "--quiet",
+            "--trace-frames",
+            "--report-dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let frames = read(&dir.join("shards/shard-0"), "frames.log");
+    assert!(frames.contains(" > ") && frames.contains(" < "), "{frames}");
+    assert!(frames.contains("<sig sha256:"), "{frames}");
+    assert!(!dir.join("shards/shard-1/frames.log").exists());
+}
