@@ -109,18 +109,20 @@ pub fn parse_report(
         data.intervals = read_hlog(&dir.join("latency.hlog"), bytes)?;
     }
     if let Some(text) = run_json {
-        let v: serde_json::Value = serde_json::from_slice(text)
-            .with_context(|| format!("{} is not JSON", dir.join("run.json").display()))?;
-        let load = &v["resolved_scenario"]["load"];
-        if let (Some(model), Some(duration)) = (load["model"].as_str(), load["duration"].as_str()) {
-            data.time_bounded = model == "open" || duration != "0";
-        }
-        for key in ["scenario", "seed", "target", "embedded_server"] {
-            if let Some(x) = v.get(key).filter(|x| !x.is_null()) {
-                let s = x.as_str().map_or_else(|| x.to_string(), str::to_string);
-                data.identity.insert(key, s);
-            }
-        }
+        let r = crate::report::record::RunRecord::parse(text).with_context(|| {
+            format!(
+                "{} is not a loginstorm run record",
+                dir.join("run.json").display()
+            )
+        })?;
+        let load = &r.resolved_scenario.load;
+        data.time_bounded =
+            load.model == crate::scenario::LoadModel::Open || !load.duration.0.is_zero();
+        data.identity.insert("scenario", r.scenario);
+        data.identity.insert("seed", r.seed.to_string());
+        data.identity.insert("target", r.target);
+        data.identity
+            .insert("embedded_server", r.embedded_server.to_string());
     }
     Ok(data)
 }

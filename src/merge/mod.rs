@@ -15,6 +15,7 @@ use std::time::Duration;
 mod align;
 
 use crate::model::{AccountReport, Generator, Outcome, RunSummary, Snapshot, Tick};
+use crate::report::record::RunRecord;
 use crate::report::records::{self, IntervalRecord};
 use crate::report::{Place, ReportWriter, RunInfo, UNMATCHED_FILE};
 use crate::scenario::Scenario;
@@ -68,16 +69,9 @@ enum Read {
     Unfinished { shard: Shard, why: String },
 }
 
-fn str_field<'a>(j: &'a serde_json::Value, key: &str, dir: &Path) -> anyhow::Result<&'a str> {
-    j[key]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("{}: run.json has no {key:?}", dir.display()))
-}
-
 /// A duration in seconds from `run.json`: finite, not negative, at most `max`; refused
 /// otherwise, never rounded into range.
-fn secs_field(v: &serde_json::Value, what: &str, max: f64, dir: &Path) -> anyhow::Result<Duration> {
-    let x = v.as_f64().unwrap_or(0.0);
+fn secs_field(x: f64, what: &str, max: f64, dir: &Path) -> anyhow::Result<Duration> {
     if !(x.is_finite() && (0.0..=max).contains(&x)) {
         anyhow::bail!(
             "{}: run.json's {what} {x} is not within 0..={max} seconds",
@@ -113,27 +107,22 @@ pub fn check_run_json(dir: &Path, text: &str) -> anyhow::Result<()> {
 /// checked against what it recorded of it.
 fn read_run(dir: &Path, text: &str) -> anyhow::Result<Read> {
     let path = dir.join("run.json");
-    let j: serde_json::Value =
-        serde_json::from_str(text).with_context(|| format!("{}", path.display()))?;
-    let shard = match (j["shard"]["index"].as_u64(), j["shard"]["count"].as_u64()) {
-        (Some(i), Some(n)) => {
-            let (Ok(index), Ok(count)) = (u32::try_from(i), u32::try_from(n)) else {
-                anyhow::bail!("{}: shard {i}/{n} is out of range", path.display());
-            };
-            if count == 0 || index >= count {
-                anyhow::bail!("{}: shard {i}/{n} is not a shard", path.display());
-            }
-            Shard { index, count }
-        }
-        _ => Shard::WHOLE,
+    let j = RunRecord::parse(text.as_bytes()).with_context(|| format!("{}", path.display()))?;
+    let (i, n) = (j.shard.index, j.shard.count);
+    let (Ok(index), Ok(count)) = (u32::try_from(i), u32::try_from(n)) else {
+        anyhow::bail!("{}: shard {i}/{n} is out of range", path.display());
     };
-    let outcome_name = str_field(&j, "outcome", dir)?;
-    let Some(outcome) = Outcome::from_name(outcome_name) else {
+    if count == 0 || index >= count {
+        anyhow::bail!("{}: shard {i}/{n} is not a shard", path.display());
+    }
+    let shard = Shard { index, count };
+    let Some(outcome) = j.outcome() else {
         return Ok(Read::Unfinished {
             shard,
             why: format!(
-                "shard {shard} in {} did not finish (run.json says {outcome_name:?}: killed, or still running)",
-                dir.display()
+                "shard {shard} in {} did not finish (run.json says {:?}: killed, or still running)",
+                dir.display(),
+                j.outcome
             ),
         });
     };
@@ -147,56 +136,47 @@ fn read_run(dir: &Path, text: &str) -> anyhow::Result<Read> {
             ),
         });
     }
-    let scenario: Scenario = serde_json::from_value(j["resolved_scenario"].clone())
-        .with_context(|| format!("{}: run.json's resolved_scenario", dir.display()))?;
     let (intervals, accounts) = read_sealed(dir, &j)?;
-    let g = &j["generator"];
     let max_run = records::MAX_RUN_SECS;
     // CPU time may exceed the run's length by the cores used: a generous bound.
     let max_cpu = records::MAX_RUN_SECS * 4096.0;
-    let hash = match j["scenario_hash"].as_str() {
-        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => h.to_string(),
+    let hash = match &j.scenario_hash {
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => h.clone(),
         Some(h) => anyhow::bail!(
             "{}: run.json's scenario_hash {h:?} is not a SHA-256",
             path.display()
         ),
-        None => crate::report::scenario_hash(&scenario),
+        None => crate::report::scenario_hash(&j.resolved_scenario),
     };
+    let g = j.generator.clone().unwrap_or_default();
     Ok(Read::Finished(Box::new(ShardRun {
         dir: dir.to_path_buf(),
         shard,
         hash,
-        scenario,
-        thresholds_added: j["thresholds_added"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        target: str_field(&j, "target", dir)?.to_string(),
-        embedded: j["embedded_server"].as_bool().unwrap_or(false),
-        outcome,
-        elapsed: secs_field(&j["elapsed_secs"], "elapsed_secs", max_run, dir)?,
+        elapsed: secs_field(j.elapsed_secs.unwrap_or(0.0), "elapsed_secs", max_run, dir)?,
         generator: Generator {
-            cpu: secs_field(&g["cpu_secs"], "generator.cpu_secs", max_cpu, dir)?,
+            cpu: secs_field(g.cpu_secs, "generator.cpu_secs", max_cpu, dir)?,
             window: secs_field(
-                &g["load_window_secs"],
+                g.load_window_secs,
                 "generator.load_window_secs",
                 max_run,
                 dir,
             )?,
-            cycles: g["cycles"].as_u64().unwrap_or(0),
+            cycles: g.cycles,
             // A report from before the load window's logins were written: its rate stays
             // what it was, over the whole run.
-            logins_ok: g["logins_ok"].as_u64().unwrap_or_else(|| {
+            logins_ok: g.logins_ok.unwrap_or_else(|| {
                 intervals
                     .iter()
                     .filter_map(|r| r.counters.get(crate::model::Counter::LoginsOk.name()))
                     .fold(0, |a, b| a.saturating_add(*b))
             }),
         },
+        scenario: j.resolved_scenario,
+        thresholds_added: j.thresholds_added,
+        target: j.target,
+        embedded: j.embedded_server,
+        outcome,
         intervals,
         accounts,
     })))
@@ -208,7 +188,7 @@ fn read_run(dir: &Path, text: &str) -> anyhow::Result<Read> {
 /// cut short, emptied, replaced by another shard's, or edited is named, never merged.
 fn read_sealed(
     dir: &Path,
-    j: &serde_json::Value,
+    j: &RunRecord,
 ) -> anyhow::Result<(Vec<IntervalRecord>, Vec<AccountReport>)> {
     use sha2::Digest;
     let refuse = |what: String| {
@@ -218,7 +198,7 @@ fn read_sealed(
         )
     };
     let seal = |name: &str| -> anyhow::Result<crate::report::FileSeal> {
-        serde_json::from_value(j["files"][name].clone()).map_err(|_| {
+        j.files.as_ref().and_then(|f| f.get(name)).cloned().ok_or_else(|| {
             refuse(format!(
                 "run.json records no count and hash of {name} (a report of an older loginstorm, or altered)"
             ))
@@ -264,9 +244,11 @@ fn read_sealed(
         sum.checked_add(&s)
             .map_err(|e| refuse(format!("{} record {}: {e}", records::INTERVALS_FILE, i + 1)))?;
     }
-    let totals: crate::report::Totals = serde_json::from_value(j["totals"].clone())
-        .map_err(|_| refuse("run.json records no totals".into()))?;
-    if crate::report::Totals::of(&sum) != totals {
+    let totals = j
+        .totals
+        .as_ref()
+        .ok_or_else(|| refuse("run.json records no totals".into()))?;
+    if crate::report::Totals::of(&sum) != *totals {
         return Err(refuse(format!(
             "its {} does not add up to the totals run.json recorded",
             records::INTERVALS_FILE

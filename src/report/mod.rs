@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 mod charts;
 pub mod html;
 mod junit;
+pub mod record;
 pub mod records;
 mod render;
 pub mod summary_json;
@@ -350,7 +351,7 @@ pub fn safe_name(name: &str) -> String {
 
 pub struct ReportWriter {
     dir: PathBuf,
-    run_json: serde_json::Value,
+    run_json: record::RunRecord,
     timeseries: csv::Writer<BufWriter<File>>,
     hlog: BufWriter<File>,
     serializer: V2DeflateSerializer,
@@ -389,24 +390,36 @@ impl ReportWriter {
             b.begin_log_with(&mut hlog, &mut serializer)?;
         }
         hlog.flush()?;
-        let run_json = serde_json::json!({
-            "loginstorm_version": env!("CARGO_PKG_VERSION"),
-            "scenario": r.scenario.name,
-            "seed": r.scenario.seed,
-            "target": info.target,
-            "embedded_server": info.embedded,
-            "overrides": redacted_overrides(&info.overrides),
-            "thresholds_added": info.extra_thresholds,
-            "shard": { "index": r.shard.index, "count": r.shard.count },
-            "accounts_run": r.accounts_owned(),
-            "scenario_hash": scenario_hash(&r.scenario),
-            "started_at": chrono::DateTime::<chrono::Utc>::from(started).to_rfc3339(),
-            "ended_at": null,
-            "elapsed_secs": null,
-            "outcome": "running",
-            "check_warnings": crate::scenario::check_warnings(r),
-            "resolved_scenario": redacted(&r.scenario),
-        });
+        let run_json = record::RunRecord {
+            loginstorm_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: r.scenario.name.clone(),
+            seed: r.scenario.seed,
+            target: info.target,
+            embedded_server: info.embedded,
+            overrides: redacted_overrides(&info.overrides),
+            thresholds_added: info.extra_thresholds,
+            shard: record::ShardRecord {
+                index: r.shard.index.into(),
+                count: r.shard.count.into(),
+            },
+            accounts_run: r.accounts_owned().into(),
+            scenario_hash: Some(scenario_hash(&r.scenario)),
+            started_at: chrono::DateTime::<chrono::Utc>::from(started).to_rfc3339(),
+            ended_at: None,
+            elapsed_secs: None,
+            outcome: "running".into(),
+            error: None,
+            check_warnings: crate::scenario::check_warnings(r),
+            resolved_scenario: redacted(&r.scenario),
+            generator: None,
+            cautions: None,
+            report_write_secs: None,
+            reports_complete: None,
+            totals: None,
+            files: None,
+            merged_from: None,
+            merge_shortfall: None,
+        };
         let intervals = BufWriter::new(File::create(dir.join(records::INTERVALS_FILE))?);
         let w = ReportWriter {
             intervals,
@@ -441,24 +454,26 @@ impl ReportWriter {
     }
 
     fn write_run_json(&self) -> anyhow::Result<()> {
-        let text = serde_json::to_string_pretty(&self.run_json)? + "\n";
-        write_atomic(&self.dir.join("run.json"), text.as_bytes())
+        write_atomic(
+            &self.dir.join("run.json"),
+            self.run_json.to_json()?.as_bytes(),
+        )
     }
 
     /// Record in `run.json` that the run ended in an error before its reports (a target that
     /// could not be reached, a port that could not be bound): never left saying `running`.
     pub fn record_error(&mut self, e: &anyhow::Error) -> anyhow::Result<()> {
-        self.run_json["outcome"] = "error".into();
-        self.run_json["error"] = crate::error_message(e).into();
-        self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
+        self.run_json.outcome = "error".into();
+        self.run_json.error = Some(crate::error_message(e));
+        self.run_json.ended_at = Some(chrono::Utc::now().to_rfc3339());
         self.write_run_json()
     }
 
     /// Record in `run.json` how long writing the end-of-run reports took (every file after the
     /// load ended: CSV tables, thresholds, junit, summary.json, report.html).
     pub fn record_report_time(&mut self, secs: f64) -> anyhow::Result<()> {
-        self.run_json["report_write_secs"] = serde_json::json!(secs);
-        self.run_json["reports_complete"] = true.into();
+        self.run_json.report_write_secs = Some(secs);
+        self.run_json.reports_complete = Some(true);
         self.write_run_json()
     }
 
@@ -468,17 +483,22 @@ impl ReportWriter {
         shards: Vec<(crate::shard::Shard, String)>,
         shortfall: &[String],
     ) -> anyhow::Result<()> {
-        self.run_json["merged_from"] = shards
-            .iter()
-            .map(|(s, dir)| serde_json::json!({ "shard": s.to_string(), "dir": dir }))
-            .collect();
-        self.run_json["merge_shortfall"] = serde_json::json!(shortfall);
+        self.run_json.merged_from = Some(
+            shards
+                .iter()
+                .map(|(s, dir)| record::MergedFrom {
+                    shard: s.to_string(),
+                    dir: dir.clone(),
+                })
+                .collect(),
+        );
+        self.run_json.merge_shortfall = Some(shortfall.to_vec());
         self.write_run_json()
     }
 
     /// Add the verdict's cautions to `run.json`.
     pub fn record_cautions(&mut self, cautions: &[String]) -> anyhow::Result<()> {
-        self.run_json["cautions"] = serde_json::json!(cautions);
+        self.run_json.cautions = Some(cautions.to_vec());
         self.write_run_json()
     }
 
@@ -625,26 +645,33 @@ impl ReportWriter {
             let text = unmatched.join("\n") + "\n";
             write_atomic(&self.dir.join(UNMATCHED_FILE), text.as_bytes())?;
         }
-        self.run_json["totals"] = serde_json::to_value(Totals::of(totals))?;
-        self.run_json["files"] = serde_json::json!({
-            records::INTERVALS_FILE: std::mem::take(&mut self.intervals_seal).seal(),
-            records::ACCOUNTS_FILE: accounts_seal,
-        });
-        self.run_json["outcome"] = outcome.name().into();
-        self.run_json["reports_complete"] = false.into();
-        self.run_json["ended_at"] = chrono::Utc::now().to_rfc3339().into();
-        self.run_json["elapsed_secs"] = elapsed.as_secs_f64().into();
+        let j = &mut self.run_json;
+        j.totals = Some(Totals::of(totals));
+        j.files = Some(
+            [
+                (
+                    records::INTERVALS_FILE.to_string(),
+                    std::mem::take(&mut self.intervals_seal).seal(),
+                ),
+                (records::ACCOUNTS_FILE.to_string(), accounts_seal),
+            ]
+            .into(),
+        );
+        j.outcome = outcome.name().into();
+        j.reports_complete = Some(false);
+        j.ended_at = Some(chrono::Utc::now().to_rfc3339());
+        j.elapsed_secs = Some(elapsed.as_secs_f64());
         let lag = totals.hist(Metric::ScheduleLag);
         let q = |p: f64| (!lag.is_empty()).then(|| lag.value_at_quantile(p));
-        self.run_json["generator"] = serde_json::json!({
-            "cpu_secs": generator.cpu.as_secs_f64(),
-            "load_window_secs": generator.window.as_secs_f64(),
-            "busy_cores": generator.busy_cores(),
-            "cycles": generator.cycles,
-            "logins_ok": generator.logins_ok,
-            "cpu_us_per_cycle": generator.cpu_us_per_cycle(),
-            "schedule_lag_p50_us": q(0.5),
-            "schedule_lag_p99_us": q(0.99),
+        j.generator = Some(record::GeneratorRecord {
+            cpu_secs: generator.cpu.as_secs_f64(),
+            load_window_secs: generator.window.as_secs_f64(),
+            busy_cores: Some(generator.busy_cores()),
+            cycles: generator.cycles,
+            logins_ok: Some(generator.logins_ok),
+            cpu_us_per_cycle: generator.cpu_us_per_cycle(),
+            schedule_lag_p50_us: q(0.5),
+            schedule_lag_p99_us: q(0.99),
         });
         self.write_run_json()
     }
