@@ -30,9 +30,24 @@ pub enum Links {
     Refuse,
 }
 
-/// Open `path` for reading if it is a regular file, without blocking on a FIFO. The error
-/// says what is wrong, without the path (the callers name it their own way).
-fn open_file(path: &Path, links: Links) -> Result<std::fs::File, String> {
+/// Why a file was not read. The message says what is wrong, without the path (the callers
+/// name it their own way).
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("it is a symbolic link; a report's files must be its own")]
+    Link,
+    #[error("it is not a regular file ({0}); give a file")]
+    NotAFile(&'static str),
+    #[error("it is {len} bytes, over the {max}-byte bound for such a file")]
+    TooBig { len: u64, max: u64 },
+    #[error("it grew past the {0}-byte bound for such a file")]
+    Grew(u64),
+}
+
+/// Open `path` for reading if it is a regular file, without blocking on a FIFO.
+fn open_file(path: &Path, links: Links) -> Result<std::fs::File, Refused> {
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
     #[cfg(unix)]
@@ -47,19 +62,14 @@ fn open_file(path: &Path, links: Links) -> Result<std::fs::File, String> {
     }
     let f = o.open(path).map_err(|e| {
         if links == Links::Refuse && e.raw_os_error() == Some(libc::ELOOP) {
-            "it is a symbolic link; a report's files must be its own".to_string()
+            Refused::Link
         } else {
-            e.to_string()
+            Refused::Io(e)
         }
     })?;
-    let meta = f
-        .metadata()
-        .map_err(|e| format!("cannot read its type: {e}"))?;
+    let meta = f.metadata()?;
     if !meta.is_file() {
-        return Err(format!(
-            "it is not a regular file ({}); give a file",
-            kind(&meta)
-        ));
+        return Err(Refused::NotAFile(kind(&meta)));
     }
     Ok(f)
 }
@@ -94,24 +104,21 @@ fn kind(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
-fn read_bytes(path: &Path, links: Links, max: u64, from: u64) -> Result<Vec<u8>, String> {
+fn read_bytes(path: &Path, links: Links, max: u64, from: u64) -> Result<Vec<u8>, Refused> {
     use std::io::{Seek, SeekFrom};
     let mut f = open_file(path, links)?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > max {
-        return Err(format!(
-            "it is {len} bytes, over the {max}-byte bound for such a file"
-        ));
+        return Err(Refused::TooBig { len, max });
     }
-    f.seek(SeekFrom::Start(from)).map_err(|e| e.to_string())?;
+    f.seek(SeekFrom::Start(from))?;
     let mut out = Vec::new();
     // A file still growing (a shard's intervals) is read to the bound and no further.
     (&mut f)
         .take(max.saturating_sub(from).saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| e.to_string())?;
+        .read_to_end(&mut out)?;
     if from + out.len() as u64 > max {
-        return Err(format!("it grew past the {max}-byte bound for such a file"));
+        return Err(Refused::Grew(max));
     }
     Ok(out)
 }
@@ -134,7 +141,10 @@ pub fn read_text(path: &Path, links: Links, max: u64) -> anyhow::Result<String> 
 
 /// [`read`] for callers that name the path themselves: the error says only what is wrong.
 pub fn read_io(path: &Path, links: Links, max: u64) -> std::io::Result<Vec<u8>> {
-    read_bytes(path, links, max, 0).map_err(std::io::Error::other)
+    read_bytes(path, links, max, 0).map_err(|e| match e {
+        Refused::Io(e) => e,
+        other => std::io::Error::other(other),
+    })
 }
 
 /// [`read_text`] for callers that name the path themselves.

@@ -175,12 +175,11 @@ impl History {
         slot: u8,
         kind: ProbeKind,
         t: u64,
-        code: u32,
+        code: Option<u32>,
     ) -> Option<Violation> {
         let i = &self.inst[slot as usize];
-        if i.kicked.is_some() || i.gone_at.is_some() || code == u32::MAX {
-            return None; // the kick arrived after all, or the instance moved on: no verdict
-        }
+        // The kick arrived after all, the instance moved on, or it could not probe: no verdict.
+        let code = code.filter(|_| i.kicked.is_none() && i.gone_at.is_none())?;
         let login_sent = i.login_sent.unwrap_or(0);
         let (kick, cause) = match kind {
             ProbeKind::AdminDue => ("REST_API_Kick", "an admin kick of the account"),

@@ -93,11 +93,11 @@ impl History {
         slot: u8,
         kind: ProbeKind,
         t: u64,
-        code: u32,
+        code: Option<u32>,
     ) -> Option<Violation> {
-        if kind == ProbeKind::Settle || code == u32::MAX {
+        let Some(code) = code.filter(|_| kind != ProbeKind::Settle) else {
             return None;
-        }
+        };
         self.judge(Class::Zombie);
         if code != 0 {
             return None;

@@ -254,14 +254,15 @@ impl History {
 
     /// The settle probes are in: `(slot, code)` each. A refused probe with no `kickedOut` seen is
     /// a lost kick notification; if the accepted ones still break the policy, it over-admitted.
-    pub fn settle_probed(&mut self, answers: &[(u8, u32)], t: u64) -> Vec<Violation> {
+    /// An answer of `None`: the instance could not probe, or its probe went unanswered.
+    pub fn settle_probed(&mut self, answers: &[(u8, Option<u32>)], t: u64) -> Vec<Violation> {
         let mut out = Vec::new();
         let mut accepted = Vec::new();
         for &(slot, code) in answers {
             let i = &self.inst[slot as usize];
-            if i.kicked.is_some() || i.gone_at.is_some() {
-                continue; // the kick arrived late, or the instance moved on: no verdict
-            }
+            let Some(code) = code.filter(|_| i.kicked.is_none() && i.gone_at.is_none()) else {
+                continue; // the kick arrived late, the instance moved on, or no answer: no verdict
+            };
             let login_sent = i.login_sent.unwrap_or(0);
             if code == 0 {
                 accepted.push(slot);

@@ -76,14 +76,14 @@ fn settle_probes_tell_lost_kicks_from_over_admission() {
     let (_, probe) = h.settle();
     assert_eq!(probe, vec![0, 1]);
     // Silent kick: #0's session is gone but it never heard.
-    let v = h.settle_probed(&[(0, 3003), (1, 0)], 5000);
+    let v = h.settle_probed(&[(0, Some(3003)), (1, Some(0))], 5000);
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].class, Class::LostKick);
     // Over-admission: both still act.
     let mut h = hist(&[Web, Web], "");
     login_ready(&mut h, 0, 100);
     login_ready(&mut h, 1, 200);
-    let v = h.settle_probed(&[(0, 0), (1, 0)], 5000);
+    let v = h.settle_probed(&[(0, Some(0)), (1, Some(0))], 5000);
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].class, Class::Capacity);
     assert_eq!(v[0].instances, vec![0, 1]);
@@ -99,7 +99,9 @@ fn a_late_kick_is_not_lost() {
     assert!(h
         .kicked(0, KickType::MultipleAccount, 4000, false)
         .is_empty());
-    assert!(h.settle_probed(&[(0, 3003), (1, 0)], 4100).is_empty());
+    assert!(h
+        .settle_probed(&[(0, Some(3003)), (1, Some(0))], 4100)
+        .is_empty());
 }
 
 #[test]
@@ -109,15 +111,22 @@ fn each_broken_promise_is_reported_once() {
     login_ready(&mut h, 1, 200);
     let (_, probe) = h.settle();
     assert_eq!(
-        h.settle_probed(&probe.iter().map(|s| (*s, 0)).collect::<Vec<_>>(), 5000)
-            .len(),
+        h.settle_probed(
+            &probe.iter().map(|s| (*s, Some(0))).collect::<Vec<_>>(),
+            5000
+        )
+        .len(),
         1
     );
     assert!(h.settle().1.is_empty(), "capacity already reported");
     let mut h = hist(&[Web, Web], "");
     login_ready(&mut h, 0, 100);
     login_ready(&mut h, 1, 200);
-    assert_eq!(h.settle_probed(&[(0, 3003), (1, 0)], 5000).len(), 1);
+    assert_eq!(
+        h.settle_probed(&[(0, Some(3003)), (1, Some(0))], 5000)
+            .len(),
+        1
+    );
     assert!(
         h.settle().1.is_empty(),
         "the silently kicked one is gone now"
@@ -174,13 +183,13 @@ fn zombie_ready_and_isolation() {
     let mut h = hist(&[Web, Web], "");
     login_ready(&mut h, 0, 100);
     assert_eq!(
-        h.probe_answered(0, ProbeKind::AfterKick, 300, 0)
+        h.probe_answered(0, ProbeKind::AfterKick, 300, Some(0))
             .unwrap()
             .class,
         Class::Zombie
     );
     assert!(h
-        .probe_answered(0, ProbeKind::AfterLogout, 300, 3005)
+        .probe_answered(0, ProbeKind::AfterLogout, 300, Some(3005))
         .is_none());
     assert_eq!(h.not_ready(0, 400).unwrap().class, Class::Isolation);
     h.logout_sent(0, 500);
@@ -292,7 +301,9 @@ fn a_kick_whose_causes_all_settled_before_is_late_not_excess() {
     // The notification comes after the account settled, before the probes are answered.
     let v = h.kicked(0, KickType::MultipleAccount, 5000, false);
     assert!(v.is_empty(), "alone, a login could have caused it: {v:?}");
-    assert!(h.settle_probed(&[(0, 3003), (1, 0)], 5100).is_empty());
+    assert!(h
+        .settle_probed(&[(0, Some(3003)), (1, Some(0))], 5100)
+        .is_empty());
     let v = h.finish();
     assert_eq!(classes(&v), vec![Class::LateKick]);
     assert!(v[0].class.is_warning());
@@ -307,12 +318,16 @@ fn an_admin_kick_owes_a_kick_to_every_older_session() {
     h.kicked(0, KickType::RestApiKick, 1010, false);
     // #1 heard nothing: it is due, and its probe tells how the promise broke.
     assert_eq!(h.admin_due(1000), vec![1]);
-    let v = h.due_probed(1, ProbeKind::AdminDue, 3000, 3006).unwrap();
+    let v = h
+        .due_probed(1, ProbeKind::AdminDue, 3000, Some(3006))
+        .unwrap();
     assert_eq!(v.class, Class::LostKick);
     assert!(v.seen.contains("gone"), "{v:?}");
     let mut h = hist(&[Web], "");
     login_ready(&mut h, 0, 100);
-    let v = h.due_probed(0, ProbeKind::ExpiryDue, 3000, 0).unwrap();
+    let v = h
+        .due_probed(0, ProbeKind::ExpiryDue, 3000, Some(0))
+        .unwrap();
     assert!(v.seen.contains("still works"), "{v:?}");
     // A session newer than the kick owes nothing.
     let mut h = hist(&[Web], "");

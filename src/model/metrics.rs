@@ -195,6 +195,11 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static histogram bounds")
 }
 
+/// A figure read from a file that would overflow when added up (its name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} overflows when added up")]
+pub struct Overflow(pub String);
+
 /// What one thread recorded in one interval.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -265,8 +270,8 @@ impl Snapshot {
 
     /// [`Snapshot::add`] for figures read from files: refused, and `self` left unchanged,
     /// where a sum would overflow (crafted counters must not wrap to zero).
-    pub fn checked_add(&mut self, other: &Snapshot) -> Result<(), String> {
-        let over = |what: &str| Err(format!("{what} overflows when added up"));
+    pub fn checked_add(&mut self, other: &Snapshot) -> Result<(), Overflow> {
+        let over = |what: &str| Err(Overflow(what.to_string()));
         for (m, (a, b)) in Metric::ALL.iter().zip(self.hist.iter().zip(&other.hist)) {
             if a.len().checked_add(b.len()).is_none() {
                 return over(&format!("the {} histogram's count", m.name()));

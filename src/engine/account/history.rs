@@ -171,11 +171,12 @@ pub enum Observed {
         slot: u8,
         at: Instant,
     },
-    /// A probe's answer; `code` is `u32::MAX` when the instance could not probe.
+    /// A probe's answer: its code, or `None` when the instance could not probe (it was no
+    /// longer ready) or the probe was never answered (the connection went).
     Probe {
         slot: u8,
         kind: ProbeKind,
-        code: u32,
+        code: Option<u32>,
         at: Instant,
     },
 }

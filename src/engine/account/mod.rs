@@ -66,7 +66,7 @@ pub struct Account {
     /// Bumped by every login sent; a settle check armed in an older generation does nothing.
     settle_gen: u64,
     /// Settle probes sent, and the answers in so far.
-    settle_probes: Option<(usize, Vec<(u8, u32)>)>,
+    settle_probes: Option<(usize, Vec<(u8, Option<u32>)>)>,
     /// The current wave has been judged (instances may log out without waiting).
     judged_wave: bool,
     /// Instances whose hold ended, waiting for the wave's judgment.

@@ -43,7 +43,7 @@ impl Instance {
             self.observe(Observed::Probe {
                 slot: self.slot,
                 kind,
-                code,
+                code: Some(code),
                 at: Instant::now(),
             });
             return;

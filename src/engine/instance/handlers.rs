@@ -168,7 +168,7 @@ impl Handler<Probe> for Instance {
         self.observe(Observed::Probe {
             slot: self.slot,
             kind,
-            code: u32::MAX,
+            code: None,
             at: Instant::now(),
         });
     }

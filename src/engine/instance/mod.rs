@@ -320,7 +320,7 @@ impl Instance {
                 self.observe(Observed::Probe {
                     slot: self.slot,
                     kind,
-                    code: u32::MAX,
+                    code: None,
                     at: Instant::now(),
                 });
             }
