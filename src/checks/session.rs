@@ -95,9 +95,7 @@ impl History {
         t: u64,
         code: Option<u32>,
     ) -> Option<Violation> {
-        let Some(code) = code.filter(|_| kind != ProbeKind::Settle) else {
-            return None;
-        };
+        let code = code.filter(|_| kind != ProbeKind::Settle)?;
         self.judge(Class::Zombie);
         if code != 0 {
             return None;

@@ -32,6 +32,9 @@ use crate::scenario::{Alignment, LoadModel};
 pub use handle::{take_local, AccountActor, Finish, Shared, TakeReport};
 pub use history::Observed;
 pub use inbox::{Inbox, Told};
+/// A settle probe's answer: the instance's slot and the code (`None`: no answer).
+type SettleAnswer = (u8, Option<u32>);
+
 pub use kicks::{AdminKickAnswered, AdminKickFailed, AdminKickSent, Kicked};
 use waves::{Shape, Waves};
 
@@ -66,7 +69,7 @@ pub struct Account {
     /// Bumped by every login sent; a settle check armed in an older generation does nothing.
     settle_gen: u64,
     /// Settle probes sent, and the answers in so far.
-    settle_probes: Option<(usize, Vec<(u8, Option<u32>)>)>,
+    settle_probes: Option<(usize, Vec<SettleAnswer>)>,
     /// The current wave has been judged (instances may log out without waiting).
     judged_wave: bool,
     /// Instances whose hold ended, waiting for the wave's judgment.
