@@ -46,6 +46,8 @@ pub struct Plan {
     pub shard: crate::shard::Shard,
     /// The backend's wire protocol.
     pub profile: Arc<crate::profile::Profile>,
+    /// The wire protocol the instances speak through their drivers (`crate::driver`).
+    pub wire: crate::driver::Wire,
     /// The first frames the profile could not explain, from any instance of this run.
     unmatched: std::sync::Mutex<Vec<String>>,
     /// `--trace-frames`: every frame of this process's first instance goes here.
@@ -122,6 +124,7 @@ impl Plan {
             accounts: s.accounts.count,
             shard: r.shard,
             profile: r.profile.clone(),
+            wire: crate::driver::Wire::Json(r.profile.clone()),
             unmatched: std::sync::Mutex::new(Vec::new()),
             trace: match &r.trace_frames {
                 None => None,

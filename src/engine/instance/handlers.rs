@@ -7,10 +7,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::{Instance, Phase};
 use crate::checks::ProbeKind;
+use crate::driver::{Incoming, Meaning};
 use crate::engine::account::Observed;
 use crate::engine::clock;
 use crate::engine::metrics::{self, Counter, Metric};
-use crate::profile::Decoded;
 use crate::scenario::LoadModel;
 use std::time::Duration;
 
@@ -37,25 +37,27 @@ impl Instance {
 impl Instance {
     /// A frame from the connection (or its read error).
     pub(super) fn frame(&mut self, item: super::link::Frame, ctx: &mut Context<Self>) {
-        let text = match item {
-            Ok(Message::Text(t)) => t,
-            // A binary frame of UTF-8 JSON is read like a text frame.
-            Ok(Message::Binary(b)) => {
-                match tokio_tungstenite::tungstenite::Utf8Bytes::try_from(b) {
-                    Ok(t) => t,
-                    Err(_) => return self.unmatched(ctx, "<binary frame, not UTF-8>"),
-                }
-            }
+        let message = match item {
+            Ok(m @ (Message::Text(_) | Message::Binary(_))) => m,
             Ok(Message::Close(_)) | Err(_) => return self.lost(ctx),
             Ok(_) => return,
         };
+        let frame = match &message {
+            Message::Text(t) => Incoming::Text(t.as_str()),
+            Message::Binary(b) => Incoming::Binary(b),
+            _ => return,
+        };
         if self.traced {
-            self.trace(false, text.as_str());
+            match frame {
+                Incoming::Text(t) => self.trace(false, t),
+                Incoming::Binary(b) => self.trace(false, &format!("<{} binary bytes>", b.len())),
+            }
         }
-        let decoded = self.plan.profile.decode(text.as_str(), &self.who());
-        match decoded {
-            Decoded::Response { seq, code, repeat } => self.on_response(ctx, seq, code, repeat),
-            Decoded::Ready => {
+        let who = Self::who(&self.user, &self.instance_id);
+        let meaning = self.driver.incoming(&self.plan.wire, frame, &who);
+        match meaning {
+            Meaning::Response { seq, code, repeat } => self.on_response(ctx, seq, code, repeat),
+            Meaning::Ready => {
                 if self.phase == Phase::AwaitReady {
                     self.on_ready(ctx);
                 } else {
@@ -70,19 +72,28 @@ impl Instance {
                     }
                 }
             }
-            Decoded::Kicked(kind) => self.on_kicked(ctx, kind),
-            Decoded::NotReady => self.observe(Observed::NotReady {
+            Meaning::Kicked(kind) => self.on_kicked(ctx, kind),
+            Meaning::NotReady => self.observe(Observed::NotReady {
                 slot: self.slot,
                 at: Instant::now(),
             }),
-            Decoded::MessageReceived => metrics::count(Counter::MessagesReceived),
-            Decoded::Answer(reply) => {
-                if !self.send_text(reply) {
+            Meaning::MessageReceived => metrics::count(Counter::MessagesReceived),
+            Meaning::Reply(reply) => {
+                if !self.send_frame(reply) {
                     self.lost(ctx);
                 }
             }
-            Decoded::Ignored => {}
-            Decoded::Unmatched(_) => self.unmatched(ctx, text.as_str()),
+            Meaning::Ignored => {}
+            Meaning::Unmatched(_) => {
+                let shown = match frame {
+                    Incoming::Text(t) => t.to_string(),
+                    Incoming::Binary(b) => match std::str::from_utf8(b) {
+                        Ok(t) => t.to_string(),
+                        Err(_) => format!("<binary frame of {} bytes, not UTF-8>", b.len()),
+                    },
+                };
+                self.unmatched(ctx, &shown)
+            }
         }
     }
 

@@ -100,6 +100,8 @@ pub struct Instance {
     traced_sig: Option<String>,
     /// Whether it told its account that it logged in (once is enough).
     told_logged_in: bool,
+    /// Its side of the wire protocol: requests to frames, frames to meanings.
+    driver: crate::driver::Driver,
     rng: fastrand::Rng,
     _active: ActiveGuard,
 }
@@ -118,6 +120,7 @@ impl Instance {
     ) -> Self {
         let platform = plan.platforms[slot as usize];
         let instance_id = format!("{user}#{slot}");
+        let driver = plan.wire.driver();
         Instance {
             traced: plan.traces(n, slot),
             instance_id,
@@ -152,6 +155,7 @@ impl Instance {
             sig_cache: None,
             traced_sig: None,
             told_logged_in: false,
+            driver,
             rng: fastrand::Rng::with_seed(seed),
             _active: active,
         }
@@ -250,17 +254,22 @@ impl Instance {
         self.watch = Some((at, h));
     }
 
-    /// This instance's own values for the profile's templates.
-    fn who(&self) -> crate::profile::template::Values<'_> {
+    /// An instance's own values for the protocol's templates (its userID and instance id):
+    /// a function of the two fields, so the driver can be borrowed beside them.
+    pub(super) fn who<'a>(
+        user: &'a str,
+        instance: &'a str,
+    ) -> crate::profile::template::Values<'a> {
         crate::profile::template::Values {
-            user_id: &self.user,
-            instance: &self.instance_id,
+            user_id: user,
+            instance,
             ..Default::default()
         }
     }
 
     fn send(&mut self, req: &Request) -> bool {
-        let text = self.plan.profile.encode(req, &self.who());
+        let who = Self::who(&self.user, &self.instance_id);
+        let frame = self.driver.request(&self.plan.wire, req, &who);
         if self.traced {
             // frames.log is an artifact: the sig in a login is a credential, so it is written
             // as its hash (usersig::redact) — and so is any frame that echoes it back.
@@ -268,7 +277,7 @@ impl Instance {
                 self.traced_sig = Some(user_sig.clone());
             }
         }
-        self.send_text(text)
+        self.send_frame(frame)
     }
 
     /// Write a frame of the traced instance to frames.log, its last sig redacted.
@@ -281,13 +290,16 @@ impl Instance {
         }
     }
 
-    fn send_text(&mut self, text: String) -> bool {
+    /// Put a frame the driver made on the wire; false when the connection is gone.
+    fn send_frame(&mut self, frame: crate::driver::Outgoing) -> bool {
         if self.traced {
-            self.trace(true, &text);
+            self.trace(true, &frame.shown());
         }
-        self.link
-            .as_ref()
-            .is_some_and(|l| l.send(Message::text(text)))
+        let message = match frame {
+            crate::driver::Outgoing::Text(t) => Message::text(t),
+            crate::driver::Outgoing::Binary(b) => Message::binary(b),
+        };
+        self.link.as_ref().is_some_and(|l| l.send(message))
     }
 
     fn observe(&self, o: Observed) {
