@@ -60,7 +60,7 @@ impl Account {
 
 /// Run `f` on the account if it is still there. It is never busy when a timer runs (one task
 /// runs at a time on the thread); should it be, `f` waits for the timers' next turn.
-fn on(me: Weak<RefCell<Account>>, f: Box<dyn FnOnce(&mut Account)>) {
+fn on<T: 'static>(me: Weak<RefCell<T>>, f: Box<dyn FnOnce(&mut T)>) {
     let Some(account) = me.upgrade() else { return };
     let Ok(mut a) = account.try_borrow_mut() else {
         timers::after(Duration::ZERO, move || on(me, f));
@@ -93,5 +93,40 @@ impl Handler<TakeReport> for AccountActor {
     fn handle(&mut self, _: TakeReport, ctx: &mut Context<Self>) -> Self::Result {
         ctx.stop();
         MessageResult(self.account().take_report())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A timer's call reaches the account; a busy account gets it on a later turn, in order
+    /// with what came after; a gone account gets nothing (and nothing waits for it).
+    #[test]
+    fn a_timer_reaches_a_free_account_waits_for_a_busy_one_and_skips_a_gone_one() {
+        let account = Rc::new(RefCell::new(Vec::<u32>::new()));
+        let seen = account.clone();
+        actix::System::new().block_on(async move {
+            let me = Rc::downgrade(&account);
+            on(me.clone(), Box::new(|a: &mut Vec<u32>| a.push(1)));
+            assert_eq!(*account.borrow(), [1], "a free account hears at once");
+            let busy = account.borrow_mut();
+            on(me.clone(), Box::new(|a: &mut Vec<u32>| a.push(2)));
+            drop(busy);
+            assert_eq!(*account.borrow(), [1], "a busy one later, not now");
+            for _ in 0..6000 {
+                if account.borrow().len() == 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(*account.borrow(), [1, 2]);
+            let gone: Weak<RefCell<Vec<u32>>> = {
+                let short = Rc::new(RefCell::new(Vec::new()));
+                Rc::downgrade(&short)
+            };
+            on(gone, Box::new(|a: &mut Vec<u32>| a.push(3)));
+        });
+        assert_eq!(*seen.borrow(), [1, 2]);
     }
 }
