@@ -91,12 +91,13 @@ pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
         faults: sc.server.faults,
         fault_seed: sc.server.fault_seed,
         workers: sc.server.workers,
-        // The embedded server speaks the dialect of a shipped profile that has one.
-        dialect: if r.profile.name == "webim" {
-            server::Dialect::Webim
-        } else {
-            server::Dialect::V1
-        },
+        // The embedded server speaks the dialect of a shipped profile that has one (a user's
+        // profile is judged by where it came from, not by the name it gives itself).
+        dialect: r
+            .profile
+            .shipped()
+            .and_then(server::Dialect::of_shipped)
+            .unwrap_or_default(),
         ..ServerConfig::default()
     }
 }

@@ -157,6 +157,12 @@ pub struct Needs {
 }
 
 impl Profile {
+    /// The name of the shipped profile this is (`None`: a user's file, whatever it calls
+    /// itself).
+    pub fn shipped(&self) -> Option<&str> {
+        self.source.strip_prefix("builtin:")
+    }
+
     /// A shipped profile's name, or a file (relative paths from `base`).
     pub fn load(spec: &str, base: &Path) -> Result<Arc<Profile>, ProfileError> {
         let spec = if spec.is_empty() { DEFAULT } else { spec };

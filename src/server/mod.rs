@@ -71,6 +71,18 @@ pub enum Dialect {
     Webim,
 }
 
+impl Dialect {
+    /// The dialect the reference server speaks to a shipped profile (`None`: a profile it
+    /// has no dialect for, such as a user's file).
+    pub fn of_shipped(profile: &str) -> Option<Dialect> {
+        match profile {
+            "loginstorm-v1" => Some(Dialect::V1),
+            "webim" => Some(Dialect::Webim),
+            _ => None,
+        }
+    }
+}
+
 impl std::str::FromStr for Dialect {
     type Err = String;
     fn from_str(s: &str) -> Result<Dialect, String> {
