@@ -114,6 +114,16 @@ pub fn compare_dirs(current: &Path, baseline: &Path, o: &Options) -> anyhow::Res
     for w in mismatches(&cur, &base) {
         eprintln!("{w}");
     }
+    // A name in --only or --ignore that covers no metric is a typo that would silently turn
+    // the gate off: refused, naming the closest metric.
+    let all = compare(
+        &cur,
+        &base,
+        o.max_regression,
+        o.floor_us,
+        &Filter::default(),
+    );
+    o.filter.check(all.iter().map(|r| r.metric.as_str()))?;
     Ok(compare(
         &cur,
         &base,
@@ -137,6 +147,21 @@ impl Filter {
             || name
                 .strip_prefix(pattern)
                 .is_some_and(|r| r.starts_with('.'))
+    }
+
+    /// Every `--only` and `--ignore` name covers some metric of `metrics`.
+    pub fn check<'a>(&self, metrics: impl Iterator<Item = &'a str> + Clone) -> anyhow::Result<()> {
+        for (flag, patterns) in [("--only", &self.only), ("--ignore", &self.ignore)] {
+            for p in patterns {
+                if !metrics.clone().any(|m| Self::covers(m, p)) {
+                    let hint = crate::model::closest(p, metrics.clone())
+                        .map(|c| format!("; did you mean {c:?}?"))
+                        .unwrap_or_default();
+                    anyhow::bail!("{flag} {p:?} names no metric of these reports{hint}");
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn keeps(&self, metric: &str) -> bool {

@@ -106,3 +106,23 @@ fn tolerances_parse() {
     assert!(parse_tolerance("ten").is_err());
     assert!(parse_tolerance("-5%").is_err());
 }
+
+#[test]
+fn an_only_or_ignore_name_that_covers_no_metric_is_refused_with_the_closest() {
+    let metrics = ["ready.p50", "ready.p99", "login.p99", "logins_per_sec"];
+    let f = |only: &[&str], ignore: &[&str]| Filter {
+        only: only.iter().map(|s| s.to_string()).collect(),
+        ignore: ignore.iter().map(|s| s.to_string()).collect(),
+    };
+    assert!(f(&["ready", "login.p99"], &["logins_per_sec"])
+        .check(metrics.iter().copied())
+        .is_ok());
+    let e = f(&["bogus"], &[])
+        .check(metrics.iter().copied())
+        .unwrap_err();
+    assert!(e.to_string().contains("--only \"bogus\""), "{e}");
+    let e = f(&[], &["redy.p99"])
+        .check(metrics.iter().copied())
+        .unwrap_err();
+    assert!(e.to_string().contains("did you mean \"ready.p99\""), "{e}");
+}

@@ -12,4 +12,4 @@ mod threshold;
 pub use metrics::{new_histogram, Counter, Metric, Snapshot};
 pub use outcome::{AccountReport, Generator, Outcome, RunSummary, Tick};
 pub use rows::{counter_rows, RATE_ROWS, TOTAL_ROWS};
-pub use threshold::{Op, Stat, Subject, Threshold, ThresholdError, ThresholdProblem};
+pub use threshold::{closest, Op, Stat, Subject, Threshold, ThresholdError, ThresholdProblem};

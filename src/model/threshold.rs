@@ -153,27 +153,16 @@ fn known_subjects() -> Vec<String> {
     k
 }
 
-/// Edit distance, for suggesting the closest known subject.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
+/// The known name closest to `s` (edit distance), for "did you mean".
+pub fn closest<'a>(s: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known.into_iter().min_by_key(|k| strsim::levenshtein(s, k))
 }
 
 fn unknown(s: &str) -> ThresholdProblem {
     let known = known_subjects();
     ThresholdProblem::UnknownSubject {
         subject: s.into(),
-        closest: known.into_iter().min_by_key(|k| distance(s, k)),
+        closest: closest(s, known.iter().map(String::as_str)).map(str::to_string),
     }
 }
 

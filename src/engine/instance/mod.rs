@@ -412,10 +412,20 @@ impl Instance {
     }
 
     fn cycle_done(&mut self, ctx: &mut Context<Self>, stopped: bool) {
+        metrics::count(Counter::CyclesCompleted);
+        self.end_cycle(ctx, stopped);
+    }
+
+    /// A cycle that never reached the backend (its connect failed or timed out): counted in
+    /// `connections_failed`, not as a cycle, so a lost target's refusals are not throughput.
+    fn cycle_not_started(&mut self, ctx: &mut Context<Self>) {
+        self.end_cycle(ctx, false);
+    }
+
+    fn end_cycle(&mut self, ctx: &mut Context<Self>, stopped: bool) {
         if self.phase != Phase::Idle {
             self.set_phase(ctx, Phase::Idle);
         }
-        metrics::count(Counter::CyclesCompleted);
         if self.stopping {
             self.close(ctx);
             ctx.stop();

@@ -42,12 +42,12 @@ impl Instance {
                 }
                 Ok(Err(e)) => {
                     metrics::connect_failed(e.reason());
-                    act.cycle_done(ctx, false);
+                    act.cycle_not_started(ctx);
                 }
                 Err(_) => {
                     metrics::connect_failed("timeout".into());
                     metrics::count(Counter::TimeoutsConnect);
-                    act.cycle_done(ctx, false);
+                    act.cycle_not_started(ctx);
                 }
             }
         }));
