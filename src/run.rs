@@ -365,6 +365,12 @@ pub fn conclude<W: Write>(
             resolved.scenario.load.max_schedule_lag.0,
         ));
     }
+    if verdict.status != verdict::Status::Pass {
+        let limits = resolved.policy.limits.to_spec();
+        verdict
+            .cautions
+            .extend(verdict::limits_hint(&summary.accounts, &limits));
+    }
     writer.record_cautions(&verdict.cautions)?;
     report::write_junit(
         &dir,
