@@ -54,26 +54,12 @@ pub struct RunMetrics {
     latency: Family<ByMetric, Histogram>,
     live: Gauge,
     offered: F64Gauge,
+    finished: Gauge,
     stages: Vec<crate::scenario::Stage>,
 }
 
-/// The counters of `counters.csv` exported as `loginstorm_{name}_total`.
-const EXPORTED: [Counter; 14] = [
-    Counter::ConnectionsOpened,
-    Counter::ConnectionsFailed,
-    Counter::ConnectionsLost,
-    Counter::LoginsOk,
-    Counter::LoginsFailed,
-    Counter::Readies,
-    Counter::Logouts,
-    Counter::CyclesCompleted,
-    Counter::MessagesSent,
-    Counter::MessagesReceived,
-    Counter::ProtocolErrors,
-    Counter::TimeoutsReady,
-    Counter::ArrivalsDropped,
-    Counter::ProbesSent,
-];
+/// Every counter of `counters.csv`, exported as `loginstorm_events_total{counter="NAME"}`.
+const EXPORTED: [Counter; Counter::ALL.len()] = Counter::ALL;
 
 impl RunMetrics {
     pub fn new(scenario: &str, stages: Vec<crate::scenario::Stage>) -> RunMetrics {
@@ -124,6 +110,12 @@ impl RunMetrics {
             "Open model: arrivals per second the plan offers now (0 in the closed model)",
             offered.clone(),
         );
+        let finished = Gauge::default();
+        registry.register(
+            "run_finished",
+            "1 once the run ended and every figure here is final (the endpoint lingers for a last scrape)",
+            finished.clone(),
+        );
         // Every series exists from the first scrape (at 0), not only once something happened.
         for c in EXPORTED {
             let _ = counters.get_or_create(&ByCounter { counter: c.name() });
@@ -145,8 +137,14 @@ impl RunMetrics {
             latency,
             live,
             offered,
+            finished,
             stages,
         }
+    }
+
+    /// The run ended: every figure is final.
+    pub fn finished(&self) {
+        self.finished.set(1);
     }
 
     /// Add one interval.
@@ -210,6 +208,35 @@ impl RunMetrics {
         )
     }
 }
+
+/// How long a run's metrics stay up after it ended, by default: long enough for one more scrape
+/// at Prometheus's common 15 s interval, so the final figures are seen (`--metrics-linger`).
+pub const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// An address as `--metrics-listen` takes it: `HOST:PORT` (a name is resolved, its first
+/// address used), an IP address and port, or `:PORT` for every interface (as Prometheus
+/// exporters write it).
+pub fn parse_listen(s: &str) -> Result<SocketAddr, ListenError> {
+    use std::net::ToSocketAddrs;
+    let spec = match s.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => s.to_string(),
+    };
+    let (_, port) = spec
+        .rsplit_once(':')
+        .ok_or_else(|| ListenError(s.into(), "give HOST:PORT or :PORT".into()))?;
+    port.parse::<u16>()
+        .map_err(|_| ListenError(s.into(), format!("{port:?} is not a port (0-65535)")))?;
+    spec.to_socket_addrs()
+        .map_err(|e| ListenError(s.into(), format!("cannot resolve the host: {e}")))?
+        .next()
+        .ok_or_else(|| ListenError(s.into(), "the host has no address".into()))
+}
+
+/// A `--metrics-listen` value that is not an address.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0:?}: {1}")]
+pub struct ListenError(pub String, pub String);
 
 /// Scrapers a run's endpoint serves at once (Prometheus is one; a dashboard or two more).
 pub const RUN_MAX_SCRAPERS: usize = 64;

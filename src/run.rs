@@ -53,6 +53,8 @@ pub struct Options {
     pub summary_json: Option<PathBuf>,
     /// Serve live metrics (OpenMetrics text on GET /metrics) here while the run lasts.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long the metrics stay up after the run ended.
+    pub metrics_linger: std::time::Duration,
 }
 
 /// A finished run: its results, where its reports are, and its verdict.
@@ -260,7 +262,7 @@ pub fn execute<W: Write>(
             return Err(e);
         }
     };
-    conclude(
+    let finished = conclude(
         &resolved,
         &url,
         embedded_used,
@@ -269,7 +271,48 @@ pub fn execute<W: Write>(
         &mut writer,
         &[],
         out,
-    )
+    )?;
+    if let Some(m) = &metrics {
+        linger(m, opts.metrics_linger);
+    }
+    Ok(finished)
+}
+
+/// Keep the live metrics up for `d` after the run (its final figures in them, `run_finished` 1)
+/// so a scraper's next pass sees the end; Ctrl-C or SIGTERM ends the wait.
+fn linger(m: &crate::live_metrics::RunMetrics, d: std::time::Duration) {
+    m.finished();
+    if d.is_zero() {
+        return;
+    }
+    eprintln!(
+        "metrics stay up {} more for a last scrape (--metrics-linger; Ctrl-C ends it)",
+        crate::units::format_duration(d)
+    );
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+    });
 }
 
 /// A finished load's results, written and judged: every end-of-run report, thresholds, the

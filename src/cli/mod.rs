@@ -150,9 +150,19 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH|-")]
     pub summary_json: Option<PathBuf>,
     /// Serve live metrics while the run lasts: OpenMetrics / Prometheus text on
-    /// `GET http://ADDR/metrics` (docs/reports.md lists them, with queries for Grafana).
-    #[arg(long, value_name = "ADDR")]
+    /// `GET http://ADDR/metrics` (docs/reports.md lists them, with queries for Grafana). ADDR is
+    /// HOST:PORT, or :PORT for every interface.
+    #[arg(long, value_name = "ADDR", value_parser = crate::live_metrics::parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Keep the metrics up this long after the run ended, so a scraper sees the final figures
+    /// (the default outlasts one 15 s scrape interval; Ctrl-C ends it early). 0 = stop at once.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "20s",
+        requires = "metrics_listen"
+    )]
+    pub metrics_linger: crate::units::Dur,
     #[command(flatten)]
     pub tolerance: Tolerance,
     /// Run only shard I of N: the accounts whose index n has n % N == I, with their share of
@@ -282,6 +292,7 @@ impl RunArgs {
             compare: self.tolerance.options(),
             summary_json: self.summary_json.clone(),
             metrics_listen: self.metrics_listen,
+            metrics_linger: self.metrics_linger.0,
         }
     }
 }

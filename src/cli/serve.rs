@@ -107,7 +107,7 @@ pub struct ServeArgs {
     pub fault_foreign_kick: f64,
     /// Serve live metrics: OpenMetrics / Prometheus text on `GET http://ADDR/metrics`
     /// (connections, partial-message bytes, logins, kicks by type; docs/reports.md).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = crate::live_metrics::parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
     /// A WebSocket connection must send its first login within this time of the upgrade, or it
     /// is closed with 1008 (policy violation). 0 = no deadline.

@@ -79,6 +79,8 @@ fn a_run_and_a_server_serve_their_metrics_while_they_run() {
             "--quiet",
             "--metrics-listen",
             "127.0.0.1:0",
+            "--metrics-linger",
+            "0",
             "--target",
             &url_now,
             "--set",
@@ -151,4 +153,69 @@ fn a_run_and_a_server_serve_their_metrics_while_they_run() {
     assert_eq!(run.wait().unwrap().code(), Some(0));
     server.kill().unwrap();
     let _ = server.wait();
+}
+
+/// After the run the endpoint lingers (`--metrics-linger`) with every counter at its final
+/// value — the figures counters.csv has — and `run_finished` 1, then the process exits.
+#[test]
+fn the_final_figures_outlive_the_run_for_a_last_scrape() {
+    let tmp = TempDir::new();
+    let mut run = bin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--metrics-listen",
+            "localhost:0",
+            "--metrics-linger",
+            "3s",
+            "--set",
+            "accounts.count=6",
+            "--report-dir",
+        ])
+        .arg(tmp.path().join("r"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = metrics_addr(&mut run);
+    // The run is over once counters.csv is written; the endpoint is still there.
+    let started = Instant::now();
+    while !tmp.path().join("r/summary.json").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = scrape(&addr);
+    assert_eq!(
+        value(&text, "loginstorm_run_finished{scenario=\"smoke\"}"),
+        1.0,
+        "{text}"
+    );
+    let counters = std::fs::read_to_string(tmp.path().join("r/counters.csv")).unwrap();
+    // Every counter of counters.csv is exported, at its final value.
+    for name in [
+        "logins_ok",
+        "kicks_multipleAccount",
+        "timeouts_login",
+        "admin_kicks_failed",
+        "cycles_completed",
+    ] {
+        let want: f64 = counters
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name},")))
+            .unwrap_or_else(|| panic!("{name} in counters.csv"))
+            .parse()
+            .unwrap();
+        let got = value(
+            &text,
+            &format!("loginstorm_events_total{{scenario=\"smoke\",counter=\"{name}\"}}"),
+        );
+        assert_eq!(got, want, "{name}");
+    }
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
