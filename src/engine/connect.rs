@@ -83,10 +83,13 @@ fn tls_cause(e: &std::io::Error) -> Option<&'static str> {
 
 /// Open one instance's WebSocket to the plan's target, from `local` if given; `who` fills
 /// the URL's and the headers' placeholders.
+/// `traced`: this is the `--trace-frames` instance, whose upgrade (request and response heads)
+/// goes to frames.log before its frames — what a new profile's `[connection]` gets wrong.
 pub async fn connect(
     plan: &Plan,
     local: Option<IpAddr>,
     who: &Values<'_>,
+    traced: bool,
 ) -> Result<Ws, ConnectError> {
     let addr = plan.target.addr;
     let tcp = |source| ConnectError::Tcp { addr, source };
@@ -133,6 +136,7 @@ pub async fn connect(
         &path,
         &extra,
         &p.subprotocols,
+        traced.then_some(plan),
     )
     .await
 }
@@ -150,6 +154,7 @@ async fn upgrade(
     path: &str,
     extra_headers: &str,
     subprotocols: &[String],
+    trace: Option<&Plan>,
 ) -> Result<Ws, ConnectError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio_tungstenite::tungstenite::handshake::{client::generate_key, derive_accept_key};
@@ -160,6 +165,12 @@ async fn upgrade(
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n{extra_headers}\r\n"
     );
+    if let Some(plan) = trace {
+        plan.trace_frame(
+            true,
+            &format!("HTTP upgrade request:\n{}", request.trim_end()),
+        );
+    }
     tcp.write_all(request.as_bytes())
         .await
         .map_err(ConnectError::Io)?;
@@ -181,6 +192,13 @@ async fn upgrade(
             )));
         }
     };
+    if let Some(plan) = trace {
+        let head = String::from_utf8_lossy(&response[..head_end]);
+        plan.trace_frame(
+            false,
+            &format!("HTTP upgrade response:\n{}", head.trim_end()),
+        );
+    }
     check_response(
         &response[..head_end],
         &derive_accept_key(key.as_bytes()),

@@ -101,7 +101,12 @@ fn preflight(plan: &Plan) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        match tokio::time::timeout(plan.connect_timeout, connect::connect(plan, None, &who)).await {
+        match tokio::time::timeout(
+            plan.connect_timeout,
+            connect::connect(plan, None, &who, false),
+        )
+        .await
+        {
             Ok(Ok(mut ws)) => {
                 let _ = ws.close(None).await;
                 Ok(())

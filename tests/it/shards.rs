@@ -745,5 +745,11 @@ fn trace_frames_under_run_processes_traces_shard_zeros_first_instance() {
     let frames = read(&dir.join("shards/shard-0"), "frames.log");
     assert!(frames.contains(" > ") && frames.contains(" < "), "{frames}");
     assert!(frames.contains("<sig sha256:"), "{frames}");
+    // The upgrade comes first, both ways.
+    assert!(
+        frames.contains("HTTP upgrade request:\nGET /ws HTTP/1.1")
+            && frames.contains("HTTP upgrade response:\nHTTP/1.1 101"),
+        "{frames}"
+    );
     assert!(!dir.join("shards/shard-1/frames.log").exists());
 }

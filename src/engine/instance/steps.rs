@@ -18,6 +18,7 @@ impl Instance {
         let started = Instant::now();
         let (user, instance) = (self.user.clone(), self.instance_id.clone());
         let platform = self.platform;
+        let traced = self.traced;
         let fut = async move {
             let who = crate::profile::template::Values {
                 user_id: &user,
@@ -26,7 +27,11 @@ impl Instance {
                 platform: plan.profile.platform_name(platform),
                 ..Default::default()
             };
-            tokio::time::timeout(plan.connect_timeout, connect::connect(&plan, local, &who)).await
+            tokio::time::timeout(
+                plan.connect_timeout,
+                connect::connect(&plan, local, &who, traced),
+            )
+            .await
         };
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
             if act.phase != Phase::Connecting {
