@@ -83,6 +83,24 @@ impl Endpoint {
         if authority.contains(['{', '}']) {
             return Err(TargetError::TemplatedHost { url: url.into() });
         }
+        if authority.contains('@') {
+            return Err(TargetError::Template {
+                url: url.into(),
+                problem: "user:password@ in a URL is not supported; give credentials through the profile's [connection] headers".into(),
+            });
+        }
+        // A port that is digits but no port (99999) is named, not sent to the resolver.
+        if let Some((_, p)) = authority
+            .rsplit_once(':')
+            .filter(|(h, _)| !h.ends_with(':'))
+        {
+            if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_err() {
+                return Err(TargetError::Template {
+                    url: url.into(),
+                    problem: format!("port {p} is not a port (1-65535)"),
+                });
+            }
+        }
         let path = if path.starts_with('?') {
             format!("/{path}")
         } else {
@@ -303,6 +321,21 @@ impl AsyncWrite for Stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_out_of_range_and_credentials_in_the_url_are_named() {
+        let e = Endpoint::parse("ws://127.0.0.1:99999/ws", false).unwrap_err();
+        assert!(e.to_string().contains("port 99999 is not a port"), "{e}");
+        let e = Endpoint::parse("ws://u:pw@127.0.0.1:9090/ws", false).unwrap_err();
+        assert!(e.to_string().contains("user:password@"), "{e}");
+        assert_eq!(
+            Endpoint::parse("ws://[::1]:9090/ws", false)
+                .unwrap()
+                .addr
+                .port(),
+            9090
+        );
+    }
 
     #[test]
     fn urls_resolve_with_their_defaults_and_templates() {

@@ -64,6 +64,13 @@ pub enum ScenarioError {
     /// A value out of its range, or settings that do not go together.
     #[error("{key} {problem}")]
     Invalid { key: String, problem: String },
+    /// What a `--set` override made wrong (the file alone was fine).
+    #[error("--set {set}: {source}")]
+    InOverride {
+        set: String,
+        #[source]
+        source: Box<ScenarioError>,
+    },
     #[error("{path}: {source}")]
     InFile {
         path: String,
@@ -88,6 +95,9 @@ impl ScenarioError {
     }
 
     fn in_file(path: &Path, e: ScenarioError) -> Self {
+        if matches!(e, ScenarioError::InOverride { .. }) {
+            return e;
+        }
         ScenarioError::InFile {
             path: path.display().to_string(),
             source: Box::new(e),
@@ -125,12 +135,38 @@ pub fn load_text(text: &str, base: &Path, overrides: &[String]) -> Result<Resolv
 }
 
 /// Parse scenario TOML text with `key=value` overrides applied first.
+///
+/// An error names where it came from: the file (read from its text, so with its line and
+/// column) or the first `--set` that made a good file wrong.
 pub fn parse(text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-    let mut tree: toml::Table = text.parse()?;
+    let file: toml::Table = text.parse()?;
+    let mut tree = file.clone();
     for o in overrides {
         apply_override(&mut tree, o)?;
     }
-    Ok(Scenario::deserialize(toml::Value::Table(tree))?)
+    let whole = Scenario::deserialize(toml::Value::Table(tree));
+    let Err(e) = whole else {
+        return Ok(whole?);
+    };
+    if overrides.is_empty() {
+        // From the text, so the error has the file's line and column.
+        return Err(toml::from_str::<Scenario>(text).err().unwrap_or(e).into());
+    }
+    if let Err(in_file) = toml::from_str::<Scenario>(text) {
+        return Err(in_file.into());
+    }
+    // The file alone is fine: the first override that breaks it is named.
+    let mut tree = file;
+    for o in overrides {
+        apply_override(&mut tree, o)?;
+        if let Err(e) = Scenario::deserialize(toml::Value::Table(tree.clone())) {
+            return Err(ScenarioError::InOverride {
+                set: o.clone(),
+                source: Box::new(e.into()),
+            });
+        }
+    }
+    Err(e.into())
 }
 
 fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), ScenarioError> {

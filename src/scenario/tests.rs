@@ -212,3 +212,26 @@ fn arrivals_until_integrates_the_plan() {
     assert!((at(25.0) - 1750.0).abs() < 1e-6);
     assert!((at(99.0) - 1750.0).abs() < 1e-6, "nothing after the plan");
 }
+
+#[test]
+fn an_error_names_the_override_that_made_it_or_the_files_line() {
+    let file = "[accounts]\ncount = 4\n";
+    let e = parse(file, &["accounts.cuont=5".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("--set accounts.cuont=5: unknown field `cuont`"),
+        "{e}"
+    );
+    let e = parse(file, &["cycle.cycles=2".into(), "load.duration=abc".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("--set load.duration=abc:"), "{e}");
+    // A bad file is the file's, with its line, even with good overrides.
+    let e = parse("[accounts]\ncount = \"x\"\n", &["cycle.cycles=2".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2"), "{e}");
+    // An override that fixes a bad file is taken.
+    assert!(parse("[accounts]\ncount = \"x\"\n", &["accounts.count=3".into()]).is_ok());
+}
