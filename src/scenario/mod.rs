@@ -242,6 +242,15 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
             "must be within 0..=10000",
         ));
     }
+    for name in &s.checks.unjudged {
+        if !crate::checks::Class::ALL.iter().any(|c| c.name() == name) {
+            let names: Vec<&str> = crate::checks::Class::ALL.iter().map(|c| c.name()).collect();
+            return Err(ScenarioError::invalid(
+                "checks.unjudged",
+                format!("names {name:?}, which is not a check: {}", names.join(", ")),
+            ));
+        }
+    }
     for (name, p) in [
         ("checks.probe_after_kick", s.checks.probe_after_kick),
         ("checks.probe_after_logout", s.checks.probe_after_logout),

@@ -59,6 +59,9 @@ pub struct Checks {
     /// Fraction of operations (connects, logins, readies, logouts, messages) that may fail or
     /// time out before the run fails on the backend's health.
     pub error_budget: f64,
+    /// Checks this scenario knowingly leaves unjudged (by name: `victim_order`, …): a setting
+    /// that blinds only these prints no warning. The run still shows them as not judged.
+    pub unjudged: Vec<String>,
 }
 
 impl Default for Checks {
@@ -69,6 +72,7 @@ impl Default for Checks {
             probe_after_logout: 0.05,
             max_listed: 10_000,
             error_budget: 0.01,
+            unjudged: Vec::new(),
         }
     }
 }
