@@ -50,6 +50,16 @@ pub fn render_summary<W: Write>(
     )?;
     for m in Metric::ALL {
         let h = s.hist(m);
+        // `login_service` / `ready_service` differ from `login` / `ready` only by how late
+        // cycles began (the open model); where they are the same histogram, one row says it.
+        let base = match m {
+            Metric::LoginService => Some(Metric::Login),
+            Metric::ReadyService => Some(Metric::Ready),
+            _ => None,
+        };
+        if base.is_some_and(|b| s.hist(b) == h) {
+            continue;
+        }
         if h.is_empty() {
             writeln!(out, "{:<18}{:>9}", m.name(), 0)?;
             continue;
