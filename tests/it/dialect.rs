@@ -304,3 +304,54 @@ fn trace_frames_shows_one_instance_frame_by_frame() {
     let logins = sent.iter().filter(|l| l.contains("LOGIN")).count();
     assert_eq!(logins, 1, "{log}");
 }
+
+/// What `openssl req -x509` makes: a self-signed certificate marked as a CA. WebPKI refuses a
+/// CA certificate as the server's own; given with --ca-file it is trusted as itself (pinned),
+/// as curl and Go clients do — and only that certificate: another one, CA-marked alike, is not.
+#[test]
+fn a_self_signed_ca_marked_certificate_given_with_ca_file_is_trusted_as_itself() {
+    let tmp = TempDir::new();
+    let make = |name: &str| {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let (c, k) = (
+            tmp.path().join(format!("{name}.pem")),
+            tmp.path().join(format!("{name}.key")),
+        );
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    };
+    let (cert, key) = make("server");
+    let (other, _) = make("other");
+    let (mut server, url) = serve(&[
+        "--limits",
+        "Web=2",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let s = scenario(
+        &tmp,
+        "[policy]\nlimits = \"Web=2\"\n[accounts]\ncount = 3\ninstances = \"Web*3\"\n[cycle]\ncycles = 1\nhold = \"50ms\"\nalignment = \"barrier\"\n",
+    );
+    let (code, out) = run_bin(
+        &["--target", &url, "--ca-file", cert.to_str().unwrap()],
+        &s,
+        &tmp.path().join("pinned"),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run_bin(
+        &["--target", &url, "--ca-file", other.to_str().unwrap()],
+        &s,
+        &tmp.path().join("other"),
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("TLS handshake"), "{out}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
