@@ -91,6 +91,30 @@ fn compare(args: loginstorm::cli::CompareArgs) -> anyhow::Result<u8> {
     let o = args.tolerance.options();
     let rows = compare::compare_dirs(&args.current, &args.baseline, &o)?;
     compare::render(&mut std::io::stdout().lock(), &rows, o.max_regression)?;
+    // Beside the current run's reports, as `run --baseline` leaves them; and on a CI job's
+    // summary page when there is one.
+    compare::write_csv(&args.current.join("comparison.csv"), &rows)?;
+    let doc = serde_json::to_string_pretty(&compare::to_json(&rows, o.max_regression))? + "\n";
+    loginstorm::report::write_atomic(&args.current.join("comparison.json"), doc.as_bytes())?;
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        use std::io::Write;
+        let md = compare::markdown(&rows, o.max_regression);
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(md.as_bytes()));
+        if let Err(e) = appended {
+            eprintln!(
+                "warning: cannot append to GITHUB_STEP_SUMMARY {}: {e}",
+                std::path::Path::new(&path).display()
+            );
+        }
+    }
+    println!(
+        "wrote {} and comparison.json",
+        args.current.join("comparison.csv").display()
+    );
     Ok(if compare::regressions(&rows) == 0 {
         exit::OK
     } else {

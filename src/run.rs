@@ -383,6 +383,10 @@ pub fn conclude<W: Write>(
         writeln!(out, "compared with baseline {}", base.display())?;
         compare::render(out, &rows, opts.compare.max_regression)?;
         compare::write_csv(&dir.join("comparison.csv"), &rows)?;
+        let doc =
+            serde_json::to_string_pretty(&compare::to_json(&rows, opts.compare.max_regression))?
+                + "\n";
+        report::write_atomic(&dir.join("comparison.json"), doc.as_bytes())?;
         regressions = compare::regressions(&rows);
     }
     let mut verdict = verdict::judge(

@@ -18,7 +18,7 @@ mod render;
 pub mod stats;
 
 pub use load::{load, parse_report, ReportData};
-pub use render::{render, write_csv};
+pub use render::{markdown, render, to_json, write_csv};
 use stats::{Estimate, Series};
 
 /// The quantiles compared (`max` is shown, never gating).

@@ -369,8 +369,42 @@ fn compare_flags_a_deliberately_slowed_server_as_a_regression() {
         "{cmp}"
     );
     // `compare` itself: the slowed run against the baseline fails, a run against itself passes.
-    let out = bin().arg("compare").arg(&slow).arg(&base).output().unwrap();
+    // It shows the intervals that decided, and leaves comparison.csv, comparison.json and the
+    // CI step summary.
+    let step = tmp.path().join("step-summary.md");
+    let out = bin()
+        .arg("compare")
+        .arg(&slow)
+        .arg(&base)
+        .env("GITHUB_STEP_SUMMARY", &step)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("current interval") && table.contains("baseline interval"),
+        "{table}"
+    );
+    let row = table.lines().find(|l| l.starts_with("ready.p50 ")).unwrap();
+    assert!(row.contains("REGRESSION") && row.contains('['), "{row}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(slow.join("comparison.json")).unwrap())
+            .unwrap();
+    assert!(doc["regressions"].as_u64().unwrap() > 0, "{doc}");
+    let p50 = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "ready.p50")
+        .unwrap();
+    assert_eq!(p50["verdict"], "REGRESSION");
+    assert!(p50["current_interval"].is_array(), "{p50}");
+    assert!(slow.join("comparison.csv").exists());
+    let md = std::fs::read_to_string(&step).unwrap();
+    assert!(
+        md.contains("loginstorm compare") && md.contains("REGRESSION"),
+        "{md}"
+    );
     let out = bin().arg("compare").arg(&base).arg(&base).output().unwrap();
     assert_eq!(
         out.status.code(),
