@@ -7,6 +7,7 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod docs;
 pub mod driver;
 pub mod engine;
 pub mod faults;

@@ -16,6 +16,18 @@ fn main() -> ExitCode {
         Command::Search(args) => search(args),
         Command::Sig(SigCommand::Gen(args)) => commands::sig_gen(args),
         Command::Sig(SigCommand::Verify(args)) => commands::sig_verify(args),
+        Command::Docs { topic } => match topic {
+            None => {
+                print!("{}", loginstorm::docs::index());
+                Ok(exit::OK)
+            }
+            Some(t) => loginstorm::docs::topic(&t)
+                .map(|text| {
+                    print!("{text}");
+                    exit::OK
+                })
+                .map_err(anyhow::Error::from),
+        },
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -116,6 +116,13 @@ GITHUB_STEP_SUMMARY gets a Markdown summary.")]
     /// Mint or check UserSigs (TLSSigAPIv2).
     #[command(subcommand)]
     Sig(SigCommand),
+    /// Print the documentation built into this binary: the topics, or one of them (Markdown).
+    ///
+    /// e.g. `loginstorm docs`, `loginstorm docs scenarios | less`, `loginstorm docs checks`.
+    Docs {
+        /// A topic (`loginstorm docs` lists them): scenarios, checks, reports, ci, backends, …
+        topic: Option<String>,
+    },
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     ///
     /// e.g. `loginstorm completions bash > ~/.local/share/bash-completion/completions/loginstorm`,
@@ -129,7 +136,7 @@ GITHUB_STEP_SUMMARY gets a Markdown summary.")]
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Scenario file (TOML); see docs/scenarios.md and the files in scenarios/.
+    /// Scenario file (TOML); see `loginstorm docs scenarios` and the files in scenarios/.
     pub scenario: PathBuf,
     #[command(flatten)]
     pub common: Common,
@@ -150,7 +157,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH|-")]
     pub summary_json: Option<PathBuf>,
     /// Serve live metrics while the run lasts: OpenMetrics / Prometheus text on
-    /// `GET http://ADDR/metrics` (docs/reports.md lists them, with queries for Grafana). ADDR is
+    /// `GET http://ADDR/metrics` (`loginstorm docs reports` lists them, with queries for Grafana). ADDR is
     /// HOST:PORT, or :PORT for every interface.
     #[arg(long, value_name = "ADDR", value_parser = crate::live_metrics::parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
@@ -184,7 +191,7 @@ pub struct RunArgs {
     pub processes: Option<u32>,
     /// Write every frame the run's first instance sends and receives to frames.log in the
     /// report directory (milliseconds since the start, `>` sent / `<` received, the frame; each
-    /// UserSig as its hash): to see a protocol profile at work (docs/backends.md). With
+    /// UserSig as its hash): to see a protocol profile at work (`loginstorm docs backends`). With
     /// --processes, shard 0's first instance, in shards/shard-0/frames.log.
     #[arg(long)]
     pub trace_frames: bool,
@@ -217,7 +224,7 @@ pub struct Common {
     #[arg(long, value_name = "N", env = "LOGINSTORM_SEED")]
     pub seed: Option<u64>,
     /// The backend's wire protocol (overrides `target.protocol`): a shipped profile
-    /// (`loginstorm-v1`, the default; `webim`) or a profile file (docs/backends.md).
+    /// (`loginstorm-v1`, the default; `webim`) or a profile file (`loginstorm docs backends`).
     #[arg(long, value_name = "NAME|FILE", env = "LOGINSTORM_PROTOCOL")]
     pub protocol: Option<String>,
     /// Trust the CA certificates in this PEM file for `wss://` and `https://` (besides the

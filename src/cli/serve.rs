@@ -106,7 +106,7 @@ pub struct ServeArgs {
     )]
     pub fault_foreign_kick: f64,
     /// Serve live metrics: OpenMetrics / Prometheus text on `GET http://ADDR/metrics`
-    /// (connections, partial-message bytes, logins, kicks by type; docs/reports.md).
+    /// (connections, partial-message bytes, logins, kicks by type; `loginstorm docs reports`).
     #[arg(long, value_name = "ADDR", value_parser = crate::live_metrics::parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
     /// A WebSocket connection must send its first login within this time of the upgrade, or it
@@ -131,8 +131,8 @@ pub struct ServeArgs {
     /// it the connections holding the most are closed with 1009.
     #[arg(long, default_value = "64MiB", value_name = "BYTES", value_parser = parse_bytes, help_heading = BUDGETS)]
     pub frame_budget: usize,
-    /// The wire format: `v1` (docs/protocol.md) or `webim`, a second dialect that differs in
-    /// every dimension a protocol profile covers (`profiles/webim.toml`; docs/protocol.md).
+    /// The wire format: `v1` (`loginstorm docs protocol`) or `webim`, a second dialect that differs in
+    /// every dimension a protocol profile covers (`profiles/webim.toml`; `loginstorm docs protocol`).
     #[arg(long, default_value = "v1", value_name = "NAME")]
     pub dialect: crate::server::Dialect,
     /// Webim: how often the server sends a heartbeat the client must answer; one unanswered
