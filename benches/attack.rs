@@ -2,7 +2,7 @@
 //! one way, keeps them until the server sheds them (or SECONDS pass), and prints one line of
 //! `key=value` — how many it opened, how many the server closed and with which close code or
 //! HTTP status, and when. Not part of the product; built with
-//! `cargo build --release --example attack`.
+//! `cargo build --profile dist --example attack`.
 //!
 //!   attack silent  ADDR N SECONDS        # N upgraded WebSockets that never send a byte
 //!   attack partial ADDR N KIB SECONDS    # N WebSockets each sending KIB KiB of a 1 MiB message, then nothing

@@ -19,10 +19,10 @@
 #   CASES="partial" bash benches/attack.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin loginstorm --example floor --example attack
-BIN=$PWD/target/release/loginstorm
-FLOOR=$PWD/target/release/examples/floor
-ATTACK=$PWD/target/release/examples/attack
+cargo build --profile dist --quiet --bin loginstorm --example floor --example attack
+BIN=$PWD/target/dist/loginstorm
+FLOOR=$PWD/target/dist/examples/floor
+ATTACK=$PWD/target/dist/examples/attack
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 CASES=${CASES:-silent partial fill fdlimit}

@@ -13,8 +13,8 @@
 #   SLOW_ONLY=/tmp/noise bash benches/compare-noise.sh  # redo only the slowed runs, recompare
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-BIN=$PWD/target/release/loginstorm
+cargo build --profile dist --quiet
+BIN=$PWD/target/dist/loginstorm
 PAIRS=${PAIRS:-20}
 WORK=${RECOMPARE:-${SLOW_ONLY:-${KEEP:-$(mktemp -d)}}}
 [ -n "${KEEP:-}${RECOMPARE:-}${SLOW_ONLY:-}" ] || trap 'rm -rf "$WORK"' EXIT

@@ -1,7 +1,7 @@
 //! The floor: a bare client doing loginstorm's cycle with nothing else — plain tokio-tungstenite
 //! on one current-thread runtime, no actors, no checks, no reports. `benches/latency.sh` runs it
 //! beside `loginstorm run` against the same server so the generator's own cost and latency can
-//! be read off as a ratio. Not part of the product; built with `cargo build --release --example floor`.
+//! be read off as a ratio. Not part of the product; built with `cargo build --profile dist --example floor`.
 //!
 //!   floor credentials N PATTERN > creds.csv      # userID,userSig lines for the dev key
 //!   floor open  URL CREDS RATE SECONDS           # fresh connection per arrival, open loop

@@ -17,9 +17,9 @@
 #   LOGINSTORM=/path/to/other/loginstorm bash benches/latency.sh    # an older build, same script
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin loginstorm --example floor
-BIN=${LOGINSTORM:-$PWD/target/release/loginstorm}
-FLOOR=$PWD/target/release/examples/floor
+cargo build --profile dist --quiet --bin loginstorm --example floor
+BIN=${LOGINSTORM:-$PWD/target/dist/loginstorm}
+FLOOR=$PWD/target/dist/examples/floor
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 RATES=${RATES:-1000 4000 8000}

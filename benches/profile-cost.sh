@@ -9,15 +9,15 @@
 #   ROUNDS=3 BEFORE=… bash benches/profile-cost.sh
 #
 # Make the older build with, e.g.:
-#   git worktree add /tmp/before <commit> && (cd /tmp/before && cargo build --release --bin loginstorm)
+#   git worktree add /tmp/before <commit> && (cd /tmp/before && cargo build --profile dist --bin loginstorm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BEFORE:?set BEFORE to a loginstorm binary built before protocol profiles}"
-cargo build --release --quiet --bin loginstorm --example floor
+cargo build --profile dist --quiet --bin loginstorm --example floor
 ROUNDS=${ROUNDS:-2}
 for round in $(seq "$ROUNDS"); do
   for build in before after; do
-    bin=$PWD/target/release/loginstorm
+    bin=$PWD/target/dist/loginstorm
     [ "$build" = before ] && bin=$BEFORE
     echo "== round $round: $build ($bin)"
     SERVER_BIN=$BEFORE LOGINSTORM=$bin RATES=4000 SECS=10 NO_HOLD=1 bash benches/latency.sh 2>&1 \

@@ -13,14 +13,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${BEFORE:?set BEFORE to a loginstorm binary built before protocol profiles}"
-cargo build --release --quiet --bin loginstorm --example floor
-AFTER=$PWD/target/release/loginstorm
+cargo build --profile dist --quiet --bin loginstorm --example floor
+AFTER=$PWD/target/dist/loginstorm
 BIN=$BEFORE
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 INSTANCES=${INSTANCES:-64}
 CYCLES=${CYCLES:-20}
-target/release/examples/floor credentials "$INSTANCES" 'ins-{n}' >"$WORK/creds.csv"
+target/dist/examples/floor credentials "$INSTANCES" 'ins-{n}' >"$WORK/creds.csv"
 . benches/server.sh
 # run BUILD BIN CYCLES: prints "instructions cycles errors"
 run() {

@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v prometheus >/dev/null || { echo "needs prometheus (apt-get install prometheus)" >&2; exit 2; }
-cargo build --release --quiet --bin loginstorm
-BIN=$PWD/target/release/loginstorm
+cargo build --profile dist --quiet --bin loginstorm
+BIN=$PWD/target/dist/loginstorm
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT_RUN=${PORT_RUN:-19101}

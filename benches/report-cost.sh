@@ -8,10 +8,10 @@
 #   bash benches/report-cost.sh            # REPEAT=3 for a spread
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin loginstorm
+cargo build --profile dist --quiet --bin loginstorm
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-BIN=$PWD/target/release/loginstorm
+BIN=$PWD/target/dist/loginstorm
 . benches/server.sh
 start_server --limits Web=2
 cat >"$WORK/big.toml" <<'TOML'

@@ -16,8 +16,8 @@ trap 'rm -rf "$WORK"' EXIT
 if [ $# -ge 1 ]; then
   DIR=$1
 else
-  cargo build --release --quiet --bin loginstorm
-  target/release/loginstorm run scenarios/kick-storm.toml --quiet --out "$WORK/reports" >/dev/null
+  cargo build --profile dist --quiet --bin loginstorm
+  target/dist/loginstorm run scenarios/kick-storm.toml --quiet --out "$WORK/reports" >/dev/null
   DIR=$(ls -d "$WORK"/reports/*/)
 fi
 PAGE=$(realpath "$DIR/report.html")

@@ -18,8 +18,8 @@
 # what one more ready session costs, generator and embedded server together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-BIN=${LOGINSTORM:-$PWD/target/release/loginstorm}
+cargo build --profile dist --quiet
+BIN=${LOGINSTORM:-$PWD/target/dist/loginstorm}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 SESSIONS=${SESSIONS:-100000}

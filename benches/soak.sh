@@ -17,10 +17,10 @@
 #   MINUTES=3 bash benches/soak.sh    # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin loginstorm --example floor --example attack
+cargo build --profile dist --quiet --bin loginstorm --example floor --example attack
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-cp target/release/loginstorm target/release/examples/floor target/release/examples/attack "$WORK/"
+cp target/dist/loginstorm target/dist/examples/floor target/dist/examples/attack "$WORK/"
 BIN=$WORK/loginstorm
 FLOOR=$WORK/floor
 ATTACK=$WORK/attack

@@ -9,8 +9,8 @@
 #   SEEDS=3 bash benches/verdict-matrix.sh smoke   # a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-BIN=$PWD/target/release/loginstorm
+cargo build --profile dist --quiet
+BIN=$PWD/target/dist/loginstorm
 SEEDS=${SEEDS:-20}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
