@@ -13,13 +13,17 @@ use crate::model::{Counter, Metric, Snapshot};
 use crate::verdict::Verdict;
 
 /// One interval of the run, as the charts need it (kept by the report writer, one per second).
+/// Intervals shorter than this many seconds have no rate in the charts.
+const MIN_RATED_SPAN: f64 = 0.5;
+
 #[derive(Debug, Clone, Default)]
 pub struct Point {
     /// Seconds since the start, at the end of the interval.
     pub t: f64,
     pub offered_per_s: Option<f64>,
-    pub cycles_per_s: f64,
-    pub logins_per_s: f64,
+    /// None for an interval too short to be a rate (the run's last, partial one).
+    pub cycles_per_s: Option<f64>,
+    pub logins_per_s: Option<f64>,
     pub live: i64,
     /// p50, p99, max in µs of login, ready, kick propagation (None: no sample).
     pub login: Option<[u64; 3]>,
@@ -39,6 +43,9 @@ impl Point {
         i: &Snapshot,
         offered: Option<f64>,
     ) -> Point {
+        // A rate over a sliver of a second (the wind-down's last interval, 0.07 s) would plot
+        // a few events as a spike of thousands a second: such an interval has no rate.
+        let rated = span >= MIN_RATED_SPAN;
         let span = span.max(1e-3);
         let q = |m: Metric| {
             let h = i.hist(m);
@@ -47,8 +54,8 @@ impl Point {
         Point {
             t,
             offered_per_s: offered,
-            cycles_per_s: i.get(Counter::CyclesCompleted) as f64 / span,
-            logins_per_s: i.get(Counter::LoginsOk) as f64 / span,
+            cycles_per_s: rated.then(|| i.get(Counter::CyclesCompleted) as f64 / span),
+            logins_per_s: rated.then(|| i.get(Counter::LoginsOk) as f64 / span),
             live,
             login: q(Metric::Login),
             ready: q(Metric::Ready),
@@ -140,10 +147,14 @@ pub fn render(p: &Page) -> String {
     h.push_str("<h2>Throughput</h2>");
     let mut rate_series: Vec<Series> = Vec::new();
     if s.iter().any(|q| q.offered_per_s.is_some()) {
-        rate_series.push(("offered arrivals/s".into(), pts(s, |q| q.offered_per_s)));
+        // An arrival is one account's: each starts a cycle of every instance of the account.
+        rate_series.push((
+            "offered account arrivals/s".into(),
+            pts(s, |q| q.offered_per_s),
+        ));
     }
-    rate_series.push(("cycles/s".into(), pts(s, |q| Some(q.cycles_per_s))));
-    rate_series.push(("logins/s".into(), pts(s, |q| Some(q.logins_per_s))));
+    rate_series.push(("instance cycles/s".into(), pts(s, |q| q.cycles_per_s)));
+    rate_series.push(("logins OK/s".into(), pts(s, |q| q.logins_per_s)));
     h.push_str(&line_chart(
         "Offered and achieved rates",
         "per second",
@@ -349,4 +360,22 @@ pub fn render(p: &Page) -> String {
         env!("CARGO_PKG_VERSION")
     );
     h
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn a_sliver_of_an_interval_has_no_rate() {
+        let mut s = Snapshot::default();
+        s.counters[Counter::CyclesCompleted as usize] = 116;
+        let last = Point::from_interval(10.07, 0.069, 0, &s, None);
+        assert_eq!(
+            last.cycles_per_s, None,
+            "116 cycles in 0.069 s is not 1,681/s"
+        );
+        let full = Point::from_interval(10.0, 1.0, 0, &s, None);
+        assert_eq!(full.cycles_per_s, Some(116.0));
+    }
 }
