@@ -79,6 +79,8 @@ pub struct Page<'a> {
     pub target: &'a str,
     pub embedded: bool,
     pub seed: u64,
+    /// The `--set` overrides (redacted), shown in the header.
+    pub overrides: &'a [String],
     pub started: &'a str,
     pub elapsed_secs: f64,
     pub outcome: &'a str,
@@ -131,6 +133,13 @@ pub fn render(p: &Page) -> String {
         p.elapsed_secs,
         esc(p.outcome)
     );
+    if !p.overrides.is_empty() {
+        let _ = write!(h, "<p class=\"meta\">overrides");
+        for o in super::redacted_overrides(p.overrides) {
+            let _ = write!(h, " <code>--set {}</code>", esc(&o));
+        }
+        h.push_str("</p>");
+    }
     let status = p.verdict.status.name();
     let _ = write!(h, "<div class=\"verdict {status}\">verdict: {status}</div>");
     if !p.verdict.reasons.is_empty() || !p.verdict.cautions.is_empty() {

@@ -23,6 +23,9 @@ pub struct SummaryJson<'a> {
     /// The backend's URL, or the embedded server's.
     pub target: &'a str,
     pub embedded_server: bool,
+    /// The `--set` overrides the run was given (a `target.key` value redacted): a run with a
+    /// fault switch or a changed size says so.
+    pub overrides: Vec<String>,
     pub started_at: String,
     pub elapsed_secs: f64,
     /// `completed`, `duration_reached`, `interrupted`, `target_lost`.
@@ -98,6 +101,7 @@ pub struct RunIdentity<'a> {
     pub seed: u64,
     pub target: &'a str,
     pub embedded_server: bool,
+    pub overrides: &'a [String],
     pub started: SystemTime,
 }
 
@@ -157,6 +161,7 @@ pub fn build<'a>(
         seed: id.seed,
         target: id.target,
         embedded_server: id.embedded_server,
+        overrides: super::redacted_overrides(id.overrides),
         started_at: chrono::DateTime::<chrono::Utc>::from(id.started)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         elapsed_secs: elapsed.as_secs_f64(),

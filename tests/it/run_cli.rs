@@ -637,6 +637,18 @@ fn the_key_comes_from_the_environment_and_never_reaches_a_report() {
     }
     let j = run_json(&tmp.path().join("set"));
     assert_eq!(j["overrides"][0], "target.key=(redacted)");
+    // The overrides show in summary.json and in report.html's header (a run with a changed
+    // size or a fault switch says so), redacted alike.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("set/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["overrides"][0], "target.key=(redacted)");
+    let html = std::fs::read_to_string(tmp.path().join("set/report.html")).unwrap();
+    assert!(
+        html.contains("--set target.key=(redacted)"),
+        "overrides in the header"
+    );
     let frames = std::fs::read_to_string(tmp.path().join("set/frames.log")).unwrap();
     assert!(
         frames.contains("userSig") && frames.contains("<sig sha256:"),
