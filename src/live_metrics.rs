@@ -142,6 +142,34 @@ impl RunMetrics {
         }
     }
 
+    /// Add what `total` has beyond what was `fed` (a `--processes` parent: the merged run's
+    /// figures against the intervals it read as the children ran), so the final figures are
+    /// the merged run's exactly.
+    pub fn catch_up(&self, fed: &crate::model::Snapshot, total: &crate::model::Snapshot) {
+        let mut rest = crate::model::Snapshot::default();
+        for c in Counter::ALL {
+            rest.counters[c as usize] = total.get(c).saturating_sub(fed.get(c));
+        }
+        for c in Class::ALL {
+            rest.violations[c.index()] = total.violations(c).saturating_sub(fed.violations(c));
+        }
+        for m in Metric::ALL {
+            let mut h = total.hist(m).clone();
+            if h.subtract(fed.hist(m)).is_ok() {
+                rest.hist[m as usize] = h;
+            }
+        }
+        self.update(&Tick {
+            at: std::time::Duration::ZERO,
+            span: std::time::Duration::ZERO,
+            live: 0,
+            interval: &rest,
+            totals: total,
+        });
+        // The run is over: nothing is offered any more.
+        self.offered.set(0.0);
+    }
+
     /// The run ended: every figure is final.
     pub fn finished(&self) {
         self.finished.set(1);

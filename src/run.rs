@@ -280,7 +280,7 @@ pub fn execute<W: Write>(
 
 /// Keep the live metrics up for `d` after the run (its final figures in them, `run_finished` 1)
 /// so a scraper's next pass sees the end; Ctrl-C or SIGTERM ends the wait.
-fn linger(m: &crate::live_metrics::RunMetrics, d: std::time::Duration) {
+pub(crate) fn linger(m: &crate::live_metrics::RunMetrics, d: std::time::Duration) {
     m.finished();
     if d.is_zero() {
         return;

@@ -187,7 +187,7 @@ pub struct RunArgs {
     /// server when there is no target), show one live display, and merge their reports into
     /// one report directory that holds the shards' under shards/. How one machine passes the
     /// per-process open-file limit and uses every core.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024), conflicts_with = "metrics_listen")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub processes: Option<u32>,
     /// Write every frame the run's first instance sends and receives to frames.log in the
     /// report directory (milliseconds since the start, `>` sent / `<` received, the frame; each

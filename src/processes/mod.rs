@@ -227,10 +227,25 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
         resolved.own_stages(),
     );
     let per_child = resolved.scenario.accounts.count.div_ceil(n);
-    let interrupted = watch(
+    // One aggregate endpoint for the whole run: the children's intervals as the parent adds
+    // them up for its display, then the merged run's final figures.
+    let metrics = match args.metrics_listen {
+        Some(addr) => {
+            let m = crate::live_metrics::RunMetrics::new(
+                &resolved.scenario.name,
+                resolved.own_stages(),
+            );
+            let bound = m.serve(addr)?;
+            eprintln!("metrics on http://{bound}/metrics");
+            Some(m)
+        }
+        None => None,
+    };
+    let (interrupted, fed) = watch(
         &mut kids,
         &mut progress,
         &Deadline::of(&resolved, per_child),
+        metrics.as_ref(),
     )?;
     progress.finish();
     for k in kids.iter().filter(|k| k.hung.is_some()) {
@@ -271,7 +286,7 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
     if interrupted {
         writeln!(out, "interrupted: merging what the shards wrote")?;
     }
-    crate::merge::merge(
+    let finished = crate::merge::merge(
         &crate::merge::Options {
             dirs,
             out: dir,
@@ -282,5 +297,10 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
             compare: args.tolerance.options(),
         },
         out,
-    )
+    )?;
+    if let Some(m) = &metrics {
+        m.catch_up(&fed, &finished.totals);
+        crate::run::linger(m, args.metrics_linger.0);
+    }
+    Ok(finished)
 }

@@ -38,7 +38,8 @@ pub(super) fn watch(
     kids: &mut [Shardling],
     progress: &mut Progress,
     deadline: &Deadline,
-) -> anyhow::Result<bool> {
+    metrics: Option<&crate::live_metrics::RunMetrics>,
+) -> anyhow::Result<(bool, Snapshot)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -123,16 +124,20 @@ pub(super) fn watch(
             }
             totals.add(&interval);
             let now = tokio::time::Instant::now();
-            progress.update(&Tick {
+            let tick = Tick {
                 at: now - start,
                 span: now - last,
                 live: kids.iter().map(|k| k.live).sum(),
                 interval: &interval,
                 totals: &totals,
-            });
+            };
+            progress.update(&tick);
+            if let Some(m) = metrics {
+                m.update(&tick);
+            }
             last = now;
             if kids.iter().all(|k| k.exit.is_some()) {
-                return Ok(signals > 0);
+                return Ok((signals > 0, totals));
             }
         }
     })

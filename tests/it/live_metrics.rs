@@ -33,6 +33,23 @@ fn scrape(addr: &str) -> String {
     out
 }
 
+/// Scrape until the endpoint says the run is over (`run_finished` 1: every figure final);
+/// bounded.
+fn finished(addr: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let text = scrape(addr);
+        if value(&text, "loginstorm_run_finished{scenario=\"smoke\"}") == 1.0 {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never finished:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The value of the first sample line starting with `prefix`.
 fn value(text: &str, prefix: &str) -> f64 {
     text.lines()
@@ -188,12 +205,7 @@ fn the_final_figures_outlive_the_run_for_a_last_scrape() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let text = scrape(&addr);
-    assert_eq!(
-        value(&text, "loginstorm_run_finished{scenario=\"smoke\"}"),
-        1.0,
-        "{text}"
-    );
+    let text = finished(&addr);
     let counters = std::fs::read_to_string(tmp.path().join("r/counters.csv")).unwrap();
     // Every counter of counters.csv is exported, at its final value.
     for name in [
@@ -218,4 +230,54 @@ fn the_final_figures_outlive_the_run_for_a_last_scrape() {
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// `run --processes 2 --metrics-listen`: one endpoint for the whole run, whose final figures
+/// are the merged run's.
+#[test]
+fn run_processes_serves_one_aggregate_whose_end_is_the_merged_run() {
+    let tmp = TempDir::new();
+    let mut run = bin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--processes",
+            "2",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            "3s",
+            "--report-dir",
+        ])
+        .arg(tmp.path().join("r"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = metrics_addr(&mut run);
+    let started = Instant::now();
+    while !tmp.path().join("r/summary.json").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = finished(&addr);
+    let counters = std::fs::read_to_string(tmp.path().join("r/counters.csv")).unwrap();
+    for name in ["logins_ok", "kicks_multipleAccount", "cycles_completed"] {
+        let want: f64 = counters
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name},")))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let got = value(
+            &text,
+            &format!("loginstorm_events_total{{scenario=\"smoke\",counter=\"{name}\"}}"),
+        );
+        assert_eq!(got, want, "{name}");
+    }
+    assert!(matches!(run.wait().unwrap().code(), Some(0 | 1)));
 }
