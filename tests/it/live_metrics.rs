@@ -24,12 +24,25 @@ fn metrics_addr(child: &mut std::process::Child) -> String {
 
 fn scrape(addr: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: application/openmetrics-text; version=1.0.0\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("application/openmetrics-text"), "{out}");
+    out
+}
+
+/// A scrape that does not ask for OpenMetrics (curl, promtool): the Prometheus text format.
+fn scrape_text(addr: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    assert!(out.contains("application/openmetrics-text"), "{out}");
     out
 }
 
@@ -206,6 +219,18 @@ fn the_final_figures_outlive_the_run_for_a_last_scrape() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let text = finished(&addr);
+    // Without an Accept for OpenMetrics: the Prometheus text format (what promtool lints),
+    // a counter's HELP and TYPE naming its `_total` samples, no `# EOF`.
+    let plain = scrape_text(&addr);
+    assert!(plain.contains("text/plain; version=0.0.4"), "{plain}");
+    assert!(
+        plain.contains("# TYPE loginstorm_events_total counter"),
+        "{plain}"
+    );
+    assert!(
+        !plain.contains("# EOF") && !plain.contains("# UNIT"),
+        "{plain}"
+    );
     let counters = std::fs::read_to_string(tmp.path().join("r/counters.csv")).unwrap();
     // Every counter of counters.csv is exported, at its final value.
     for name in [
