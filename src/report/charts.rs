@@ -34,11 +34,12 @@ pub(super) fn line_chart(
         };
         return format!("<p class=\"empty\">{}: {none}.</p>", esc(title));
     }
+    // At least 1 on the axis: a chart of zeros gets ticks 0, 0.2 … 1, not eleven `0.0`s.
     let y_max = series
         .iter()
         .flat_map(|(_, p)| p.iter().map(|&(_, y)| y))
         .fold(0.0f64, f64::max)
-        .max(1e-9)
+        .max(1.0)
         * 1.1;
     let mut svg = String::new();
     let drawn: Result<(), Box<dyn std::error::Error>> = (|| {
@@ -56,35 +57,45 @@ pub(super) fn line_chart(
             .y_desc(y_desc)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-        for (i, (name, pts)) in series.iter().enumerate() {
+        // Each series thinner than the one before and drawn over it: where two are equal (a
+        // p99 that is the second's max), both stay visible, one inside the other.
+        for (i, (_, pts)) in series.iter().enumerate() {
             let color = COLORS[i % COLORS.len()];
+            let width = 4u32.saturating_sub(i as u32).max(1);
             if steps {
-                chart
-                    .draw_series(
-                        pts.iter()
-                            .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
-                    )?
-                    .label(name.as_str())
-                    .legend(move |(x, y)| Circle::new((x + 10, y), 3, color.filled()));
+                chart.draw_series(
+                    pts.iter()
+                        .map(|&(x, y)| Circle::new((x, y), width + 1, color.filled())),
+                )?;
             } else {
-                chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))?
-                    .label(name.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
+                chart.draw_series(LineSeries::new(
+                    pts.iter().copied(),
+                    color.stroke_width(width),
+                ))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()?;
         root.present()?;
         Ok(())
     })();
-    figure(title, svg, drawn)
+    // The legend under the chart, never over its data.
+    let legend = legend_of(series, |i| {
+        let RGBColor(r, g, b) = COLORS[i % COLORS.len()];
+        (r, g, b)
+    });
+    figure(title, svg + &legend, drawn)
+}
+
+/// Each series' name beside a swatch of its color, as HTML under a chart.
+fn legend_of(series: &[Series], color: impl Fn(usize) -> (u8, u8, u8)) -> String {
+    let mut h = String::from("<figcaption class=\"legend\">");
+    for (i, (name, _)) in series.iter().enumerate() {
+        let (r, g, b) = color(i);
+        h += &format!(
+            "<span><i style=\"background:#{r:02x}{g:02x}{b:02x}\"></i>{}</span>",
+            esc(name)
+        );
+    }
+    h + "</figcaption>"
 }
 
 /// Each metric's percentile distribution, HdrHistogram style: x is 1/(1−p) on a log axis.
@@ -143,28 +154,18 @@ pub(super) fn percentile_chart(totals: &Snapshot) -> String {
             })
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-        for (i, (name, pts)) in series.iter().enumerate() {
+        for (i, (_, pts)) in series.iter().enumerate() {
             let color = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(
-                    pts.iter().map(|&(x, y)| (x, y.max(y_min))),
-                    color.stroke_width(2),
-                ))?
-                .label(name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+            chart.draw_series(LineSeries::new(
+                pts.iter().map(|&(x, y)| (x, y.max(y_min))),
+                color.stroke_width(2),
+            ))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .draw()?;
         root.present()?;
         Ok(())
     })();
-    figure("percentiles", svg, drawn)
+    let legend = legend_of(&series, |i| Palette99::pick(i).rgb());
+    figure("percentiles", svg + &legend, drawn)
 }
 
 pub(super) fn pts(series: &[Point], f: impl Fn(&Point) -> Option<f64>) -> Vec<(f64, f64)> {

@@ -141,7 +141,8 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;margin:6px 0 12px;font-size:14px}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}
 th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}figure{margin:8px 0}svg{max-width:100%;height:auto}
 .empty{color:#777;font-style:italic}td.l,th.l{text-align:left}.meta{color:#555;font-size:14px}ul{margin:4px 0}
-@media print{body{max-width:none;margin:0}h2{break-after:avoid}figure,table{break-inside:avoid}}";
+@media print{body{max-width:none;margin:0}h2{break-after:avoid}figure,table{break-inside:avoid}}
+.legend{display:flex;gap:18px;justify-content:center;font-size:13px;margin:2px 0 10px}.legend i{display:inline-block;width:14px;height:4px;margin-right:6px;vertical-align:middle}";
 
 /// The whole page.
 pub fn render(p: &Page) -> String {
