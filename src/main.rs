@@ -53,10 +53,11 @@ fn main() -> ExitCode {
 
 fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
     if let Some(n) = args.processes {
-        let finished = if args.summary_json.as_deref() == Some(std::path::Path::new("-")) {
-            loginstorm::processes::run(&args, n, &mut std::io::stderr())?
+        let o = args.options();
+        let finished = if o.summary_json.as_deref() == Some(std::path::Path::new("-")) {
+            loginstorm::processes::run(&args.scenario, &o, n, &mut std::io::stderr())?
         } else {
-            loginstorm::processes::run(&args, n, &mut std::io::stdout())?
+            loginstorm::processes::run(&args.scenario, &o, n, &mut std::io::stdout())?
         };
         return Ok(exit_code(&finished));
     }

@@ -14,8 +14,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::cli::RunArgs;
 use crate::progress::Progress;
+use crate::run::Options;
 use crate::shard::Shard;
 
 mod watch;
@@ -37,34 +37,38 @@ pub(super) struct Shardling {
 }
 
 /// The directory of the merged report: `--report-dir`, or a new one under `--out`.
-fn report_dir(args: &RunArgs, scenario: &str) -> PathBuf {
-    match &args.report_dir {
+fn report_dir(o: &Options, scenario: &str) -> PathBuf {
+    match &o.report_dir {
         Some(d) => d.clone(),
-        None => {
-            crate::report::new_dir_under(&args.common.out, scenario, std::time::SystemTime::now())
-        }
+        None => crate::report::new_dir_under(&o.out_dir, scenario, std::time::SystemTime::now()),
     }
 }
 
-fn spawn(args: &RunArgs, shard: Shard, dir: &Path, log: &Path) -> anyhow::Result<Child> {
+fn spawn(
+    scenario: &Path,
+    o: &Options,
+    shard: Shard,
+    dir: &Path,
+    log: &Path,
+) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("cannot find the loginstorm binary to start")?;
     let log =
         std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut cmd = Command::new(exe);
     cmd.arg("run")
-        .arg(&args.scenario)
+        .arg(scenario)
         .arg("--quiet")
         .arg("--shard")
         .arg(shard.to_string())
         .arg("--report-dir")
         .arg(dir);
-    if let Some(t) = &args.common.target {
+    if let Some(t) = &o.target {
         cmd.arg("--target").arg(t);
     }
-    if let Some(seed) = args.common.seed {
+    if let Some(seed) = o.seed {
         cmd.arg("--seed").arg(seed.to_string());
     }
-    if let Some(p) = &args.common.protocol {
+    if let Some(p) = &o.protocol {
         // A file named from here: children start here too, but say it absolutely anyway.
         let path = std::path::Path::new(p);
         let spec = if path.exists() {
@@ -74,23 +78,23 @@ fn spawn(args: &RunArgs, shard: Shard, dir: &Path, log: &Path) -> anyhow::Result
         };
         cmd.arg("--protocol").arg(spec);
     }
-    if let Some(ca) = &args.common.ca_file {
+    if let Some(ca) = &o.ca_file {
         cmd.arg("--ca-file")
             .arg(std::fs::canonicalize(ca).unwrap_or_else(|_| ca.clone()));
     }
-    if args.common.insecure {
+    if o.insecure {
         cmd.arg("--insecure");
     }
     // The key travels in the environment, never in a child's arguments.
-    if let Some(k) = &args.common.key {
+    if let Some(k) = &o.key {
         cmd.env("LOGINSTORM_KEY", k);
     }
-    for s in &args.common.set {
+    for s in &o.overrides {
         // A `--set target.key=…` too: it goes to the child as LOGINSTORM_KEY (which --key,
         // when given, already set and takes precedence over).
         match s.split_once('=') {
             Some((k, v)) if k.trim() == "target.key" => {
-                if args.common.key.is_none() {
+                if o.key.is_none() {
                     cmd.env("LOGINSTORM_KEY", v.trim().trim_matches('"'));
                 }
             }
@@ -101,10 +105,10 @@ fn spawn(args: &RunArgs, shard: Shard, dir: &Path, log: &Path) -> anyhow::Result
     }
     // The run's first instance is shard 0's first: that shard traces it, into its own
     // report directory (shards/shard-0/frames.log).
-    if args.trace_frames && shard.index == 0 {
+    if o.trace_frames && shard.index == 0 {
         cmd.arg("--trace-frames");
     }
-    for t in &args.thresholds {
+    for t in &o.thresholds {
         cmd.arg("--threshold").arg(t.to_string());
     }
     // The parent writes the job summary once, for the merged run.
@@ -154,16 +158,23 @@ fn log_tail(path: &Path) -> String {
 }
 
 /// Run `args` as `n` shard processes and merge them.
-pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crate::run::Finished> {
+/// Run the scenario at `scenario` as `n` shard processes, with the run options `o` (the same a
+/// single `run` takes), and merge them.
+pub fn run<W: Write>(
+    scenario: &Path,
+    o: &Options,
+    n: u32,
+    out: &mut W,
+) -> anyhow::Result<crate::run::Finished> {
     // The scenario is read here first, so a bad one is one clear error, not N.
-    let mut resolved = crate::scenario::load(&args.scenario, &args.common.set)?;
-    if let Some(seed) = args.common.seed {
+    let mut resolved = crate::scenario::load(scenario, &o.overrides)?;
+    if let Some(seed) = o.seed {
         resolved.scenario.seed = seed;
     }
-    if let Some(k) = &args.common.key {
+    if let Some(k) = &o.key {
         resolved.scenario.target.key = k.clone();
     }
-    if let Some(p) = &args.common.protocol {
+    if let Some(p) = &o.protocol {
         resolved.use_profile(p, Path::new("."))?;
     }
     if n > resolved.scenario.accounts.count {
@@ -176,7 +187,7 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
         resolved.shard = Shard { index: i, count: n };
         resolved.check_process_size()?;
     }
-    let dir = report_dir(args, &resolved.scenario.name);
+    let dir = report_dir(o, &resolved.scenario.name);
     if dir.join("run.json").exists() {
         anyhow::bail!(
             "report directory {} already holds a report (run.json); give a new one",
@@ -191,7 +202,8 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
         let shard = Shard { index, count: n };
         let sdir = shards_dir.join(format!("shard-{index}"));
         let child = spawn(
-            args,
+            scenario,
+            o,
             shard,
             &sdir,
             &shards_dir.join(format!("shard-{index}.log")),
@@ -221,7 +233,7 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
     )?;
     resolved.shard = Shard::WHOLE;
     let mut progress = Progress::new(
-        args.quiet,
+        o.quiet,
         resolved.planned_duration(),
         resolved.cycles_planned(),
         resolved.own_stages(),
@@ -229,7 +241,7 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
     let per_child = resolved.scenario.accounts.count.div_ceil(n);
     // One aggregate endpoint for the whole run: the children's intervals as the parent adds
     // them up for its display, then the merged run's final figures.
-    let metrics = match args.metrics_listen {
+    let metrics = match o.metrics_listen {
         Some(addr) => {
             let m = crate::live_metrics::RunMetrics::new(
                 &resolved.scenario.name,
@@ -292,15 +304,15 @@ pub fn run<W: Write>(args: &RunArgs, n: u32, out: &mut W) -> anyhow::Result<crat
             out: dir,
             thresholds: Vec::new(),
             quiet: true,
-            summary_json: args.summary_json.clone(),
-            baseline: args.baseline.clone(),
-            compare: args.tolerance.options(),
+            summary_json: o.summary_json.clone(),
+            baseline: o.baseline.clone(),
+            compare: o.compare.clone(),
         },
         out,
     )?;
     if let Some(m) = &metrics {
         m.catch_up(&fed, &finished.totals);
-        crate::run::linger(m, args.metrics_linger.0);
+        crate::run::linger(m, o.metrics_linger);
     }
     Ok(finished)
 }
