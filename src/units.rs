@@ -136,9 +136,34 @@ impl Serialize for DelayRange {
 
 impl<'de> Deserialize<'de> for DelayRange {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        quoted(
+            d,
+            "a duration or a range in quotes, such as \"200ms\" or \"100ms..300ms\"",
+        )
     }
+}
+
+/// A value written as text in quotes and parsed; a value of another type is refused saying
+/// what was expected in the user's terms (`what`), not serde's ("expected a string").
+pub fn quoted<'de, D, T>(d: D, what: &'static str) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    struct Quoted(&'static str);
+    impl serde::de::Visitor<'_> for Quoted {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_str(Quoted(what))?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 /// A duration in a scenario file, written as a string such as `"150ms"`.
@@ -166,8 +191,10 @@ impl Serialize for Dur {
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        quoted(
+            d,
+            "a duration in quotes, such as \"5s\", \"200ms\" or \"1m\"",
+        )
     }
 }
 

@@ -147,7 +147,7 @@ impl std::fmt::Display for OnKick {
 }
 
 macro_rules! string_serde {
-    ($t:ty) => {
+    ($t:ty, $what:expr) => {
         impl Serialize for $t {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(&self.to_string())
@@ -155,16 +155,23 @@ macro_rules! string_serde {
         }
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                String::deserialize(d)?
-                    .parse()
-                    .map_err(serde::de::Error::custom)
+                crate::units::quoted(d, $what)
             }
         }
     };
 }
-string_serde!(Think);
-string_serde!(Alignment);
-string_serde!(OnKick);
+string_serde!(
+    Think,
+    "a think time in quotes, such as \"fixed:50ms\" or \"uniform:50ms..150ms\""
+);
+string_serde!(
+    Alignment,
+    "an alignment in quotes: \"independent\", \"barrier\" or \"jitter:300ms\""
+);
+string_serde!(
+    OnKick,
+    "what a kicked instance does, in quotes (see loginstorm docs scenarios: cycle.on_kick)"
+);
 
 /// One stage of an open-model plan: ramp linearly to `rate` over `over`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -48,7 +48,7 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error("{}", plain(&.0.to_string()))]
     Toml(#[from] toml::de::Error),
     #[error("--set {0:?}: expected key=value, e.g. accounts.count=100")]
     OverrideSyntax(String),
@@ -103,6 +103,32 @@ impl ScenarioError {
             source: Box::new(e),
         }
     }
+}
+
+/// A TOML error in a user's words: serde names Rust types (`expected u32`); a scenario's
+/// author wants to know what to write.
+fn plain(msg: &str) -> String {
+    let mut m = msg.to_string();
+    for (rust, words) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+        ("floating point `", "the number `"),
+        ("integer `", "the number `"),
+        ("invalid type: ", "wrong type: "),
+        ("invalid value: ", "out of range: "),
+    ] {
+        m = m.replace(rust, words);
+    }
+    m
 }
 
 /// Simulated SDK instances one process creates at most.

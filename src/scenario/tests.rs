@@ -235,3 +235,22 @@ fn an_error_names_the_override_that_made_it_or_the_files_line() {
     // An override that fixes a bad file is taken.
     assert!(parse("[accounts]\ncount = \"x\"\n", &["accounts.count=3".into()]).is_ok());
 }
+
+#[test]
+fn type_errors_say_what_to_write_not_which_rust_type() {
+    let e = parse("[load]\nduration = 5\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a duration in quotes, such as \"5s\""), "{e}");
+    let e = parse("[accounts]\ncount = -1\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("a whole number from 0 to 4294967295") && !e.contains("u32"),
+        "{e}"
+    );
+    let e = parse("[checks]\nenabled = \"yes\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("expected true or false"), "{e}");
+}
