@@ -219,6 +219,20 @@ impl RunMetrics {
             .set(crate::scenario::rate_at(&self.stages, t.at));
     }
 
+    /// A run's metrics, served on `addr` (if given) from now on; the bound address is printed
+    /// on stderr (`metrics on http://…/metrics`), as scripts and tests read it.
+    pub fn start(
+        addr: Option<SocketAddr>,
+        scenario: &str,
+        stages: Vec<crate::scenario::Stage>,
+    ) -> anyhow::Result<Option<RunMetrics>> {
+        let Some(addr) = addr else { return Ok(None) };
+        let m = RunMetrics::new(scenario, stages);
+        let bound = m.serve(addr)?;
+        eprintln!("metrics on http://{bound}/metrics");
+        Ok(Some(m))
+    }
+
     /// Serve `GET /metrics` on `addr` until the process ends.
     pub fn serve(&self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
         let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));

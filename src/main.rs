@@ -109,21 +109,7 @@ fn compare(args: loginstorm::cli::CompareArgs) -> anyhow::Result<u8> {
     compare::write_csv(&args.current.join("comparison.csv"), &rows)?;
     let doc = serde_json::to_string_pretty(&compare::to_json(&rows, o.max_regression))? + "\n";
     loginstorm::report::write_atomic(&args.current.join("comparison.json"), doc.as_bytes())?;
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        use std::io::Write;
-        let md = compare::markdown(&rows, o.max_regression);
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(md.as_bytes()));
-        if let Err(e) = appended {
-            eprintln!(
-                "warning: cannot append to GITHUB_STEP_SUMMARY {}: {e}",
-                std::path::Path::new(&path).display()
-            );
-        }
-    }
+    loginstorm::report::append_step_summary(&compare::markdown(&rows, o.max_regression));
     println!(
         "wrote {} and comparison.json",
         args.current.join("comparison.csv").display()

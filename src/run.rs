@@ -206,18 +206,11 @@ pub fn execute<W: Write>(
         }
     };
     // Bound before the report directory is made: a port in use is an error with no report.
-    let metrics = match opts.metrics_listen {
-        Some(addr) => {
-            let m = crate::live_metrics::RunMetrics::new(
-                &resolved.scenario.name,
-                resolved.own_stages(),
-            );
-            let bound = m.serve(addr)?;
-            eprintln!("metrics on http://{bound}/metrics");
-            Some(m)
-        }
-        None => None,
-    };
+    let metrics = crate::live_metrics::RunMetrics::start(
+        opts.metrics_listen,
+        &resolved.scenario.name,
+        resolved.own_stages(),
+    )?;
     let place = match &opts.report_dir {
         Some(d) => report::Place::At(d.clone()),
         None => report::Place::Under(opts.out_dir.clone()),
@@ -445,21 +438,7 @@ pub fn conclude<W: Write>(
         &judged,
         &verdict,
     );
-    // A CI job's summary page (GitHub Actions sets the variable to a file to append to).
-    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        let md = report::summary_json::markdown(&doc, &dir);
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(md.as_bytes()));
-        if let Err(e) = appended {
-            eprintln!(
-                "warning: cannot append to GITHUB_STEP_SUMMARY {}: {e}",
-                std::path::Path::new(&path).display()
-            );
-        }
-    }
+    report::append_step_summary(&report::summary_json::markdown(&doc, &dir));
     let started = chrono::DateTime::<chrono::Utc>::from(summary.started)
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let page = report::html::render(&report::html::Page {

@@ -241,18 +241,11 @@ pub fn run<W: Write>(
     let per_child = resolved.scenario.accounts.count.div_ceil(n);
     // One aggregate endpoint for the whole run: the children's intervals as the parent adds
     // them up for its display, then the merged run's final figures.
-    let metrics = match o.metrics_listen {
-        Some(addr) => {
-            let m = crate::live_metrics::RunMetrics::new(
-                &resolved.scenario.name,
-                resolved.own_stages(),
-            );
-            let bound = m.serve(addr)?;
-            eprintln!("metrics on http://{bound}/metrics");
-            Some(m)
-        }
-        None => None,
-    };
+    let metrics = crate::live_metrics::RunMetrics::start(
+        o.metrics_listen,
+        &resolved.scenario.name,
+        resolved.own_stages(),
+    )?;
     let (interrupted, fed) = watch(
         &mut kids,
         &mut progress,

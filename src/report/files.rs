@@ -61,6 +61,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Append Markdown to a CI job's summary page, when there is one (GitHub Actions sets
+/// `GITHUB_STEP_SUMMARY` to a file to append to); a failure is a warning, not the run's.
+pub fn append_step_summary(md: &str) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return;
+    };
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(md.as_bytes()));
+    if let Err(e) = appended {
+        eprintln!(
+            "warning: cannot append to GITHUB_STEP_SUMMARY {}: {e}",
+            Path::new(&path).display()
+        );
+    }
+}
+
 /// A CSV table rendered in memory, then written with [`write_atomic`].
 pub fn write_csv(
     path: &Path,

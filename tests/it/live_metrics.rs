@@ -63,6 +63,24 @@ fn finished(addr: &str) -> String {
     }
 }
 
+/// Each named counter on the endpoint has the value the report's counters.csv has.
+fn assert_final(text: &str, report: &std::path::Path, names: &[&str]) {
+    let counters = std::fs::read_to_string(report.join("counters.csv")).unwrap();
+    for name in names {
+        let want: f64 = counters
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name},")))
+            .unwrap_or_else(|| panic!("{name} in counters.csv"))
+            .parse()
+            .unwrap();
+        let got = value(
+            text,
+            &format!("loginstorm_events_total{{scenario=\"smoke\",counter=\"{name}\"}}"),
+        );
+        assert_eq!(got, want, "{name}");
+    }
+}
+
 /// The value of the first sample line starting with `prefix`.
 fn value(text: &str, prefix: &str) -> f64 {
     text.lines()
@@ -209,15 +227,7 @@ fn the_final_figures_outlive_the_run_for_a_last_scrape() {
         .spawn()
         .unwrap();
     let addr = metrics_addr(&mut run);
-    // The run is over once counters.csv is written; the endpoint is still there.
     let started = Instant::now();
-    while !tmp.path().join("r/summary.json").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the run never ended"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let text = finished(&addr);
     // Without an Accept for OpenMetrics: the Prometheus text format (what promtool lints),
     // a counter's HELP and TYPE naming its `_total` samples, no `# EOF`.
@@ -231,27 +241,18 @@ fn the_final_figures_outlive_the_run_for_a_last_scrape() {
         !plain.contains("# EOF") && !plain.contains("# UNIT"),
         "{plain}"
     );
-    let counters = std::fs::read_to_string(tmp.path().join("r/counters.csv")).unwrap();
     // Every counter of counters.csv is exported, at its final value.
-    for name in [
-        "logins_ok",
-        "kicks_multipleAccount",
-        "timeouts_login",
-        "admin_kicks_failed",
-        "cycles_completed",
-    ] {
-        let want: f64 = counters
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name},")))
-            .unwrap_or_else(|| panic!("{name} in counters.csv"))
-            .parse()
-            .unwrap();
-        let got = value(
-            &text,
-            &format!("loginstorm_events_total{{scenario=\"smoke\",counter=\"{name}\"}}"),
-        );
-        assert_eq!(got, want, "{name}");
-    }
+    assert_final(
+        &text,
+        &tmp.path().join("r"),
+        &[
+            "logins_ok",
+            "kicks_multipleAccount",
+            "timeouts_login",
+            "admin_kicks_failed",
+            "cycles_completed",
+        ],
+    );
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     assert!(started.elapsed() < Duration::from_secs(30));
@@ -281,28 +282,11 @@ fn run_processes_serves_one_aggregate_whose_end_is_the_merged_run() {
         .spawn()
         .unwrap();
     let addr = metrics_addr(&mut run);
-    let started = Instant::now();
-    while !tmp.path().join("r/summary.json").exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the run never ended"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let text = finished(&addr);
-    let counters = std::fs::read_to_string(tmp.path().join("r/counters.csv")).unwrap();
-    for name in ["logins_ok", "kicks_multipleAccount", "cycles_completed"] {
-        let want: f64 = counters
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name},")))
-            .unwrap()
-            .parse()
-            .unwrap();
-        let got = value(
-            &text,
-            &format!("loginstorm_events_total{{scenario=\"smoke\",counter=\"{name}\"}}"),
-        );
-        assert_eq!(got, want, "{name}");
-    }
+    assert_final(
+        &text,
+        &tmp.path().join("r"),
+        &["logins_ok", "kicks_multipleAccount", "cycles_completed"],
+    );
     assert!(matches!(run.wait().unwrap().code(), Some(0 | 1)));
 }
