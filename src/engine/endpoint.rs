@@ -52,6 +52,10 @@ pub enum TargetError {
 pub struct Endpoint {
     pub url: String,
     pub addr: SocketAddr,
+    /// Every address the host resolved to, in the resolver's order (`addr` is the first; the
+    /// engine's preflight moves `addr` to the first that answers: `localhost` may resolve to
+    /// `::1` first while the server listens on 127.0.0.1 only).
+    pub addrs: Vec<SocketAddr>,
     /// `host[:port]` as written, for the `Host` header.
     pub authority: String,
     /// The host name TLS verifies (None: plain).
@@ -122,13 +126,15 @@ impl Endpoint {
             Some((h, p)) if p.parse::<u16>().is_ok() && !h.is_empty() => (h, authority.to_string()),
             _ => (authority, format!("{authority}:{default_port}")),
         };
-        let addr = with_port
+        let addrs: Vec<SocketAddr> = with_port
             .to_socket_addrs()
             .map_err(|source| TargetError::Resolve {
                 url: url.into(),
                 source,
             })?
-            .next()
+            .collect();
+        let addr = *addrs
+            .first()
             .ok_or_else(|| TargetError::NoAddress(url.into()))?;
         let tls_name = if tls {
             let h = host.trim_start_matches('[').trim_end_matches(']');
@@ -142,6 +148,7 @@ impl Endpoint {
         Ok(Endpoint {
             url: url.into(),
             addr,
+            addrs,
             authority: authority.to_string(),
             tls_name,
             path,

@@ -66,8 +66,8 @@ pub fn run(
     url: &str,
     observer: &mut dyn Observer,
 ) -> anyhow::Result<RunSummary> {
-    let plan = Plan::new(resolved, url)?;
-    preflight(&plan)?;
+    let mut plan = Plan::new(resolved, url)?;
+    reach(&mut plan)?;
     let started = std::time::SystemTime::now();
     let sys = System::new();
     let result = sys.block_on(controller(resolved.clone(), plan.clone(), observer));
@@ -83,6 +83,25 @@ pub fn run(
         elapsed,
         unmatched: plan.take_unmatched(),
     })
+}
+
+/// The first of the target's addresses that answers becomes the one every instance uses
+/// (`localhost` may resolve to `::1` first while the server listens on 127.0.0.1 only); none
+/// answering is the first address's error.
+fn reach(plan: &mut Arc<Plan>) -> anyhow::Result<()> {
+    let mut first_err = None;
+    for addr in plan.target.addrs.clone() {
+        if let Some(p) = Arc::get_mut(plan) {
+            p.target.addr = addr;
+        }
+        match preflight(plan) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.unwrap_or_else(|| anyhow::anyhow!("the target resolved to no address")))
 }
 
 /// One connection before the load starts, so an unreachable target is a clear error.
@@ -370,4 +389,35 @@ fn force_exit_on_second_interrupt() {
         eprintln!("second interrupt: exiting now, without the report");
         std::process::exit(130);
     });
+}
+
+#[cfg(test)]
+mod reach_tests {
+    use super::*;
+
+    /// A host whose first address does not answer (nothing listens there) is reached through
+    /// the next one, and every instance then uses that one.
+    #[test]
+    fn the_first_address_that_answers_is_used() {
+        let server = crate::server::start(crate::server::ServerConfig {
+            workers: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead_addr = dead.local_addr().unwrap();
+        drop(dead);
+        let r =
+            crate::scenario::load_text("[accounts]\ncount = 1\n", std::path::Path::new("."), &[])
+                .unwrap();
+        let mut plan = Plan::new(&r, &server.url()).unwrap();
+        let live = plan.target.addr;
+        Arc::get_mut(&mut plan).unwrap().target.addrs = vec![dead_addr, live];
+        reach(&mut plan).unwrap();
+        assert_eq!(plan.target.addr, live);
+        // None answering: the first address's error.
+        Arc::get_mut(&mut plan).unwrap().target.addrs = vec![dead_addr];
+        let e = reach(&mut plan).unwrap_err().to_string();
+        assert!(e.contains("cannot reach target"), "{e}");
+    }
 }
