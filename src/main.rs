@@ -28,6 +28,7 @@ fn main() -> ExitCode {
                 })
                 .map_err(anyhow::Error::from),
         },
+        Command::Man => man(),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(
@@ -49,6 +50,24 @@ fn main() -> ExitCode {
             ExitCode::from(exit::CANNOT_RUN)
         }
     }
+}
+
+/// The man page (roff): the main page, then each subcommand's, one after another in one file
+/// (`man -l FILE` reads it whole).
+fn man() -> anyhow::Result<u8> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let cmd = Cli::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        // clap names a command with a `'static` string; this process prints and exits.
+        let name: &'static str =
+            Box::leak(format!("loginstorm-{}", sub.get_name()).into_boxed_str());
+        clap_mangen::Man::new(sub.clone().name(name)).render(&mut page)?;
+    }
+    std::io::stdout().write_all(&page)?;
+    Ok(exit::OK)
 }
 
 fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {

@@ -123,6 +123,10 @@ GITHUB_STEP_SUMMARY gets a Markdown summary.")]
         /// A topic (`loginstorm docs` lists them): scenarios, checks, reports, ci, backends, …
         topic: Option<String>,
     },
+    /// Print the man page (roff) of loginstorm and its subcommands.
+    ///
+    /// e.g. `loginstorm man > ~/.local/share/man/man1/loginstorm.1 && man loginstorm`.
+    Man,
     /// Print a shell completion script: bash, zsh, fish, powershell or elvish.
     ///
     /// e.g. `loginstorm completions bash > ~/.local/share/bash-completion/completions/loginstorm`,

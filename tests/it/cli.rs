@@ -304,3 +304,29 @@ fn a_report_that_cannot_be_written_prints_no_verdict_and_a_report_dir_is_claimed
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a report"));
 }
+
+/// Away from the repository the docs are still there: the man page (every subcommand) and the
+/// documentation topics, from the binary itself.
+#[test]
+fn the_man_page_and_the_docs_come_with_the_binary() {
+    let o = bin().arg("man").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let page = String::from_utf8_lossy(&o.stdout);
+    for name in [
+        "loginstorm",
+        "loginstorm-run",
+        "loginstorm-serve",
+        "loginstorm-compare",
+        "loginstorm-docs",
+    ] {
+        assert!(page.contains(&format!(".TH {name} 1")), "{name}");
+    }
+    let o = bin().args(["docs", "checks"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/checks.md")).unwrap()
+    );
+    let o = bin().args(["docs", "nope"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
