@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # A real Prometheus scraping loginstorm while it runs: a reference server and a 40 s open-model
 # run against it, both with --metrics-listen; Prometheus (Debian's `prometheus` package:
-# `apt-get install prometheus`) scrapes them every second; at the end the script asks its query
-# API for the run's login rate and p99 (the queries docs/reports.md gives for Grafana) and
-# prints them beside what the run's own summary.json says. Not a test: it needs Prometheus.
+# `apt-get install prometheus`) scrapes them every SCRAPE (15s by default, Prometheus's common
+# setting); during the run the script asks its query API for the run's login rate and p99 (the
+# queries docs/reports.md gives for Grafana), and after the run — the endpoint lingers 20 s for a
+# last scrape — whether Prometheus holds the final value of every counter, against the run's own
+# counters.csv. Not a test: it needs Prometheus.
 #
 #   bash benches/prometheus.sh
+#   SCRAPE=1s bash benches/prometheus.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v prometheus >/dev/null || { echo "needs prometheus (apt-get install prometheus)" >&2; exit 2; }
@@ -16,6 +19,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT_RUN=${PORT_RUN:-19101}
 PORT_SERVER=${PORT_SERVER:-19102}
 PORT_PROM=${PORT_PROM:-19103}
+SCRAPE=${SCRAPE:-15s}
 
 "$BIN" serve --listen 127.0.0.1:0 --limits Web=2 --metrics-listen "127.0.0.1:$PORT_SERVER" \
   >"$WORK/server.out" 2>"$WORK/server.err" &
@@ -25,8 +29,8 @@ done
 
 cat >"$WORK/prometheus.yml" <<EOF
 global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
+  scrape_interval: $SCRAPE
+  evaluation_interval: $SCRAPE
 scrape_configs:
   - job_name: loginstorm
     static_configs:
@@ -76,6 +80,22 @@ echo "  multipleAccount kicks  $(q 'sum(loginstorm_kicks_total{kick="multipleAcc
 echo "  server kicks delivered $(q 'sum(loginstorm_server_kicks_total{kick="multipleAccount"})')"
 echo "  server logins admitted $(q 'sum(loginstorm_server_events_total{counter="logins_admitted"})')"
 wait "$run" || true
+# The run has ended; its endpoint lingered long enough for one more scrape. What Prometheus
+# holds now must be the run's final figures, every counter.
+sleep 2
+python3 - "$WORK/out" "$PORT_PROM" <<'PY'
+import csv, glob, json, sys, urllib.parse, urllib.request
+out, port = sys.argv[1], sys.argv[2]
+counters = {r[0]: r[1] for r in csv.reader(open(glob.glob(out + "/*/counters.csv")[0]))}
+# The endpoint is gone by now (Prometheus marks its series stale): the last value scraped.
+q = 'last_over_time(loginstorm_events_total{job="loginstorm"}[5m])'
+url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": q})
+seen = {r["metric"]["counter"]: r["value"][1] for r in json.load(urllib.request.urlopen(url))["data"]["result"]}
+names = [n for n in seen if n in counters]
+wrong = [(n, seen[n], counters[n]) for n in names if float(seen[n]) != float(counters[n])]
+print(f"After the run: Prometheus holds {len(names)} counters of counters.csv; "
+      f"{len(names) - len(wrong)} at their final value" + (f"; differing: {wrong}" if wrong else ""))
+PY
 python3 - "$WORK/summary.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
