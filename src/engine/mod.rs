@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod plan;
 mod priority;
 pub mod stamped;
+mod tls;
 
 use actix::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
