@@ -305,7 +305,7 @@ pub fn run<W: Write>(
     )?;
     if let Some(m) = &metrics {
         m.catch_up(&fed, &finished.totals);
-        crate::run::linger(m, o.metrics_linger);
+        m.linger(o.metrics_linger);
     }
     Ok(finished)
 }

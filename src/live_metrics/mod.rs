@@ -17,6 +17,12 @@ use std::sync::Arc;
 use crate::checks::Class;
 use crate::model::{Counter, Metric, Tick};
 
+mod http;
+use http::Slot;
+pub use http::{
+    parse_listen, prometheus_text, serve, Budget, ListenError, RUN_MAX_SCRAPERS, RUN_SCRAPE_TIMEOUT,
+};
+
 /// Latency buckets, in seconds: 100 µs to 10 s, about ×2.5 apart.
 pub const LATENCY_BUCKETS: [f64; 16] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -251,200 +257,43 @@ impl RunMetrics {
     }
 }
 
-/// How long a run's metrics stay up after it ended, by default: long enough for one more scrape
-/// at Prometheus's common 15 s interval, so the final figures are seen (`--metrics-linger`).
-pub const DEFAULT_LINGER: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// An address as `--metrics-listen` takes it: `HOST:PORT` (a name is resolved, its first
-/// address used), an IP address and port, or `:PORT` for every interface (as Prometheus
-/// exporters write it).
-pub fn parse_listen(s: &str) -> Result<SocketAddr, ListenError> {
-    use std::net::ToSocketAddrs;
-    let spec = match s.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
-        None => s.to_string(),
-    };
-    let (_, port) = spec
-        .rsplit_once(':')
-        .ok_or_else(|| ListenError(s.into(), "give HOST:PORT or :PORT".into()))?;
-    port.parse::<u16>()
-        .map_err(|_| ListenError(s.into(), format!("{port:?} is not a port (0-65535)")))?;
-    spec.to_socket_addrs()
-        .map_err(|e| ListenError(s.into(), format!("cannot resolve the host: {e}")))?
-        .next()
-        .ok_or_else(|| ListenError(s.into(), "the host has no address".into()))
-}
-
-/// A `--metrics-listen` value that is not an address.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0:?}: {1}")]
-pub struct ListenError(pub String, pub String);
-
-/// Scrapers a run's endpoint serves at once (Prometheus is one; a dashboard or two more).
-pub const RUN_MAX_SCRAPERS: usize = 64;
-/// How long a scrape of a run's endpoint may take, from accept to the answer sent.
-pub const RUN_SCRAPE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// What a metrics endpoint's connections may take: `admit` gives a connection its place (a
-/// guard held while it is open) or refuses it, and each connection — the request read, the
-/// answer written — must be done within `timeout`. One request a connection (no keep-alive):
-/// an idle scraper holds nothing.
-pub struct Budget {
-    pub admit: Arc<dyn Fn() -> Option<Box<dyn Send + Sync>> + Send + Sync>,
-    pub timeout: std::time::Duration,
-}
-
-/// One of at most `max` places, released on drop.
-struct Slot(Arc<std::sync::atomic::AtomicUsize>);
-
-impl Slot {
-    fn take(open: &Arc<std::sync::atomic::AtomicUsize>, max: usize) -> Option<Slot> {
-        use std::sync::atomic::Ordering;
-        if open.fetch_add(1, Ordering::AcqRel) < max {
-            Some(Slot(open.clone()))
-        } else {
-            open.fetch_sub(1, Ordering::AcqRel);
-            None
+impl RunMetrics {
+    /// Keep the live metrics up for `d` after the run (its final figures in them, `run_finished` 1)
+    /// so a scraper's next pass sees the end; Ctrl-C or SIGTERM ends the wait.
+    pub fn linger(&self, d: std::time::Duration) {
+        self.finished();
+        if d.is_zero() {
+            return;
         }
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
-}
-
-/// Serve the registry's text on `GET /metrics` at `addr` from a thread of its own; `refresh`
-/// runs before each scrape (to read gauges). Returns the bound address.
-pub fn serve(
-    addr: SocketAddr,
-    registry: Arc<Registry>,
-    refresh: Arc<dyn Fn() + Send + Sync>,
-    budget: Budget,
-) -> anyhow::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind(addr)
-        .map_err(|e| anyhow::anyhow!("--metrics-listen {addr}: {e}"))?;
-    listener.set_nonblocking(true)?;
-    let bound = listener.local_addr()?;
-    std::thread::Builder::new()
-        .name("loginstorm-metrics".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => return eprintln!("warning: metrics endpoint not started: {e}"),
-            };
-            rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    };
-                    // Over the budget: closed at once, before a byte is read.
-                    let Some(place) = (budget.admit)() else {
-                        drop(stream);
-                        continue;
-                    };
-                    let (registry, refresh) = (registry.clone(), refresh.clone());
-                    let timeout = budget.timeout;
-                    tokio::spawn(async move {
-                        let _place = place;
-                        let service = hyper::service::service_fn(move |req| {
-                            let (registry, refresh) = (registry.clone(), refresh.clone());
-                            async move {
-                                Ok::<_, std::convert::Infallible>(answer(
-                                    &req, &registry, &*refresh,
-                                ))
-                            }
-                        });
-                        let mut b = hyper::server::conn::http1::Builder::new();
-                        b.timer(hyper_util::rt::TokioTimer::new())
-                            .header_read_timeout(timeout)
-                            .keep_alive(false)
-                            .max_buf_size(16 * 1024);
-                        let conn =
-                            b.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                        let _ = tokio::time::timeout(timeout, conn).await;
-                    });
+        eprintln!(
+            "metrics stay up {} more for a last scrape (--metrics-linger; Ctrl-C ends it)",
+            crate::units::format_duration(d)
+        );
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            #[cfg(unix)]
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending().await,
                 }
-            });
-        })?;
-    Ok(bound)
-}
-
-fn answer(
-    req: &hyper::Request<hyper::body::Incoming>,
-    registry: &Registry,
-    refresh: &(dyn Fn() + Send + Sync),
-) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
-    use hyper::header::{HeaderValue, CONTENT_TYPE};
-    let mut r = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::new()));
-    if req.uri().path() != "/metrics" {
-        *r.status_mut() = hyper::StatusCode::NOT_FOUND;
-        *r.body_mut() =
-            http_body_util::Full::new(bytes::Bytes::from_static(b"metrics are on GET /metrics\n"));
-        return r;
-    }
-    refresh();
-    let mut text = String::new();
-    if prometheus_client::encoding::text::encode(&mut text, registry).is_err() {
-        *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
-        return r;
-    }
-    // OpenMetrics for a scraper that asks for it (Prometheus does); the Prometheus text format
-    // 0.0.4 for anyone else (curl, promtool, older scrapers).
-    let openmetrics = req
-        .headers()
-        .get_all(hyper::header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("application/openmetrics-text"));
-    let (content_type, text) = if openmetrics {
-        (
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            text,
-        )
-    } else {
-        (
-            "text/plain; version=0.0.4; charset=utf-8",
-            prometheus_text(&text),
-        )
-    };
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    *r.body_mut() = http_body_util::Full::new(bytes::Bytes::from(text));
-    r
-}
-
-/// OpenMetrics text as the Prometheus text format 0.0.4: a counter's HELP and TYPE name its
-/// samples (`…_total`), and the `# UNIT` and `# EOF` lines that format does not have go.
-pub fn prometheus_text(openmetrics: &str) -> String {
-    let counters: std::collections::HashSet<&str> = openmetrics
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.strip_suffix(" counter"))
-        .collect();
-    let mut out = String::with_capacity(openmetrics.len());
-    for line in openmetrics.lines() {
-        if line.starts_with("# UNIT ") || line == "# EOF" {
-            continue;
-        }
-        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
-            let rest = line.strip_prefix(p)?;
-            let (name, tail) = rest.split_once(' ')?;
-            (counters.contains(name) && !name.ends_with("_total"))
-                .then(|| format!("{p}{name}_total {tail}"))
+            };
+            #[cfg(not(unix))]
+            let term = std::future::pending::<()>();
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term => {}
+            }
         });
-        out.push_str(renamed.as_deref().unwrap_or(line));
-        out.push('\n');
     }
-    out
 }
 
 /// The reference server's live metrics, read from `stats` at each scrape.
