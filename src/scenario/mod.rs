@@ -10,10 +10,14 @@ use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::policy::{Limits, Platform, Policy};
+use crate::policy::{Limits, Policy};
 
 mod credentials;
+mod error;
+pub use error::ScenarioError;
 mod kinds;
+mod resolved;
+pub use resolved::Resolved;
 mod schema;
 mod warnings;
 pub use kinds::{
@@ -21,115 +25,6 @@ pub use kinds::{
 };
 pub use schema::*;
 pub use warnings::check_warnings;
-
-/// A scenario whose values have been checked, with its derived parts parsed.
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    pub scenario: Scenario,
-    pub policy: Policy,
-    pub platforms: Vec<Platform>,
-    pub stages: Vec<Stage>,
-    pub credentials: Option<Vec<(String, String)>>,
-    pub thresholds: Vec<crate::model::Threshold>,
-    /// The share of the accounts this process runs (`--shard`; whole by default).
-    pub shard: crate::shard::Shard,
-    /// The backend's wire protocol (`target.protocol`), read and checked.
-    pub profile: std::sync::Arc<crate::profile::Profile>,
-    /// Write every frame of the first instance here (`run --trace-frames`).
-    pub trace_frames: Option<std::path::PathBuf>,
-}
-
-/// A scenario that cannot be run, naming the file, the key or the `--set` at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    #[error("cannot read scenario {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{}", plain(&.0.to_string()))]
-    Toml(#[from] toml::de::Error),
-    #[error("--set {0:?}: expected key=value, e.g. accounts.count=100")]
-    OverrideSyntax(String),
-    #[error("--set {key}: {part} is not a table")]
-    OverrideNotATable { key: String, part: String },
-    /// A value in one of the small languages (limits, instances, stages, thresholds…).
-    #[error("{key}: {source}")]
-    Parse {
-        key: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// A value out of its range, or settings that do not go together.
-    #[error("{key} {problem}")]
-    Invalid { key: String, problem: String },
-    /// What a `--set` override made wrong (the file alone was fine).
-    #[error("--set {set}: {source}")]
-    InOverride {
-        set: String,
-        #[source]
-        source: Box<ScenarioError>,
-    },
-    #[error("{path}: {source}")]
-    InFile {
-        path: String,
-        #[source]
-        source: Box<ScenarioError>,
-    },
-}
-
-impl ScenarioError {
-    fn parse(key: impl Into<String>, e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        ScenarioError::Parse {
-            key: key.into(),
-            source: Box::new(e),
-        }
-    }
-
-    fn invalid(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        ScenarioError::Invalid {
-            key: key.into(),
-            problem: problem.into(),
-        }
-    }
-
-    fn in_file(path: &Path, e: ScenarioError) -> Self {
-        if matches!(e, ScenarioError::InOverride { .. }) {
-            return e;
-        }
-        ScenarioError::InFile {
-            path: path.display().to_string(),
-            source: Box::new(e),
-        }
-    }
-}
-
-/// A TOML error in a user's words: serde names Rust types (`expected u32`); a scenario's
-/// author wants to know what to write.
-fn plain(msg: &str) -> String {
-    let mut m = msg.to_string();
-    for (rust, words) in [
-        ("expected u8", "expected a whole number from 0 to 255"),
-        ("expected u16", "expected a whole number from 0 to 65535"),
-        (
-            "expected u32",
-            "expected a whole number from 0 to 4294967295",
-        ),
-        ("expected u64", "expected a whole number, 0 or more"),
-        ("expected usize", "expected a whole number, 0 or more"),
-        ("expected i64", "expected a whole number"),
-        ("expected f64", "expected a number"),
-        ("expected a boolean", "expected true or false"),
-        ("floating point `", "the number `"),
-        ("integer `", "the number `"),
-        ("invalid type: ", "wrong type: "),
-        ("invalid value: ", "out of range: "),
-    ] {
-        m = m.replace(rust, words);
-    }
-    m
-}
 
 /// Simulated SDK instances one process creates at most.
 pub const MAX_INSTANCES: u64 = 2_000_000;
@@ -453,86 +348,6 @@ fn planned_duration(sc: &Scenario, stages: &[Stage]) -> Option<Duration> {
         (LoadModel::Open, _) => Some(stages.iter().map(|s| s.over).sum()),
         (_, d) if !d.is_zero() => Some(d),
         _ => None,
-    }
-}
-
-impl Resolved {
-    pub fn user_id(&self, n: u32) -> String {
-        match &self.credentials {
-            Some(c) => c[n as usize].0.clone(),
-            None => self
-                .scenario
-                .accounts
-                .id_pattern
-                .replace("{n}", &n.to_string()),
-        }
-    }
-
-    /// Instances this process runs: its shard's accounts × instances per account.
-    pub fn instances(&self) -> u64 {
-        u64::from(self.accounts_owned()) * self.platforms.len() as u64
-    }
-
-    /// The open model's plan as this process offers it: the stages' rates × its share of the
-    /// accounts (what its reports and display call "offered"). The engine paces the whole
-    /// plan's arrivals and sends its own, so these are for figures only.
-    pub fn own_stages(&self) -> Vec<Stage> {
-        let f = self.shard_fraction();
-        self.stages
-            .iter()
-            .map(|s| Stage {
-                rate: s.rate * f,
-                over: s.over,
-            })
-            .collect()
-    }
-
-    /// Speak the protocol `spec` (a shipped profile's name or a file, relative to `base`):
-    /// read it, and refuse it if it lacks what this scenario's enabled checks need.
-    pub fn use_profile(&mut self, spec: &str, base: &Path) -> Result<(), ScenarioError> {
-        self.profile = profile_for(&self.scenario, &self.stages, spec, base)?;
-        self.scenario.target.protocol = spec.to_string();
-        Ok(())
-    }
-
-    /// Refuse a share too large for one process (each instance is an actor created before the
-    /// run): checked once the shard is known, so a large scenario can still run as shards.
-    pub fn check_process_size(&self) -> Result<(), ScenarioError> {
-        let instances = self.instances();
-        if instances > MAX_INSTANCES {
-            return Err(ScenarioError::invalid(
-                "accounts",
-                format!(
-                    "this process would run {} accounts × {} instances = {instances} instances; one process runs at most {MAX_INSTANCES} (each is an actor created before the run): split the accounts over processes with `run --processes N` or `run --shard I/N`",
-                    self.accounts_owned(),
-                    self.platforms.len()
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Accounts this process runs (all of them unless sharded).
-    pub fn accounts_owned(&self) -> u32 {
-        self.shard.owned(self.scenario.accounts.count)
-    }
-
-    /// The share of the open model's arrivals (and of the closed model's ramp) that goes to this
-    /// process's accounts: arrivals are dealt to accounts in turn.
-    pub fn shard_fraction(&self) -> f64 {
-        f64::from(self.accounts_owned()) / f64::from(self.scenario.accounts.count.max(1))
-    }
-
-    /// How long the run is planned to last, when that is known up front.
-    pub fn planned_duration(&self) -> Option<Duration> {
-        planned_duration(&self.scenario, &self.stages)
-    }
-
-    /// Cycles the whole run will do, when that is known up front (closed model with a count).
-    pub fn cycles_planned(&self) -> Option<u64> {
-        let c = self.scenario.cycle.cycles;
-        (self.scenario.load.model == LoadModel::Closed && c > 0)
-            .then(|| self.instances() * u64::from(c))
     }
 }
 

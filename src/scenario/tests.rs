@@ -1,4 +1,5 @@
 use super::*;
+use crate::policy::Platform;
 
 const MIN: &str = "[accounts]\ncount = 2\n";
 
