@@ -92,13 +92,13 @@ fn spawn(
     for s in &o.overrides {
         // A `--set target.key=…` too: it goes to the child as LOGINSTORM_KEY (which --key,
         // when given, already set and takes precedence over).
-        match s.split_once('=') {
-            Some((k, v)) if k.trim() == "target.key" => {
+        match crate::report::key_override(s) {
+            Some(key) => {
                 if o.key.is_none() {
-                    cmd.env("LOGINSTORM_KEY", v.trim().trim_matches('"'));
+                    cmd.env("LOGINSTORM_KEY", key);
                 }
             }
-            _ => {
+            None => {
                 cmd.arg("--set").arg(s);
             }
         }

@@ -27,16 +27,18 @@ pub fn redacted(s: &crate::scenario::Scenario) -> crate::scenario::Scenario {
 pub fn redacted_overrides(overrides: &[String]) -> Vec<String> {
     overrides
         .iter()
-        .map(|o| match o.split_once('=') {
-            Some((k, v))
-                if k.trim() == "target.key"
-                    && v.trim().trim_matches('"') != crate::server::DEV_KEY =>
-            {
-                format!("{}=(redacted)", k.trim())
-            }
+        .map(|o| match key_override(o) {
+            Some(key) if key != crate::server::DEV_KEY => "target.key=(redacted)".to_string(),
             _ => o.clone(),
         })
         .collect()
+}
+
+/// The signing key a `--set target.key=KEY` override gives (whatever its spacing and quotes),
+/// or None for any other override.
+pub fn key_override(o: &str) -> Option<&str> {
+    let (k, v) = o.split_once('=')?;
+    (k.trim() == "target.key").then(|| v.trim().trim_matches('"'))
 }
 
 /// Write a whole report file at once: into a temporary file beside it, then renamed over

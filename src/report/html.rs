@@ -91,42 +91,6 @@ pub struct Page<'a> {
     pub thresholds: &'a [crate::thresholds::Outcome],
 }
 
-/// Violations listed in report.html at most.
-const LISTED: usize = 100;
-
-/// At most `max` of `all` (in order: errors first, then by time), taking each check's first,
-/// then each one's second, and so on: 100 `kick_count` rows must not hide the one `capacity`
-/// row that explains them. The result keeps the order of `all`.
-fn listed(all: Vec<&crate::checks::Violation>, max: usize) -> Vec<&crate::checks::Violation> {
-    if all.len() <= max {
-        return all;
-    }
-    let mut taken = vec![false; all.len()];
-    let mut count = 0;
-    let mut round = 0;
-    while count < max {
-        let mut seen: std::collections::HashMap<crate::checks::Class, usize> = Default::default();
-        let mut took_any = false;
-        for (i, v) in all.iter().enumerate() {
-            let n = seen.entry(v.class).or_default();
-            if *n == round && !taken[i] && count < max {
-                taken[i] = true;
-                count += 1;
-                took_any = true;
-            }
-            *n += 1;
-        }
-        if !took_any {
-            break;
-        }
-        round += 1;
-    }
-    all.into_iter()
-        .zip(taken)
-        .filter_map(|(v, t)| t.then_some(v))
-        .collect()
-}
-
 pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -325,7 +289,7 @@ pub fn render(p: &Page) -> String {
         )
     });
     let total = all.len();
-    let all = listed(all, LISTED);
+    let all = super::tables::listed(all, super::tables::LISTED);
     if !all.is_empty() {
         let _ = write!(
             h,
@@ -413,29 +377,6 @@ pub fn render(p: &Page) -> String {
 #[cfg(test)]
 mod rate_tests {
     use super::*;
-
-    #[test]
-    fn a_cause_is_listed_beside_its_many_consequences() {
-        let v = |class, t| crate::checks::Violation {
-            class,
-            account: "a".into(),
-            instances: vec![],
-            platforms: vec![],
-            times_us: vec![t],
-            expected: String::new(),
-            seen: String::new(),
-        };
-        let mut all: Vec<crate::checks::Violation> = (0..150)
-            .map(|t| v(crate::checks::Class::KickCount, t))
-            .collect();
-        all.push(v(crate::checks::Class::Capacity, 1_000));
-        let refs: Vec<&crate::checks::Violation> = all.iter().collect();
-        let l = listed(refs, 100);
-        assert_eq!(l.len(), 100);
-        assert!(l.iter().any(|x| x.class == crate::checks::Class::Capacity));
-        // In time order still.
-        assert!(l.windows(2).all(|w| w[0].times_us <= w[1].times_us));
-    }
 
     #[test]
     fn a_sliver_of_an_interval_has_no_rate() {

@@ -30,8 +30,8 @@ pub use columns::{
 };
 use files::Sealer;
 pub use files::{
-    append_step_summary, claim, hex, new_dir_under, redacted, redacted_overrides, safe_name,
-    scenario_hash, write_atomic, write_csv, FileSeal, Totals,
+    append_step_summary, claim, hex, key_override, new_dir_under, redacted, redacted_overrides,
+    safe_name, scenario_hash, write_atomic, write_csv, FileSeal, Totals,
 };
 pub use junit::write_junit;
 pub use render::{render_generator, render_summary, render_verdict, write_thresholds, Offered};

@@ -50,6 +50,45 @@ pub fn write_counters_csv<W: Write>(
     Ok(())
 }
 
+/// Violations listed in report.html at most.
+pub(super) const LISTED: usize = 100;
+
+/// At most `max` of `all` (in order: errors first, then by time), taking each check's first,
+/// then each one's second, and so on: 100 `kick_count` rows must not hide the one `capacity`
+/// row that explains them. The result keeps the order of `all`.
+pub(super) fn listed(
+    all: Vec<&crate::checks::Violation>,
+    max: usize,
+) -> Vec<&crate::checks::Violation> {
+    if all.len() <= max {
+        return all;
+    }
+    let mut taken = vec![false; all.len()];
+    let mut count = 0;
+    let mut round = 0;
+    while count < max {
+        let mut seen: std::collections::HashMap<crate::checks::Class, usize> = Default::default();
+        let mut took_any = false;
+        for (i, v) in all.iter().enumerate() {
+            let n = seen.entry(v.class).or_default();
+            if *n == round && !taken[i] && count < max {
+                taken[i] = true;
+                count += 1;
+                took_any = true;
+            }
+            *n += 1;
+        }
+        if !took_any {
+            break;
+        }
+        round += 1;
+    }
+    all.into_iter()
+        .zip(taken)
+        .filter_map(|(v, t)| t.then_some(v))
+        .collect()
+}
+
 /// One row per violation (errors first, then warnings), at most `max` rows.
 /// A cell that holds a userID (or text quoting one): one that a spreadsheet would take for a
 /// formula (`=`, `+`, `-`, `@`, a tab or a carriage return first) is written with a `'` before
@@ -133,6 +172,29 @@ mod tests {
     use crate::checks::{Class, Violation};
     use crate::model::AccountReport;
     use crate::policy::Platform;
+
+    #[test]
+    fn a_cause_is_listed_beside_its_many_consequences() {
+        let v = |class, t| crate::checks::Violation {
+            class,
+            account: "a".into(),
+            instances: vec![],
+            platforms: vec![],
+            times_us: vec![t],
+            expected: String::new(),
+            seen: String::new(),
+        };
+        let mut all: Vec<crate::checks::Violation> = (0..150)
+            .map(|t| v(crate::checks::Class::KickCount, t))
+            .collect();
+        all.push(v(crate::checks::Class::Capacity, 1_000));
+        let refs: Vec<&crate::checks::Violation> = all.iter().collect();
+        let l = listed(refs, 100);
+        assert_eq!(l.len(), 100);
+        assert!(l.iter().any(|x| x.class == crate::checks::Class::Capacity));
+        // In time order still.
+        assert!(l.windows(2).all(|w| w[0].times_us <= w[1].times_us));
+    }
 
     #[test]
     fn hostile_user_ids_are_neither_formulas_nor_ambiguous() {

@@ -7,7 +7,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::account::{Inbox, Observed, Told};
 use super::metrics::{self, Counter};
@@ -21,6 +20,7 @@ mod answers;
 mod handlers;
 mod link;
 mod steps;
+mod wire;
 pub use handlers::{Go, Probe, Proceed, Release, Stop};
 use link::Link;
 
@@ -252,54 +252,6 @@ impl Instance {
             }
         });
         self.watch = Some((at, h));
-    }
-
-    /// An instance's own values for the protocol's templates (its userID and instance id):
-    /// a function of the two fields, so the driver can be borrowed beside them.
-    pub(super) fn who<'a>(
-        user: &'a str,
-        instance: &'a str,
-    ) -> crate::profile::template::Values<'a> {
-        crate::profile::template::Values {
-            user_id: user,
-            instance,
-            ..Default::default()
-        }
-    }
-
-    fn send(&mut self, req: &Request) -> bool {
-        let who = Self::who(&self.user, &self.instance_id);
-        let frame = self.driver.request(&self.plan.wire, req, &who);
-        if self.traced {
-            // frames.log is an artifact: the sig in a login is a credential, so it is written
-            // as its hash (usersig::redact) — and so is any frame that echoes it back.
-            if let Request::Login { user_sig, .. } = req {
-                self.traced_sig = Some(user_sig.clone());
-            }
-        }
-        self.send_frame(frame)
-    }
-
-    /// Write a frame of the traced instance to frames.log, its last sig redacted.
-    pub(super) fn trace(&self, sent: bool, text: &str) {
-        match self.traced_sig.as_deref() {
-            Some(sig) if !sig.is_empty() && text.contains(sig) => self
-                .plan
-                .trace_frame(sent, &text.replace(sig, &crate::usersig::redact(sig))),
-            _ => self.plan.trace_frame(sent, text),
-        }
-    }
-
-    /// Put a frame the driver made on the wire; false when the connection is gone.
-    fn send_frame(&mut self, frame: crate::driver::Outgoing) -> bool {
-        if self.traced {
-            self.trace(true, &frame.shown());
-        }
-        let message = match frame {
-            crate::driver::Outgoing::Text(t) => Message::text(t),
-            crate::driver::Outgoing::Binary(b) => Message::binary(b),
-        };
-        self.link.as_ref().is_some_and(|l| l.send(message))
     }
 
     fn observe(&self, o: Observed) {
