@@ -1,45 +1,28 @@
 //! What drives an instance: frames from its WebSocket (`link.rs`), the connection's end, and
-//! the account's messages (start a cycle, release a wave, probe, stop).
+//! the account's messages (start a cycle, release a wave, probe, stop) — each handed to the
+//! cycle with the I/O it acts through.
 
 use actix::prelude::*;
+use std::time::Duration;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{Instance, Phase};
+use super::io::who;
+use super::Instance;
 use crate::checks::ProbeKind;
 use crate::driver::{Incoming, Meaning};
-use crate::engine::account::Observed;
 use crate::engine::clock;
-use crate::engine::metrics::{self, Counter, Metric};
-use crate::scenario::LoadModel;
-use std::time::Duration;
-
-impl Actor for Instance {
-    type Context = Context<Self>;
-
-    fn stopped(&mut self, _: &mut Context<Self>) {
-        if self.phase == Phase::Ready {
-            metrics::live(-1);
-        }
-    }
-}
-
-impl Instance {
-    /// A frame no rule of the profile explains: a protocol error, counted as such, and kept
-    /// (the first few) so the user can fix the profile.
-    fn unmatched(&mut self, _: &mut Context<Self>, text: &str) {
-        metrics::count(Counter::ProtocolErrors);
-        metrics::count(Counter::ProtocolErrorsUnmatched);
-        self.plan.keep_unmatched(&self.instance_id, text);
-    }
-}
+use crate::engine::metrics::{self, Metric};
 
 impl Instance {
     /// A frame from the connection (or its read error).
     pub(super) fn frame(&mut self, item: super::link::Frame, ctx: &mut Context<Self>) {
         let message = match item {
             Ok(m @ (Message::Text(_) | Message::Binary(_))) => m,
-            Ok(Message::Close(_)) | Err(_) => return self.lost(ctx),
+            Ok(Message::Close(_)) | Err(_) => {
+                let (c, mut io) = self.split(ctx);
+                return c.lost(&mut io);
+            }
             Ok(_) => return,
         };
         let frame = match &message {
@@ -47,61 +30,37 @@ impl Instance {
             Message::Binary(b) => Incoming::Binary(b),
             _ => return,
         };
-        if self.traced {
+        let sh = &mut self.shell;
+        if sh.traced {
             match frame {
-                Incoming::Text(t) => self.trace(false, t),
-                Incoming::Binary(b) => self.trace(false, &format!("<{} binary bytes>", b.len())),
+                Incoming::Text(t) => sh.trace(false, t),
+                Incoming::Binary(b) => sh.trace(false, &format!("<{} binary bytes>", b.len())),
             }
         }
-        let who = Self::who(&self.user, &self.instance_id);
-        let meaning = self.driver.incoming(&self.plan.wire, frame, &who);
-        match meaning {
-            Meaning::Response { seq, code, repeat } => self.on_response(ctx, seq, code, repeat),
-            Meaning::Ready => {
-                if self.phase == Phase::AwaitReady {
-                    self.on_ready(ctx);
-                } else {
-                    metrics::count(Counter::ProtocolErrors);
-                    self.observe(Observed::Ready {
-                        slot: self.slot,
-                        at: Instant::now(),
-                    });
-                    // Ready after a kick: does the kicked session act again (a zombie)?
-                    if self.last_kicked && !self.stopping {
-                        self.maybe_probe(ProbeKind::AfterKick, self.plan.checks.probe_after_kick);
-                    }
-                }
-            }
-            Meaning::Kicked(kind) => self.on_kicked(ctx, kind),
-            Meaning::NotReady => self.observe(Observed::NotReady {
-                slot: self.slot,
-                at: Instant::now(),
-            }),
-            Meaning::MessageReceived => metrics::count(Counter::MessagesReceived),
-            Meaning::Reply(reply) => {
-                if !self.send_frame(reply) {
-                    self.lost(ctx);
-                }
-            }
-            Meaning::Ignored => {}
-            Meaning::Unmatched(_) => {
-                let shown = match frame {
-                    Incoming::Text(t) => t.to_string(),
-                    Incoming::Binary(b) => match std::str::from_utf8(b) {
-                        Ok(t) => t.to_string(),
-                        Err(_) => format!("<binary frame of {} bytes, not UTF-8>", b.len()),
-                    },
-                };
-                self.unmatched(ctx, &shown)
-            }
+        let meaning = sh
+            .driver
+            .incoming(&sh.plan.wire, frame, &who(&sh.user, &sh.instance_id));
+        if let Meaning::Unmatched(_) = meaning {
+            // Kept (the first few) so the user can fix the profile; the cycle counts it.
+            let shown = match frame {
+                Incoming::Text(t) => t.to_string(),
+                Incoming::Binary(b) => match std::str::from_utf8(b) {
+                    Ok(t) => t.to_string(),
+                    Err(_) => format!("<binary frame of {} bytes, not UTF-8>", b.len()),
+                },
+            };
+            sh.plan.keep_unmatched(&sh.instance_id, &shown);
         }
+        let (c, mut io) = self.split(ctx);
+        c.meaning(&mut io, meaning);
     }
 
     /// The connection ended under the instance: the server closed it, or a write failed (a
     /// close or drop of the instance's own does not come here).
     pub(super) fn link_ended(&mut self, ctx: &mut Context<Self>) {
-        if self.link.take().is_some() {
-            self.lost(ctx);
+        if self.shell.link.take().is_some() {
+            let (c, mut io) = self.split(ctx);
+            c.lost(&mut io);
         }
     }
 }
@@ -122,7 +81,7 @@ impl Handler<Go> for Instance {
     type Result = ();
 
     fn handle(&mut self, m: Go, ctx: &mut Context<Self>) {
-        if self.phase != Phase::Idle || self.stopping {
+        if !self.cycle.startable() {
             return;
         }
         let now = Instant::now();
@@ -131,14 +90,11 @@ impl Handler<Go> for Instance {
             let early = due.saturating_duration_since(now);
             clock::paced_start(late.as_nanos() as i64 - early.as_nanos() as i64);
             // Lateness only: a start the pacer sent a few microseconds early was not late.
-            metrics::record(Metric::ScheduleLag, super::micros(late));
+            metrics::record(Metric::ScheduleLag, super::cycle::micros(late));
         }
-        self.owed = match self.plan.model {
-            LoadModel::Open => now.saturating_duration_since(m.intended),
-            LoadModel::Closed => Duration::ZERO,
-        };
-        self.barrier = m.barrier;
-        self.start_cycle(ctx);
+        let late = now.saturating_duration_since(m.intended);
+        let (c, mut io) = self.split(ctx);
+        c.go(&mut io, late, m.barrier);
     }
 }
 
@@ -151,16 +107,8 @@ impl Handler<Stop> for Instance {
     type Result = ();
 
     fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
-        self.stopping = true;
-        match self.phase {
-            Phase::Ready => self.logout(ctx),
-            Phase::LoggingOut | Phase::LoggingIn | Phase::AwaitReady => {}
-            Phase::Idle | Phase::Connecting | Phase::Arrived => {
-                self.set_phase(ctx, Phase::Idle);
-                self.close(ctx);
-                ctx.stop();
-            }
-        }
+        let (c, mut io) = self.split(ctx);
+        c.stop(&mut io);
     }
 }
 
@@ -172,16 +120,9 @@ pub struct Probe(pub ProbeKind);
 impl Handler<Probe> for Instance {
     type Result = ();
 
-    fn handle(&mut self, Probe(kind): Probe, _: &mut Context<Self>) {
-        if self.phase == Phase::Ready && self.probe(kind) {
-            return;
-        }
-        self.observe(Observed::Probe {
-            slot: self.slot,
-            kind,
-            code: None,
-            at: Instant::now(),
-        });
+    fn handle(&mut self, Probe(kind): Probe, ctx: &mut Context<Self>) {
+        let (c, mut io) = self.split(ctx);
+        c.probe_asked(&mut io, kind);
     }
 }
 
@@ -196,14 +137,8 @@ impl Handler<Release> for Instance {
     type Result = ();
 
     fn handle(&mut self, m: Release, ctx: &mut Context<Self>) {
-        if self.phase != Phase::Arrived || self.stopping {
-            return;
-        }
-        if m.delay.is_zero() {
-            self.login(ctx);
-        } else {
-            self.after(ctx, m.delay, |act, ctx| act.login(ctx));
-        }
+        let (c, mut io) = self.split(ctx);
+        c.release(&mut io, m.delay);
     }
 }
 
@@ -216,6 +151,7 @@ impl Handler<Proceed> for Instance {
     type Result = ();
 
     fn handle(&mut self, _: Proceed, ctx: &mut Context<Self>) {
-        self.proceed(ctx);
+        let (c, mut io) = self.split(ctx);
+        c.proceed(&mut io);
     }
 }

@@ -1,0 +1,175 @@
+//! The events a cycle is handed: the account's orders (go, release, proceed, probe, stop),
+//! the connection's outcome and end, what frames meant, and its timers firing.
+
+use std::time::Duration;
+
+use super::{Cycle, Io, Phase, Timer};
+use crate::checks::ProbeKind;
+use crate::driver::Meaning;
+use crate::engine::account::Observed;
+use crate::engine::metrics::Counter;
+use crate::scenario::LoadModel;
+
+impl Cycle {
+    /// Start a cycle, `late` behind its intended start; `barrier`: connect, report `Arrived`,
+    /// and log in only on [`Cycle::release`].
+    pub fn go(&mut self, io: &mut impl Io, late: Duration, barrier: bool) {
+        if !self.startable() {
+            return;
+        }
+        self.owed = match self.plan.model {
+            LoadModel::Open => late,
+            LoadModel::Closed => Duration::ZERO,
+        };
+        self.barrier = barrier;
+        if self.linked {
+            self.arrived(io);
+        } else {
+            self.set_phase(io, Phase::Connecting);
+            io.connect();
+        }
+    }
+
+    /// The connection [`Io::connect`] opened is up.
+    pub fn connected(&mut self, io: &mut impl Io) {
+        if self.phase != Phase::Connecting {
+            return;
+        }
+        self.linked = true;
+        self.arrived(io);
+    }
+
+    /// The connect failed or timed out: a cycle that never reached the backend (counted by
+    /// the I/O side in `connections_failed`, not as a cycle).
+    pub fn connect_failed(&mut self, io: &mut impl Io) {
+        if self.phase != Phase::Connecting {
+            return;
+        }
+        self.end_cycle(io, false);
+    }
+
+    /// What a frame meant, as the driver read it.
+    pub fn meaning(&mut self, io: &mut impl Io, m: Meaning) {
+        match m {
+            Meaning::Response { seq, code, repeat } => self.on_response(io, seq, code, repeat),
+            Meaning::Ready => {
+                if self.phase == Phase::AwaitReady {
+                    return self.on_ready(io);
+                }
+                io.count(Counter::ProtocolErrors);
+                self.observe(io, |slot, at| Observed::Ready { slot, at });
+                // Ready after a kick: does the kicked session act again (a zombie)?
+                if self.last_kicked && !self.stopping {
+                    self.maybe_probe(io, ProbeKind::AfterKick, self.plan.checks.probe_after_kick);
+                }
+            }
+            Meaning::Kicked(kind) => self.on_kicked(io, kind),
+            Meaning::NotReady => self.observe(io, |slot, at| Observed::NotReady { slot, at }),
+            Meaning::MessageReceived => io.count(Counter::MessagesReceived),
+            Meaning::Reply(frame) => {
+                if !io.send_frame(frame) {
+                    self.lost(io);
+                }
+            }
+            Meaning::Ignored => {}
+            Meaning::Unmatched(_) => {
+                io.count(Counter::ProtocolErrors);
+                io.count(Counter::ProtocolErrorsUnmatched);
+            }
+        }
+    }
+
+    /// The connection ended under the instance: the server closed it, or a read or write
+    /// failed (a close or drop of the instance's own does not come here).
+    pub fn lost(&mut self, io: &mut impl Io) {
+        let in_cycle = self.phase != Phase::Idle;
+        io.count(Counter::ConnectionsLost);
+        self.set_phase(io, Phase::Idle);
+        self.drop_connection(io);
+        if in_cycle {
+            self.cycle_done(io, false);
+        }
+    }
+
+    /// A timer the cycle armed fired (in the phase that armed it).
+    pub fn fire(&mut self, io: &mut impl Io, t: Timer) {
+        match t {
+            Timer::LoginTimeout => {
+                io.count(Counter::TimeoutsLogin);
+                self.resync(io);
+            }
+            Timer::ReadyTimeout => {
+                io.count(Counter::TimeoutsReady);
+                // With the checks on, ask whether the session still exists before giving up:
+                // a silently kicked session owes no sdkStateReady.
+                if self.plan.checks.enabled && self.probe(io, ProbeKind::ReadyDue) {
+                    return io.after(self.plan.login_timeout, Timer::ReadyProbeWait);
+                }
+                self.ready_missing(io, None);
+            }
+            Timer::ReadyProbeWait => self.ready_missing(io, None),
+            Timer::HoldEnd => self.end_hold(io),
+            Timer::JudgmentWait => {
+                io.count(Counter::JudgmentWaitsExpired);
+                self.proceed(io);
+            }
+            Timer::LogoutTimeout => {
+                io.count(Counter::TimeoutsLogout);
+                self.resync(io);
+            }
+            Timer::Login => self.login(io),
+            Timer::Relogin => {
+                self.owed = Duration::ZERO;
+                self.login(io);
+            }
+            Timer::Message => self.send_message(io),
+        }
+    }
+
+    /// Wind down: log out if logged in, close, and stop.
+    pub fn stop(&mut self, io: &mut impl Io) {
+        self.stopping = true;
+        match self.phase {
+            Phase::Ready => self.logout(io),
+            Phase::LoggingOut | Phase::LoggingIn | Phase::AwaitReady => {}
+            Phase::Idle | Phase::Connecting | Phase::Arrived => {
+                self.set_phase(io, Phase::Idle);
+                self.close(io);
+                io.stop();
+            }
+        }
+    }
+
+    /// The account wants a probe (settle or due): answered through `Observed::Probe`.
+    pub fn probe_asked(&mut self, io: &mut impl Io, kind: ProbeKind) {
+        if self.phase == Phase::Ready && self.probe(io, kind) {
+            return;
+        }
+        self.observe(io, |slot, at| Observed::Probe {
+            slot,
+            kind,
+            code: None,
+            at,
+        });
+    }
+
+    /// The account releases a wave: log in after `delay` (0 for a barrier, a draw for jitter).
+    pub fn release(&mut self, io: &mut impl Io, delay: Duration) {
+        if self.phase != Phase::Arrived || self.stopping {
+            return;
+        }
+        if delay.is_zero() {
+            self.login(io);
+        } else {
+            io.after(delay, Timer::Login);
+        }
+    }
+
+    /// The account judged the wave (or gave up waiting): end the cycle as planned.
+    pub fn proceed(&mut self, io: &mut impl Io) {
+        if self.awaiting_judgment && self.phase == Phase::Ready {
+            self.awaiting_judgment = false;
+            self.end_session(io);
+        }
+    }
+}
