@@ -157,7 +157,7 @@ pub struct ServeArgs {
 }
 
 /// `serve` flags that do not make a server.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]
     Fault(#[from] crate::faults::FaultError),
@@ -165,8 +165,8 @@ pub enum ConfigError {
     EmptyKey,
     #[error("--request-timeout must be above 0")]
     ZeroRequestTimeout,
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] crate::server::tls::TlsError),
 }
 
 impl ServeArgs {
@@ -189,9 +189,7 @@ impl ServeArgs {
             return Err(ConfigError::ZeroRequestTimeout);
         }
         let tls = match (&self.tls_cert, &self.tls_key) {
-            (Some(c), Some(k)) => {
-                Some(crate::server::tls::server_config(c, k).map_err(ConfigError::Tls)?)
-            }
+            (Some(c), Some(k)) => Some(crate::server::tls::server_config(c, k)?),
             _ => None,
         };
         Ok(ServerConfig {
@@ -223,28 +221,40 @@ impl ServeArgs {
 
 const BUDGETS: &str = "Budgets and timeouts (the server sheds what would take it down)";
 
+/// What is wrong with a byte count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BytesError {
+    #[error("{0:?}: expected a byte count such as 64MiB")]
+    NotACount(String),
+    #[error("{input:?}: unknown unit {unit:?} (use B, KiB, MiB or GiB)")]
+    Unit { input: String, unit: String },
+    #[error("{0:?}: must be above 0 and fit in memory")]
+    Range(String),
+}
+
 /// A byte count: `65536`, `64KiB`, `64MiB`, `1GiB` (binary units; `KB`/`MB`/`GB` mean the same).
-fn parse_bytes(s: &str) -> Result<usize, String> {
+fn parse_bytes(s: &str) -> Result<usize, BytesError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: usize = num
         .parse()
-        .map_err(|_| format!("{s:?}: expected a byte count such as 64MiB"))?;
+        .map_err(|_| BytesError::NotACount(s.to_string()))?;
     let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         u => {
-            return Err(format!(
-                "{s:?}: unknown unit {u:?} (use B, KiB, MiB or GiB)"
-            ))
+            return Err(BytesError::Unit {
+                input: s.to_string(),
+                unit: u.to_string(),
+            })
         }
     };
     n.checked_mul(mult)
         .filter(|&b| b > 0)
-        .ok_or_else(|| format!("{s:?}: must be above 0 and fit in memory"))
+        .ok_or_else(|| BytesError::Range(s.to_string()))
 }
 
 fn parse_limits(s: &str) -> Result<Limits, crate::policy::PolicyError> {

@@ -15,13 +15,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::budget::Hold;
+use super::close::{close_frame, error_close, CLOSE_FLUSH};
 use super::session::{Command, KickPush, Session};
 use super::shard::{self, ConnLink, Push};
 use super::{now_unix, Shared};
@@ -60,36 +59,6 @@ pub(super) struct Channels {
     pub push_rx: mpsc::UnboundedReceiver<Push>,
     pub hold: Arc<Hold>,
 }
-
-/// The close frame a read error earns, where RFC 6455 names one: a message over the hard limit
-/// 1009 (§7.4.1), text that is not UTF-8 1007 (§8.1), a frame that breaks the framing rules
-/// 1002. A dropped connection gets none.
-fn error_close(e: WsError) -> Option<Message> {
-    match e {
-        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => Some(close_frame(
-            CloseCode::Size,
-            format!("message of {size} bytes over the {max_size}-byte hard limit"),
-        )),
-        WsError::Utf8(_) => Some(close_frame(
-            CloseCode::Invalid,
-            "a text frame that is not UTF-8".into(),
-        )),
-        WsError::Protocol(p) => Some(close_frame(CloseCode::Protocol, p.to_string())),
-        _ => None,
-    }
-}
-
-/// Why the server closes a connection on its own.
-fn close_frame(code: CloseCode, reason: String) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }))
-}
-
-/// How long the close reply may take to leave: a peer that reads nothing does not hold the
-/// connection past it.
-const CLOSE_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(super) async fn run<S>(ws: WebSocketStream<S>, shared: Arc<Shared>, ch: Channels)
 where

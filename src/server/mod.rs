@@ -6,6 +6,7 @@
 
 mod accept;
 mod budget;
+mod close;
 mod conn;
 mod http;
 mod rest;
@@ -83,13 +84,18 @@ impl Dialect {
     }
 }
 
+/// A dialect name the server does not speak.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown dialect {0:?}: v1 or webim")]
+pub struct UnknownDialect(pub String);
+
 impl std::str::FromStr for Dialect {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Dialect, String> {
+    type Err = UnknownDialect;
+    fn from_str(s: &str) -> Result<Dialect, UnknownDialect> {
         match s {
             "v1" | "loginstorm-v1" => Ok(Dialect::V1),
             "webim" => Ok(Dialect::Webim),
-            other => Err(format!("unknown dialect {other:?}: v1 or webim")),
+            other => Err(UnknownDialect(other.to_string())),
         }
     }
 }
