@@ -66,11 +66,16 @@ impl fmt::Display for Shard {
     }
 }
 
-impl FromStr for Shard {
-    type Err = String;
+/// A `--shard` that is not `I/N` with `0 <= I < N <= MAX_SHARDS`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected I/N with 0 <= I < N <= {MAX_SHARDS}, e.g. 0/3")]
+pub struct BadShard(pub String);
 
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let usage = || format!("{s:?}: expected I/N with 0 <= I < N <= {MAX_SHARDS}, e.g. 0/3");
+impl FromStr for Shard {
+    type Err = BadShard;
+
+    fn from_str(s: &str) -> Result<Shard, BadShard> {
+        let usage = || BadShard(s.to_string());
         let (i, n) = s.trim().split_once('/').ok_or_else(usage)?;
         let (index, count) = (
             i.trim().parse::<u32>().map_err(|_| usage())?,
@@ -113,7 +118,8 @@ mod tests {
         assert_eq!("0/1".parse::<Shard>(), Ok(Shard::WHOLE));
         for bad in ["3/3", "1/0", "x/2", "1", "-1/2", "0/10001", ""] {
             let e = bad.parse::<Shard>().unwrap_err();
-            assert!(e.contains("I/N"), "{bad}: {e}");
+            assert_eq!(e, BadShard(bad.to_string()));
+            assert!(e.to_string().contains("I/N"), "{bad}: {e}");
         }
     }
 }

@@ -118,7 +118,7 @@ impl Endpoint {
         let path = Template::compile(&path, Escape::Url, vars).map_err(|problem| {
             TargetError::Template {
                 url: url.into(),
-                problem,
+                problem: problem.to_string(),
             }
         })?;
         // `[::1]:9090`, `host:9090`, `host`.

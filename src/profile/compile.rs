@@ -1,6 +1,7 @@
 //! Compiling a profile file: every template, pointer and table checked and turned into the
 //! [`Profile`] the engine uses (all problems named with their key).
 
+use super::problem::{AtKey, Problem};
 use std::collections::HashMap;
 
 use super::extract::Paths;
@@ -27,21 +28,22 @@ const ADMIN_VARS: &[&str] = &["sdkAppID", "admin", "adminSig", "random", "userID
 pub const MAX_RULES: usize = 256;
 
 impl ProfileFile {
-    pub(super) fn compile(self, source: &str) -> Result<Profile, String> {
+    pub(super) fn compile(self, source: &str) -> Result<Profile, Problem> {
         for (kind, n) in [
             ("[[event]]", self.events.len()),
             ("[[answer]]", self.answers.len()),
             ("[[ignore]]", self.ignore.len()),
         ] {
             if n > MAX_RULES {
-                return Err(format!(
-                    "{n} {kind} rules, over the {MAX_RULES} a profile may hold (each frame is tried against them)"
-                ));
+                return Err(Problem::TooManyRules {
+                    n,
+                    kind,
+                    max: MAX_RULES,
+                });
             }
         }
-        let json = |name: &str, text: &str, allowed: &[&str]| -> Result<Template, String> {
-            let t = Template::compile(text, Escape::Json, allowed)
-                .map_err(|e| format!("{name}: {e}"))?;
+        let json = |name: &str, text: &str, allowed: &[&str]| -> Result<Template, Problem> {
+            let t = Template::compile(text, Escape::Json, allowed).at(name)?;
             // Rendered with awkward values, it must still be one JSON value.
             let sample = t.render(&Values {
                 seq: 7,
@@ -57,39 +59,40 @@ impl ProfileFile {
                 random: 5,
                 frame: None,
             });
-            serde_json::from_str::<Value>(&sample)
-                .map_err(|e| format!("{name} does not render to JSON ({e}): {sample}"))?;
+            if let Err(e) = serde_json::from_str::<Value>(&sample) {
+                return Err(Problem::NotJson {
+                    name: name.to_string(),
+                    error: e.to_string(),
+                    sample,
+                });
+            }
             Ok(t)
         };
         let header = |name: &str,
                       k: &str,
                       v: &str,
                       allowed: &[&str]|
-         -> Result<(String, Template), String> {
+         -> Result<(String, Template), Problem> {
             if k.is_empty()
                 || !k
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
             {
-                return Err(format!("{name}: {k:?} is not an HTTP header name"));
+                return Err(Problem::HeaderName(k.to_string()).at(name));
             }
             // RFC 9110 §5.5: a field value is visible characters, spaces and tabs; no control
             // character (CR, LF, NUL, DEL or a C1 control) may go on the wire.
             if v.chars().any(|c| c.is_control() && c != '\t') {
-                return Err(format!(
-                    "{name}.{k}: a header value cannot hold a control character (CR, LF, NUL, DEL, C1)"
-                ));
+                return Err(Problem::HeaderControl.at(format!("{name}.{k}")));
             }
             Ok((
                 k.to_string(),
-                Template::compile(v, Escape::Header, allowed)
-                    .map_err(|e| format!("{name}.{k}: {e}"))?,
+                Template::compile(v, Escape::Header, allowed).at(format!("{name}.{k}"))?,
             ))
         };
         let mut paths = Paths::default();
-        let matcher = |name: &str, m: &matcher::Match, paths: &mut Paths| {
-            Matcher::compile(m, paths).map_err(|e| format!("{name}: {e}"))
-        };
+        let matcher =
+            |name: &str, m: &matcher::Match, paths: &mut Paths| Matcher::compile(m, paths).at(name);
         let r = &self.requests;
         let login = json("requests.login", &r.login, LOGIN_VARS)?;
         let logout = json("requests.logout", &r.logout, REQUEST_VARS)?;
@@ -105,30 +108,30 @@ impl ProfileFile {
             ("requests.send_message", &send_message),
         ] {
             if self.response.id.is_some() && !t.uses("seq") {
-                return Err(format!("{name} has no {{seq}}, but responses are matched by response.id: the request must carry its id"));
+                return Err(Problem::NoSeq(name));
             }
         }
         let mut platforms: Vec<String> =
             Platform::ALL.iter().map(|p| p.name().to_string()).collect();
         for (k, v) in &self.values.platform {
-            let p: Platform = k.parse().map_err(|e| format!("values.platform: {e}"))?;
+            let p: Platform = k.parse().at("values.platform")?;
             let i = Platform::ALL.iter().position(|x| *x == p).unwrap_or(0);
             platforms[i] = v.clone();
         }
         let resp = &self.response;
         if resp.code.is_none() && resp.success.is_none() {
-            return Err("response needs `code` (a JSON Pointer to the backend's code) or `success` (a match for success), or both".into());
+            return Err(Problem::NoCodeOrSuccess);
         }
         let id = match &resp.id {
             Some(p) => {
-                check_pointer(p).map_err(|e| format!("response.id: {e}"))?;
+                check_pointer(p).at("response.id")?;
                 Some(paths.slot(p))
             }
             None => None,
         };
         let code_slot = match &resp.code {
             Some(p) => {
-                check_pointer(p).map_err(|e| format!("response.code: {e}"))?;
+                check_pointer(p).at("response.code")?;
                 Some(paths.slot(p))
             }
             None => None,
@@ -150,7 +153,7 @@ impl ProfileFile {
             .map(|(k, v)| (k.clone(), meaning_code(*v)))
             .collect();
         if resp.success.is_none() && !codes.values().any(|c| *c == code::OK) {
-            return Err("response.codes maps no code to \"ok\" and there is no response.success: no login could succeed".into());
+            return Err(Problem::NoOkCode);
         }
         let mut events = Vec::new();
         for (i, e) in self.events.iter().enumerate() {
@@ -161,16 +164,17 @@ impl ProfileFile {
                 EventMeaning::NotReady => EventKind::NotReady,
                 EventMeaning::MessageReceived => EventKind::MessageReceived,
                 EventMeaning::Kicked => {
-                    let path = e.kick_type.clone().ok_or_else(|| format!("{name}: a kicked event needs kick_type (the JSON Pointer to the kick's type)"))?;
-                    check_pointer(&path).map_err(|x| format!("{name}.kick_type: {x}"))?;
+                    let path = e
+                        .kick_type
+                        .clone()
+                        .ok_or_else(|| Problem::NoKickType.at(&name))?;
+                    check_pointer(&path).at(format!("{name}.kick_type"))?;
                     if e.kick_types.is_empty() {
-                        return Err(format!("{name}: a kicked event needs kick_types (the backend's names → multipleAccount, multipleDevice, userSigExpired, REST_API_Kick)"));
+                        return Err(Problem::NoKickTypes.at(&name));
                     }
                     let mut types = HashMap::new();
                     for (k, v) in &e.kick_types {
-                        let t: KickType = v
-                            .parse()
-                            .map_err(|x| format!("{name}.kick_types.{k}: {x}"))?;
+                        let t: KickType = v.parse().at(format!("{name}.kick_types.{k}"))?;
                         types.insert(k.clone(), t);
                     }
                     EventKind::Kicked {
@@ -182,16 +186,12 @@ impl ProfileFile {
             if e.meaning != EventMeaning::Kicked
                 && (e.kick_type.is_some() || !e.kick_types.is_empty())
             {
-                return Err(format!(
-                    "{name}: kick_type and kick_types belong to a kicked event only"
-                ));
+                return Err(Problem::KickFieldsElsewhere.at(&name));
             }
             events.push((m, kind));
         }
         if !events.iter().any(|(_, k)| matches!(k, EventKind::Ready)) {
-            return Err(
-                "no [[event]] has meaning = \"ready\": an instance could never be ready".into(),
-            );
+            return Err(Problem::NoReady);
         }
         let mut answers = Vec::new();
         for (i, a) in self.answers.iter().enumerate() {
@@ -216,9 +216,7 @@ impl ProfileFile {
             .collect::<Result<Vec<_>, _>>()?;
         for s in &self.connection.subprotocols {
             if s.is_empty() || s.contains([',', ' ', '\r', '\n']) {
-                return Err(format!(
-                    "connection.subprotocols: {s:?} is not a subprotocol token"
-                ));
+                return Err(Problem::Subprotocol(s.clone()));
             }
         }
         let a = &self.admin;
@@ -227,10 +225,9 @@ impl ProfileFile {
             method: a.method.to_ascii_uppercase(),
             path: {
                 if !a.path.starts_with('/') {
-                    return Err(format!("admin.path {:?} must start with /", a.path));
+                    return Err(Problem::AdminPath(a.path.clone()));
                 }
-                Template::compile(&a.path, Escape::Url, ADMIN_VARS)
-                    .map_err(|e| format!("admin.path: {e}"))?
+                Template::compile(&a.path, Escape::Url, ADMIN_VARS).at("admin.path")?
             },
             body: json("admin.body", &a.body, ADMIN_VARS)?,
             headers: a
@@ -241,7 +238,7 @@ impl ProfileFile {
             success: matcher("admin.success", &a.success, &mut admin_paths)?,
             message: match &a.message {
                 Some(p) => {
-                    check_pointer(p).map_err(|e| format!("admin.message: {e}"))?;
+                    check_pointer(p).at("admin.message")?;
                     Some(admin_paths.slot(p))
                 }
                 None => None,
@@ -249,10 +246,7 @@ impl ProfileFile {
             paths: admin_paths,
         };
         if !["POST", "PUT", "GET", "DELETE", "PATCH"].contains(&admin.method.as_str()) {
-            return Err(format!(
-                "admin.method {:?}: one of POST, PUT, GET, DELETE, PATCH",
-                a.method
-            ));
+            return Err(Problem::AdminMethod(a.method.clone()));
         }
         Ok(Profile {
             name: self.name,

@@ -4,20 +4,17 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::extract::{Paths, Slots};
+use super::problem::Problem;
 
 /// `"/a/b"`, `"/list/0"`, `""` (the whole frame); `~1` is `/`, `~0` is `~`.
-pub fn check_pointer(p: &str) -> Result<(), String> {
+pub fn check_pointer(p: &str) -> Result<(), Problem> {
     if !p.is_empty() && !p.starts_with('/') {
-        return Err(format!(
-            "{p:?} is not a JSON Pointer: it must start with / (e.g. \"/data/type\"), or be \"\" for the whole frame"
-        ));
+        return Err(Problem::PointerStart(p.to_string()));
     }
     let mut chars = p.chars();
     while let Some(c) = chars.next() {
         if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
-            return Err(format!(
-                "{p:?} is not a JSON Pointer: `~` must be followed by 0 or 1"
-            ));
+            return Err(Problem::PointerEscape(p.to_string()));
         }
     }
     Ok(())
@@ -58,13 +55,13 @@ enum Check {
 }
 
 /// A TOML scalar as the JSON value it stands for.
-pub fn json_of(v: &toml::Value) -> Result<Value, String> {
+pub fn json_of(v: &toml::Value) -> Result<Value, Problem> {
     Ok(match v {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::from(*i),
         toml::Value::Float(f) => Value::from(*f),
         toml::Value::Boolean(b) => Value::Bool(*b),
-        other => return Err(format!("{other} is not a string, number or boolean")),
+        other => return Err(Problem::NotScalar(other.to_string())),
     })
 }
 
@@ -77,7 +74,7 @@ fn same(a: &Value, b: &Value) -> bool {
 }
 
 impl Test {
-    pub fn compile(c: &Condition, paths: &mut Paths) -> Result<Test, String> {
+    pub fn compile(c: &Condition, paths: &mut Paths) -> Result<Test, Problem> {
         check_pointer(&c.path)?;
         let given = [
             c.equals.is_some(),
@@ -89,10 +86,7 @@ impl Test {
         .filter(|g| **g)
         .count();
         if given != 1 {
-            return Err(format!(
-                "condition on {:?} needs exactly one of equals, one_of, prefix, exists",
-                c.path
-            ));
+            return Err(Problem::ConditionArity(c.path.clone()));
         }
         let check = if let Some(v) = &c.equals {
             Check::Equals(json_of(v)?)
@@ -153,13 +147,13 @@ impl<'de> Deserialize<'de> for Match {
 pub struct Matcher(Vec<Test>);
 
 impl Matcher {
-    pub fn compile(m: &Match, paths: &mut Paths) -> Result<Matcher, String> {
+    pub fn compile(m: &Match, paths: &mut Paths) -> Result<Matcher, Problem> {
         let conds: Vec<&Condition> = match m {
             Match::One(c) => vec![c],
             Match::All(cs) => cs.iter().collect(),
         };
         if conds.is_empty() {
-            return Err("an empty match list matches every frame; give a condition".into());
+            return Err(Problem::EmptyMatch);
         }
         // `{ path = "", exists = true }` holds for every frame (each is a JSON value): a list
         // of nothing else is the empty list in disguise.
@@ -167,9 +161,7 @@ impl Matcher {
             .iter()
             .all(|c| c.path.is_empty() && c.exists == Some(true))
         {
-            return Err(
-                "a match whose only condition is { path = \"\", exists = true } matches every frame; give a condition on a field".into(),
-            );
+            return Err(Problem::MatchesEverything);
         }
         Ok(Matcher(
             conds
@@ -214,12 +206,13 @@ mod tests {
         }
     }
 
-    fn cond(text: &str) -> Result<Cond, String> {
+    fn cond(text: &str) -> Result<Cond, Problem> {
         #[derive(Deserialize)]
         struct W {
             m: Match,
         }
-        let w: W = toml::from_str(&format!("m = {text}")).map_err(|e| e.to_string())?;
+        let w: W =
+            toml::from_str(&format!("m = {text}")).map_err(|e| Problem::Toml(e.to_string()))?;
         let mut paths = Paths::default();
         Ok(Cond(Matcher::compile(&w.m, &mut paths)?, paths))
     }
@@ -260,15 +253,16 @@ mod tests {
     #[test]
     fn bad_conditions_are_named() {
         let e = cond(r#"{ path = "event", equals = "x" }"#).unwrap_err();
-        assert!(e.contains("JSON Pointer"), "{e}");
+        assert_eq!(e, Problem::PointerStart("event".into()));
+        assert!(e.to_string().contains("JSON Pointer"), "{e}");
         let e = cond(r#"{ path = "/a~2", equals = "x" }"#).unwrap_err();
-        assert!(e.contains("~"), "{e}");
+        assert_eq!(e, Problem::PointerEscape("/a~2".into()));
         let e = cond(r#"{ path = "/a", equals = "x", exists = true }"#).unwrap_err();
-        assert!(e.contains("exactly one"), "{e}");
+        assert_eq!(e, Problem::ConditionArity("/a".into()));
         let e = cond(r#"{ path = "/a" }"#).unwrap_err();
-        assert!(e.contains("exactly one"), "{e}");
-        assert!(cond("[]").unwrap_err().contains("empty"));
+        assert!(e.to_string().contains("exactly one"), "{e}");
+        assert_eq!(cond("[]").unwrap_err(), Problem::EmptyMatch);
         let e = cond(r#"{ path = "/a", equal = "x" }"#).unwrap_err();
-        assert!(e.contains("equal"), "{e}");
+        assert!(matches!(&e, Problem::Toml(t) if t.contains("equal")), "{e}");
     }
 }

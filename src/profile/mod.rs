@@ -16,9 +16,11 @@
 mod compile;
 mod extract;
 mod matcher;
+mod problem;
 mod schema;
 pub mod template;
 
+pub use problem::Problem;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -92,22 +94,35 @@ pub struct Admin {
     message: Option<usize>,
 }
 
+/// Why an admin kick's reply is not a success.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminRefusal {
+    #[error("admin reply is not UTF-8")]
+    NotUtf8,
+    #[error("admin reply is not JSON: {0}")]
+    NotJson(String),
+    /// The backend's error text (its message field, or the start of the reply).
+    #[error("{0}")]
+    Refused(String),
+}
+
 impl Admin {
-    /// Whether a reply says the kick was done; else the backend's error text, if any.
-    pub fn judge(&self, body: &[u8]) -> Result<(), String> {
-        let text = std::str::from_utf8(body).map_err(|_| "admin reply is not UTF-8".to_string())?;
+    /// Whether a reply says the kick was done; else why not.
+    pub fn judge(&self, body: &[u8]) -> Result<(), AdminRefusal> {
+        let text = std::str::from_utf8(body).map_err(|_| AdminRefusal::NotUtf8)?;
         let v = self
             .paths
             .extract(text)
-            .map_err(|e| format!("admin reply is not JSON: {e}"))?;
+            .map_err(|e| AdminRefusal::NotJson(e.to_string()))?;
         if self.success.holds(&v) {
             return Ok(());
         }
-        Err(self
-            .message
-            .and_then(|i| v[i].as_ref())
-            .map(|m| m.to_string())
-            .unwrap_or_else(|| crate::protocol::truncate(text, 300).to_string()))
+        Err(AdminRefusal::Refused(
+            self.message
+                .and_then(|i| v[i].as_ref())
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| crate::protocol::truncate(text, 300).to_string()),
+        ))
     }
 }
 
@@ -145,7 +160,7 @@ pub struct Profile {
 #[error("protocol profile {source_name}: {problem}")]
 pub struct ProfileError {
     pub source_name: String,
-    pub problem: String,
+    pub problem: Problem,
 }
 
 /// What the scenario will ask of the profile (mappings an enabled check needs).
@@ -181,27 +196,27 @@ impl Profile {
         )
         .map_err(|e| ProfileError {
             source_name: path.display().to_string(),
-            problem: format!(
-                "cannot read it ({e}); the shipped profiles are {}",
-                BUILTIN.map(|(n, _)| n).join(", ")
-            ),
+            problem: Problem::Unreadable {
+                error: e.to_string(),
+                shipped: BUILTIN.map(|(n, _)| n).join(", "),
+            },
         })?;
         Profile::parse(&text, &path.display().to_string()).map(Arc::new)
     }
 
     /// Read a profile's text; every problem is named with the key at fault.
     pub fn parse(text: &str, source: &str) -> Result<Profile, ProfileError> {
-        let err = |problem: String| ProfileError {
+        let err = |problem: Problem| ProfileError {
             source_name: source.to_string(),
             problem,
         };
-        let f: ProfileFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let f: ProfileFile = toml::from_str(text).map_err(|e| err(Problem::Toml(e.to_string())))?;
         f.compile(source).map_err(err)
     }
 
     /// Refuse a profile that lacks what the scenario's enabled checks need.
     pub fn check_needs(&self, n: Needs) -> Result<(), ProfileError> {
-        let err = |problem: String| ProfileError {
+        let err = |problem: Problem| ProfileError {
             source_name: self.source.clone(),
             problem,
         };
@@ -218,34 +233,22 @@ impl Profile {
         if n.checks {
             for k in [KickType::MultipleAccount, KickType::MultipleDevice] {
                 if !kick_types.contains(&k) {
-                    return Err(err(format!(
-                        "the checks judge {} kicks, but no [[event]] with meaning = \"kicked\" maps a kick type to {:?} (kick_types)",
-                        k.name(),
-                        k.name()
-                    )));
+                    return Err(err(Problem::UnmappedKick(k.name())));
                 }
             }
             if !codes.iter().any(|c| code::ends_session(*c)) {
-                return Err(err(
-                    "the checks probe ended sessions, but [response.codes] maps no code to kicked_multiple_account, kicked_multiple_device, kicked_user_sig_expired, kicked_rest_api or logged_out: a refusal because of a kick could not be told from any failure".into(),
-                ));
+                return Err(err(Problem::NoEndedCode));
             }
         }
         if n.checks && n.expiry && !kick_types.contains(&KickType::UserSigExpired) {
-            return Err(err(
-                "the scenario's UserSigs expire during the run (target.sig_lifetime), but no kick type maps to \"userSigExpired\"".into(),
-            ));
+            return Err(err(Problem::NoExpiryKick));
         }
         if n.admin_kicks {
             if !kick_types.contains(&KickType::RestApiKick) {
-                return Err(err(
-                    "the scenario kicks through the admin API (admin_kick.interval), but no kick type maps to \"REST_API_Kick\"".into(),
-                ));
+                return Err(err(Problem::NoRestKick));
             }
             if !codes.contains(&code::SIG_INVALIDATED) {
-                return Err(err(
-                    "the scenario kicks through the admin API, but [response.codes] maps no code to sig_invalidated (a login refused with a UserSig the kick voided)".into(),
-                ));
+                return Err(err(Problem::NoInvalidatedCode));
             }
         }
         Ok(())

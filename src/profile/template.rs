@@ -137,7 +137,19 @@ impl Template {
     /// Compile `text`. A placeholder is `{name}` with a name of letters, digits and `_` (or
     /// `{echo:/pointer}`); any other brace is literal, so JSON templates need no escaping.
     /// Every placeholder must be in `allowed` (by [`Var::kind`]).
-    pub fn compile(text: &str, escape: Escape, allowed: &[&str]) -> Result<Template, String> {
+    pub fn compile(
+        text: &str,
+        escape: Escape,
+        allowed: &[&str],
+    ) -> Result<Template, super::problem::Problem> {
+        use super::problem::Problem;
+        let allowed_list = || {
+            allowed
+                .iter()
+                .map(|a| format!("{{{a}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let mut pieces = Vec::new();
         let mut lit = String::new();
         let mut chars = text.char_indices().peekable();
@@ -148,7 +160,10 @@ impl Template {
                     let Some(end) = rest.find('}') else {
                         let named = rest.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
                         if named {
-                            return Err(format!("unclosed placeholder at byte {i}: {text:?}"));
+                            return Err(Problem::Unclosed {
+                                at: i,
+                                text: text.to_string(),
+                            });
                         }
                         lit.push('{');
                         continue;
@@ -163,25 +178,15 @@ impl Template {
                         lit.push('{');
                         continue;
                     }
-                    let var = Var::parse(name).ok_or_else(|| {
-                        format!(
-                            "unknown placeholder {{{name}}}; this template may use {}",
-                            allowed
-                                .iter()
-                                .map(|a| format!("{{{a}}}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
+                    let var = Var::parse(name).ok_or_else(|| Problem::UnknownPlaceholder {
+                        name: name.to_string(),
+                        allowed: allowed_list(),
                     })?;
                     if !allowed.contains(&var.kind()) {
-                        return Err(format!(
-                            "placeholder {{{name}}} is not available here; this template may use {}",
-                            allowed
-                                .iter()
-                                .map(|a| format!("{{{a}}}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
+                        return Err(Problem::PlaceholderHere {
+                            name: name.to_string(),
+                            allowed: allowed_list(),
+                        });
                     }
                     if let Var::Echo(p) = &var {
                         super::matcher::check_pointer(p)?;
@@ -371,14 +376,18 @@ mod tests {
 
     #[test]
     fn unknown_or_unavailable_placeholders_are_named() {
+        use crate::profile::Problem;
         let e = Template::compile("{\"x\":\"{userName}\"}", Escape::Json, ALL).unwrap_err();
+        assert!(matches!(&e, Problem::UnknownPlaceholder { name, .. } if name == "userName"));
+        let e = e.to_string();
         assert!(e.contains("{userName}") && e.contains("{userID}"), "{e}");
         let e = Template::compile("{sdkAppID}", Escape::Json, ALL).unwrap_err();
-        assert!(e.contains("not available"), "{e}");
+        assert!(matches!(&e, Problem::PlaceholderHere { name, .. } if name == "sdkAppID"));
+        assert!(e.to_string().contains("not available"), "{e}");
         let e = Template::compile("{echo:hb}", Escape::Json, ALL).unwrap_err();
-        assert!(e.contains("JSON Pointer"), "{e}");
+        assert_eq!(e, Problem::PointerStart("hb".into()));
         let e = Template::compile("{seq", Escape::Json, ALL).unwrap_err();
-        assert!(e.contains("unclosed"), "{e}");
+        assert!(matches!(e, Problem::Unclosed { at: 0, .. }), "{e}");
         // Braces of JSON are literal, however they nest.
         let t = Template::compile(r#"{"a":{"b":{seq}}}"#, Escape::Json, ALL).unwrap();
         assert_eq!(

@@ -105,7 +105,7 @@ fn id_patterns_make_valid_user_ids() {
 }
 
 /// A credentials file next to a scenario that needs `count` accounts.
-fn credentials(text: &str, count: u32) -> Result<Resolved, String> {
+fn credentials(text: &str, count: u32) -> Result<Resolved, ScenarioError> {
     let dir = std::env::temp_dir().join(format!(
         "loginstorm-cred-{}-{}",
         std::process::id(),
@@ -118,7 +118,7 @@ fn credentials(text: &str, count: u32) -> Result<Resolved, String> {
         &[],
     )
     .unwrap();
-    let r = resolve(s, &dir).map_err(|e| e.to_string());
+    let r = resolve(s, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     r
 }
@@ -129,18 +129,22 @@ fn credentials_skip_a_header_and_name_file_lines() {
     assert_eq!(r.user_id(0), "u1");
     assert_eq!(r.user_id(1), "u2");
     // A userID is never trimmed: spaces around it are named, not silently dropped.
-    let e = credentials("u1,s1\nu2 , s2\n", 2).unwrap_err();
+    let e = credentials("u1,s1\nu2 , s2\n", 2).unwrap_err().to_string();
     assert!(
         e.contains("line 2") && e.contains("spaces around it"),
         "{e}"
     );
-    let e = credentials("u1,s1\n\n# c\nu\u{1},s2\n", 2).unwrap_err();
+    let e = credentials("u1,s1\n\n# c\nu\u{1},s2\n", 2)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("line 4") && e.contains("control"), "{e}");
-    let e = credentials("userID,userSig\nu1,s1\n\nu1,s3\n", 2).unwrap_err();
+    let e = credentials("userID,userSig\nu1,s1\n\nu1,s3\n", 2)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("line 4") && e.contains("line 2"), "{e}");
-    let e = credentials("u1,s1\nu2\n", 2).unwrap_err();
+    let e = credentials("u1,s1\nu2\n", 2).unwrap_err().to_string();
     assert!(e.contains("line 2") && e.contains("1 fields"), "{e}");
-    let e = credentials("u1,\n", 1).unwrap_err();
+    let e = credentials("u1,\n", 1).unwrap_err().to_string();
     assert!(
         e.contains("line 1") && e.contains("userSig is empty"),
         "{e}"
@@ -164,7 +168,7 @@ fn credentials_count_lines_in_a_long_file_with_comments() {
     text.push_str("u7,again\n");
     // u7 is on line 1 (header) + 2 (comment, blank) + 8 = 11; the duplicate comes after
     // 1 + 20 × 2 + 20,000 lines.
-    let e = credentials(&text, 20_001).unwrap_err();
+    let e = credentials(&text, 20_001).unwrap_err().to_string();
     assert!(e.contains("line 20042") && e.contains("line 11"), "{e}");
 }
 
