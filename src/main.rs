@@ -71,16 +71,17 @@ fn man() -> anyhow::Result<u8> {
 }
 
 fn run(args: loginstorm::cli::RunArgs) -> anyhow::Result<u8> {
+    let ov = &args.common.overrides;
     if let Some(n) = args.processes {
         let o = args.options();
         let finished = if o.summary_json.as_deref() == Some(std::path::Path::new("-")) {
-            loginstorm::processes::run(&args.scenario, &o, n, &mut std::io::stderr())?
+            loginstorm::processes::run(&args.scenario, ov, &o, n, &mut std::io::stderr())?
         } else {
-            loginstorm::processes::run(&args.scenario, &o, n, &mut std::io::stdout())?
+            loginstorm::processes::run(&args.scenario, ov, &o, n, &mut std::io::stdout())?
         };
         return Ok(exit_code(&finished));
     }
-    let resolved = loginstorm::scenario::load(&args.scenario, &args.common.set)?;
+    let resolved = loginstorm::scenario::load(&args.scenario, ov)?;
     let options = args.options();
     // `--summary-json -` owns stdout: the run's text goes to stderr.
     let finished = if options.summary_json.as_deref() == Some(std::path::Path::new("-")) {

@@ -208,10 +208,6 @@ pub struct RunArgs {
 /// What a run (or each step of a search) goes against, and where its reports go.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// WebSocket URL of the backend (overrides `target.url`), e.g. ws://127.0.0.1:9090/ws;
-    /// none: the embedded reference server.
-    #[arg(long, value_name = "URL", env = "LOGINSTORM_TARGET")]
-    pub target: Option<String>,
     /// Directory under which the report directory is made.
     #[arg(
         long,
@@ -220,35 +216,8 @@ pub struct Common {
         env = "LOGINSTORM_OUT"
     )]
     pub out: PathBuf,
-    /// Override a scenario key, e.g. `--set accounts.count=1000 --set cycle.alignment=barrier`.
-    /// Repeatable.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
-    /// Seed for every random choice (overrides the scenario's `seed`).
-    #[arg(long, value_name = "N", env = "LOGINSTORM_SEED")]
-    pub seed: Option<u64>,
-    /// The backend's wire protocol (overrides `target.protocol`): a shipped profile
-    /// (`loginstorm-v1`, the default; `webim`) or a profile file (`loginstorm docs backends`).
-    #[arg(long, value_name = "NAME|FILE", env = "LOGINSTORM_PROTOCOL")]
-    pub protocol: Option<String>,
-    /// Trust the CA certificates in this PEM file for `wss://` and `https://` (besides the
-    /// Mozilla roots); overrides `target.ca_file`.
-    #[arg(long, value_name = "FILE")]
-    pub ca_file: Option<PathBuf>,
-    /// Accept any server certificate: for a self-signed development server only (the
-    /// connection is encrypted, but to a server nobody verified). Overrides `target.insecure`.
-    #[arg(long)]
-    pub insecure: bool,
-    /// The secret key UserSigs are signed with (overrides `target.key`). Prefer the
-    /// environment variable (a CI secret, a Kubernetes Secret): it stays out of process
-    /// listings. Reports never show it.
-    #[arg(
-        long,
-        value_name = "KEY",
-        env = "LOGINSTORM_KEY",
-        hide_env_values = true
-    )]
-    pub key: Option<String>,
+    #[command(flatten)]
+    pub overrides: crate::scenario::Overrides,
 }
 
 /// How much worse than the baseline is still fine.
@@ -286,18 +255,11 @@ impl RunArgs {
     /// The run options these flags ask for.
     pub fn options(&self) -> crate::run::Options {
         crate::run::Options {
-            target: self.common.target.clone(),
             out_dir: self.common.out.clone(),
             report_dir: self.report_dir.clone(),
             trace_frames: self.trace_frames,
             shard: self.shard.unwrap_or_default(),
-            key: self.common.key.clone(),
-            protocol: self.common.protocol.clone(),
-            ca_file: self.common.ca_file.clone(),
-            insecure: self.common.insecure,
-            seed: self.common.seed,
             quiet: self.quiet,
-            overrides: self.common.set.clone(),
             thresholds: self.thresholds.clone(),
             baseline: self.baseline.clone(),
             compare: self.tolerance.options(),

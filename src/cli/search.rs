@@ -66,7 +66,7 @@ impl SearchArgs {
         }
         Ok(crate::search::SearchOptions {
             scenario: self.scenario.clone(),
-            sets: self.common.set.clone(),
+            overrides: self.common.overrides.clone(),
             slos: self.slos.clone(),
             strategy: crate::search::Strategy {
                 start: self.start,
@@ -77,13 +77,7 @@ impl SearchArgs {
             },
             ramp: self.ramp,
             hold: self.step,
-            target: self.common.target.clone(),
             out_dir: self.common.out.clone(),
-            seed: self.common.seed,
-            key: self.common.key.clone(),
-            protocol: self.common.protocol.clone(),
-            ca_file: self.common.ca_file.clone(),
-            insecure: self.common.insecure,
         })
     }
 }

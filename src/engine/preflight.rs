@@ -80,9 +80,12 @@ mod reach_tests {
         let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let dead_addr = dead.local_addr().unwrap();
         drop(dead);
-        let r =
-            crate::scenario::load_text("[accounts]\ncount = 1\n", std::path::Path::new("."), &[])
-                .unwrap();
+        let r = crate::scenario::load_text(
+            "[accounts]\ncount = 1\n",
+            std::path::Path::new("."),
+            &Default::default(),
+        )
+        .unwrap();
         let mut plan = Plan::new(&r, &server.url()).unwrap();
         let live = plan.target.addr;
         Arc::get_mut(&mut plan).unwrap().target.addrs = vec![dead_addr, live];

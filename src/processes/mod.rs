@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::progress::Progress;
 use crate::run::Options;
+use crate::scenario::Overrides;
 use crate::shard::Shard;
 
 mod watch;
@@ -44,9 +45,12 @@ fn report_dir(o: &Options, scenario: &str) -> PathBuf {
     }
 }
 
+/// Start shard `shard` of the scenario as a child `run`, with the parent's overrides `o` (the
+/// key in its environment) and its run options `run` (`--trace-frames` for shard 0 only).
 fn spawn(
     scenario: &Path,
-    o: &Options,
+    o: &Overrides,
+    run: &Options,
     shard: Shard,
     dir: &Path,
     log: &Path,
@@ -89,7 +93,7 @@ fn spawn(
     if let Some(k) = &o.key {
         cmd.env("LOGINSTORM_KEY", k);
     }
-    for s in &o.overrides {
+    for s in &o.sets {
         // A `--set target.key=…` too: it goes to the child as LOGINSTORM_KEY (which --key,
         // when given, already set and takes precedence over).
         match crate::report::key_override(s) {
@@ -105,10 +109,10 @@ fn spawn(
     }
     // The run's first instance is shard 0's first: that shard traces it, into its own
     // report directory (shards/shard-0/frames.log).
-    if o.trace_frames && shard.index == 0 {
+    if run.trace_frames && shard.index == 0 {
         cmd.arg("--trace-frames");
     }
-    for t in &o.thresholds {
+    for t in &run.thresholds {
         cmd.arg("--threshold").arg(t.to_string());
     }
     // The parent writes the job summary once, for the merged run.
@@ -162,21 +166,13 @@ fn log_tail(path: &Path) -> String {
 /// single `run` takes), and merge them.
 pub fn run<W: Write>(
     scenario: &Path,
+    overrides: &Overrides,
     o: &Options,
     n: u32,
     out: &mut W,
 ) -> anyhow::Result<crate::run::Finished> {
     // The scenario is read here first, so a bad one is one clear error, not N.
-    let mut resolved = crate::scenario::load(scenario, &o.overrides)?;
-    if let Some(seed) = o.seed {
-        resolved.scenario.seed = seed;
-    }
-    if let Some(k) = &o.key {
-        resolved.scenario.target.key = k.clone();
-    }
-    if let Some(p) = &o.protocol {
-        resolved.use_profile(p, Path::new("."))?;
-    }
+    let mut resolved = crate::scenario::load(scenario, overrides)?;
     if n > resolved.scenario.accounts.count {
         anyhow::bail!(
             "--processes {n} is more than the scenario's {} account(s): each process runs whole accounts",
@@ -203,6 +199,7 @@ pub fn run<W: Write>(
         let sdir = shards_dir.join(format!("shard-{index}"));
         let child = spawn(
             scenario,
+            overrides,
             o,
             shard,
             &sdir,

@@ -21,11 +21,10 @@ use crate::verdict::Verdict;
 mod conclude;
 pub use conclude::conclude;
 
-/// How to run, beyond the scenario itself (the `run` flags).
+/// How to run, beyond the scenario itself (the `run` flags that are not the scenario's: those
+/// are [`crate::scenario::Overrides`], applied when it was loaded).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Overrides the scenario's target URL.
-    pub target: Option<String>,
     pub out_dir: PathBuf,
     /// Write the report exactly here instead of a new directory under `out_dir`.
     pub report_dir: Option<PathBuf>,
@@ -33,20 +32,8 @@ pub struct Options {
     pub trace_frames: bool,
     /// Run only this share of the accounts.
     pub shard: crate::shard::Shard,
-    /// Overrides the scenario's `target.key`.
-    pub key: Option<String>,
-    /// Overrides the scenario's `target.protocol` (a name, or a file relative to the current
-    /// directory).
-    pub protocol: Option<String>,
-    /// Overrides `target.ca_file` (relative to the current directory).
-    pub ca_file: Option<PathBuf>,
-    /// Sets `target.insecure`.
-    pub insecure: bool,
-    pub seed: Option<u64>,
     /// No live display.
     pub quiet: bool,
-    /// The `--set` overrides already applied (recorded in run.json).
-    pub overrides: Vec<String>,
     /// Added to the scenario's `[thresholds]`.
     pub thresholds: Vec<Threshold>,
     /// A baseline report directory to compare with.
@@ -149,24 +136,8 @@ pub fn execute<W: Write>(
     opts: Options,
     out: &mut W,
 ) -> anyhow::Result<Finished> {
-    if let Some(seed) = opts.seed {
-        resolved.scenario.seed = seed;
-    }
-    if let Some(key) = &opts.key {
-        if key.is_empty() {
-            anyhow::bail!("--key (or LOGINSTORM_KEY) is empty");
-        }
-        resolved.scenario.target.key = key.clone();
-    }
-    if let Some(p) = &opts.protocol {
-        resolved.use_profile(p, std::path::Path::new("."))?;
-    }
-    if let Some(ca) = &opts.ca_file {
-        resolved.scenario.target.ca_file = Some(ca.clone());
-    }
-    if opts.insecure {
-        resolved.scenario.target.insecure = true;
-        eprintln!("warning: --insecure: the server's TLS certificate is not verified");
+    if resolved.scenario.target.insecure {
+        eprintln!("warning: target.insecure: the server's TLS certificate is not verified");
     }
     resolved.thresholds.extend(opts.thresholds.iter().cloned());
     resolved.shard = opts.shard;
@@ -189,9 +160,8 @@ pub fn execute<W: Write>(
             )
         })?;
     }
-    let from_scenario =
+    let target =
         (!resolved.scenario.target.url.is_empty()).then(|| resolved.scenario.target.url.clone());
-    let target = opts.target.clone().or(from_scenario);
     prepare_fds(&resolved, target.is_none());
     for w in crate::scenario::check_warnings(&resolved) {
         eprintln!("warning: {w}");
@@ -224,7 +194,7 @@ pub fn execute<W: Write>(
         RunInfo {
             target: url.clone(),
             embedded: embedded.is_some(),
-            overrides: opts.overrides.clone(),
+            overrides: resolved.overrides.sets.clone(),
             extra_thresholds: opts.thresholds.iter().map(|t| t.to_string()).collect(),
             started: std::time::SystemTime::now(),
         },

@@ -13,6 +13,8 @@ use std::time::Duration;
 use crate::policy::{Limits, Policy};
 
 mod credentials;
+mod overrides;
+pub use overrides::Overrides;
 mod error;
 pub use error::ScenarioError;
 mod kinds;
@@ -31,15 +33,15 @@ pub const MAX_INSTANCES: u64 = 2_000_000;
 /// Worker threads of the embedded server at most (as `serve --workers`).
 pub use crate::protocol::defaults::MAX_SERVER_WORKERS;
 
-/// Read, override and validate a scenario file.
-pub fn load(path: &Path, overrides: &[String]) -> Result<Resolved, ScenarioError> {
+/// Read, override and validate a scenario file: the one place a run's configuration is made.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Resolved, ScenarioError> {
     let text =
         crate::input::read_text_io(path, crate::input::Links::Follow, crate::input::MAX_CONFIG)
             .map_err(|source| ScenarioError::Read {
                 path: path.display().to_string(),
                 source,
             })?;
-    let mut s = parse(&text, overrides).map_err(|e| ScenarioError::in_file(path, e))?;
+    let mut s = parse(&text, &overrides.sets).map_err(|e| ScenarioError::in_file(path, e))?;
     if s.name.is_empty() {
         s.name = path
             .file_stem()
@@ -47,12 +49,26 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Resolved, ScenarioError
             .unwrap_or_else(|| "scenario".into());
     }
     let base = path.parent().unwrap_or(Path::new("."));
-    resolve(s, base).map_err(|e| ScenarioError::in_file(path, e))
+    resolve_with(s, base, overrides, Files::Read).map_err(|e| ScenarioError::in_file(path, e))
 }
 
 /// Parse and validate scenario text as [`load`] does a file's (relative paths from `base`).
-pub fn load_text(text: &str, base: &Path, overrides: &[String]) -> Result<Resolved, ScenarioError> {
-    resolve(parse(text, overrides)?, base)
+pub fn load_text(
+    text: &str,
+    base: &Path,
+    overrides: &Overrides,
+) -> Result<Resolved, ScenarioError> {
+    resolve_with(parse(text, &overrides.sets)?, base, overrides, Files::Read)
+}
+
+/// Whether resolving reads the files a scenario names (its credentials and protocol profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Files {
+    Read,
+    /// A scenario a report recorded, resolved to report on it (`merge`): its files need not
+    /// be here. No credentials are read and the default profile stands in for its protocol
+    /// (only the run's own figures are reported, never a frame).
+    Recorded,
 }
 
 /// Parse scenario TOML text with `key=value` overrides applied first.
@@ -120,18 +136,40 @@ fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), ScenarioError> 
 /// Resolve a scenario a report recorded (`run.json`'s `resolved_scenario`) for reporting on
 /// it — `merge` — without reading its credentials file, which a merge need not have.
 pub fn resolve_recorded(s: Scenario) -> Result<Resolved, ScenarioError> {
-    let credentials = s.target.credentials.clone();
-    let protocol = s.target.protocol.clone();
-    let mut bare = s;
-    bare.target.credentials = None;
-    bare.target.protocol = String::new();
-    let mut r = resolve(bare, Path::new("."))?;
-    r.scenario.target.credentials = credentials;
-    r.scenario.target.protocol = protocol;
-    Ok(r)
+    resolve_with(s, Path::new("."), &Overrides::default(), Files::Recorded)
 }
 
+/// The command line's overrides of the target, on the scenario as parsed (before any check,
+/// so a bad value is refused like the file's own). Paths given on the command line stay
+/// relative to the current directory.
+fn apply(s: &mut Scenario, o: &Overrides) {
+    if let Some(seed) = o.seed {
+        s.seed = seed;
+    }
+    if let Some(t) = &o.target {
+        s.target.url = t.clone();
+    }
+    if let Some(k) = &o.key {
+        s.target.key = k.clone();
+    }
+    if o.insecure {
+        s.target.insecure = true;
+    }
+}
+
+/// Resolve with no command-line overrides, reading the files (the tests' way in).
+#[cfg(test)]
 fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
+    resolve_with(s, base, &Overrides::default(), Files::Read)
+}
+
+fn resolve_with(
+    mut s: Scenario,
+    base: &Path,
+    o: &Overrides,
+    files: Files,
+) -> Result<Resolved, ScenarioError> {
+    apply(&mut s, o);
     let limits: Limits = s
         .policy
         .limits
@@ -259,17 +297,31 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
     }
     if s.target.key.is_empty() {
         return Err(ScenarioError::invalid(
-            "target.key",
+            if o.key.is_some() {
+                "--key (or LOGINSTORM_KEY)"
+            } else {
+                "target.key"
+            },
             "is empty; a UserSig signed with an empty key is refused by any backend that has one",
         ));
     }
-    let mut s = s;
     if let Some(ca) = &s.target.ca_file {
         if !ca.is_absolute() {
             s.target.ca_file = Some(base.join(ca));
         }
     }
+    if let Some(ca) = &o.ca_file {
+        s.target.ca_file = Some(ca.clone());
+    }
+    let protocol_base = match &o.protocol {
+        Some(p) => {
+            s.target.protocol = p.clone();
+            Path::new(".")
+        }
+        None => base,
+    };
     let credentials = match &s.target.credentials {
+        _ if files == Files::Recorded => None,
         None => {
             check_id_pattern(&s.accounts.id_pattern, s.accounts.count)?;
             None
@@ -306,7 +358,11 @@ fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
     let r = Resolved {
         thresholds,
         shard: crate::shard::Shard::WHOLE,
-        profile: profile_for(&s, &stages, &s.target.protocol, base)?,
+        profile: match files {
+            Files::Read => profile_for(&s, &stages, &s.target.protocol, protocol_base)?,
+            Files::Recorded => profile_for(&s, &stages, "", base)?,
+        },
+        overrides: o.clone(),
         trace_frames: None,
         policy: Policy {
             limits,

@@ -21,6 +21,9 @@ pub struct Resolved {
     pub profile: std::sync::Arc<crate::profile::Profile>,
     /// Write every frame of the first instance here (`run --trace-frames`).
     pub trace_frames: Option<std::path::PathBuf>,
+    /// The command line's overrides it was loaded with (recorded in run.json, handed on to
+    /// `--processes` children).
+    pub overrides: super::Overrides,
 }
 
 impl Resolved {
@@ -52,14 +55,6 @@ impl Resolved {
                 over: s.over,
             })
             .collect()
-    }
-
-    /// Speak the protocol `spec` (a shipped profile's name or a file, relative to `base`):
-    /// read it, and refuse it if it lacks what this scenario's enabled checks need.
-    pub fn use_profile(&mut self, spec: &str, base: &Path) -> Result<(), ScenarioError> {
-        self.profile = profile_for(&self.scenario, &self.stages, spec, base)?;
-        self.scenario.target.protocol = spec.to_string();
-        Ok(())
     }
 
     /// Refuse a share too large for one process (each instance is an actor created before the

@@ -16,22 +16,14 @@ use crate::verdict::Status;
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
     pub scenario: PathBuf,
-    pub sets: Vec<String>,
+    /// The scenario's overrides; each step adds its own `--set`s to them.
+    pub overrides: crate::scenario::Overrides,
     pub slos: Vec<Threshold>,
     pub strategy: Strategy,
     /// Each step ramps to its rate over `ramp`, then holds it for `hold`.
     pub ramp: Duration,
     pub hold: Duration,
-    pub target: Option<String>,
     pub out_dir: PathBuf,
-    pub seed: Option<u64>,
-    /// Overrides the scenario's `target.key`.
-    pub key: Option<String>,
-    /// Overrides the scenario's `target.protocol`.
-    pub protocol: Option<String>,
-    /// Overrides `target.ca_file`; sets `target.insecure`.
-    pub ca_file: Option<PathBuf>,
-    pub insecure: bool,
 }
 
 /// The columns of search.csv (docs/reports.md).
@@ -99,19 +91,12 @@ pub fn search<W: Write>(o: &SearchOptions, out: &mut W) -> anyhow::Result<Search
     let mut interrupted = false;
     while let Some(rate) = search.next_rate() {
         let resolved = crate::scenario::load(&o.scenario, &step_sets(o, rate))?;
-        let embedded = o.target.is_none() && resolved.scenario.target.url.is_empty();
+        let embedded = resolved.scenario.target.url.is_empty();
         let finished = crate::run::execute(
             resolved,
             crate::run::Options {
-                target: o.target.clone(),
                 out_dir: steps_dir.clone(),
-                seed: o.seed,
-                key: o.key.clone(),
-                protocol: o.protocol.clone(),
-                ca_file: o.ca_file.clone(),
-                insecure: o.insecure,
                 quiet: true,
-                overrides: step_sets(o, rate),
                 thresholds: o.slos.clone(),
                 ..Default::default()
             },
@@ -257,8 +242,9 @@ pub fn search<W: Write>(o: &SearchOptions, out: &mut W) -> anyhow::Result<Search
 }
 
 /// The overrides of one step: the user's, then the open model at `rate`.
-fn step_sets(o: &SearchOptions, rate: f64) -> Vec<String> {
-    let mut sets = o.sets.clone();
+fn step_sets(o: &SearchOptions, rate: f64) -> crate::scenario::Overrides {
+    let mut step = o.overrides.clone();
+    let sets = &mut step.sets;
     sets.push("load.model=open".into());
     sets.push("load.duration=\"0\"".into());
     sets.push(format!(
@@ -267,7 +253,7 @@ fn step_sets(o: &SearchOptions, rate: f64) -> Vec<String> {
         format_duration(o.hold),
         r = fmt_rate(rate)
     ));
-    sets
+    step
 }
 
 fn fmt_rate(r: f64) -> String {

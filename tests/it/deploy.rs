@@ -163,7 +163,7 @@ fn the_configmap_scenario_loads_and_has_an_account_for_every_shard() {
         .clone();
     assert_eq!(volume["configMap"]["name"], cm["metadata"]["name"]);
     let text = cm["data"]["scenario.toml"].as_str().unwrap();
-    let r = loginstorm::scenario::load_text(text, Path::new("."), &[])
+    let r = loginstorm::scenario::load_text(text, Path::new("."), &Default::default())
         .unwrap_or_else(|e| panic!("the ConfigMap's scenario: {e}"));
     let n = shards["spec"]["completions"].as_u64().unwrap() as u32;
     assert!(r.scenario.accounts.count >= n);

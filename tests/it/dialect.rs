@@ -11,13 +11,10 @@ use std::path::{Path, PathBuf};
 
 fn run(name: &str, extra: &[&str]) -> loginstorm::run::Finished {
     let dir = TempDir::new();
-    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let extra = loginstorm::scenario::Overrides::sets(extra);
     let path = format!("scenarios/{name}.toml");
     let resolved = loginstorm::scenario::load(Path::new(&path), &extra).unwrap();
-    crate::util::execute(
-        resolved,
-        crate::util::quiet(dir.path().to_path_buf(), None, extra),
-    )
+    crate::util::execute(resolved, crate::util::quiet(dir.path().to_path_buf()))
 }
 
 /// The shipped scenarios, cut to test size as the fault matrix cuts them.

@@ -294,11 +294,8 @@ fn every_shipped_scenario_passes_against_the_correct_server() {
     assert!(names.len() >= 6, "{names:?}");
     for path in names {
         let dir = TempDir::new();
-        let resolved = loginstorm::scenario::load(&path, &[]).unwrap();
-        let r = crate::util::execute(
-            resolved,
-            crate::util::quiet(dir.path().to_path_buf(), None, vec![]),
-        );
+        let resolved = loginstorm::scenario::load(&path, &Default::default()).unwrap();
+        let r = crate::util::execute(resolved, crate::util::quiet(dir.path().to_path_buf()));
         let shown = path.display();
         assert!(r.outcome.is_clean(), "{shown}: {:?}", r.outcome);
         assert_eq!(
@@ -401,7 +398,7 @@ fn check_page(page: &str, shown: &str) {
 }
 
 fn resolved_has_admin_kicks(path: &std::path::Path) -> bool {
-    let r = loginstorm::scenario::load(path, &[]).unwrap();
+    let r = loginstorm::scenario::load(path, &Default::default()).unwrap();
     !r.scenario.admin_kick.interval.0.is_zero()
 }
 
@@ -430,13 +427,14 @@ fn credentials_from_a_file_log_in_without_the_key() {
     )
     .unwrap();
     // A backend with the real key (the embedded one would take the scenario's wrong key).
-    let resolved = loginstorm::scenario::load(&dir.path().join("s.toml"), &[]).unwrap();
-    assert_eq!(resolved.user_id(2), "given-2");
     let h = loginstorm::server::start(loginstorm::server::ServerConfig::default()).unwrap();
-    let r = crate::util::execute(
-        resolved,
-        crate::util::quiet(dir.path().join("out"), Some(h.url()), vec![]),
-    );
+    let target = loginstorm::scenario::Overrides {
+        target: Some(h.url()),
+        ..Default::default()
+    };
+    let resolved = loginstorm::scenario::load(&dir.path().join("s.toml"), &target).unwrap();
+    assert_eq!(resolved.user_id(2), "given-2");
+    let r = crate::util::execute(resolved, crate::util::quiet(dir.path().join("out")));
     assert_eq!(r.totals.get(Counter::LoginsOk), 3);
     assert_eq!(r.totals.get(Counter::LoginsFailed), 0);
     let users: Vec<&str> = r.accounts.iter().map(|a| a.user.as_str()).collect();
@@ -450,7 +448,7 @@ fn credentials_from_a_file_log_in_without_the_key() {
         "[target]\ncredentials = \"creds.csv\"\n[accounts]\ncount = 4\n",
     )
     .unwrap();
-    let e = loginstorm::scenario::load(&too_few, &[])
+    let e = loginstorm::scenario::load(&too_few, &Default::default())
         .unwrap_err()
         .to_string();
     assert!(e.contains("credentials"), "{e}");
@@ -510,7 +508,7 @@ fn the_embedded_server_waits_a_jitter_window_for_the_first_login() {
         let r = loginstorm::scenario::load_text(
             &format!("[accounts]\ncount = 2\ninstances = \"Web*2\"\n[cycle]\nalignment = \"{alignment}\"\n"),
             Path::new("."),
-            &[],
+            &Default::default(),
         )
         .unwrap();
         loginstorm::run::embedded_server_config(&r)

@@ -9,11 +9,9 @@ use loginstorm::run::Finished as RunResult;
 fn run_scenario(name: &str, extra: &[String]) -> RunResult {
     let dir = TempDir::new();
     let path = format!("scenarios/{name}.toml");
-    let resolved = loginstorm::scenario::load(std::path::Path::new(&path), extra).unwrap();
-    crate::util::execute(
-        resolved,
-        crate::util::quiet(dir.path().to_path_buf(), None, extra.to_vec()),
-    )
+    let extra = loginstorm::scenario::Overrides::sets(extra);
+    let resolved = loginstorm::scenario::load(std::path::Path::new(&path), &extra).unwrap();
+    crate::util::execute(resolved, crate::util::quiet(dir.path().to_path_buf()))
 }
 
 /// Run `name` (shrunk by `size`) once per fault; each must fail with one of its classes.

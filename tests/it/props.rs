@@ -203,7 +203,7 @@ proptest! {
     #[test]
     fn scenario_text_never_panics(lines in prop::collection::vec(scenario_line(), 0..12)) {
         let text = lines.concat();
-        let _ = loginstorm::scenario::load_text(&text, std::path::Path::new("."), &[]);
+        let _ = loginstorm::scenario::load_text(&text, std::path::Path::new("."), &Default::default());
     }
 }
 

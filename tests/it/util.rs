@@ -252,26 +252,17 @@ pub fn run_text(toml: &str, overrides: &[&str]) -> (Finished, TempDir) {
     let dir = TempDir::new();
     let path = dir.path().join("scenario.toml");
     std::fs::write(&path, toml).unwrap();
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let overrides = loginstorm::scenario::Overrides::sets(overrides);
     let resolved = loginstorm::scenario::load(&path, &overrides).unwrap();
-    let r = crate::util::execute(
-        resolved,
-        crate::util::quiet(dir.path().join("reports"), None, overrides),
-    );
+    let r = crate::util::execute(resolved, crate::util::quiet(dir.path().join("reports")));
     (r, dir)
 }
 
 /// Options of a quiet in-process run.
-pub fn quiet(
-    out_dir: std::path::PathBuf,
-    target: Option<String>,
-    overrides: Vec<String>,
-) -> loginstorm::run::Options {
+pub fn quiet(out_dir: std::path::PathBuf) -> loginstorm::run::Options {
     loginstorm::run::Options {
-        target,
         out_dir,
         quiet: true,
-        overrides,
         ..Default::default()
     }
 }

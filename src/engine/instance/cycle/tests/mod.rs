@@ -145,7 +145,7 @@ fn plan(extra: &str) -> Arc<Plan> {
     } else {
         format!("{text}\n[checks]\nprobe_after_kick = 0.0\nprobe_after_logout = 0.0\n")
     };
-    let r = crate::scenario::load_text(&text, Path::new("."), &[]).unwrap();
+    let r = crate::scenario::load_text(&text, Path::new("."), &Default::default()).unwrap();
     Plan::new(&r, "ws://127.0.0.1:9/").unwrap()
 }
 

@@ -1,0 +1,53 @@
+//! What the command line changes in a scenario: one type, flattened into `run` and `search`
+//! (clap), applied while the scenario is loaded — never to a scenario already resolved.
+//! Paths given here are relative to the current directory; paths in the file, to the file's.
+
+use std::path::PathBuf;
+
+/// The target-side flags every run-like command shares, and `--set`.
+#[derive(clap::Args, Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Override a scenario key, e.g. `--set accounts.count=1000 --set cycle.alignment=barrier`.
+    /// Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// WebSocket URL of the backend (overrides `target.url`), e.g. ws://127.0.0.1:9090/ws;
+    /// none: the embedded reference server.
+    #[arg(long, value_name = "URL", env = "LOGINSTORM_TARGET")]
+    pub target: Option<String>,
+    /// Seed for every random choice (overrides the scenario's `seed`).
+    #[arg(long, value_name = "N", env = "LOGINSTORM_SEED")]
+    pub seed: Option<u64>,
+    /// The backend's wire protocol (overrides `target.protocol`): a shipped profile
+    /// (`loginstorm-v1`, the default; `webim`) or a profile file (`loginstorm docs backends`).
+    #[arg(long, value_name = "NAME|FILE", env = "LOGINSTORM_PROTOCOL")]
+    pub protocol: Option<String>,
+    /// Trust the CA certificates in this PEM file for `wss://` and `https://` (besides the
+    /// Mozilla roots); overrides `target.ca_file`.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any server certificate: for a self-signed development server only (the
+    /// connection is encrypted, but to a server nobody verified). Overrides `target.insecure`.
+    #[arg(long)]
+    pub insecure: bool,
+    /// The secret key UserSigs are signed with (overrides `target.key`). Prefer the
+    /// environment variable (a CI secret, a Kubernetes Secret): it stays out of process
+    /// listings. Reports never show it.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "LOGINSTORM_KEY",
+        hide_env_values = true
+    )]
+    pub key: Option<String>,
+}
+
+impl Overrides {
+    /// Only `--set`s.
+    pub fn sets<S: ToString>(sets: &[S]) -> Overrides {
+        Overrides {
+            sets: sets.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+}
