@@ -73,7 +73,7 @@ pub fn run(
     reach(&mut plan)?;
     let started = std::time::SystemTime::now();
     let sys = System::new();
-    let result = sys.block_on(controller(resolved.clone(), plan.clone(), observer));
+    let result = sys.block_on(controller(plan.clone(), observer));
     System::current().stop();
     let _ = sys.run();
     let (outcome, totals, accounts, elapsed, generator) = result?;
@@ -90,12 +90,8 @@ pub fn run(
 
 type ControllerOut = (Outcome, Snapshot, Vec<AccountReport>, Duration, Generator);
 
-async fn controller(
-    resolved: Resolved,
-    plan: Arc<Plan>,
-    observer: &mut dyn Observer,
-) -> anyhow::Result<ControllerOut> {
-    let sc = resolved.scenario.clone();
+/// The run's one loop, on the controller's thread; everything it knows is in the plan.
+async fn controller(plan: Arc<Plan>, observer: &mut dyn Observer) -> anyhow::Result<ControllerOut> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
     let mut collector = Collector::start(&arbiters);
@@ -108,10 +104,10 @@ async fn controller(
     // Shared, not cloned, by the pacers and the kicker: cloning 40,000 addresses touches each
     // account's mailbox, milliseconds the first arrivals would wait for after the clock started.
     let accounts: Arc<[Addr<AccountActor>]> = shard
-        .accounts(sc.accounts.count)
+        .accounts(plan.accounts)
         .map(|n| {
             let (plan, notes, active) = (plan.clone(), note_tx.clone(), active.clone());
-            let seed = sc.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let seed = plan.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let worker = shard.local(n) % workers;
             AccountActor::start_in_arbiter(&arbiters[worker].handle(), move |_| {
                 AccountActor::new(|me| {
@@ -134,12 +130,12 @@ async fn controller(
     let start = Instant::now();
     collector.begin(start);
     let cpu_at_start = clock::process_cpu();
-    let planned = resolved.planned_duration();
+    let planned = plan.planned;
     let stop_pacing = Arc::new(AtomicBool::new(false));
     for (w, arb) in arbiters.iter().enumerate() {
         let stop = stop_pacing.clone();
-        let (model, ramp, stages) = (sc.load.model, sc.load.ramp, resolved.stages.clone());
-        let all = sc.accounts.count as usize;
+        let (model, ramp, stages) = (plan.model, plan.ramp, plan.stages.clone());
+        let all = plan.accounts as usize;
         // The pacer holds its worker's accounts (`Rc`s: not sendable), so the future is made
         // on the worker's thread.
         arb.spawn_fn(move || {
@@ -190,12 +186,12 @@ async fn controller(
             });
         });
     }
-    let kicker = (!sc.admin_kick.interval.0.is_zero()).then(|| {
+    let kicker = (!plan.admin_kick_interval.is_zero()).then(|| {
         actix::spawn(admin::kicker(
             plan.clone(),
             Arc::clone(&accounts),
-            sc.admin_kick.interval.0,
-            sc.seed,
+            plan.admin_kick_interval,
+            plan.seed,
         ))
     });
 
@@ -227,7 +223,7 @@ async fn controller(
             _ = &mut sigterm => break Outcome::Interrupted,
             Some(Note::Done(_)) = note_rx.recv() => {
                 done += 1;
-                if done == accounts.len() && sc.load.model == LoadModel::Closed {
+                if done == accounts.len() && plan.model == LoadModel::Closed {
                     break Outcome::Completed;
                 }
             }
@@ -281,7 +277,7 @@ async fn controller(
         a.do_send(Finish);
     }
     // What arrives from here on is the run's last, partial interval.
-    let deadline = Instant::now() + sc.timeouts.graceful_stop.0;
+    let deadline = Instant::now() + plan.graceful_stop;
     while active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}

@@ -36,6 +36,16 @@ pub struct Plan {
     pub platforms: Vec<Platform>,
     pub policy: Policy,
     pub model: LoadModel,
+    /// Closed model: account cycles started per second while the accounts ramp up.
+    pub ramp: f64,
+    /// Open model: the whole run's arrival stages (each pacer sends its own accounts' share).
+    pub stages: Vec<crate::scenario::Stage>,
+    /// The run's seed (each account's is derived from it and the account's index).
+    pub seed: u64,
+    /// Admin kicks every so often (zero: none).
+    pub admin_kick_interval: Duration,
+    /// How long instances may take to wind down once the load stops.
+    pub graceful_stop: Duration,
     pub cycles: u32,
     pub hold: DelayRange,
     pub message_interval: Option<Duration>,
@@ -116,6 +126,11 @@ impl Plan {
             platforms: r.platforms.clone(),
             policy: r.policy,
             model: s.load.model,
+            ramp: s.load.ramp,
+            stages: r.stages.clone(),
+            seed: s.seed,
+            admin_kick_interval: s.admin_kick.interval.0,
+            graceful_stop: s.timeouts.graceful_stop.0,
             cycles: s.cycle.cycles,
             hold: s.cycle.hold,
             message_interval: (s.cycle.message_rate > 0.0)
