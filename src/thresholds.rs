@@ -5,7 +5,7 @@ use crate::model::{counter_rows, Counter, Generator, Snapshot, Stat, Subject};
 
 /// One threshold's outcome.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Judged {
     pub threshold: Threshold,
     /// `None` when the run measured nothing for it (a latency with no samples): that passes
     /// only `count` thresholds and fails the others.
@@ -59,9 +59,9 @@ impl Threshold {
         }
     }
 
-    pub fn judge(&self, s: &Snapshot, g: &Generator) -> Outcome {
+    pub fn judge(&self, s: &Snapshot, g: &Generator) -> Judged {
         let actual = self.actual(s, g);
-        Outcome {
+        Judged {
             threshold: self.clone(),
             passed: actual.is_some_and(|a| self.op.holds(a, self.value)),
             actual,

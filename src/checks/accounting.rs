@@ -45,7 +45,7 @@ pub enum End {
 
 /// One session of one instance within a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Session {
+pub struct Stint {
     pub slot: u8,
     pub platform: Platform,
     /// `None`: live when the segment began. Else the login's send and (successful) answer.
@@ -55,7 +55,7 @@ pub struct Session {
 
 /// The answer for one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Finding {
     /// Indices of the observed kicks no order explains together (empty: all explained).
     Judged(Vec<usize>),
     /// Too large to search; nothing is concluded.
@@ -70,7 +70,7 @@ enum Op {
 
 struct Search<'a> {
     policy: Policy,
-    sessions: &'a [Session],
+    sessions: &'a [Stint],
     ops: Vec<(Op, u64, u64)>,
     /// `Kicked` sessions.
     kicked: u64,
@@ -84,7 +84,7 @@ fn bit(i: usize) -> u64 {
 }
 
 /// Judge one segment: which observed kicks (indices into `sessions`) are excess.
-pub fn judge(policy: Policy, sessions: &[Session]) -> Verdict {
+pub fn judge(policy: Policy, sessions: &[Stint]) -> Finding {
     let mut ops = Vec::new();
     let mut live0 = 0u64;
     for (i, s) in sessions.iter().enumerate() {
@@ -102,7 +102,7 @@ pub fn judge(policy: Policy, sessions: &[Session]) -> Verdict {
         }
     }
     if sessions.len() > MAX_ITEMS || ops.len() > MAX_ITEMS {
-        return Verdict::NotJudged;
+        return Finding::NotJudged;
     }
     let kicked = sessions
         .iter()
@@ -120,10 +120,10 @@ pub fn judge(policy: Policy, sessions: &[Session]) -> Verdict {
     };
     let complete = s.dfs(0, live0, 0);
     if !complete && s.best.0 < kicked.count_ones() {
-        return Verdict::NotJudged;
+        return Finding::NotJudged;
     }
     let left = kicked & !s.best.1;
-    Verdict::Judged(
+    Finding::Judged(
         (0..sessions.len())
             .filter(|i| left & bit(*i) != 0)
             .collect(),

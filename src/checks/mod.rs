@@ -16,7 +16,7 @@ mod session;
 mod settle;
 mod steps;
 
-use accounting::{End, Session};
+use accounting::{End, Stint};
 
 /// The invariants checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -169,7 +169,7 @@ pub struct History {
     horizon_us: u64,
     /// The sessions of the current segment (since the last settle), for kick accounting;
     /// `None` for a login that failed (no session).
-    seg: Vec<Option<Session>>,
+    seg: Vec<Option<Stint>>,
     /// `multipleAccount`/`multipleDevice` kicks seen in the current segment.
     seg_kicks: u64,
     wave: Option<Wave>,
@@ -226,7 +226,7 @@ impl History {
     }
 
     /// The slot's session in the current segment.
-    fn session(&mut self, slot: u8) -> Option<&mut Session> {
+    fn session(&mut self, slot: u8) -> Option<&mut Stint> {
         let i = self.inst[slot as usize].seg?;
         self.seg[i].as_mut()
     }

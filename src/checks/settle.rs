@@ -2,7 +2,7 @@
 //! together (excess and late kicks), a wave's kick count, and — through settle probes — capacity
 //! and lost kicks.
 
-use super::accounting::{self, End, Session, Verdict};
+use super::accounting::{self, End, Finding, Stint};
 use super::{Class, History, Violation};
 
 impl History {
@@ -85,7 +85,7 @@ impl History {
     /// sessions still live (or still logging out).
     fn close_segment(&mut self, count_wave: bool) -> Vec<Violation> {
         let mut out = self.late_kicks();
-        let (sessions, at): (Vec<Session>, Vec<usize>) = self
+        let (sessions, at): (Vec<Stint>, Vec<usize>) = self
             .seg
             .iter()
             .enumerate()
@@ -97,7 +97,7 @@ impl History {
             .filter(|s| matches!(s.end, End::Kicked { .. }))
             .count();
         if logins > 0 || kicks > 0 {
-            if let Verdict::Judged(excess) = accounting::judge(self.policy, &sessions) {
+            if let Finding::Judged(excess) = accounting::judge(self.policy, &sessions) {
                 self.judge(Class::ExcessKick);
                 for k in &excess {
                     let s = sessions[*k];
@@ -131,7 +131,7 @@ impl History {
 
     /// Start a new segment from what is still live, without judging this one (too large).
     pub(super) fn cut_segment(&mut self) {
-        let sessions: Vec<(usize, Session)> = self
+        let sessions: Vec<(usize, Stint)> = self
             .seg
             .iter()
             .enumerate()
@@ -142,13 +142,13 @@ impl History {
     }
 
     /// Make the sessions still live (or still logging out) the next segment's start.
-    fn carry(&mut self, sessions: Vec<(usize, Session)>) {
+    fn carry(&mut self, sessions: Vec<(usize, Stint)>) {
         let mut remap = vec![None; self.seg.len()];
         let mut next = Vec::new();
         for (i, s) in sessions {
             if matches!(s.end, End::Live | End::Own { hi: None, .. }) {
                 remap[i] = Some(next.len());
-                next.push(Some(Session { login: None, ..s }));
+                next.push(Some(Stint { login: None, ..s }));
             }
         }
         for inst in &mut self.inst {
@@ -194,7 +194,7 @@ impl History {
 
     /// A wave that began with the account empty: its kicks must lie in the policy's range for
     /// the logins that succeeded, over every order the backend might have decided them in.
-    fn kick_count(&mut self, wave: u64, sessions: &[Session]) -> Option<Violation> {
+    fn kick_count(&mut self, wave: u64, sessions: &[Stint]) -> Option<Violation> {
         let first = sessions.iter().filter_map(|s| s.login).map(|l| l.0).min()?;
         let empty_before = sessions.iter().filter(|s| s.login.is_none()).all(|s| {
             matches!(s.end, End::Own { hi: Some(t), .. } | End::Removed { at: t } | End::Kicked { at: t } if t <= first)

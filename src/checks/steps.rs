@@ -19,7 +19,7 @@ impl History {
         let old = &self.inst[slot as usize];
         let prev_ended = old.login_ok && (old.kicked.is_some() || old.logged_out);
         let not_ready_owed = old.not_ready_owed || old.kicked.is_some() || old.logged_out;
-        self.seg.push(Some(Session {
+        self.seg.push(Some(Stint {
             slot,
             platform: self.platforms[slot as usize],
             login: Some((t, None)),

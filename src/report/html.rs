@@ -88,7 +88,7 @@ pub struct Page<'a> {
     pub totals: &'a Snapshot,
     pub series: &'a [Point],
     pub accounts: &'a [crate::model::AccountReport],
-    pub thresholds: &'a [crate::thresholds::Outcome],
+    pub thresholds: &'a [crate::thresholds::Judged],
 }
 
 pub(super) fn esc(s: &str) -> String {

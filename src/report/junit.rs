@@ -33,7 +33,7 @@ pub fn write_junit(
     dir: &Path,
     scenario: &str,
     s: &Snapshot,
-    results: &[crate::thresholds::Outcome],
+    results: &[crate::thresholds::Judged],
     accounts: &[AccountReport],
     verdict: &Verdict,
     started: SystemTime,

@@ -34,7 +34,9 @@ pub use files::{
     safe_name, scenario_hash, write_atomic, write_csv, FileSeal, Totals,
 };
 pub use junit::write_junit;
-pub use render::{render_generator, render_summary, render_verdict, write_thresholds, Offered};
+pub use render::{
+    render_generator, render_summary, render_thresholds, render_verdict, write_thresholds, Offered,
+};
 pub use tables::{write_counters_csv, write_kicks_csv, write_summary_csv, write_violations_csv};
 
 use crate::model::{AccountReport, Counter, Generator, Metric, Outcome, Snapshot, Tick};

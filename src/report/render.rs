@@ -192,13 +192,25 @@ pub fn render_summary<W: Write>(
 }
 
 /// Write `thresholds.csv` and print the result table.
-pub fn write_thresholds<W: Write>(
-    out: &mut W,
-    dir: &Path,
-    results: &[crate::thresholds::Outcome],
-) -> anyhow::Result<()> {
+/// thresholds.csv: each threshold, its actual value, and whether it passed.
+pub fn write_thresholds(dir: &Path, results: &[crate::thresholds::Judged]) -> anyhow::Result<()> {
     let mut f = csv::Writer::from_writer(Vec::new());
     f.write_record(["threshold", "actual", "passed"])?;
+    for r in results {
+        f.write_record([
+            r.threshold.text.clone(),
+            r.actual.map(|a| a.to_string()).unwrap_or_default(),
+            r.passed.to_string(),
+        ])?;
+    }
+    super::write_atomic(&dir.join("thresholds.csv"), &f.into_inner()?)
+}
+
+/// The thresholds' table on stdout.
+pub fn render_thresholds<W: Write>(
+    out: &mut W,
+    results: &[crate::thresholds::Judged],
+) -> std::io::Result<()> {
     if !results.is_empty() {
         writeln!(out, "{:<40}{:>14}  result", "threshold", "actual")?;
     }
@@ -207,11 +219,6 @@ pub fn write_thresholds<W: Write>(
             .actual
             .map(|a| r.threshold.show(a))
             .unwrap_or_else(|| "no data".into());
-        f.write_record([
-            r.threshold.text.clone(),
-            r.actual.map(|a| a.to_string()).unwrap_or_default(),
-            r.passed.to_string(),
-        ])?;
         writeln!(
             out,
             "{:<40}{:>14}  {}",
@@ -220,7 +227,7 @@ pub fn write_thresholds<W: Write>(
             if r.passed { "pass" } else { "FAIL" }
         )?;
     }
-    super::write_atomic(&dir.join("thresholds.csv"), &f.into_inner()?)
+    Ok(())
 }
 
 /// The last line of a run: PASS, FAIL or INCOMPLETE, and why.

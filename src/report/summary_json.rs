@@ -121,7 +121,7 @@ pub fn build<'a>(
     totals: &Snapshot,
     elapsed: Duration,
     generator: &Generator,
-    thresholds: &[crate::thresholds::Outcome],
+    thresholds: &[crate::thresholds::Judged],
     verdict: &'a Verdict,
 ) -> SummaryJson<'a> {
     let latency_us = Metric::ALL

@@ -1,7 +1,7 @@
 //! One WebSocket connection = one SDK instance on the server side: the I/O around a
 //! [`Session`](super::session::Session). The connection reads frames, pushes and timers into
 //! the session, carries out the commands it answers (asking the account's
-//! [`Shard`](super::shard::Shard), arming timers), and writes the frames it produces. A login
+//! [`Ledger`](super::shard::Ledger), arming timers), and writes the frames it produces. A login
 //! waits for the shard's answer without blocking the connection, so a second login sent
 //! meanwhile gets 2025.
 

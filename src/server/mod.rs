@@ -1,7 +1,7 @@
 //! The reference server: the embedded default target and the yardstick the checks are proven
 //! against. One port serves `GET /ws` (the wire protocol) and `POST /v4/...` (the admin REST API).
 //!
-//! Threads: one accept loop, and one actix Arbiter per worker; each Arbiter runs a [`shard::Shard`]
+//! Threads: one accept loop, and one actix Arbiter per worker; each Arbiter runs a [`shard::Ledger`]
 //! actor (the accounts hashed to it) and the connections handed to it round-robin.
 
 mod accept;
@@ -195,7 +195,7 @@ pub(crate) struct Shared {
     config: ServerConfig,
     /// What every session needs of the config, shared rather than copied per connection.
     session: Arc<session::Settings>,
-    shards: Vec<Addr<shard::Shard>>,
+    shards: Vec<Addr<shard::Ledger>>,
     next_conn: AtomicU64,
     open_conns: AtomicUsize,
     /// Open TCP connections (HTTP, WebSocket and REST alike), against `max_conns`.
@@ -209,7 +209,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn shard_for(&self, user: &str) -> &Addr<shard::Shard> {
+    fn shard_for(&self, user: &str) -> &Addr<shard::Ledger> {
         &self.shards[self.shard_index(user)]
     }
 
@@ -329,8 +329,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
                     .map(|(i, arb)| {
                         let (policy, faults, seed) =
                             (config.policy, config.faults, config.fault_seed);
-                        shard::Shard::start_in_arbiter(&arb.handle(), move |_| {
-                            shard::Shard::new(i, policy, faults, seed)
+                        shard::Ledger::start_in_arbiter(&arb.handle(), move |_| {
+                            shard::Ledger::new(i, policy, faults, seed)
                         })
                     })
                     .collect();

@@ -69,7 +69,7 @@ struct Account {
     recent_sigs: Vec<(u64, u64)>,
 }
 
-pub struct Shard {
+pub struct Ledger {
     index: usize,
     policy: Policy,
     faults: Faults,
@@ -78,9 +78,9 @@ pub struct Shard {
     next_instance: u64,
 }
 
-impl Shard {
+impl Ledger {
     pub fn new(index: usize, policy: Policy, faults: Faults, seed: u64) -> Self {
-        Shard {
+        Ledger {
             index,
             policy,
             faults,
@@ -123,7 +123,7 @@ fn wrong_type(k: KickType) -> KickType {
     }
 }
 
-impl Actor for Shard {
+impl Actor for Ledger {
     type Context = Context<Self>;
 }
 
@@ -139,7 +139,7 @@ pub struct Login {
     pub link: ConnLink,
 }
 
-impl Handler<Login> for Shard {
+impl Handler<Login> for Ledger {
     type Result = Result<u64, u32>;
 
     fn handle(&mut self, m: Login, _: &mut Context<Self>) -> Self::Result {
@@ -210,7 +210,7 @@ pub struct Leave {
     pub conn: u64,
 }
 
-impl Handler<Leave> for Shard {
+impl Handler<Leave> for Ledger {
     type Result = bool;
 
     fn handle(&mut self, m: Leave, _: &mut Context<Self>) -> bool {
@@ -231,7 +231,7 @@ pub struct Expire {
     pub instance: u64,
 }
 
-impl Handler<Expire> for Shard {
+impl Handler<Expire> for Ledger {
     type Result = ();
 
     fn handle(&mut self, m: Expire, _: &mut Context<Self>) {
@@ -253,7 +253,7 @@ pub struct Deliver {
     pub delivery: Arc<Delivery>,
 }
 
-impl Handler<Deliver> for Shard {
+impl Handler<Deliver> for Ledger {
     type Result = ();
 
     fn handle(&mut self, m: Deliver, _: &mut Context<Self>) {
@@ -279,7 +279,7 @@ pub struct AdminKick {
     pub now_unix: u64,
 }
 
-impl Handler<AdminKick> for Shard {
+impl Handler<AdminKick> for Ledger {
     type Result = Option<usize>;
 
     fn handle(&mut self, m: AdminKick, _: &mut Context<Self>) -> Option<usize> {
@@ -306,7 +306,7 @@ pub struct QueryOnline {
     pub users: Vec<String>,
 }
 
-impl Handler<QueryOnline> for Shard {
+impl Handler<QueryOnline> for Ledger {
     type Result = Vec<Option<Vec<Platform>>>;
 
     fn handle(&mut self, m: QueryOnline, _: &mut Context<Self>) -> Self::Result {
@@ -326,7 +326,7 @@ impl Handler<QueryOnline> for Shard {
 #[rtype(result = "(usize, usize)")]
 pub struct Census;
 
-impl Handler<Census> for Shard {
+impl Handler<Census> for Ledger {
     type Result = MessageResult<Census>;
 
     fn handle(&mut self, _: Census, _: &mut Context<Self>) -> Self::Result {

@@ -9,8 +9,8 @@ fn policy(limits: &str, mode: PlatformMode) -> Policy {
     }
 }
 
-fn login(slot: u8, p: Platform, sent: u64, answered: u64, end: End) -> Session {
-    Session {
+fn login(slot: u8, p: Platform, sent: u64, answered: u64, end: End) -> Stint {
+    Stint {
         slot,
         platform: p,
         login: Some((sent, Some(answered))),
@@ -18,15 +18,15 @@ fn login(slot: u8, p: Platform, sent: u64, answered: u64, end: End) -> Session {
     }
 }
 
-fn excess(p: Policy, s: &[Session]) -> Vec<usize> {
+fn excess(p: Policy, s: &[Stint]) -> Vec<usize> {
     match judge(p, s) {
-        Verdict::Judged(v) => v,
-        Verdict::NotJudged => panic!("not judged"),
+        Finding::Judged(v) => v,
+        Finding::NotJudged => panic!("not judged"),
     }
 }
 
 /// A barrier wave: `n` Web logins sent together at 100, answered in order of slot.
-fn wave(n: u8, kicked: &[u8]) -> Vec<Session> {
+fn wave(n: u8, kicked: &[u8]) -> Vec<Stint> {
     (0..n)
         .map(|s| {
             let end = if kicked.contains(&s) {
@@ -141,7 +141,7 @@ fn excluded_platforms_are_kicked_all_at_once() {
 #[test]
 fn sessions_live_at_the_start_count_and_other_removals_free_room() {
     let p = policy("", PlatformMode::Multi);
-    let start = Session {
+    let start = Stint {
         slot: 0,
         platform: Web,
         login: None,
@@ -149,7 +149,7 @@ fn sessions_live_at_the_start_count_and_other_removals_free_room() {
     };
     assert!(excess(p, &[start, login(1, Web, 200, 210, End::Live)]).is_empty());
     // Expired before the new login: the new login had nothing to kick.
-    let gone = Session {
+    let gone = Stint {
         end: End::Removed { at: 150 },
         ..start
     };
@@ -167,7 +167,7 @@ fn unanswered_logins_may_have_taken_effect() {
     let p = policy("", PlatformMode::Multi);
     let s = [
         login(0, Web, 100, 110, End::Kicked { at: 400 }),
-        Session {
+        Stint {
             slot: 1,
             platform: Web,
             login: Some((300, None)),
@@ -181,7 +181,7 @@ fn unanswered_logins_may_have_taken_effect() {
 fn ten_overlapping_logins_are_searched_quickly() {
     let p = policy("Web=3", PlatformMode::Multi);
     let kicked: Vec<u8> = (0..7).collect();
-    let s: Vec<Session> = (0..10u8)
+    let s: Vec<Stint> = (0..10u8)
         .map(|i| {
             let end = if kicked.contains(&i) {
                 End::Kicked { at: 900 }
