@@ -55,3 +55,6 @@ mod deploy;
 
 #[path = "it/dialect.rs"]
 mod dialect;
+
+#[path = "it/docs_commands.rs"]
+mod docs_commands;
