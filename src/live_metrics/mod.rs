@@ -296,6 +296,40 @@ impl RunMetrics {
     }
 }
 
+/// The server's login latency, read from its atomics at each scrape.
+struct LoginHistogram(crate::server::StatsSource);
+
+impl std::fmt::Debug for LoginHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginHistogram")
+    }
+}
+
+impl prometheus_client::encoding::EncodeMetric for LoginHistogram {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        let s = self.0.read();
+        let bounds = crate::server::LOGIN_BUCKETS_US
+            .iter()
+            .map(|us| *us as f64 / 1e6)
+            .chain(std::iter::once(f64::MAX));
+        let buckets: Vec<(f64, u64)> = bounds.zip(s.login_buckets).collect();
+        let count = s.login_buckets.iter().sum();
+        encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            s.login_sum_us as f64 / 1e6,
+            count,
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        prometheus_client::metrics::MetricType::Histogram
+    }
+}
+
 /// The reference server's live metrics, read from `stats` at each scrape.
 pub fn serve_server(
     addr: SocketAddr,
@@ -334,6 +368,11 @@ pub fn serve_server(
         "kicks",
         "Kicks delivered to sessions, by kick type",
         kicks.clone(),
+    );
+    registry.register(
+        "login_seconds",
+        "Logins whose UserSig verified, from the login frame's receipt to the server's decision (admitted, or refused because an admin kick invalidated the sig), seconds",
+        LoginHistogram(stats.clone()),
     );
     let set = |c: &PCounter, v: u64| {
         let now = c.get();

@@ -42,6 +42,10 @@ struct Conn {
     expire_at: Option<Instant>,
     /// Pending login's shard answer, with the login's seq.
     pending: Option<LoginReply>,
+    /// When the frame being handled was received.
+    received: Instant,
+    /// When the pending login's frame was received (its latency ends at the decision).
+    login_received: Option<Instant>,
 }
 
 struct OpenGuard<'a>(&'a AtomicUsize);
@@ -102,6 +106,8 @@ where
         ready_at: None,
         expire_at: None,
         pending: None,
+        received: opened,
+        login_received: None,
     };
     let (mut sink, mut stream) = ws.split();
     // The webim dialect: translated at this boundary; its own frames (refusals, heartbeats,
@@ -141,6 +147,10 @@ where
                 c.pending = None;
                 let counter = if reply.is_ok() { &c.shared.stats.logins_admitted } else { &c.shared.stats.logins_refused_sig_invalidated };
                 counter.fetch_add(1, Ordering::Relaxed);
+                if let Some(at) = c.login_received.take() {
+                    let us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    c.shared.stats.login.observe(us);
+                }
                 c.session.login_answered(seq, reply);
             }
             Some(push) = push_rx.recv() => {
@@ -192,6 +202,7 @@ where
                 // is alive.
                 hold.message_done();
                 last_frame = Instant::now();
+                c.received = last_frame;
                 match m {
                     Message::Text(t) if t.len() > protocol::MAX_FRAME_BYTES => {
                         c.session.out.push(ServerFrame::error(0, code::INVALID_PARAMS, &format!(
@@ -308,6 +319,7 @@ impl Conn {
                     },
                 };
                 let fut = self.shared.shard_for(&user).send(msg);
+                self.login_received = Some(self.received);
                 self.pending = Some(Box::pin(async move {
                     (seq, fut.await.unwrap_or(Err(code::INVALID_PARAMS)))
                 }));

@@ -20,7 +20,7 @@ pub mod tls;
 pub(crate) use accept::ConnToken;
 use accept::{accept_loop, fd_limit, listen};
 pub(crate) use stats::Counters;
-pub use stats::{ServerStats, StatsSource};
+pub use stats::{ServerStats, StatsSource, LOGIN_BUCKETS_US};
 
 use actix::prelude::*;
 use anyhow::Context as _;

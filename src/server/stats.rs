@@ -13,6 +13,43 @@ pub(crate) struct Counters {
     /// Kicks delivered to sessions, by [`crate::policy::KickType::index`].
     pub kicks: [AtomicU64; 4],
     pub refused_at_limit: AtomicU64,
+    /// How long logins took to be decided.
+    pub login: LoginLatency,
+}
+
+/// Upper bounds of the login latency's buckets, in microseconds (the last is +Inf).
+pub const LOGIN_BUCKETS_US: [u64; 16] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000,
+];
+
+/// A histogram of login latencies, from the login frame's receipt to the server's decision
+/// (admitted or refused): plain atomics, so the workers that record it share no lock.
+#[derive(Default)]
+pub(crate) struct LoginLatency {
+    /// Per bucket of [`LOGIN_BUCKETS_US`], then one past the last bound.
+    buckets: [AtomicU64; LOGIN_BUCKETS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl LoginLatency {
+    pub fn observe(&self, us: u64) {
+        let i = LOGIN_BUCKETS_US
+            .iter()
+            .position(|b| us <= *b)
+            .unwrap_or(LOGIN_BUCKETS_US.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// The counts per bucket (not cumulative) and the sum, in microseconds.
+    pub fn read(&self) -> ([u64; LOGIN_BUCKETS_US.len() + 1], u64) {
+        let mut b = [0; LOGIN_BUCKETS_US.len() + 1];
+        for (v, a) in b.iter_mut().zip(&self.buckets) {
+            *v = a.load(Ordering::Relaxed);
+        }
+        (b, self.sum_us.load(Ordering::Relaxed))
+    }
 }
 
 /// A reading of the server's gauges and counters.
@@ -27,6 +64,10 @@ pub struct ServerStats {
     pub logins_refused_sig_invalidated: u64,
     /// By kick type, in [`crate::policy::KickType::ALL`] order.
     pub kicks: [u64; 4],
+    /// Logins decided, per bucket of [`LOGIN_BUCKETS_US`] (then +Inf), not cumulative.
+    pub login_buckets: [u64; LOGIN_BUCKETS_US.len() + 1],
+    /// Their latencies' sum, in microseconds.
+    pub login_sum_us: u64,
 }
 
 /// A handle that reads [`ServerStats`] while the server runs (for a metrics endpoint).
@@ -50,7 +91,10 @@ impl StatsSource {
     pub fn read(&self) -> ServerStats {
         let s = &self.0;
         let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (login_buckets, login_sum_us) = s.stats.login.read();
         ServerStats {
+            login_buckets,
+            login_sum_us,
             websocket_connections: s.open_conns.load(Ordering::Relaxed),
             tcp_connections: s.tcp_conns.load(Ordering::Relaxed),
             partial_message_bytes: s.frames.total(),

@@ -198,7 +198,41 @@ fn a_run_and_a_server_serve_their_metrics_while_they_run() {
         value(&s, "loginstorm_server_websocket_connections") > 0.0,
         "{s}"
     );
+    // The server's login latency: a histogram whose buckets grow to its count, which is every
+    // login it decided (each admitted here: nothing invalidated a sig).
+    let count = value(&s, "loginstorm_server_login_seconds_count");
+    assert!(count > 0.0, "{s}");
+    let buckets: Vec<f64> = s
+        .lines()
+        .filter(|l| l.starts_with("loginstorm_server_login_seconds_bucket{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 17, "{s}");
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{s}");
+    assert_eq!(buckets[16], count, "{s}");
+    assert!(
+        s.contains("loginstorm_server_login_seconds_bucket{le=\"+Inf\"}"),
+        "{s}"
+    );
+    assert!(
+        value(&s, "loginstorm_server_login_seconds_sum") > 0.0,
+        "{s}"
+    );
     assert_eq!(run.wait().unwrap().code(), Some(0));
+    // With the run over, every login the server decided is in the histogram.
+    let s = scrape(&server_metrics);
+    let decided = value(
+        &s,
+        "loginstorm_server_events_total{counter=\"logins_admitted\"}",
+    ) + value(
+        &s,
+        "loginstorm_server_events_total{counter=\"logins_refused_sig_invalidated\"}",
+    );
+    assert_eq!(
+        value(&s, "loginstorm_server_login_seconds_count"),
+        decided,
+        "{s}"
+    );
     server.kill().unwrap();
     let _ = server.wait();
 }
