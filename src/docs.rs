@@ -3,7 +3,7 @@
 //! pages `--help` points at are there wherever the binary is installed.
 
 /// Every topic: its name (the file's stem), a line saying what it holds, and its text.
-pub const TOPICS: [(&str, &str, &str); 11] = [
+pub const TOPICS: [(&str, &str, &str); 12] = [
     (
         "readme",
         "what loginstorm is, the first commands, every subcommand in brief",
@@ -38,6 +38,11 @@ pub const TOPICS: [(&str, &str, &str); 11] = [
         "protocol",
         "protocol v1 as the reference server speaks it, and its budgets",
         include_str!("../docs/protocol.md"),
+    ),
+    (
+        "real-servers",
+        "MQTT brokers (Mosquitto) as loginstorm judges them, and what it found",
+        include_str!("../docs/real-servers.md"),
     ),
     (
         "distributed",

@@ -58,3 +58,6 @@ mod dialect;
 
 #[path = "it/docs_commands.rs"]
 mod docs_commands;
+
+#[path = "it/real_servers.rs"]
+mod real_servers;

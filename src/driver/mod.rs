@@ -24,6 +24,7 @@ use crate::profile::Profile;
 use crate::protocol::Request;
 
 pub mod json;
+pub mod mqtt;
 
 /// A frame as it came off the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub enum Meaning {
 pub enum Wire {
     /// A JSON protocol profile: the reference protocol, `webim`, or a user's file.
     Json(Arc<Profile>),
+    /// MQTT 3.1.1 or 5 (`target.protocol = "mqtt"`, `[mqtt]`).
+    Mqtt(Arc<mqtt::MqttWire>),
 }
 
 impl Wire {
@@ -83,6 +86,42 @@ impl Wire {
     pub fn driver(&self) -> Driver {
         match self {
             Wire::Json(_) => Driver::Json(json::JsonDriver),
+            Wire::Mqtt(_) => Driver::Mqtt(mqtt::MqttDriver::default()),
+        }
+    }
+
+    /// The logout has no answer: the server's close of the connection ends it (MQTT's
+    /// DISCONNECT).
+    pub fn logout_closes(&self) -> bool {
+        matches!(self, Wire::Mqtt(_))
+    }
+
+    /// The window within which a session the server ends after a newer login of the same
+    /// account is taken as a takeover (`mqtt.takeover = "inferred"`); `None`: never inferred.
+    pub fn takeover_window(&self) -> Option<std::time::Duration> {
+        match self {
+            Wire::Mqtt(w) if w.shared_client_id() => match w.takeover {
+                mqtt::Takeover::Inferred { window } => Some(window),
+                mqtt::Takeover::Signalled => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `Sec-WebSocket-Protocol` values the upgrade offers.
+    pub fn subprotocols(&self) -> &[String] {
+        static MQTT: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        match self {
+            Wire::Json(p) => &p.subprotocols,
+            Wire::Mqtt(_) => MQTT.get_or_init(|| vec!["mqtt".to_string()]),
+        }
+    }
+
+    /// Extra headers of the upgrade (a JSON profile's `[connection]`).
+    pub fn headers(&self) -> &[(String, crate::profile::template::Template)] {
+        match self {
+            Wire::Json(p) => &p.headers,
+            Wire::Mqtt(_) => &[],
         }
     }
 }
@@ -92,6 +131,7 @@ impl Wire {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Driver {
     Json(json::JsonDriver),
+    Mqtt(mqtt::MqttDriver),
 }
 
 impl Driver {
@@ -99,6 +139,9 @@ impl Driver {
     pub fn request(&mut self, wire: &Wire, req: &Request, who: &Values) -> Outgoing {
         match (self, wire) {
             (Driver::Json(d), Wire::Json(p)) => d.request(p, req, who),
+            (Driver::Mqtt(d), Wire::Mqtt(w)) => d.request(w, req, who),
+            // A driver is made by its wire (`Wire::driver`): never mixed.
+            _ => Outgoing::Binary(Vec::new()),
         }
     }
 
@@ -106,6 +149,17 @@ impl Driver {
     pub fn incoming(&mut self, wire: &Wire, frame: Incoming, who: &Values) -> Meaning {
         match (self, wire) {
             (Driver::Json(d), Wire::Json(p)) => d.incoming(p, frame, who),
+            (Driver::Mqtt(d), Wire::Mqtt(w)) => d.incoming(w, frame),
+            _ => Meaning::Unmatched("a driver of another wire"),
+        }
+    }
+
+    /// The next meaning of the frame last handed to [`Driver::incoming`], when it held more
+    /// than one (an MQTT frame of several packets; a CONNACK that is also the ready).
+    pub fn more(&mut self, wire: &Wire) -> Option<Meaning> {
+        match (self, wire) {
+            (Driver::Mqtt(d), Wire::Mqtt(w)) => d.more(w),
+            _ => None,
         }
     }
 }

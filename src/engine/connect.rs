@@ -118,13 +118,13 @@ pub async fn connect(
         })?;
     let path = plan.target.path.render(who);
     let mut extra = String::new();
-    let p = &plan.profile;
-    if !p.subprotocols.is_empty() {
+    let subprotocols = plan.wire.subprotocols();
+    if !subprotocols.is_empty() {
         extra.push_str("Sec-WebSocket-Protocol: ");
-        extra.push_str(&p.subprotocols.join(", "));
+        extra.push_str(&subprotocols.join(", "));
         extra.push_str("\r\n");
     }
-    for (name, value) in &p.headers {
+    for (name, value) in plan.wire.headers() {
         extra.push_str(name);
         extra.push_str(": ");
         extra.push_str(&value.render(who));
@@ -135,7 +135,7 @@ pub async fn connect(
         &plan.target.authority,
         &path,
         &extra,
-        &p.subprotocols,
+        subprotocols,
         traced.then_some(plan),
     )
     .await

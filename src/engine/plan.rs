@@ -139,7 +139,7 @@ impl Plan {
             accounts: s.accounts.count,
             shard: r.shard,
             profile: r.profile.clone(),
-            wire: crate::driver::Wire::Json(r.profile.clone()),
+            wire: r.wire.clone(),
             unmatched: std::sync::Mutex::new(Vec::new()),
             trace: match &r.trace_frames {
                 None => None,

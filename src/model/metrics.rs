@@ -98,10 +98,12 @@ pub enum Counter {
     JudgmentWaitsExpired,
     LoginsRefusedAfterAdminKick,
     LogoutsRefusedAfterKick,
+    /// MQTT sessions a broker ended right after a newer same-ClientId login (also kicks).
+    TakeoversInferred,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 34] = [
+    pub const ALL: [Counter; 35] = [
         Counter::ConnectionsOpened,
         Counter::ConnectionsFailed,
         Counter::ConnectionsLost,
@@ -136,6 +138,7 @@ impl Counter {
         Counter::JudgmentWaitsExpired,
         Counter::LoginsRefusedAfterAdminKick,
         Counter::LogoutsRefusedAfterKick,
+        Counter::TakeoversInferred,
     ];
 
     pub fn name(self) -> &'static str {
@@ -174,6 +177,7 @@ impl Counter {
             Counter::JudgmentWaitsExpired => "judgment_waits_expired",
             Counter::LoginsRefusedAfterAdminKick => "logins_refused_after_admin_kick",
             Counter::LogoutsRefusedAfterKick => "logouts_refused_after_kick",
+            Counter::TakeoversInferred => "takeovers_inferred",
         }
     }
 

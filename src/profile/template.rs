@@ -379,8 +379,7 @@ mod tests {
         use crate::profile::Problem;
         let e = Template::compile("{\"x\":\"{userName}\"}", Escape::Json, ALL).unwrap_err();
         assert!(matches!(&e, Problem::UnknownPlaceholder { name, .. } if name == "userName"));
-        let e = e.to_string();
-        assert!(e.contains("{userName}") && e.contains("{userID}"), "{e}");
+        assert!(e.to_string().contains("{userName}") && e.to_string().contains("{userID}"));
         let e = Template::compile("{sdkAppID}", Escape::Json, ALL).unwrap_err();
         assert!(matches!(&e, Problem::PlaceholderHere { name, .. } if name == "sdkAppID"));
         assert!(e.to_string().contains("not available"), "{e}");

@@ -13,6 +13,9 @@ use std::time::Duration;
 use crate::policy::{Limits, Policy};
 
 mod credentials;
+pub mod mqtt;
+mod protocol;
+use protocol::profile_for;
 mod overrides;
 pub use overrides::Overrides;
 mod error;
@@ -139,24 +142,6 @@ pub fn resolve_recorded(s: Scenario) -> Result<Resolved, ScenarioError> {
     resolve_with(s, Path::new("."), &Overrides::default(), Files::Recorded)
 }
 
-/// The command line's overrides of the target, on the scenario as parsed (before any check,
-/// so a bad value is refused like the file's own). Paths given on the command line stay
-/// relative to the current directory.
-fn apply(s: &mut Scenario, o: &Overrides) {
-    if let Some(seed) = o.seed {
-        s.seed = seed;
-    }
-    if let Some(t) = &o.target {
-        s.target.url = t.clone();
-    }
-    if let Some(k) = &o.key {
-        s.target.key = k.clone();
-    }
-    if o.insecure {
-        s.target.insecure = true;
-    }
-}
-
 /// Resolve with no command-line overrides, reading the files (the tests' way in).
 #[cfg(test)]
 fn resolve(s: Scenario, base: &Path) -> Result<Resolved, ScenarioError> {
@@ -169,7 +154,7 @@ fn resolve_with(
     o: &Overrides,
     files: Files,
 ) -> Result<Resolved, ScenarioError> {
-    apply(&mut s, o);
+    o.apply(&mut s);
     let limits: Limits = s
         .policy
         .limits
@@ -355,13 +340,23 @@ fn resolve_with(
                 .map_err(|e| ScenarioError::parse(format!("thresholds.{k}"), e))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // MQTT is a wire of its own (`driver/mqtt.rs`); the reference profile stands beside it
+    // for what only names things (platform names).
+    let is_mqtt = s.target.protocol == mqtt::MQTT;
+    let profile = match files {
+        Files::Read if !is_mqtt => profile_for(&s, &stages, &s.target.protocol, protocol_base)?,
+        _ => profile_for(&s, &stages, "", base)?,
+    };
+    let wire = if is_mqtt {
+        crate::driver::Wire::Mqtt(mqtt::wire(&s, credentials.is_some())?)
+    } else {
+        crate::driver::Wire::Json(profile.clone())
+    };
     let r = Resolved {
         thresholds,
         shard: crate::shard::Shard::WHOLE,
-        profile: match files {
-            Files::Read => profile_for(&s, &stages, &s.target.protocol, protocol_base)?,
-            Files::Recorded => profile_for(&s, &stages, "", base)?,
-        },
+        profile: profile.clone(),
+        wire,
         overrides: o.clone(),
         trace_frames: None,
         policy: Policy {
@@ -374,29 +369,6 @@ fn resolve_with(
         scenario: s,
     };
     Ok(r)
-}
-
-/// The protocol profile `spec`, read and checked against what the scenario's enabled checks
-/// need.
-fn profile_for(
-    sc: &Scenario,
-    stages: &[Stage],
-    spec: &str,
-    base: &Path,
-) -> Result<std::sync::Arc<crate::profile::Profile>, ScenarioError> {
-    let profile = crate::profile::Profile::load(spec, base)
-        .map_err(|e| ScenarioError::parse("target.protocol", e))?;
-    let planned = planned_duration(sc, stages);
-    profile
-        .check_needs(crate::profile::Needs {
-            checks: sc.checks.enabled,
-            admin_kicks: !sc.admin_kick.interval.0.is_zero(),
-            // UserSigs that may expire within the run (a run of unknown length: an hour).
-            expiry: sc.target.sig_lifetime.0
-                < planned.unwrap_or(Duration::from_secs(3600)) + Duration::from_secs(60),
-        })
-        .map_err(|e| ScenarioError::parse("target.protocol", e))?;
-    Ok(profile)
 }
 
 fn planned_duration(sc: &Scenario, stages: &[Stage]) -> Option<Duration> {

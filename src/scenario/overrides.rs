@@ -43,6 +43,24 @@ pub struct Overrides {
 }
 
 impl Overrides {
+    /// These overrides of the target, on a scenario as parsed (before any check, so a bad
+    /// value is refused like the file's own). Paths given here stay relative to the current
+    /// directory (`ca_file` and `protocol` are applied where the scenario's are resolved).
+    pub(super) fn apply(&self, s: &mut super::Scenario) {
+        if let Some(seed) = self.seed {
+            s.seed = seed;
+        }
+        if let Some(t) = &self.target {
+            s.target.url = t.clone();
+        }
+        if let Some(k) = &self.key {
+            s.target.key = k.clone();
+        }
+        if self.insecure {
+            s.target.insecure = true;
+        }
+    }
+
     /// Only `--set`s.
     pub fn sets<S: ToString>(sets: &[S]) -> Overrides {
         Overrides {

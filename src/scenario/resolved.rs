@@ -19,6 +19,8 @@ pub struct Resolved {
     pub shard: crate::shard::Shard,
     /// The backend's wire protocol (`target.protocol`), read and checked.
     pub profile: std::sync::Arc<crate::profile::Profile>,
+    /// What the instances speak: a JSON profile, or MQTT.
+    pub wire: crate::driver::Wire,
     /// Write every frame of the first instance here (`run --trace-frames`).
     pub trace_frames: Option<std::path::PathBuf>,
     /// The command line's overrides it was loaded with (recorded in run.json, handed on to

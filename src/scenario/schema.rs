@@ -38,6 +38,9 @@ pub struct Scenario {
     pub timeouts: Timeouts,
     #[serde(default)]
     pub admin_kick: AdminKick,
+    /// MQTT settings, for `target.protocol = "mqtt"` (docs/real-servers.md).
+    #[serde(default)]
+    pub mqtt: Mqtt,
     #[serde(default)]
     pub checks: Checks,
     /// Pass/fail limits: `"login.p99" = "< 150ms"`, `violations = "== 0"`.
@@ -290,6 +293,40 @@ impl Default for Timeouts {
             logout: s(5),
             kick: s(2),
             graceful_stop: s(5),
+        }
+    }
+}
+
+/// `[mqtt]`: how an instance speaks MQTT when `target.protocol = "mqtt"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mqtt {
+    /// `"3.1.1"` or `"5"`.
+    pub version: String,
+    /// The ClientId, a template: `{userID}` (one session per account: a newer login takes the
+    /// older's over) or `{instance}` (`<userID>#<slot>`: one per instance).
+    pub client_id: String,
+    /// Send the userID as the CONNECT's user name.
+    pub username: bool,
+    /// CONNECT's keep-alive, whole seconds; 0 = none (the broker never times a session out
+    /// for silence, so a hold needs no PINGREQ).
+    pub keep_alive: Dur,
+    /// How a takeover is known: `"signalled"` (only DISCONNECT 0x8E, MQTT 5) or `"inferred"`
+    /// (also a session the broker ends within `takeover_window` of a newer login of the same
+    /// ClientId: for brokers that send nothing, as Mosquitto 2.0).
+    pub takeover: String,
+    pub takeover_window: Dur,
+}
+
+impl Default for Mqtt {
+    fn default() -> Self {
+        Mqtt {
+            version: "3.1.1".into(),
+            client_id: "{userID}".into(),
+            username: true,
+            keep_alive: Dur(Duration::ZERO),
+            takeover: "signalled".into(),
+            takeover_window: Dur(Duration::from_secs(1)),
         }
     }
 }

@@ -50,6 +50,11 @@ pub enum Told {
         slot: u8,
         stopped: bool,
     },
+    /// Its session ended under it on a wire that infers takeovers (`drops.rs`).
+    Dropped {
+        slot: u8,
+        at: Instant,
+    },
 }
 
 /// Whoever an inbox hands its items to.
@@ -68,6 +73,7 @@ impl Hears<Told> for Account {
             Told::LoggedIn => self.logged_in_once = true,
             Told::HoldEnded { slot } => self.hold_ended(slot),
             Told::CycleDone { slot, stopped } => self.cycle_done(slot, stopped),
+            Told::Dropped { slot, at } => self.dropped(slot, at),
         }
     }
 }

@@ -22,6 +22,7 @@ use super::ActiveGuard;
 use crate::checks::History;
 use crate::model::AccountReport;
 
+mod drops;
 mod handle;
 mod history;
 mod inbox;

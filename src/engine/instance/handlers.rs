@@ -53,6 +53,19 @@ impl Instance {
         }
         let (c, mut io) = self.split(ctx);
         c.meaning(&mut io, meaning);
+        // The rest of the frame (several MQTT packets; a CONNACK that is also the ready), while
+        // the connection it came on is still the instance's.
+        while self.shell.link.is_some() {
+            let sh = &mut self.shell;
+            let Some(m) = sh.driver.more(&sh.plan.wire) else {
+                break;
+            };
+            if let Meaning::Unmatched(why) = m {
+                sh.plan.keep_unmatched(&sh.instance_id, &format!("<{why}>"));
+            }
+            let (c, mut io) = self.split(ctx);
+            c.meaning(&mut io, m);
+        }
     }
 
     /// The connection ended under the instance: the server closed it, or a write failed (a

@@ -101,10 +101,13 @@ impl Cycle {
         io.after(self.plan.ready_timeout, Timer::ReadyTimeout);
     }
 
-    fn logout_answered(&mut self, io: &mut impl Io, code: u32) {
+    pub(super) fn logout_answered(&mut self, io: &mut impl Io, code: u32) {
         self.observe(io, |slot, at| Observed::LogoutAnswered { slot, at });
         if code == 0 {
-            self.record_since(io, Metric::Logout, self.logout_sent);
+            if !self.plan.wire.logout_closes() {
+                // (A logout answered by the close is recorded where the close is seen.)
+                self.record_since(io, Metric::Logout, self.logout_sent);
+            }
             io.count(Counter::Logouts);
         } else if self.kicked_while_logging_out {
             // The kick ended the session first: the refusal is the backend being right.
@@ -113,10 +116,7 @@ impl Cycle {
             io.count(Counter::LogoutsFailed);
         }
         self.set_phase(io, Phase::Idle);
-        if self.plan.end == CycleEnd::LogoutClose
-            || self.plan.connection == ConnectionMode::Fresh
-            || self.stopping
-        {
+        if self.closes_after_logout() {
             self.close(io);
         } else if code == 0 {
             self.maybe_probe(
@@ -126,6 +126,13 @@ impl Cycle {
             );
         }
         self.cycle_done(io, false);
+    }
+
+    /// The connection goes with the logout (the scenario says so, or the instance stops).
+    pub(super) fn closes_after_logout(&self) -> bool {
+        self.plan.end == CycleEnd::LogoutClose
+            || self.plan.connection == ConnectionMode::Fresh
+            || self.stopping
     }
 
     /// No `sdkStateReady` came: report it (with the probe's answer, if any) and resynchronise.

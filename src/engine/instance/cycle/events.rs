@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{Cycle, Io, Phase, Timer};
 use crate::checks::ProbeKind;
 use crate::driver::Meaning;
-use crate::engine::account::Observed;
+use crate::engine::account::{Observed, Told};
 use crate::engine::metrics::Counter;
 use crate::scenario::LoadModel;
 
@@ -82,6 +82,38 @@ impl Cycle {
     /// The connection ended under the instance: the server closed it, or a read or write
     /// failed (a close or drop of the instance's own does not come here).
     pub fn lost(&mut self, io: &mut impl Io) {
+        if self.phase == Phase::LoggingOut && self.plan.wire.logout_closes() {
+            // The protocol's logout has no answer (MQTT's DISCONNECT): the close is its end.
+            self.linked = false;
+            io.abandon();
+            let closes = self.closes_after_logout();
+            // The close is noticed now (it brings no frame whose receipt was stamped).
+            let took = io.now().saturating_duration_since(self.logout_sent);
+            io.record(crate::engine::metrics::Metric::Logout, super::micros(took));
+            self.logout_answered(io, 0);
+            if !closes {
+                // Kept connections end here too: the history hears of it.
+                self.observe(io, |slot, at| Observed::Gone { slot, at });
+            }
+            return;
+        }
+        let in_session = matches!(
+            self.phase,
+            Phase::LoggingIn | Phase::AwaitReady | Phase::Ready
+        );
+        if in_session && self.plan.wire.takeover_window().is_some() {
+            // A broker that takes a session over without a word: the account, which saw the
+            // account's other logins, tells a takeover from a lost connection
+            // (`engine/account/drops.rs`) — before the session's end reaches its history.
+            let at = io.now();
+            io.tell(Told::Dropped {
+                slot: self.slot,
+                at,
+            });
+            self.set_phase(io, Phase::Idle);
+            self.drop_connection(io);
+            return self.cycle_done(io, false);
+        }
         let in_cycle = self.phase != Phase::Idle;
         io.count(Counter::ConnectionsLost);
         self.set_phase(io, Phase::Idle);

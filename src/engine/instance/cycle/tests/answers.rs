@@ -265,3 +265,65 @@ fn the_open_models_lateness_is_added_to_the_login_latency() {
         .iter()
         .any(|d| matches!(d, Did::Record(Metric::LoginService, 10_000))));
 }
+
+/// MQTT over the same machine: the logout's end is the broker's close, and a session the
+/// broker ends is the account's to judge (a takeover, or a lost connection).
+fn mqtt(takeover: &str) -> Arc<Plan> {
+    plan(&format!(
+        "[target]\nurl = \"ws://127.0.0.1:9/mqtt\"\nprotocol = \"mqtt\"\n[mqtt]\ntakeover = \"{takeover}\"\n"
+    ))
+}
+
+#[test]
+fn an_mqtt_logout_ends_with_the_brokers_close() {
+    let (mut c, mut io) = (cycle(mqtt("inferred")), Rec::new());
+    ready(&mut c, &mut io);
+    fire(&mut c, &mut io, Timer::HoldEnd);
+    assert!(matches!(
+        sends(&io.take())[..],
+        [Request::Logout { seq: 2 }]
+    ));
+    io.advance(Duration::from_millis(4));
+    c.lost(&mut io);
+    let did = io.take();
+    assert_eq!(counted(&did, Counter::Logouts), 1);
+    assert_eq!(counted(&did, Counter::ConnectionsLost), 0);
+    assert!(did
+        .iter()
+        .any(|d| matches!(d, Did::Record(Metric::Logout, 4_000))));
+    assert!(did.iter().any(|d| matches!(d, Did::Abandon)));
+    assert_eq!(cycle_done(&did), Some(false));
+    // The next cycle connects afresh.
+    c.go(&mut io, Duration::ZERO, false);
+    assert!(matches!(io.take()[..], [Did::Connect]));
+}
+
+#[test]
+fn a_session_an_mqtt_broker_ends_is_the_accounts_to_judge() {
+    let (mut c, mut io) = (cycle(mqtt("inferred")), Rec::new());
+    ready(&mut c, &mut io);
+    c.lost(&mut io);
+    let did = io.take();
+    // Not counted as lost here: the account tells a takeover from a lost connection.
+    assert_eq!(counted(&did, Counter::ConnectionsLost), 0);
+    let dropped = did
+        .iter()
+        .position(|d| matches!(d, Did::Tell(Told::Dropped { slot: 0, .. })))
+        .expect("the account is told");
+    let gone = did
+        .iter()
+        .position(|d| matches!(d, Did::Tell(Told::Observed(Observed::Gone { .. }))))
+        .expect("the history hears the end");
+    assert!(
+        dropped < gone,
+        "the account judges before the end reaches the history"
+    );
+    assert_eq!(cycle_done(&did), Some(false));
+    // Between cycles, or with takeovers signalled only, a close is a lost connection.
+    let (mut c, mut io) = (cycle(mqtt("signalled")), Rec::new());
+    ready(&mut c, &mut io);
+    c.lost(&mut io);
+    let did = io.take();
+    assert_eq!(counted(&did, Counter::ConnectionsLost), 1);
+    assert!(told(&did, |t| matches!(t, Told::Dropped { .. })).is_empty());
+}
