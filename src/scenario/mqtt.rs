@@ -77,3 +77,53 @@ pub fn wire(s: &Scenario, passwords: bool) -> Result<Arc<MqttWire>, ScenarioErro
         takeover,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scenario::{load_text, Overrides};
+    use std::path::Path;
+
+    fn load(extra: &str) -> Result<crate::scenario::Resolved, String> {
+        let text = format!(
+            "[accounts]\ncount = 1\n[target]\nurl = \"ws://127.0.0.1:9/mqtt\"\nprotocol = \"mqtt\"\n{extra}"
+        );
+        load_text(&text, Path::new("."), &Overrides::default()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_mqtt_scenario_is_checked_naming_its_key() {
+        let r = load("[mqtt]\nversion = 5\ntakeover = \"inferred\"\n").unwrap();
+        assert!(matches!(r.wire, crate::driver::Wire::Mqtt(_)));
+        assert!(r.wire.logout_closes());
+        assert_eq!(
+            r.wire.takeover_window(),
+            Some(std::time::Duration::from_secs(1))
+        );
+        for (extra, key) in [
+            ("[mqtt]\nversion = \"4\"\n", "mqtt.version"),
+            ("[mqtt]\nclient_id = \"{userSig}\"\n", "mqtt.client_id"),
+            ("[mqtt]\nkeep_alive = \"1500ms\"\n", "mqtt.keep_alive"),
+            ("[mqtt]\ntakeover = \"maybe\"\n", "mqtt.takeover"),
+            (
+                "[mqtt]\ntakeover = \"inferred\"\ntakeover_window = \"0\"\n",
+                "mqtt.takeover_window",
+            ),
+            ("[admin_kick]\ninterval = \"1s\"\n", "admin_kick.interval"),
+        ] {
+            let e = load(extra).unwrap_err();
+            assert!(e.contains(key), "{extra}: {e}");
+        }
+        // A broker is a target: there is no embedded one.
+        let e = load_text(
+            "[accounts]\ncount = 1\n[target]\nprotocol = \"mqtt\"\n",
+            Path::new("."),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("target.url"), "{e}");
+        // Per-instance ClientIds: no takeover to infer.
+        let r = load("[mqtt]\nclient_id = \"{instance}\"\ntakeover = \"inferred\"\n").unwrap();
+        assert_eq!(r.wire.takeover_window(), None);
+    }
+}

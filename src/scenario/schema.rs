@@ -301,7 +301,8 @@ impl Default for Timeouts {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Mqtt {
-    /// `"3.1.1"` or `"5"`.
+    /// `"3.1.1"` or `"5"` (a bare `5` as well, as `--set mqtt.version=5` gives it).
+    #[serde(deserialize_with = "text_or_number")]
     pub version: String,
     /// The ClientId, a template: `{userID}` (one session per account: a newer login takes the
     /// older's over) or `{instance}` (`<userID>#<slot>`: one per instance).
@@ -316,6 +317,22 @@ pub struct Mqtt {
     /// ClientId: for brokers that send nothing, as Mosquitto 2.0).
     pub takeover: String,
     pub takeover_window: Dur,
+}
+
+/// A string, or a number read as the text it is written as.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum T {
+        S(String),
+        I(i64),
+        F(f64),
+    }
+    Ok(match T::deserialize(d)? {
+        T::S(s) => s,
+        T::I(i) => i.to_string(),
+        T::F(f) => f.to_string(),
+    })
 }
 
 impl Default for Mqtt {

@@ -253,3 +253,34 @@ fn a_killed_mosquitto_is_a_lost_target_not_takeovers() {
     assert!(c["connections_lost"] >= 20, "{c:?}");
     assert!(text.contains("lost"), "{text}");
 }
+
+/// MQTT 5 (§3.1.4-3): the broker "sends a DISCONNECT packet to the existing Client with Reason
+/// Code 0x8E (Session taken over)". Mosquitto 2.0.11 does not: the older connection just ends.
+/// Judged on the wire alone (`takeover = "signalled"`), every takeover is a session dropped
+/// without a word and the run fails as a lost target — the finding docs/real-servers.md
+/// records; with the declared inference the same run passes, takeovers counted exactly.
+#[test]
+fn mosquitto_sends_mqtt5_clients_no_session_taken_over() {
+    let m = Mosquitto::start();
+    let tmp = TempDir::new();
+    let (code, dir, text) = run(
+        &m,
+        &["mqtt.version=5", "mqtt.takeover=signalled"],
+        &tmp,
+        "signalled",
+    );
+    assert_eq!(code, 1, "{text}");
+    let c = counters(&dir);
+    assert_eq!(c["connections_lost"], 60, "{c:?}");
+    assert_eq!(
+        c["kicks_multipleAccount"], 0,
+        "no DISCONNECT 0x8E came: {c:?}"
+    );
+    assert_eq!(c["protocol_errors"], 0, "{c:?}");
+    assert!(text.contains("dropped mid-session"), "{text}");
+    let (code, dir, text) = run(&m, &["mqtt.version=5"], &tmp, "inferred");
+    assert_eq!(code, 0, "{text}");
+    let c = counters(&dir);
+    assert_eq!(c["takeovers_inferred"], 60, "{c:?}");
+    assert_eq!(c["connections_lost"], 0, "{c:?}");
+}
