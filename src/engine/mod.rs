@@ -9,6 +9,7 @@
 pub mod account;
 pub mod admin;
 mod arrivals;
+mod pacer;
 mod preflight;
 use preflight::reach;
 pub mod clock;
@@ -133,57 +134,19 @@ async fn controller(plan: Arc<Plan>, observer: &mut dyn Observer) -> anyhow::Res
     let planned = plan.planned;
     let stop_pacing = Arc::new(AtomicBool::new(false));
     for (w, arb) in arbiters.iter().enumerate() {
-        let stop = stop_pacing.clone();
-        let (model, ramp, stages) = (plan.model, plan.ramp, plan.stages.clone());
-        let all = plan.accounts as usize;
+        let (plan, stop) = (plan.clone(), stop_pacing.clone());
         // The pacer holds its worker's accounts (`Rc`s: not sendable), so the future is made
         // on the worker's thread.
         arb.spawn_fn(move || {
-            actix::spawn(async move {
-                // This worker's accounts, by index: the pacer calls them directly (same thread).
-                let accts = account::take_local();
-                let timer = match clock::Timer::new() {
-                    Ok(t) => t,
-                    Err(e) => return eprintln!("warning: no precise timer ({e}); pacing stopped"),
-                };
-                match model {
-                    LoadModel::Closed => {
-                        for a in &accts {
-                            // The ramp's place of the account's global index: shards together
-                            // start accounts when the unsharded run would.
-                            let n = u64::from(a.borrow().n());
-                            let due = (ramp > 0.0)
-                                .then(|| start + Duration::from_secs_f64((n * k) as f64 / ramp));
-                            if let Some(due) = due {
-                                let _ = timer.sleep_until(due - clock::lead()).await;
-                            }
-                            if stop.load(Ordering::Relaxed) {
-                                return;
-                            }
-                            a.borrow_mut().start(due);
-                        }
-                    }
-                    LoadModel::Open => {
-                        // Arrivals are dealt to the scenario's accounts in turn; this process
-                        // sends those of its own accounts, at the instants the unsharded run would.
-                        let mine = |next: usize| {
-                            let n = (next % all) as u32;
-                            shard.owns(n) && shard.local(n) % workers == w
-                        };
-                        let schedule = arrivals::Arrivals::new(stages).enumerate();
-                        for (next, at) in schedule.filter(|(next, _)| mine(*next)) {
-                            let _ = timer.sleep_until((start + at) - clock::lead()).await;
-                            if stop.load(Ordering::Relaxed) {
-                                return;
-                            }
-                            let n = (next % all) as u32;
-                            if let Ok(i) = accts.binary_search_by_key(&n, |a| a.borrow().n()) {
-                                accts[i].borrow_mut().arrive(start + at);
-                            }
-                        }
-                    }
-                }
-            });
+            actix::spawn(pacer::pace(
+                plan,
+                start,
+                pacer::Worker {
+                    index: w,
+                    of: workers,
+                },
+                stop,
+            ));
         });
     }
     let kicker = (!plan.admin_kick_interval.is_zero()).then(|| {

@@ -1,0 +1,135 @@
+//! The MQTT floor: the leanest client of loginstorm's MQTT cycle — plain tokio-tungstenite on
+//! one current-thread runtime, packets written by hand, nothing of loginstorm's. `benches/mqtt.sh`
+//! runs it beside `loginstorm run` against the same Mosquitto so the generator's own cost can be
+//! read off as a ratio. Not part of the product.
+//!
+//!   mqtt_floor URL RATE SECONDS     # fresh connection per arrival, open loop
+//!
+//! Cycle: WebSocket connect (subprotocol `mqtt`) → CONNECT (ClientId `floor-<n>`, MQTT 3.1.1,
+//! clean session, no keep-alive) → CONNACK → DISCONNECT → the broker's close. Latency is
+//! CONNECT sent → CONNACK received. Arrivals are evenly spaced. Prints one line of `key=value`:
+//! cycles, errors, process CPU per cycle, CONNACK p50/p99.
+
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+/// MQTT 3.1.1 CONNECT: clean session, no keep-alive, the given ClientId (§3.1).
+fn connect_packet(client_id: &str) -> Vec<u8> {
+    let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0b0000_0010, 0, 0];
+    body.extend((client_id.len() as u16).to_be_bytes());
+    body.extend(client_id.as_bytes());
+    let mut p = vec![0x10];
+    let mut len = body.len();
+    loop {
+        let mut b = (len % 128) as u8;
+        len /= 128;
+        if len > 0 {
+            b |= 0x80;
+        }
+        p.push(b);
+        if len == 0 {
+            break;
+        }
+    }
+    p.extend(body);
+    p
+}
+
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+async fn cycle(url: String, n: u64) -> Result<Duration, String> {
+    let mut req = url.into_client_request().map_err(|e| e.to_string())?;
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "mqtt".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .map_err(|e| e.to_string())?;
+    let sent = Instant::now();
+    ws.send(Message::binary(connect_packet(&format!("floor-{n}"))))
+        .await
+        .map_err(|e| e.to_string())?;
+    let took = loop {
+        match ws.next().await {
+            Some(Ok(Message::Binary(b))) if b.len() >= 4 && b[0] == 0x20 => {
+                if b[3] != 0 {
+                    return Err(format!("CONNACK refused: {}", b[3]));
+                }
+                break sent.elapsed();
+            }
+            Some(Ok(_)) => continue,
+            other => return Err(format!("no CONNACK: {other:?}")),
+        }
+    };
+    ws.send(Message::binary(vec![0xe0, 0]))
+        .await
+        .map_err(|e| e.to_string())?;
+    // The broker closes: read to the end.
+    while let Some(Ok(_)) = ws.next().await {}
+    Ok(took)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [url, rate, secs] = &args[..] else {
+        eprintln!("usage: mqtt_floor URL RATE SECONDS");
+        std::process::exit(2);
+    };
+    let rate: f64 = rate.parse().expect("RATE");
+    let secs: f64 = secs.parse().expect("SECONDS");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let hist = Rc::new(RefCell::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
+    ));
+    let errors = Rc::new(RefCell::new(0u64));
+    let cpu0 = cpu_seconds();
+    let total = (rate * secs) as u64;
+    rt.block_on(async {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let start = tokio::time::Instant::now();
+                let mut tasks = Vec::with_capacity(total as usize);
+                for n in 0..total {
+                    tokio::time::sleep_until(start + Duration::from_secs_f64(n as f64 / rate))
+                        .await;
+                    let (hist, errors, url) = (hist.clone(), errors.clone(), url.clone());
+                    tasks.push(tokio::task::spawn_local(async move {
+                        match tokio::time::timeout(Duration::from_secs(10), cycle(url, n)).await {
+                            Ok(Ok(d)) => {
+                                hist.borrow_mut().saturating_record(d.as_micros() as u64);
+                            }
+                            _ => *errors.borrow_mut() += 1,
+                        }
+                    }));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+            })
+            .await;
+    });
+    let cpu = cpu_seconds() - cpu0;
+    let h = hist.borrow();
+    let cycles = h.len();
+    println!(
+        "cycles={cycles} errors={} cpu_us_per_cycle={:.1} connack_p50_us={} connack_p99_us={}",
+        errors.borrow(),
+        cpu * 1e6 / cycles.max(1) as f64,
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99)
+    );
+}
