@@ -11,7 +11,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::util::TempDir;
+use crate::util::{free_port, TempDir};
 
 /// Each command line of the `sh` blocks of README.md and docs/*.md: where, and the line.
 fn documented() -> Vec<(String, String)> {
@@ -57,14 +57,6 @@ fn bare(line: &str) -> &str {
         }
     }
     line.trim_end()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The scratch directory the commands run in, and what they made there.

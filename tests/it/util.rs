@@ -272,6 +272,16 @@ pub fn execute(resolved: loginstorm::scenario::Resolved, o: loginstorm::run::Opt
     loginstorm::run::execute(resolved, o, &mut std::io::sink()).unwrap()
 }
 
+/// A loopback port nothing listens on now (bound and released: a test that needs a fixed port
+/// it must write into a command or a configuration).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The real binary.
 pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_loginstorm"))
