@@ -5,12 +5,13 @@ use std::path::Path;
 
 use super::ScenarioError;
 
-/// The header a credentials file may start with (case-insensitive): `userID,userSig`.
+/// The header a credentials file may start with (case-insensitive): `userID,userSig`, or
+/// `userID,password` (an MQTT broker's accounts).
 fn is_credentials_header(user: &str, sig: &str) -> bool {
     let u = user.trim().to_ascii_lowercase();
     let s = sig.trim().to_ascii_lowercase();
     matches!(u.as_str(), "userid" | "user_id" | "identifier")
-        && matches!(s.as_str(), "usersig" | "user_sig" | "sig")
+        && matches!(s.as_str(), "usersig" | "user_sig" | "sig" | "password")
 }
 
 /// Read `userID,userSig` records. Errors name the file's own line numbers (comments and blank

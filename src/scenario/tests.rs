@@ -149,6 +149,9 @@ fn credentials_skip_a_header_and_name_file_lines() {
         e.contains("line 1") && e.contains("userSig is empty"),
         "{e}"
     );
+    // An MQTT broker's accounts: `userID,password` is a header too.
+    let r = credentials("userID,password\nu1,p1\n", 1).unwrap();
+    assert_eq!(r.user_id(0), "u1");
     // A header only counts on the first record.
     let e = credentials("u1,s1\nuserID,userSig\n", 2);
     assert!(e.is_ok(), "{e:?}");
