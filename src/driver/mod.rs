@@ -25,6 +25,7 @@ use crate::protocol::Request;
 
 pub mod json;
 pub mod mqtt;
+pub mod xmpp;
 
 /// A frame as it came off the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +80,8 @@ pub enum Wire {
     Json(Arc<Profile>),
     /// MQTT 3.1.1 or 5 (`target.protocol = "mqtt"`, `[mqtt]`).
     Mqtt(Arc<mqtt::MqttWire>),
+    /// XMPP over WebSocket (`target.protocol = "xmpp"`, `[xmpp]`).
+    Xmpp(Arc<xmpp::XmppWire>),
 }
 
 impl Wire {
@@ -87,6 +90,7 @@ impl Wire {
         match self {
             Wire::Json(_) => Driver::Json(json::JsonDriver),
             Wire::Mqtt(_) => Driver::Mqtt(mqtt::MqttDriver::default()),
+            Wire::Xmpp(_) => Driver::Xmpp(xmpp::XmppDriver::default()),
         }
     }
 
@@ -111,9 +115,11 @@ impl Wire {
     /// `Sec-WebSocket-Protocol` values the upgrade offers.
     pub fn subprotocols(&self) -> &[String] {
         static MQTT: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        static XMPP: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
         match self {
             Wire::Json(p) => &p.subprotocols,
             Wire::Mqtt(_) => MQTT.get_or_init(|| vec!["mqtt".to_string()]),
+            Wire::Xmpp(_) => XMPP.get_or_init(|| vec!["xmpp".to_string()]),
         }
     }
 
@@ -121,7 +127,7 @@ impl Wire {
     pub fn headers(&self) -> &[(String, crate::profile::template::Template)] {
         match self {
             Wire::Json(p) => &p.headers,
-            Wire::Mqtt(_) => &[],
+            Wire::Mqtt(_) | Wire::Xmpp(_) => &[],
         }
     }
 }
@@ -132,6 +138,7 @@ impl Wire {
 pub enum Driver {
     Json(json::JsonDriver),
     Mqtt(mqtt::MqttDriver),
+    Xmpp(xmpp::XmppDriver),
 }
 
 impl Driver {
@@ -140,6 +147,7 @@ impl Driver {
         match (self, wire) {
             (Driver::Json(d), Wire::Json(p)) => d.request(p, req, who),
             (Driver::Mqtt(d), Wire::Mqtt(w)) => d.request(w, req, who),
+            (Driver::Xmpp(d), Wire::Xmpp(w)) => d.request(w, req, who),
             // A driver is made by its wire (`Wire::driver`): never mixed.
             _ => Outgoing::Binary(Vec::new()),
         }
@@ -150,6 +158,7 @@ impl Driver {
         match (self, wire) {
             (Driver::Json(d), Wire::Json(p)) => d.incoming(p, frame, who),
             (Driver::Mqtt(d), Wire::Mqtt(w)) => d.incoming(w, frame),
+            (Driver::Xmpp(d), Wire::Xmpp(w)) => d.incoming(w, frame),
             _ => Meaning::Unmatched("a driver of another wire"),
         }
     }
@@ -159,6 +168,7 @@ impl Driver {
     pub fn more(&mut self, wire: &Wire) -> Option<Meaning> {
         match (self, wire) {
             (Driver::Mqtt(d), Wire::Mqtt(w)) => d.more(w),
+            (Driver::Xmpp(d), Wire::Xmpp(_)) => d.more(),
             _ => None,
         }
     }

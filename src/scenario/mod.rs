@@ -343,12 +343,17 @@ fn resolve_with(
     // MQTT is a wire of its own (`driver/mqtt.rs`); the reference profile stands beside it
     // for what only names things (platform names).
     let is_mqtt = s.target.protocol == mqtt::MQTT;
+    let is_xmpp = s.target.protocol == mqtt::XMPP;
     let profile = match files {
-        Files::Read if !is_mqtt => profile_for(&s, &stages, &s.target.protocol, protocol_base)?,
+        Files::Read if !is_mqtt && !is_xmpp => {
+            profile_for(&s, &stages, &s.target.protocol, protocol_base)?
+        }
         _ => profile_for(&s, &stages, "", base)?,
     };
     let wire = if is_mqtt {
         crate::driver::Wire::Mqtt(mqtt::wire(&s, credentials.is_some())?)
+    } else if is_xmpp {
+        crate::driver::Wire::Xmpp(mqtt::xmpp_wire(&s)?)
     } else {
         crate::driver::Wire::Json(profile.clone())
     };

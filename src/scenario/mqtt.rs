@@ -8,6 +8,38 @@ use crate::profile::template::{Escape, Template};
 
 /// The protocol name that selects MQTT.
 pub const MQTT: &str = "mqtt";
+/// The protocol name that selects XMPP.
+pub const XMPP: &str = "xmpp";
+
+/// The `[xmpp]` table, checked.
+pub fn xmpp_wire(s: &Scenario) -> Result<Arc<crate::driver::xmpp::XmppWire>, ScenarioError> {
+    let x = &s.xmpp;
+    if x.domain.is_empty() || x.domain.contains(['/', '@', '<', '>', '"', '\'', '&', ' ']) {
+        return Err(ScenarioError::invalid(
+            "xmpp.domain",
+            format!("{:?} is not a domain (the server's virtual host)", x.domain),
+        ));
+    }
+    let resource = Template::compile(
+        &x.resource,
+        Escape::Header,
+        &["platform", "instance", "userID"],
+    )
+    .map_err(|e| ScenarioError::invalid("xmpp.resource", e.to_string()))?;
+    if !s.admin_kick.interval.0.is_zero() {
+        return Err(ScenarioError::invalid(
+            "admin_kick.interval",
+            "loginstorm has no XMPP admin kick yet: set it to 0 with target.protocol = \"xmpp\"",
+        ));
+    }
+    if s.target.url.is_empty() {
+        return Err(ScenarioError::invalid(
+            "target.url",
+            "target.protocol = \"xmpp\" needs a server's WebSocket URL (--target ws://HOST:PORT/xmpp-websocket): the embedded server speaks the reference protocol only",
+        ));
+    }
+    Ok(crate::driver::xmpp::wire(x.domain.clone(), resource))
+}
 
 /// The `[mqtt]` table, checked, for a scenario whose credentials (when given) are passwords.
 pub fn wire(s: &Scenario, passwords: bool) -> Result<Arc<MqttWire>, ScenarioError> {
@@ -122,6 +154,23 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("target.url"), "{e}");
+        // XMPP: a domain, a resource template, a target.
+        let x = |extra: &str| {
+            load_text(
+                &format!("[accounts]\ncount = 1\n[target]\nurl = \"ws://127.0.0.1:9/x\"\nprotocol = \"xmpp\"\n{extra}"),
+                Path::new("."),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())
+        };
+        assert!(matches!(x("").unwrap().wire, crate::driver::Wire::Xmpp(_)));
+        for (extra, key) in [
+            ("[xmpp]\ndomain = \"a/b\"\n", "xmpp.domain"),
+            ("[xmpp]\nresource = \"{userSig}\"\n", "xmpp.resource"),
+        ] {
+            let e = x(extra).unwrap_err();
+            assert!(e.contains(key), "{extra}: {e}");
+        }
         // Per-instance ClientIds: no takeover to infer.
         let r = load("[mqtt]\nclient_id = \"{instance}\"\ntakeover = \"inferred\"\n").unwrap();
         assert_eq!(r.wire.takeover_window(), None);

@@ -41,6 +41,9 @@ pub struct Scenario {
     /// MQTT settings, for `target.protocol = "mqtt"` (docs/real-servers.md).
     #[serde(default)]
     pub mqtt: Mqtt,
+    /// XMPP settings, for `target.protocol = "xmpp"` (docs/real-servers.md).
+    #[serde(default)]
+    pub xmpp: Xmpp,
     #[serde(default)]
     pub checks: Checks,
     /// Pass/fail limits: `"login.p99" = "< 150ms"`, `violations = "== 0"`.
@@ -317,6 +320,27 @@ pub struct Mqtt {
     /// ClientId: for brokers that send nothing, as Mosquitto 2.0).
     pub takeover: String,
     pub takeover_window: Dur,
+}
+
+/// `[xmpp]`: how an instance speaks XMPP when `target.protocol = "xmpp"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Xmpp {
+    /// The server's virtual host: the JIDs' domain (`userID@domain`), which need not be the
+    /// target's host name.
+    pub domain: String,
+    /// The resource bound, a template: `{platform}` (same-platform logins collide on one full
+    /// JID) or `{instance}` (one per instance).
+    pub resource: String,
+}
+
+impl Default for Xmpp {
+    fn default() -> Self {
+        Xmpp {
+            domain: "localhost".into(),
+            resource: "{platform}".into(),
+        }
+    }
 }
 
 /// A string, or a number read as the text it is written as.

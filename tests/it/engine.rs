@@ -295,7 +295,7 @@ fn every_shipped_scenario_passes_against_the_correct_server() {
     for path in names {
         let dir = TempDir::new();
         let resolved = loginstorm::scenario::load(&path, &Default::default()).unwrap();
-        if resolved.scenario.target.protocol == "mqtt" {
+        if matches!(resolved.scenario.target.protocol.as_str(), "mqtt" | "xmpp") {
             // A broker's scenario: judged against Mosquitto in tests/it/real_servers.rs.
             let real = include_str!("real_servers.rs");
             let name = path.file_name().unwrap().to_str().unwrap();

@@ -168,9 +168,11 @@ impl Io for ActorIo<'_> {
 
     fn send(&mut self, req: &Request) -> bool {
         let sh = &mut *self.sh;
-        let frame = sh
-            .driver
-            .request(&sh.plan.wire, req, &who(&sh.user, &sh.instance_id));
+        let values = crate::profile::template::Values {
+            platform: sh.plan.profile.platform_name(sh.platform),
+            ..who(&sh.user, &sh.instance_id)
+        };
+        let frame = sh.driver.request(&sh.plan.wire, req, &values);
         if sh.traced {
             if let Request::Login { user_sig, .. } = req {
                 sh.traced_sig = Some(user_sig.clone());

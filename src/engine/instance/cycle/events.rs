@@ -115,6 +115,11 @@ impl Cycle {
             return self.cycle_done(io, false);
         }
         let in_cycle = self.phase != Phase::Idle;
+        if !in_cycle && self.last_kicked {
+            // The server closed the connection of a session it had kicked (XMPP's stream
+            // error is followed by the stream's close): the kick's end, not a loss.
+            return self.drop_connection(io);
+        }
         io.count(Counter::ConnectionsLost);
         self.set_phase(io, Phase::Idle);
         self.drop_connection(io);

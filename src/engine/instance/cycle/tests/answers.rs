@@ -327,3 +327,23 @@ fn a_session_an_mqtt_broker_ends_is_the_accounts_to_judge() {
     assert_eq!(counted(&did, Counter::ConnectionsLost), 1);
     assert!(told(&did, |t| matches!(t, Told::Dropped { .. })).is_empty());
 }
+
+#[test]
+fn a_connection_closed_after_its_kick_is_the_kicks_end_not_a_loss() {
+    let (mut c, mut io) = (cycle(plan("")), Rec::new());
+    ready(&mut c, &mut io);
+    c.meaning(&mut io, Meaning::Kicked(KickType::MultipleAccount));
+    io.take();
+    // XMPP: the stream error, then the server's close of the stream and the connection.
+    c.meaning(&mut io, Meaning::NotReady);
+    c.lost(&mut io);
+    let did = io.take();
+    assert_eq!(counted(&did, Counter::ConnectionsLost), 0);
+    assert!(did.iter().any(|d| matches!(d, Did::Abandon)));
+    assert_eq!(cycle_done(&did), None, "the kick already ended the cycle");
+    // Without a kick before it, the same close is a lost connection.
+    let (mut c, mut io) = (cycle(plan("")), Rec::new());
+    ready(&mut c, &mut io);
+    c.lost(&mut io);
+    assert_eq!(counted(&io.take(), Counter::ConnectionsLost), 1);
+}

@@ -1,0 +1,188 @@
+//! The XMPP driver on frames: a whole login, presence, kicks, pings, hostile XML.
+
+use super::*;
+use crate::driver::{Driver, Wire};
+use crate::policy::Platform;
+use crate::profile::template::Escape;
+
+fn wire() -> Wire {
+    Wire::Xmpp(super::wire(
+        "localhost".into(),
+        Template::compile("{platform}", Escape::Header, &["platform", "instance"]).unwrap(),
+    ))
+}
+
+fn who() -> Values<'static> {
+    Values {
+        user_id: "alice",
+        instance: "alice#0",
+        platform: "Web",
+        ..Default::default()
+    }
+}
+
+fn sent(o: Outgoing) -> String {
+    match o {
+        Outgoing::Text(t) => t,
+        Outgoing::Binary(_) => panic!("XMPP sends text"),
+    }
+}
+
+fn reply(m: Meaning) -> String {
+    match m {
+        Meaning::Reply(o) => sent(o),
+        other => panic!("a reply expected, not {other:?}"),
+    }
+}
+
+/// A driver logged in as alice/Web (its presence sent, awaiting the echo).
+fn logged_in(w: &Wire, d: &mut Driver) {
+    let login = Request::Login {
+        seq: 1,
+        sdk_app_id: 0,
+        user_id: "alice".into(),
+        user_sig: "pw".into(),
+        platform: Platform::Web,
+    };
+    assert!(sent(d.request(w, &login, &who())).contains("to=\"localhost\""));
+    let mut hear = |f: &str| d.incoming(w, Incoming::Text(f), &who());
+    assert_eq!(
+        hear(
+            r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" from="localhost" id="1" version="1.0"/>"#
+        ),
+        Meaning::Ignored
+    );
+    // Attribute and mechanism order vary between runs (Prosody): read as XML, not text.
+    let auth = reply(hear(
+        r#"<stream:features xmlns:stream="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism></mechanisms></stream:features>"#,
+    ));
+    assert!(auth.contains("mechanism=\"PLAIN\">AGFsaWNlAHB3<"), "{auth}");
+    let open = reply(hear(
+        r#"<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>"#,
+    ));
+    assert!(open.starts_with("<open"), "{open}");
+    let bind = reply(hear(
+        r#"<features xmlns="http://etherx.jabber.org/streams"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/><session xmlns="urn:ietf:params:xml:ns:xmpp-session"><optional/></session></features>"#,
+    ));
+    assert!(bind.contains("<resource>Web</resource>"), "{bind}");
+    assert_eq!(
+        hear(
+            r#"<iq xmlns="jabber:client" type="result" id="bind"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>alice@localhost/Web</jid></bind></iq>"#
+        ),
+        Meaning::Response {
+            seq: Some(1),
+            code: code::OK,
+            repeat: false
+        }
+    );
+    let presence = reply(d.more(w).expect("the presence follows the bind"));
+    assert!(presence.starts_with("<presence"), "{presence}");
+}
+
+#[test]
+fn a_login_is_the_whole_exchange_and_ready_is_the_own_presence_echo() {
+    let w = wire();
+    let mut d = w.driver();
+    logged_in(&w, &mut d);
+    let mut hear = |f: &str| d.incoming(&w, Incoming::Text(f), &who());
+    // Another resource's presence, mid-login or after: not the ready.
+    assert_eq!(
+        hear(
+            r#"<presence xmlns="jabber:client" from="alice@localhost/Android" to="alice@localhost/Web"/>"#
+        ),
+        Meaning::Ignored
+    );
+    assert_eq!(
+        hear(
+            r#"<presence xmlns="jabber:client" from="alice@localhost/Web" to="alice@localhost/Web"/>"#
+        ),
+        Meaning::Ready
+    );
+    // A ping answered; a conflict stream error is a kick.
+    let ping = sent(d.request(&w, &Request::Ping { seq: 9 }, &who()));
+    assert!(ping.contains("id=\"p9\""), "{ping}");
+    let mut hear = |f: &str| d.incoming(&w, Incoming::Text(f), &who());
+    assert_eq!(
+        hear(r#"<iq xmlns="jabber:client" type="result" id="p9" from="localhost"/>"#),
+        Meaning::Response {
+            seq: Some(9),
+            code: code::OK,
+            repeat: false
+        }
+    );
+    assert_eq!(
+        hear(
+            r#"<stream:error xmlns:stream="http://etherx.jabber.org/streams"><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams">Replaced by new connection</text></stream:error>"#
+        ),
+        Meaning::Kicked(KickType::MultipleAccount)
+    );
+}
+
+#[test]
+fn a_logout_is_close_answered_by_close() {
+    let w = wire();
+    let mut d = w.driver();
+    logged_in(&w, &mut d);
+    let close = sent(d.request(&w, &Request::Logout { seq: 4 }, &who()));
+    assert!(close.starts_with("<close"), "{close}");
+    assert_eq!(
+        d.incoming(
+            &w,
+            Incoming::Text(r#"<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>"#),
+            &who()
+        ),
+        Meaning::Response {
+            seq: Some(4),
+            code: code::OK,
+            repeat: false
+        }
+    );
+}
+
+#[test]
+fn a_refused_bind_or_sasl_is_a_refused_login() {
+    let w = wire();
+    let mut d = w.driver();
+    let login = Request::Login {
+        seq: 2,
+        sdk_app_id: 0,
+        user_id: "alice".into(),
+        user_sig: "bad".into(),
+        platform: Platform::Web,
+    };
+    d.request(&w, &login, &who());
+    d.incoming(&w, Incoming::Text(r#"<features xmlns="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>PLAIN</mechanism></mechanisms></features>"#), &who());
+    assert_eq!(
+        d.incoming(
+            &w,
+            Incoming::Text(
+                r#"<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized/></failure>"#
+            ),
+            &who()
+        ),
+        Meaning::Response {
+            seq: Some(2),
+            code: code::SIG_BAD_SIGNATURE,
+            repeat: false
+        }
+    );
+}
+
+#[test]
+fn hostile_xml_is_refused_without_harm() {
+    let w = wire();
+    let mut d = w.driver();
+    let mut hear = |f: &str| d.incoming(&w, Incoming::Text(f), &who());
+    let bomb = r#"<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><message xmlns="jabber:client"><body>&lol2;</body></message>"#;
+    assert!(matches!(hear(bomb), Meaning::Unmatched(_)));
+    let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
+    assert!(matches!(hear(&deep), Meaning::Unmatched(_)));
+    let many = format!("<a>{}</a>", "<b/>".repeat(1000));
+    assert!(matches!(hear(&many), Meaning::Unmatched(_)));
+    assert!(matches!(hear("<open"), Meaning::Unmatched(_)));
+    assert!(matches!(hear("not xml at all"), Meaning::Unmatched(_)));
+    assert!(matches!(
+        d.incoming(&w, Incoming::Binary(b"<open/>"), &who()),
+        Meaning::Unmatched(_)
+    ));
+}
