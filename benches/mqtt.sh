@@ -19,11 +19,19 @@ REPEAT=${REPEAT:-3}
 MOSQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 WORK=$(mktemp -d)
 MPID=""
-trap '[ -n "$MPID" ] && kill "$MPID" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'stop_broker; rm -rf "$WORK"' EXIT
 
-# A fresh broker on CPU 0, loopback only (the WebSocket listener in its interface form).
+# A fresh broker on CPU 0, loopback only (the WebSocket listener in its interface form). Each
+# run starts and stops its own, inside the subshell that captures the run's figures.
+stop_broker() {
+  if [ -n "$MPID" ]; then
+    kill "$MPID" 2>/dev/null || true
+    wait "$MPID" 2>/dev/null || true
+    MPID=""
+  fi
+}
 start_broker() {
-  [ -n "$MPID" ] && kill "$MPID" 2>/dev/null && wait "$MPID" 2>/dev/null || true
+  stop_broker
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   TCP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   printf 'per_listener_settings false\nallow_anonymous true\npersistence false\nmax_connections -1\nlistener %s 127.0.0.1\nlistener %s lo\nprotocol websockets\n' \
@@ -42,6 +50,7 @@ ls_run() {
   taskset -c 1 "$BIN" run benches/mqtt.toml --quiet --target "$URL" --out "$WORK/out" \
     --set load.stages="$1,1us;$1,${SECS}s" --set accounts.count="$(awk -v r="$1" -v s="$SECS" 'BEGIN{print int(r*s)+100}')" \
     >"$WORK/run.out" 2>&1 || true
+  stop_broker
   python3 - "$(ls -td "$WORK"/out/*/ | head -1)" <<'PY'
 import csv, json, sys, os
 d = sys.argv[1]
@@ -55,6 +64,7 @@ PY
 floor_run() {
   start_broker
   taskset -c 1 "$FLOOR" "$URL" "$1" "$SECS"
+  stop_broker
 }
 
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"

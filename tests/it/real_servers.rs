@@ -285,7 +285,9 @@ fn mosquitto_sends_mqtt5_clients_no_session_taken_over() {
 }
 
 /// A Prosody of a test's own: WebSocket on a free loopback port, the accounts of
-/// `scenarios/xmpp-users.csv` written to its data directory (internal_plain).
+/// `scenarios/xmpp-users.csv` written to its data directory (internal_plain). CI runs as
+/// root, which Prosody refuses unless told (`run_as_root`): it serves loopback only, from a
+/// temporary directory, for the test's length.
 pub struct Prosody {
     child: Child,
     http: u16,
@@ -327,7 +329,7 @@ impl Prosody {
         }
         let http = free_port();
         let conf = format!(
-            "daemonize = false\npidfile = \"{d}/prosody.pid\"\ndata_path = \"{d}/data\"\n\
+            "daemonize = false\nrun_as_root = true\npidfile = \"{d}/prosody.pid\"\ndata_path = \"{d}/data\"\n\
              log = {{ info = \"{d}/prosody.log\" }}\nadmins = {{ }}\n\
              modules_enabled = {{ \"roster\"; \"saslauth\"; \"disco\"; \"ping\"; \"websocket\" }}\n\
              modules_disabled = {{ \"s2s\" }}\nauthentication = \"internal_plain\"\n\
