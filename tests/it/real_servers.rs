@@ -118,13 +118,18 @@ fn counters(dir: &Path) -> std::collections::HashMap<String, u64> {
         .collect()
 }
 
-/// Run the shipped scenario against `m` with `sets`; the exit code, the report directory and
+/// Run a shipped scenario against `url` with `sets`; the exit code, the report directory and
 /// the run's text.
-fn run(m: &Mosquitto, sets: &[&str], tmp: &TempDir, name: &str) -> (i32, PathBuf, String) {
+fn run_scenario(
+    scenario: &str,
+    url: &str,
+    sets: &[&str],
+    tmp: &TempDir,
+    name: &str,
+) -> (i32, PathBuf, String) {
     let dir = tmp.path().join(name);
     let mut cmd = bin();
-    cmd.args(["run", "scenarios/mqtt-takeover.toml", "--quiet", "--target"])
-        .arg(m.url())
+    cmd.args(["run", scenario, "--quiet", "--target", url])
         .arg("--report-dir")
         .arg(&dir);
     for s in sets {
@@ -137,6 +142,10 @@ fn run(m: &Mosquitto, sets: &[&str], tmp: &TempDir, name: &str) -> (i32, PathBuf
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.code().unwrap_or(-1), dir, text)
+}
+
+fn run(m: &Mosquitto, sets: &[&str], tmp: &TempDir, name: &str) -> (i32, PathBuf, String) {
+    run_scenario("scenarios/mqtt-takeover.toml", &m.url(), sets, tmp, name)
 }
 
 /// Each barrier wave's two CONNECTs of one ClientId: one takeover each, inferred and counted
@@ -371,22 +380,7 @@ impl Prosody {
 }
 
 fn run_xmpp(p: &Prosody, sets: &[&str], tmp: &TempDir, name: &str) -> (i32, PathBuf, String) {
-    let dir = tmp.path().join(name);
-    let mut cmd = bin();
-    cmd.args(["run", "scenarios/xmpp-resource.toml", "--quiet", "--target"])
-        .arg(p.url())
-        .arg("--report-dir")
-        .arg(&dir);
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), dir, text)
+    run_scenario("scenarios/xmpp-resource.toml", &p.url(), sets, tmp, name)
 }
 
 /// Prosody's default (`kick_old`): each same-resource bind replaces the older session — one
