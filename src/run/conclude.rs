@@ -62,9 +62,11 @@ pub fn judge(
     }
     if verdict.status != verdict::Status::Pass {
         let limits = resolved.policy.limits.to_spec();
-        verdict
-            .cautions
-            .extend(verdict::limits_hint(&summary.accounts, &limits));
+        verdict.cautions.extend(verdict::limits_hint(
+            &summary.accounts,
+            &limits,
+            matches!(resolved.wire, crate::driver::Wire::Json(_)),
+        ));
     }
     Judgment {
         thresholds,
