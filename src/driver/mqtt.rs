@@ -189,8 +189,12 @@ impl MqttDriver {
             return Some(Meaning::Ready);
         }
         if self.read >= MAX_PACKETS_PER_FRAME {
+            // Counted once, like any frame no rule explains; the rest of it is dropped.
+            if self.pending.is_empty() {
+                return None;
+            }
             self.pending.clear();
-            return None;
+            return Some(Meaning::Unmatched("more than 64 MQTT packets in one frame"));
         }
         let len = match packet_len(&self.pending) {
             Ok(Some(n)) if n <= self.pending.len() => n,

@@ -232,6 +232,23 @@ fn hostile_frames_are_unmatched_and_bounded() {
         d.incoming(&w, Incoming::Binary(&vec![0u8; 8 * 1024]), &who()),
         Meaning::Unmatched(_)
     ));
+    // A frame of many tiny packets: 64 are read, the rest is one unexplained frame.
+    let ping = v3_bytes(v3::Packet::Pingresp);
+    let flood: Vec<u8> = std::iter::repeat_n(ping, 100).flatten().collect();
+    assert_eq!(
+        d.incoming(&w, Incoming::Binary(&flood), &who()),
+        Meaning::Ignored
+    );
+    let mut read = 1;
+    let mut unmatched = 0;
+    while let Some(m) = d.more(&w) {
+        match m {
+            Meaning::Ignored => read += 1,
+            Meaning::Unmatched(_) => unmatched += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((read, unmatched), (64, 1));
     // A CONNECT from the broker is nothing a broker sends a client.
     let connect = v3_bytes(v3::Packet::Connect(v3::Connect::new("x".into(), 0)));
     assert!(matches!(
