@@ -15,6 +15,7 @@ use crate::policy::{Limits, Policy};
 mod credentials;
 pub mod mqtt;
 mod protocol;
+pub mod xmpp;
 use protocol::profile_for;
 mod overrides;
 pub use overrides::Overrides;
@@ -343,7 +344,7 @@ fn resolve_with(
     // MQTT is a wire of its own (`driver/mqtt.rs`); the reference profile stands beside it
     // for what only names things (platform names).
     let is_mqtt = s.target.protocol == mqtt::MQTT;
-    let is_xmpp = s.target.protocol == mqtt::XMPP;
+    let is_xmpp = s.target.protocol == xmpp::XMPP;
     let profile = match files {
         Files::Read if !is_mqtt && !is_xmpp => {
             profile_for(&s, &stages, &s.target.protocol, protocol_base)?
@@ -353,7 +354,7 @@ fn resolve_with(
     let wire = if is_mqtt {
         crate::driver::Wire::Mqtt(mqtt::wire(&s, credentials.is_some())?)
     } else if is_xmpp {
-        crate::driver::Wire::Xmpp(mqtt::xmpp_wire(&s)?)
+        crate::driver::Wire::Xmpp(xmpp::wire(&s)?)
     } else {
         crate::driver::Wire::Json(profile.clone())
     };
