@@ -58,15 +58,7 @@ impl Mosquitto {
             .spawn()
             .unwrap();
         let m = Mosquitto { child, ws, dir };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", ws)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "mosquitto did not listen on {ws}: {}",
-                m.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening("mosquitto", ws, || m.log());
         m.assert_loopback_only();
         m
     }
@@ -81,6 +73,19 @@ impl Mosquitto {
 
     fn assert_loopback_only(&self) {
         assert_loopback_only(self.child.id(), 2);
+    }
+}
+
+/// Wait (10 s at most) until `server` accepts connections on loopback `port`; its log if not.
+fn wait_listening(server: &str, port: u16, log: impl Fn() -> String) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{server} did not listen on {port}: {}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -195,6 +200,22 @@ fn per_instance_client_ids_are_never_taken_over() {
     assert_eq!(c["takeovers_inferred"], 0, "{c:?}");
     assert_eq!(c["kicks_multipleAccount"], 0, "{c:?}");
     assert_eq!(c["logins_ok"], 120, "{c:?}");
+}
+
+/// The other side: a promise of one session where the broker keeps both (a ClientId per
+/// instance, nothing taken over) — the settle probes find both sessions alive on every wave:
+/// capacity broken, the wave's kick count short, and the run fails naming them.
+#[test]
+fn a_broker_keeping_both_sessions_against_a_one_session_policy_fails() {
+    let m = Mosquitto::start();
+    let tmp = TempDir::new();
+    let (code, dir, text) = run(&m, &["mqtt.client_id={instance}"], &tmp, "both");
+    assert_eq!(code, 1, "{text}");
+    let c = counters(&dir);
+    assert_eq!(c["takeovers_inferred"], 0, "{c:?}");
+    assert_eq!(c["violations_capacity"], 60, "{c:?}\n{text}");
+    assert_eq!(c["violations_kick_count"], 60, "{c:?}\n{text}");
+    assert!(text.contains("capacity"), "{text}");
 }
 
 /// A scenario that promises two sessions per account where the broker keeps one: every
@@ -361,15 +382,9 @@ impl Prosody {
                 "prosody is not installed: `bash .ci/run` installs it (apt-get install prosody)",
             );
         let p = Prosody { child, http, dir };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "prosody did not listen on {http}: {}",
-                std::fs::read_to_string(p.dir.path().join("prosody.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening("prosody", http, || {
+            std::fs::read_to_string(p.dir.path().join("prosody.log")).unwrap_or_default()
+        });
         assert_loopback_only(p.child.id(), 1);
         p
     }
@@ -417,6 +432,17 @@ fn prosody_same_resource_logins_kick_exactly_and_kick_new_fails() {
                 assert!(text.contains("dropped mid-session"), "{text}");
             }
         }
+    }
+    // A resource per instance: Prosody keeps both sessions, which the settle probes (pings)
+    // find alive — capacity broken on every wave.
+    {
+        let p = Prosody::start("kick_old");
+        let (code, dir, text) = run_xmpp(&p, &["xmpp.resource={instance}"], &tmp, "both");
+        assert_eq!(code, 1, "{text}");
+        let c = counters(&dir);
+        assert_eq!(c["kicks_multipleAccount"], 0, "{c:?}");
+        assert_eq!(c["violations_capacity"], 60, "{c:?}\n{text}");
+        assert_eq!(c["violations_kick_count"], 60, "{c:?}\n{text}");
     }
     let p = Prosody::start("kick_new");
     let (code, dir, text) = run_xmpp(&p, &[], &tmp, "kick_new");
