@@ -36,7 +36,8 @@ struct Shell {
     account: Rc<Inbox>,
     /// Global index, for spreading source addresses.
     global: u64,
-    user: String,
+    /// Shared with the cycle (one allocation per instance, not two).
+    user: Rc<str>,
     /// The instance's own id on the wire (`{instance}` in a profile): `<userID>#<slot>`.
     instance_id: String,
     platform: crate::policy::Platform,
@@ -75,6 +76,7 @@ impl Instance {
         seed: u64,
         active: ActiveGuard,
     ) -> Self {
+        let user: Rc<str> = user.into();
         let cycle = Cycle::new(plan.clone(), n, slot, user.clone(), seed, Instant::now());
         Instance {
             cycle,

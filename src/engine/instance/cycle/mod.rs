@@ -112,7 +112,8 @@ pub struct Cycle {
     plan: Arc<Plan>,
     n: u32,
     slot: u8,
-    user: String,
+    /// The account's userID (shared with the actor's I/O side).
+    user: std::rc::Rc<str>,
     platform: Platform,
     phase: Phase,
     /// A connection is open (the I/O side holds it).
@@ -147,7 +148,14 @@ pub struct Cycle {
 }
 
 impl Cycle {
-    pub fn new(plan: Arc<Plan>, n: u32, slot: u8, user: String, seed: u64, now: Instant) -> Self {
+    pub fn new(
+        plan: Arc<Plan>,
+        n: u32,
+        slot: u8,
+        user: std::rc::Rc<str>,
+        seed: u64,
+        now: Instant,
+    ) -> Self {
         let platform = plan.platforms[slot as usize];
         Cycle {
             plan,
@@ -225,7 +233,7 @@ impl Cycle {
         self.seq += 1;
         let req = Request::SendMessage {
             seq: self.seq,
-            to: self.user.clone(),
+            to: self.user.to_string(),
             text: "loginstorm-probe".into(),
         };
         if io.send(&req) {

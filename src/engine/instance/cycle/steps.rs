@@ -14,7 +14,7 @@ impl Cycle {
         let req = Request::Login {
             seq: self.seq,
             sdk_app_id: self.plan.sdkappid,
-            user_id: self.user.clone(),
+            user_id: self.user.to_string(),
             user_sig: self
                 .plan
                 .user_sig(self.n, &self.user, self.sig_not_before, &mut self.sig_cache)
@@ -66,7 +66,7 @@ impl Cycle {
             return;
         }
         let to = match self.plan.message_to {
-            MessageTo::Myself => self.user.clone(),
+            MessageTo::Myself => self.user.to_string(),
             MessageTo::Peer => self.plan.user_id((self.n + 1) % self.plan.accounts),
         };
         self.seq += 1;
