@@ -2,8 +2,11 @@
 //! without a word (`mqtt.takeover = "inferred"`): a takeover or a lost connection?
 //!
 //! The declared inference: it is a takeover when another instance of the account (sharing its
-//! ClientId) sent a login after this session's own and at most `mqtt.takeover_window` before
-//! the end. Then it counts as a `multipleAccount` kick — the checks judge it as any kick — and
+//! ClientId) sent a login at most `mqtt.takeover_window` before the end and its session is
+//! still on (its cycle has not ended since). Which of two simultaneous logins the broker took
+//! first is not the order they were sent in — in a barrier wave they leave together — so the
+//! send order is not asked; a login whose own session already ended cannot have taken this one
+//! over (it was itself taken over, or closed). Then it counts as a `multipleAccount` kick — the checks judge it as any kick — and
 //! in `takeovers_inferred`; otherwise it is a lost connection. The instance tells its account
 //! before the session's end reaches the history, so the kick comes first there, as a kick
 //! the broker sent would.
@@ -25,16 +28,15 @@ impl Account {
         let Some(window) = self.plan.wire.takeover_window() else {
             return metrics::count(Counter::ConnectionsLost);
         };
-        let own = self.last_login[slot as usize];
+        self.in_session[slot as usize] = false;
         let newer = self
             .last_login
             .iter()
+            .zip(&self.in_session)
             .enumerate()
-            .filter(|(i, _)| *i != slot as usize)
-            .filter_map(|(_, t)| *t)
-            .any(|t| {
-                t <= at && at.saturating_duration_since(t) <= window && own.is_none_or(|o| t > o)
-            });
+            .filter(|(i, (_, on))| *i != slot as usize && **on)
+            .filter_map(|(_, (t, _))| *t)
+            .any(|t| t <= at && at.saturating_duration_since(t) <= window);
         if !newer {
             return metrics::count(Counter::ConnectionsLost);
         }

@@ -57,6 +57,8 @@ pub struct Account {
     instances: Vec<Addr<Instance>>,
     waves: Waves<Instant>,
     last_login: Vec<Option<Instant>>,
+    /// Each instance's session is on: a login sent since its last cycle ended (`drops.rs`).
+    in_session: Vec<bool>,
     admin_kick_at: Option<Instant>,
     /// Some instance of it has logged in: the backend knows it, and an admin kick of it must
     /// succeed (one of an account it never saw may rightly be refused).
@@ -144,6 +146,7 @@ impl Account {
             n,
             instances,
             last_login: vec![None; k],
+            in_session: vec![false; k],
             admin_kick_at: None,
             logged_in_once: false,
             finishing: false,
@@ -287,6 +290,7 @@ impl Account {
     fn login_sent(&mut self, slot: u8, at: Instant) {
         self.report.logins += 1;
         self.last_login[slot as usize] = Some(at);
+        self.in_session[slot as usize] = true;
         self.settle_gen += 1;
         let t = self.t(at);
         if let Some(h) = &mut self.history {
@@ -295,6 +299,7 @@ impl Account {
     }
 
     fn cycle_done(&mut self, slot: u8, stopped: bool) {
+        self.in_session[slot as usize] = false;
         let next = self.waves.cycle_done(slot as usize, stopped);
         if self.finishing {
             return;
