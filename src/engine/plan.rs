@@ -108,7 +108,9 @@ impl Plan {
         // judged.
         let aligned = match s.cycle.alignment {
             Alignment::Barrier => true,
-            Alignment::Jitter(w) => s.checks.enabled || w < s.cycle.hold.min,
+            Alignment::Jitter(_) | Alignment::Stagger(_) => {
+                s.checks.enabled || s.cycle.alignment.window(r.platforms.len()) < s.cycle.hold.min
+            }
             Alignment::Independent => false,
         };
         let exact = aligned && !matches!(s.cycle.on_kick, OnKick::Relogin(_));

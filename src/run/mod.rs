@@ -62,7 +62,7 @@ pub struct Finished {
 /// The embedded reference server for a scenario without a target.
 pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
     let sc = &r.scenario;
-    // A jitter wave connects first and delays each login within its window: the embedded
+    // A jitter or stagger wave connects first and delays each login within its window: the embedded
     // server's first-login deadline leaves the whole window (and the default) for it.
     // The embedded server serves this run's own instances, which say nothing while they hold
     // (protocol v1 has no heartbeat): no idle bound for them, however long the hold.
@@ -70,9 +70,7 @@ pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
         idle_timeout: std::time::Duration::ZERO,
         ..Default::default()
     };
-    if let crate::scenario::Alignment::Jitter(window) = sc.cycle.alignment {
-        limits.login_timeout += window;
-    }
+    limits.login_timeout += sc.cycle.alignment.window(r.platforms.len());
     ServerConfig {
         limits,
         sdkappid: sc.target.sdkappid,

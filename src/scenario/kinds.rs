@@ -16,7 +16,7 @@ pub const MAX_INSTANCES: usize = 64;
 pub enum KindError {
     #[error("think {0:?}: expected fixed:D, uniform:A..B or exp:MEAN")]
     Think(String),
-    #[error("alignment {0:?}: expected barrier, jitter:WINDOW or independent")]
+    #[error("alignment {0:?}: expected barrier, jitter:WINDOW, stagger:STEP or independent")]
     Alignment(String),
     #[error("on_kick {0:?}: expected relogin:BACKOFF, next_cycle or stop")]
     OnKick(String),
@@ -83,15 +83,29 @@ impl std::fmt::Display for Think {
     }
 }
 
-/// How the logins of one account line up: `barrier`, `jitter:50ms`, `independent`.
+/// How the logins of one account line up: `barrier`, `jitter:50ms`, `stagger:200ms`, `independent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alignment {
     /// All instances of the account send login at the same instant each wave.
     Barrier,
     /// Like barrier, but each login is delayed by a uniform draw within the window.
     Jitter(Duration),
+    /// Like barrier, but the wave's k-th login (k = 0, 1, …, in slot order) is sent k steps
+    /// after the first: the account's logins one after another, each meeting the others live.
+    Stagger(Duration),
     /// Every instance cycles on its own.
     Independent,
+}
+
+impl Alignment {
+    /// The longest a wave of `logins` logins spreads its logins over (zero for a barrier).
+    pub fn window(&self, logins: usize) -> Duration {
+        match *self {
+            Alignment::Jitter(w) => w,
+            Alignment::Stagger(step) => step.saturating_mul(logins.saturating_sub(1) as u32),
+            Alignment::Barrier | Alignment::Independent => Duration::ZERO,
+        }
+    }
 }
 
 impl FromStr for Alignment {
@@ -101,6 +115,7 @@ impl FromStr for Alignment {
             None if s == "barrier" => Ok(Alignment::Barrier),
             None if s == "independent" => Ok(Alignment::Independent),
             Some(("jitter", d)) => Ok(Alignment::Jitter(parse_duration(d)?)),
+            Some(("stagger", d)) => Ok(Alignment::Stagger(parse_duration(d)?)),
             _ => Err(KindError::Alignment(s.into())),
         }
     }
@@ -111,6 +126,7 @@ impl std::fmt::Display for Alignment {
         match self {
             Alignment::Barrier => f.write_str("barrier"),
             Alignment::Jitter(d) => write!(f, "jitter:{}", crate::units::format_duration(*d)),
+            Alignment::Stagger(d) => write!(f, "stagger:{}", crate::units::format_duration(*d)),
             Alignment::Independent => f.write_str("independent"),
         }
     }
@@ -166,7 +182,7 @@ string_serde!(
 );
 string_serde!(
     Alignment,
-    "an alignment in quotes: \"independent\", \"barrier\" or \"jitter:300ms\""
+    "an alignment in quotes: \"independent\", \"barrier\", \"jitter:300ms\" or \"stagger:200ms\""
 );
 string_serde!(
     OnKick,
@@ -261,4 +277,31 @@ pub fn parse_instances(s: &str) -> Result<Vec<Platform>, KindError> {
         return Err(KindError::NoInstances);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod alignment_tests {
+    use super::*;
+
+    #[test]
+    fn alignments_read_and_print_back() {
+        for text in ["barrier", "independent", "jitter:300ms", "stagger:200ms"] {
+            let a: Alignment = text.parse().unwrap();
+            assert_eq!(a.to_string(), text);
+        }
+        assert!(matches!(
+            "stagger".parse::<Alignment>(),
+            Err(KindError::Alignment(_))
+        ));
+        assert!("stagger:soon".parse::<Alignment>().is_err());
+    }
+
+    #[test]
+    fn a_stagger_spreads_a_wave_over_a_step_per_login_after_the_first() {
+        let step = Duration::from_millis(200);
+        assert_eq!(Alignment::Stagger(step).window(3), 2 * step);
+        assert_eq!(Alignment::Stagger(step).window(1), Duration::ZERO);
+        assert_eq!(Alignment::Jitter(step).window(3), step);
+        assert_eq!(Alignment::Barrier.window(3), Duration::ZERO);
+    }
 }

@@ -162,3 +162,30 @@ fn a_kick_of_another_account_is_caught() {
     assert!(caught > 0, "foreign kicks not caught");
     assert!(r.totals.violations_total() > 0);
 }
+
+/// Three Web instances (limit 2) logging in one after another, 300 ms apart, every wave: the
+/// order of entering the login state is always known, so every kick's victim is judged.
+const SEQUENTIAL: &[&str] = &[
+    "accounts.instances=Web*3",
+    "policy.limits=Web=2",
+    "cycle.alignment=stagger:300ms",
+    "cycle.hold=900ms",
+];
+
+#[test]
+fn staggered_logins_owe_exactly_one_kick_each_and_judge_every_victim() {
+    for seed in ["seed=1", "seed=2"] {
+        let (r, _dir) = run_with(&[SEQUENTIAL, &[seed]].concat());
+        for c in Class::ALL {
+            assert_eq!(count(&r, c), 0, "{} on the correct server", c.name());
+        }
+        // 8 accounts × 2 waves, each wave's third login kicking the first.
+        assert_eq!(r.totals.get(Counter::KicksMultipleAccount), 16);
+        assert_eq!(r.totals.get(Counter::ExpectedKicks), 16);
+        assert_eq!(r.totals.judged(Class::KickCount), 16);
+        assert_eq!(r.totals.judged(Class::VictimOrder), 16);
+    }
+    // The wrong victim, every time: each of the 16 kicks is a victim_order warning.
+    let r = caught("kick_newest", Class::VictimOrder, SEQUENTIAL);
+    assert_eq!(count(&r, Class::VictimOrder), 16);
+}

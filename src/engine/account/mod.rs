@@ -161,9 +161,11 @@ impl Account {
         self.n
     }
 
-    fn jitter(&mut self) -> Duration {
+    /// The delay of a wave's `k`-th login: a draw in a jitter window, `k` steps of a stagger.
+    fn login_delay(&mut self, k: usize) -> Duration {
         match self.plan.alignment {
             Alignment::Jitter(w) => w.mul_f64(self.rng.f64()),
+            Alignment::Stagger(step) => step.saturating_mul(k as u32),
             _ => Duration::ZERO,
         }
     }
@@ -214,7 +216,7 @@ impl Account {
         metrics::add(Counter::ExpectedKicksMax, hi);
     }
 
-    /// Release a barrier or jitter wave's logins.
+    /// Release a barrier, jitter or stagger wave's logins.
     fn release(&mut self, slots: Vec<usize>) {
         self.expect(&slots);
         self.judged_wave = false;
@@ -225,8 +227,8 @@ impl Account {
                 self.plan.expected_per_wave.is_some(),
             );
         }
-        for i in slots {
-            let delay = self.jitter();
+        for (k, i) in slots.into_iter().enumerate() {
+            let delay = self.login_delay(k);
             self.instances[i].do_send(Release { delay });
         }
     }
