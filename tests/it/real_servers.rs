@@ -734,6 +734,22 @@ fn ejabberd_login_storm_is_judged_account_by_account() {
             other => panic!("{other}: {row:?}"),
         }
     }
+    // The HTML report shows the earliest capacity row's live sessions and when each logged in.
+    let first = rows
+        .iter()
+        .filter(|r| &r[0] == "capacity")
+        .min_by_key(|r| r[5].split(';').last().unwrap().parse::<u64>().unwrap())
+        .unwrap();
+    let times: Vec<u64> = first[5].split(';').map(|t| t.parse().unwrap()).collect();
+    let cell: Vec<String> = first[3]
+        .split(';')
+        .zip(&times)
+        .map(|(slot, t)| format!("{slot} Web @{:.3}", *t as f64 / 1e6))
+        .collect();
+    assert!(
+        page.contains(&cell.join(", ")),
+        "{cell:?} not in the HTML report"
+    );
     // Every missing kick is a session kept: the wave's shortfall is what capacity found alive.
     let kept: usize = rows
         .iter()
