@@ -144,11 +144,14 @@ struct KickRec {
 }
 
 /// A barrier or jitter wave whose kicks the policy fixes: judged at its settle.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Wave {
     number: u64,
     /// Logins of the wave not sent yet: the wave cannot settle before they are.
     unsent: usize,
+    /// Slots whose login the backend refused because their identity's session is in use
+    /// (code 2025: XMPP's `kick_new`), where the policy has the newer login replace the older.
+    refused_in_use: Vec<u8>,
 }
 
 /// One account's recent history.
@@ -272,6 +275,7 @@ impl History {
         self.wave = counted.then_some(Wave {
             number,
             unsent: logins,
+            refused_in_use: Vec::new(),
         });
     }
 }

@@ -3,7 +3,7 @@
 //! and lost kicks.
 
 use super::accounting::{self, End, Finding, Stint};
-use super::{Class, History, Violation};
+use super::{Class, History, Violation, Wave};
 
 impl History {
     /// Logins have settled (none pending, the kick timeout passed since the last answer).
@@ -123,7 +123,7 @@ impl History {
             }
         }
         if let Some(w) = self.wave.take().filter(|_| count_wave) {
-            out.extend(self.kick_count(w.number, &sessions));
+            out.extend(self.kick_count(&w, &sessions));
         }
         self.carry(sessions.into_iter().zip(at).map(|(s, i)| (i, s)).collect());
         out
@@ -194,7 +194,8 @@ impl History {
 
     /// A wave that began with the account empty: its kicks must lie in the policy's range for
     /// the logins that succeeded, over every order the backend might have decided them in.
-    fn kick_count(&mut self, wave: u64, sessions: &[Stint]) -> Option<Violation> {
+    fn kick_count(&mut self, w: &Wave, sessions: &[Stint]) -> Option<Violation> {
+        let wave = w.number;
         let first = sessions.iter().filter_map(|s| s.login).map(|l| l.0).min()?;
         let empty_before = sessions.iter().filter(|s| s.login.is_none()).all(|s| {
             matches!(s.end, End::Own { hi: Some(t), .. } | End::Removed { at: t } | End::Kicked { at: t } if t <= first)
@@ -218,25 +219,29 @@ impl History {
             return None;
         }
         self.judge(Class::KickCount);
-        let platforms: Vec<_> = sessions
+        let refused = &w.refused_in_use;
+        let mut slots: Vec<u8> = sessions
             .iter()
             .filter(|s| s.login.is_some())
-            .map(|s| s.platform)
+            .map(|s| s.slot)
             .collect();
+        slots.extend(refused);
+        let platforms: Vec<_> = slots.iter().map(|&s| self.platforms[s as usize]).collect();
         let (lo, hi) = self.policy.expected_kicks(&platforms);
         let seen = self.seg_kicks;
         if (lo..=hi).contains(&seen) {
             return None;
         }
-        let slots: Vec<u8> = sessions
-            .iter()
-            .filter(|s| s.login.is_some())
-            .map(|s| s.slot)
-            .collect();
         let range = if lo == hi {
             lo.to_string()
         } else {
             format!("{lo}..{hi}")
+        };
+        let refusals = match refused.len() {
+            0 => String::new(),
+            n => format!(
+                "; {n} login(s) refused instead (code 2025: the session is in use), the older session kept"
+            ),
         };
         Some(self.violation(
             Class::KickCount,
@@ -248,7 +253,7 @@ impl History {
                 self.policy.limits,
                 self.policy.mode
             ),
-            format!("{seen} kicks"),
+            format!("{seen} kicks{refusals}"),
         ))
     }
 

@@ -40,6 +40,15 @@ impl History {
         });
     }
 
+    /// A login refused because the identity it logs in as already has a session (code 2025,
+    /// the answer of a backend that keeps the older session): the policy has every login
+    /// admitted and the oldest kicked, so the wave still owes the kick this login would cause.
+    pub fn login_refused_in_use(&mut self, slot: u8) {
+        if let Some(w) = &mut self.wave {
+            w.refused_in_use.push(slot);
+        }
+    }
+
     /// A login's answer; `repeat` is `repeatLogin:true`, which means the server still held a
     /// session on this connection — a zombie if that session had been kicked or logged out.
     pub fn login_answered(
@@ -96,7 +105,7 @@ impl History {
             self.unanswered,
             self.logins.iter().filter(|l| l.answered.is_none()).count()
         );
-        self.wave.is_some_and(|w| w.unsent > 0) || self.unanswered > 0
+        self.wave.as_ref().is_some_and(|w| w.unsent > 0) || self.unanswered > 0
     }
 
     pub fn logout_sent(&mut self, slot: u8, t: u64) {

@@ -100,6 +100,13 @@ impl Wire {
         matches!(self, Wire::Mqtt(_))
     }
 
+    /// A refused login leaves the connection unusable for another: an XMPP stream whose SASL
+    /// or bind failed cannot restart its login, and an MQTT broker closes the connection after
+    /// a refused CONNACK (MQTT 3.1.1 §3.2.2.3). The instance closes it and starts afresh.
+    pub fn refused_login_closes(&self) -> bool {
+        matches!(self, Wire::Mqtt(_) | Wire::Xmpp(_))
+    }
+
     /// The window within which a session the server ends after a newer login of the same
     /// account is taken as a takeover (`mqtt.takeover = "inferred"`); `None`: never inferred.
     pub fn takeover_window(&self) -> Option<std::time::Duration> {

@@ -375,24 +375,6 @@ pub fn render(p: &Page) -> String {
     h
 }
 
-#[cfg(test)]
-mod rate_tests {
-    use super::*;
-
-    #[test]
-    fn a_sliver_of_an_interval_has_no_rate() {
-        let mut s = Snapshot::default();
-        s.counters[Counter::CyclesCompleted as usize] = 116;
-        let last = Point::from_interval(10.07, 0.069, 0, &s, None);
-        assert_eq!(
-            last.cycles_per_s, None,
-            "116 cycles in 0.069 s is not 1,681/s"
-        );
-        let full = Point::from_interval(10.0, 1.0, 0, &s, None);
-        assert_eq!(full.cycles_per_s, Some(116.0));
-    }
-}
-
 /// A violation's instances with their platforms and, where the check recorded one per instance
 /// (capacity: each live session's login), when: `2 Web @1.385, 4 Web @1.385`.
 fn instances_cell(v: &crate::checks::Violation) -> String {
@@ -414,4 +396,22 @@ fn instances_cell(v: &crate::checks::Violation) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::*;
+
+    #[test]
+    fn a_sliver_of_an_interval_has_no_rate() {
+        let mut s = Snapshot::default();
+        s.counters[Counter::CyclesCompleted as usize] = 116;
+        let last = Point::from_interval(10.07, 0.069, 0, &s, None);
+        assert_eq!(
+            last.cycles_per_s, None,
+            "116 cycles in 0.069 s is not 1,681/s"
+        );
+        let full = Point::from_interval(10.0, 1.0, 0, &s, None);
+        assert_eq!(full.cycles_per_s, Some(116.0));
+    }
 }

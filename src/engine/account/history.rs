@@ -137,6 +137,8 @@ pub enum Observed {
     LoginAnswered {
         slot: u8,
         ok: bool,
+        /// Refused with 2025: the identity it logs in as already has a session.
+        in_use: bool,
         repeat: bool,
         /// Unix second after which the session's UserSig has expired (minted sigs only).
         sig_expires: Option<u64>,
@@ -233,11 +235,15 @@ impl Account {
         let found: Vec<Violation> = match m {
             Observed::LoginAnswered {
                 ok,
+                in_use,
                 repeat,
                 sig_expires,
                 ..
             } => {
                 arm = true;
+                if in_use {
+                    h.login_refused_in_use(slot);
+                }
                 if let (true, Some(unix)) = (ok && !repeat, sig_expires) {
                     expiry_due = Some(unix);
                 }

@@ -69,6 +69,7 @@ impl Cycle {
         self.observe(io, |slot, at| Observed::LoginAnswered {
             slot,
             ok: code == 0,
+            in_use: code == code::LOGIN_IN_PROGRESS,
             repeat,
             sig_expires,
             at,
@@ -84,6 +85,13 @@ impl Cycle {
                 io.login_failed(code);
             }
             self.set_phase(io, Phase::Idle);
+            if self.plan.connection == ConnectionMode::Fresh
+                || self.plan.wire.refused_login_closes()
+            {
+                // Every cycle on a new connection; and a stream that refused its login cannot
+                // log in again.
+                self.close(io);
+            }
             return self.cycle_done(io, false);
         }
         self.record_login_answer(io, Metric::Login, Metric::LoginService);

@@ -347,3 +347,37 @@ fn a_connection_closed_after_its_kick_is_the_kicks_end_not_a_loss() {
     c.lost(&mut io);
     assert_eq!(counted(&io.take(), Counter::ConnectionsLost), 1);
 }
+
+#[test]
+fn a_refused_login_closes_a_stream_that_cannot_log_in_again() {
+    // The reference protocol keeps the connection (connection = "kept") for the next login.
+    let (mut c, mut io) = (cycle(plan("")), Rec::new());
+    logging_in(&mut c, &mut io);
+    c.meaning(
+        &mut io,
+        response(1, crate::protocol::code::LOGIN_IN_PROGRESS),
+    );
+    assert!(!io.take().iter().any(|d| matches!(d, Did::Close)));
+    // An XMPP stream whose bind was refused cannot restart its login: closed, the next cycle
+    // connects afresh.
+    let xmpp = plan(
+        "[target]\nurl = \"ws://127.0.0.1:9/ws\"\nprotocol = \"xmpp\"\n[xmpp]\ndomain = \"localhost\"\n",
+    );
+    let (mut c, mut io) = (cycle(xmpp), Rec::new());
+    logging_in(&mut c, &mut io);
+    c.meaning(
+        &mut io,
+        response(1, crate::protocol::code::LOGIN_IN_PROGRESS),
+    );
+    let did = io.take();
+    assert!(did.iter().any(|d| matches!(d, Did::Close)), "{did:?}");
+    assert_eq!(cycle_done(&did), Some(false));
+    // So does any cycle with connection = "fresh".
+    let text = "[accounts]\ncount = 1\ninstances = \"Web\"\n[cycle]\nconnection = \"fresh\"\n";
+    let r = crate::scenario::load_text(text, std::path::Path::new("."), &Default::default());
+    let fresh = Plan::new(&r.unwrap(), "ws://127.0.0.1:9/").unwrap();
+    let (mut c, mut io) = (cycle(fresh), Rec::new());
+    logging_in(&mut c, &mut io);
+    c.meaning(&mut io, response(1, crate::protocol::code::SIG_EXPIRED));
+    assert!(io.take().iter().any(|d| matches!(d, Did::Close)));
+}
