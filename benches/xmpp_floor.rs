@@ -1,0 +1,289 @@
+//! The XMPP floor: the leanest client of loginstorm's XMPP cycle anyone could write — plain
+//! tokio TCP on one current-thread runtime, the WebSocket upgrade and frames written by hand
+//! (RFC 6455; no tungstenite), the XMPP elements as fixed strings and found by substring, no
+//! XML parser, nothing of loginstorm's. `benches/xmpp.sh` runs it beside `loginstorm run`
+//! against the same server so the generator's own cost can be read off as a ratio. Not part of
+//! the product.
+//!
+//!   xmpp_floor URL DOMAIN CREDS RATE SECONDS     # fresh connection per arrival, open loop
+//!
+//! Cycle (RFC 7395): WebSocket upgrade (subprotocol `xmpp`) → `<open/>` → features → SASL
+//! PLAIN → success → `<open/>` (restart) → features → bind (resource `floor-<n>`) → result →
+//! `<presence/>` → its echo (ready) → `<close/>` → the server's `<close/>` → WebSocket close.
+//! Arrival `n` logs in as record `n mod len(CREDS)` of the `userID,password` file. Latencies:
+//! first `<open/>` sent → bind result (login) and → presence echo (ready). Prints one line of
+//! `key=value`: cycles, errors, process CPU per cycle, login and ready p50/p99.
+
+use hdrhistogram::Histogram;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+fn base64(input: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for c in input.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// One WebSocket connection: the socket and what was read of it but not yet taken.
+struct Conn {
+    tcp: TcpStream,
+    buf: Vec<u8>,
+}
+
+type Res<T> = Result<T, String>;
+
+impl Conn {
+    async fn open(addr: &str, host: &str, path: &str) -> Res<Conn> {
+        let mut tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: xmpp\r\n\r\n"
+        );
+        tcp.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut c = Conn {
+            tcp,
+            buf: Vec::with_capacity(2048),
+        };
+        loop {
+            if let Some(end) = c.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                if !c.buf.starts_with(b"HTTP/1.1 101") {
+                    return Err("upgrade refused".into());
+                }
+                c.buf.drain(..end + 4);
+                return Ok(c);
+            }
+            c.fill().await?;
+        }
+    }
+
+    async fn fill(&mut self) -> Res<()> {
+        let mut chunk = [0u8; 4096];
+        let n = self.tcp.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("closed".into());
+        }
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    /// Send a masked frame (the zero mask: the payload goes as it is).
+    async fn send(&mut self, opcode: u8, payload: &[u8]) -> Res<()> {
+        let mut f = Vec::with_capacity(payload.len() + 8);
+        f.push(0x80 | opcode);
+        if payload.len() < 126 {
+            f.push(0x80 | payload.len() as u8);
+        } else {
+            f.push(0x80 | 126);
+            f.extend((payload.len() as u16).to_be_bytes());
+        }
+        f.extend([0, 0, 0, 0]);
+        f.extend_from_slice(payload);
+        self.tcp.write_all(&f).await.map_err(|e| e.to_string())
+    }
+
+    /// The next frame: (opcode, payload).
+    async fn frame(&mut self) -> Res<(u8, Vec<u8>)> {
+        loop {
+            if self.buf.len() >= 2 {
+                let (op, len7) = (self.buf[0] & 0x0f, (self.buf[1] & 0x7f) as usize);
+                let (head, len) = match len7 {
+                    126 if self.buf.len() >= 4 => {
+                        (4, u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize)
+                    }
+                    127 if self.buf.len() >= 10 => {
+                        let mut b = [0u8; 8];
+                        b.copy_from_slice(&self.buf[2..10]);
+                        (10, u64::from_be_bytes(b) as usize)
+                    }
+                    126 | 127 => (usize::MAX, 0),
+                    n => (2, n),
+                };
+                if head != usize::MAX && self.buf.len() >= head + len {
+                    let payload = self.buf[head..head + len].to_vec();
+                    self.buf.drain(..head + len);
+                    return Ok((op, payload));
+                }
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Read text frames until one holds `needle`.
+    async fn until(&mut self, needle: &str) -> Res<()> {
+        loop {
+            let (op, p) = self.frame().await?;
+            if op == 8 {
+                return Err(format!("closed while waiting for {needle}"));
+            }
+            let text = String::from_utf8_lossy(&p);
+            if text.contains("<failure") || text.contains("type='error'") {
+                return Err(format!("refused: {text}"));
+            }
+            if text.contains(needle) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
+
+async fn cycle(target: &Target, n: u64) -> Res<(Duration, Duration)> {
+    let (user, password) = &target.creds[(n as usize) % target.creds.len()];
+    let mut c = Conn::open(&target.addr, &target.host, &target.path).await?;
+    let domain = &target.domain;
+    let open = format!("<open xmlns=\"{FRAMING}\" to=\"{domain}\" version=\"1.0\"/>");
+    let t0 = Instant::now();
+    c.send(1, open.as_bytes()).await?;
+    c.until("<stream:features").await?;
+    let plain = base64(format!("\0{user}\0{password}").as_bytes());
+    let auth = format!(
+        "<auth xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\" mechanism=\"PLAIN\">{plain}</auth>"
+    );
+    c.send(1, auth.as_bytes()).await?;
+    c.until("<success").await?;
+    c.send(1, open.as_bytes()).await?;
+    c.until("<stream:features").await?;
+    let resource = format!("floor-{n}");
+    let bind = format!(
+        "<iq xmlns=\"jabber:client\" type=\"set\" id=\"bind\"><bind xmlns=\"urn:ietf:params:xml:ns:xmpp-bind\"><resource>{resource}</resource></bind></iq>"
+    );
+    c.send(1, bind.as_bytes()).await?;
+    c.until("<jid>").await?;
+    let login = t0.elapsed();
+    c.send(1, b"<presence xmlns=\"jabber:client\"/>").await?;
+    c.until(&format!("/{resource}'")).await?;
+    let ready = t0.elapsed();
+    c.send(1, format!("<close xmlns=\"{FRAMING}\"/>").as_bytes())
+        .await?;
+    c.until("<close").await?;
+    c.send(8, &1000u16.to_be_bytes()).await?;
+    // The server's close frame, or its end of the connection.
+    let _ = c.frame().await;
+    Ok((login, ready))
+}
+
+struct Target {
+    addr: String,
+    host: String,
+    path: String,
+    domain: String,
+    creds: Vec<(String, String)>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [url, domain, creds, rate, secs] = &args[..] else {
+        eprintln!("usage: xmpp_floor ws://HOST:PORT/PATH DOMAIN CREDS RATE SECONDS");
+        std::process::exit(2);
+    };
+    let rest = url.strip_prefix("ws://").expect("a ws:// URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let creds: Vec<(String, String)> = std::fs::read_to_string(creds)
+        .expect("CREDS")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("userID") && !l.is_empty())
+        .map(|l| {
+            let (u, p) = l.split_once(',').expect("userID,password");
+            (u.to_string(), p.to_string())
+        })
+        .collect();
+    let target = Rc::new(Target {
+        addr: host.to_string(),
+        host: host.to_string(),
+        path: if path.is_empty() { "/" } else { path }.to_string(),
+        domain: domain.clone(),
+        creds,
+    });
+    let rate: f64 = rate.parse().expect("RATE");
+    let secs: f64 = secs.parse().expect("SECONDS");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = || Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    let hist = Rc::new(RefCell::new((h(), h())));
+    let errors = Rc::new(RefCell::new(0u64));
+    let first_error = Rc::new(RefCell::new(None::<String>));
+    let cpu0 = cpu_seconds();
+    let total = (rate * secs) as u64;
+    rt.block_on(async {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let start = tokio::time::Instant::now();
+                let mut tasks = Vec::with_capacity(total as usize);
+                for n in 0..total {
+                    tokio::time::sleep_until(start + Duration::from_secs_f64(n as f64 / rate))
+                        .await;
+                    let (hist, errors, first, target) = (
+                        hist.clone(),
+                        errors.clone(),
+                        first_error.clone(),
+                        target.clone(),
+                    );
+                    tasks.push(tokio::task::spawn_local(async move {
+                        match tokio::time::timeout(Duration::from_secs(10), cycle(&target, n)).await
+                        {
+                            Ok(Ok((login, ready))) => {
+                                let mut h = hist.borrow_mut();
+                                h.0.saturating_record(login.as_micros() as u64);
+                                h.1.saturating_record(ready.as_micros() as u64);
+                            }
+                            Ok(Err(e)) => {
+                                *errors.borrow_mut() += 1;
+                                first.borrow_mut().get_or_insert(e);
+                            }
+                            Err(_) => *errors.borrow_mut() += 1,
+                        }
+                    }));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+            })
+            .await;
+    });
+    let cpu = cpu_seconds() - cpu0;
+    let h = hist.borrow();
+    let cycles = h.0.len();
+    if let Some(e) = first_error.borrow().as_ref() {
+        eprintln!("first error: {e}");
+    }
+    println!(
+        "cycles={cycles} errors={} cpu_us_per_cycle={:.1} login_p50_us={} login_p99_us={} ready_p50_us={} ready_p99_us={}",
+        errors.borrow(),
+        cpu * 1e6 / cycles.max(1) as f64,
+        h.0.value_at_quantile(0.5),
+        h.0.value_at_quantile(0.99),
+        h.1.value_at_quantile(0.5),
+        h.1.value_at_quantile(0.99)
+    );
+}
