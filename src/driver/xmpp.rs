@@ -12,8 +12,9 @@
 //! - **logout** is `<close/>`, answered by the server's `<close/>`;
 //! - a **probe** (and a message) is an XEP-0199 ping, answered by its result (an error
 //!   answer is a refusal);
-//! - a **kick** is a `<conflict/>` stream error (a newer session took this one's place):
-//!   a `multipleAccount` kick.
+//! - a **kick** is a `<conflict/>` stream error (a newer session took this one's place: a
+//!   `multipleAccount` kick), or a `<policy-violation/>` one (an operator's kick, ejabberd's
+//!   `kick_user`: `REST_API_Kick`);
 //!
 //! Hostile XML: a DOCTYPE (and so any entity declaration) is refused, as are elements nested
 //! deeper than 16 or more than 256 in one frame; the WebSocket layer bounds the frame's size.
@@ -223,6 +224,10 @@ impl XmppDriver {
                 if el.has(STREAM_ERRORS, "conflict") {
                     self.step = Step::Idle;
                     Meaning::Kicked(KickType::MultipleAccount)
+                } else if el.has(STREAM_ERRORS, "policy-violation") {
+                    // An operator's kick (ejabberd's `kick_user`: "has been kicked").
+                    self.step = Step::Idle;
+                    Meaning::Kicked(KickType::RestApiKick)
                 } else {
                     Meaning::NotReady
                 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::extract::Paths;
 use super::matcher::{self, Matcher};
-use super::schema::{EventMeaning, ProfileFile};
+use super::schema::{AdminFile, EventMeaning, ProfileFile};
 use super::template::{Escape, Template, Values};
 use super::{check_pointer, meaning_code, Admin, EventKind, Profile};
 use crate::policy::{KickType, Platform};
@@ -42,57 +42,7 @@ impl ProfileFile {
                 });
             }
         }
-        let json = |name: &str, text: &str, allowed: &[&str]| -> Result<Template, Problem> {
-            let t = Template::compile(text, Escape::Json, allowed).at(name)?;
-            // Rendered with awkward values, it must still be one JSON value.
-            let sample = t.render(&Values {
-                seq: 7,
-                user_id: "u\"1",
-                user_sig: "eJx\\sig",
-                sdkappid: 1_400_000_000,
-                platform: "Web",
-                instance: "u1#0",
-                to: "u2",
-                text: "hi\n",
-                admin: "administrator",
-                admin_sig: "sig",
-                random: 5,
-                frame: None,
-            });
-            if let Err(e) = serde_json::from_str::<Value>(&sample) {
-                return Err(Problem::NotJson {
-                    name: name.to_string(),
-                    error: e.to_string(),
-                    sample,
-                });
-            }
-            Ok(t)
-        };
-        let header = |name: &str,
-                      k: &str,
-                      v: &str,
-                      allowed: &[&str]|
-         -> Result<(String, Template), Problem> {
-            if k.is_empty()
-                || !k
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
-            {
-                return Err(Problem::HeaderName(k.to_string()).at(name));
-            }
-            // RFC 9110 §5.5: a field value is visible characters, spaces and tabs; no control
-            // character (CR, LF, NUL, DEL or a C1 control) may go on the wire.
-            if v.chars().any(|c| c.is_control() && c != '\t') {
-                return Err(Problem::HeaderControl.at(format!("{name}.{k}")));
-            }
-            Ok((
-                k.to_string(),
-                Template::compile(v, Escape::Header, allowed).at(format!("{name}.{k}"))?,
-            ))
-        };
         let mut paths = Paths::default();
-        let matcher =
-            |name: &str, m: &matcher::Match, paths: &mut Paths| Matcher::compile(m, paths).at(name);
         let r = &self.requests;
         let login = json("requests.login", &r.login, LOGIN_VARS)?;
         let logout = json("requests.logout", &r.logout, REQUEST_VARS)?;
@@ -219,7 +169,37 @@ impl ProfileFile {
                 return Err(Problem::Subprotocol(s.clone()));
             }
         }
-        let a = &self.admin;
+        let admin = self.admin.compile()?;
+        Ok(Profile {
+            name: self.name,
+            description: self.description,
+            source: source.to_string(),
+            subprotocols: self.connection.subprotocols,
+            headers,
+            login,
+            logout,
+            send_message,
+            ping,
+            platforms,
+            paths,
+            response,
+            id,
+            code: code_slot,
+            success,
+            repeat,
+            codes,
+            events,
+            answers,
+            ignore,
+            admin,
+        })
+    }
+}
+
+impl AdminFile {
+    /// The admin REST kick, compiled and checked.
+    pub(super) fn compile(&self) -> Result<Admin, Problem> {
+        let a = self;
         let mut admin_paths = Paths::default();
         let admin = Admin {
             method: a.method.to_ascii_uppercase(),
@@ -248,28 +228,57 @@ impl ProfileFile {
         if !["POST", "PUT", "GET", "DELETE", "PATCH"].contains(&admin.method.as_str()) {
             return Err(Problem::AdminMethod(a.method.clone()));
         }
-        Ok(Profile {
-            name: self.name,
-            description: self.description,
-            source: source.to_string(),
-            subprotocols: self.connection.subprotocols,
-            headers,
-            login,
-            logout,
-            send_message,
-            ping,
-            platforms,
-            paths,
-            response,
-            id,
-            code: code_slot,
-            success,
-            repeat,
-            codes,
-            events,
-            answers,
-            ignore,
-            admin,
-        })
+        Ok(admin)
     }
+}
+
+/// A JSON body template: rendered with awkward values, it must still be one JSON value.
+fn json(name: &str, text: &str, allowed: &[&str]) -> Result<Template, Problem> {
+    let t = Template::compile(text, Escape::Json, allowed).at(name)?;
+    // Rendered with awkward values, it must still be one JSON value.
+    let sample = t.render(&Values {
+        seq: 7,
+        user_id: "u\"1",
+        user_sig: "eJx\\sig",
+        sdkappid: 1_400_000_000,
+        platform: "Web",
+        instance: "u1#0",
+        to: "u2",
+        text: "hi\n",
+        admin: "administrator",
+        admin_sig: "sig",
+        random: 5,
+        frame: None,
+    });
+    if let Err(e) = serde_json::from_str::<Value>(&sample) {
+        return Err(Problem::NotJson {
+            name: name.to_string(),
+            error: e.to_string(),
+            sample,
+        });
+    }
+    Ok(t)
+}
+/// A header: a token name and a value of visible characters.
+fn header(name: &str, k: &str, v: &str, allowed: &[&str]) -> Result<(String, Template), Problem> {
+    if k.is_empty()
+        || !k
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_!#$%&'*+.^`|~".contains(&b))
+    {
+        return Err(Problem::HeaderName(k.to_string()).at(name));
+    }
+    // RFC 9110 §5.5: a field value is visible characters, spaces and tabs; no control
+    // character (CR, LF, NUL, DEL or a C1 control) may go on the wire.
+    if v.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Problem::HeaderControl.at(format!("{name}.{k}")));
+    }
+    Ok((
+        k.to_string(),
+        Template::compile(v, Escape::Header, allowed).at(format!("{name}.{k}"))?,
+    ))
+}
+
+fn matcher(name: &str, m: &matcher::Match, paths: &mut Paths) -> Result<Matcher, Problem> {
+    Matcher::compile(m, paths).at(name)
 }

@@ -107,6 +107,32 @@ pub enum AdminRefusal {
 }
 
 impl Admin {
+    /// ejabberd's HTTP API (`mod_http_api`) kicking every session of an account:
+    /// `POST /api/kick_user {"user": …, "host": DOMAIN}`, done when the answer counts the
+    /// sessions (`{"num_resources": N}`), refused when it is an error object (its `message`).
+    /// The kicked sessions get a `<policy-violation/>` stream error, read as `REST_API_Kick`.
+    pub fn ejabberd(domain: &str) -> Result<Admin, Problem> {
+        let host = serde_json::to_string(domain).expect("a string serializes");
+        schema::AdminFile {
+            method: "POST".into(),
+            path: "/api/kick_user".into(),
+            body: format!(r#"{{"user":"{{userID}}","host":{host}}}"#),
+            headers: std::collections::BTreeMap::from([(
+                "Content-Type".to_string(),
+                "application/json".to_string(),
+            )]),
+            success: matcher::Match::One(matcher::Condition {
+                path: "/num_resources".into(),
+                equals: None,
+                one_of: None,
+                prefix: None,
+                exists: Some(true),
+            }),
+            message: Some("/message".into()),
+        }
+        .compile()
+    }
+
     /// Whether a reply says the kick was done; else why not.
     pub fn judge(&self, body: &[u8]) -> Result<(), AdminRefusal> {
         let text = std::str::from_utf8(body).map_err(|_| AdminRefusal::NotUtf8)?;

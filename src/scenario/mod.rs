@@ -351,6 +351,16 @@ fn resolve_with(
         }
         _ => profile_for(&s, &stages, "", base)?,
     };
+    // An XMPP server's admin kick is ejabberd's HTTP API (`kick_user`), not the reference one.
+    let profile = if is_xmpp && !s.admin_kick.interval.0.is_zero() {
+        let admin = crate::profile::Admin::ejabberd(&s.xmpp.domain)
+            .map_err(|e| ScenarioError::invalid("xmpp.domain", e.to_string()))?;
+        let mut p = std::sync::Arc::try_unwrap(profile).expect("the profile was just read");
+        p.admin = admin;
+        std::sync::Arc::new(p)
+    } else {
+        profile
+    };
     let wire = if is_mqtt {
         crate::driver::Wire::Mqtt(mqtt::wire(&s, credentials.is_some())?)
     } else if is_xmpp {

@@ -61,6 +61,12 @@ pub fn wire(s: &Scenario, passwords: bool) -> Result<Arc<MqttWire>, ScenarioErro
             "MQTT has no admin kick: set it to 0 with target.protocol = \"mqtt\"",
         ));
     }
+    if let crate::scenario::OnKick::Relogin(_) = s.cycle.on_kick {
+        return Err(ScenarioError::invalid(
+            "cycle.on_kick",
+            "a kick ends the MQTT stream it arrives on, so there is no connection to log in again on: use \"next_cycle\" (the next cycle connects afresh) or \"stop\"",
+        ));
+    }
     if s.target.url.is_empty() {
         return Err(ScenarioError::invalid(
             "target.url",
@@ -108,6 +114,7 @@ mod tests {
                 "mqtt.takeover_window",
             ),
             ("[admin_kick]\ninterval = \"1s\"\n", "admin_kick.interval"),
+            ("[cycle]\non_kick = \"relogin:100ms\"\n", "cycle.on_kick"),
         ] {
             let e = load(extra).unwrap_err();
             assert!(e.contains(key), "{extra}: {e}");
@@ -134,6 +141,7 @@ mod tests {
         for (extra, key) in [
             ("[xmpp]\ndomain = \"a/b\"\n", "xmpp.domain"),
             ("[xmpp]\nresource = \"{userSig}\"\n", "xmpp.resource"),
+            ("[cycle]\non_kick = \"relogin:100ms\"\n", "cycle.on_kick"),
         ] {
             let e = x(extra).unwrap_err();
             assert!(e.contains(key), "{extra}: {e}");

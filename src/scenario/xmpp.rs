@@ -23,10 +23,10 @@ pub fn wire(s: &Scenario) -> Result<Arc<crate::driver::xmpp::XmppWire>, Scenario
         &["platform", "instance", "userID"],
     )
     .map_err(|e| ScenarioError::invalid("xmpp.resource", e.to_string()))?;
-    if !s.admin_kick.interval.0.is_zero() {
+    if let crate::scenario::OnKick::Relogin(_) = s.cycle.on_kick {
         return Err(ScenarioError::invalid(
-            "admin_kick.interval",
-            "loginstorm has no XMPP admin kick yet: set it to 0 with target.protocol = \"xmpp\"",
+            "cycle.on_kick",
+            "a kick ends the XMPP stream it arrives on, so there is no connection to log in again on: use \"next_cycle\" (the next cycle connects afresh) or \"stop\"",
         ));
     }
     if s.target.url.is_empty() {

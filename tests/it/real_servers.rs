@@ -493,6 +493,11 @@ fn id_of(user: &str, flag: &str) -> u32 {
 
 impl Ejabberd {
     pub fn start(max_user_sessions: u32) -> Ejabberd {
+        Ejabberd::start_with(max_user_sessions, &["register", "kick_user"])
+    }
+
+    /// `api`: the HTTP API commands loopback may call (`register` at least).
+    pub fn start_with(max_user_sessions: u32, api: &[&str]) -> Ejabberd {
         use std::os::unix::process::CommandExt;
         assert!(
             Path::new("/usr/sbin/ejabberdctl").exists(),
@@ -510,10 +515,14 @@ impl Ejabberd {
              acl:\n  loopback:\n    ip:\n      - 127.0.0.0/8\n\
              access_rules:\n  c2s:\n    allow: all\n\
              api_permissions:\n  \"loopback admin\":\n    from:\n      - mod_http_api\n\
-             \x20   who:\n      acl: loopback\n    what:\n      - register\n      - kick_session\n\
+             \x20   who:\n      acl: loopback\n    what:\n{api}\
              shaper_rules:\n  max_user_sessions: {max_user_sessions}\n\
              modules:\n  mod_admin_extra: {{}}\n  mod_http_api: {{}}\n  mod_ping: {{}}\n\
-             \x20 mod_roster: {{}}\n  mod_disco: {{}}\n"
+             \x20 mod_roster: {{}}\n  mod_disco: {{}}\n",
+            api = api
+                .iter()
+                .map(|c| format!("      - {c}\n"))
+                .collect::<String>()
         );
         std::fs::write(d.join("ejabberd.yml"), conf).unwrap();
         std::fs::write(
@@ -762,4 +771,39 @@ fn ejabberd_login_storm_is_judged_account_by_account() {
         .map(|r| r[3].split(';').count() - 2)
         .sum();
     assert_eq!(kept as u64, short, "{rows:?}");
+}
+
+/// ejabberd's admin kick: loginstorm calls the HTTP API's `kick_user` on a random account every
+/// 400 ms; its sessions get a `<policy-violation/>` stream error, read as `REST_API_Kick` and
+/// judged (every session older than the kick owed one, none other) — the run passes. Then the
+/// other side: an ejabberd whose API refuses `kick_user` — the kicks fail and so does the run,
+/// saying why.
+#[test]
+fn ejabberd_admin_kicks_are_rest_api_kicks_and_a_refused_kick_fails() {
+    let tmp = TempDir::new();
+    let sets = ["admin_kick.interval=400ms", "cycle.hold=600ms..900ms"];
+    {
+        let e = Ejabberd::start(2);
+        let (code, dir, text) =
+            run_ejabberd(&e, "scenarios/xmpp-sequential.toml", &sets, &tmp, "admin");
+        assert_eq!(code, 0, "{text}\n{}", e.log());
+        let c = counters(&dir);
+        assert!(c["admin_kicks_sent"] >= 5, "{c:?}");
+        assert_eq!(c["admin_kicks_failed"], 0, "{c:?}");
+        assert!(c["kicks_REST_API_Kick"] > 0, "{c:?}");
+        assert!(c["judged_lost_kick"] > 0, "{c:?}");
+        assert_eq!(c["connections_lost"], 0, "{c:?}");
+        assert_eq!(c["violations_total"], 0, "{c:?}\n{text}");
+    }
+    let e = Ejabberd::start_with(2, &["register"]);
+    let (code, dir, text) =
+        run_ejabberd(&e, "scenarios/xmpp-sequential.toml", &sets, &tmp, "refused");
+    assert_eq!(code, 1, "{text}");
+    let c = counters(&dir);
+    assert!(c["admin_kicks_failed"] > 0, "{c:?}");
+    assert_eq!(c["kicks_REST_API_Kick"], 0, "{c:?}");
+    assert!(
+        text.contains("AccessRules"),
+        "ejabberd's reason is shown: {text}"
+    );
 }

@@ -116,6 +116,56 @@ fn a_login_is_the_whole_exchange_and_ready_is_the_own_presence_echo() {
         ),
         Meaning::Kicked(KickType::MultipleAccount)
     );
+    // An operator's kick (ejabberd's kick_user) is REST_API_Kick; any other stream error is
+    // the session ending without a kick.
+    let mut d = w.driver();
+    logged_in(&w, &mut d);
+    assert_eq!(
+        d.incoming(
+            &w,
+            Incoming::Text(
+                r#"<stream:error xmlns:stream='http://etherx.jabber.org/streams'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xml:lang='en' xmlns='urn:ietf:params:xml:ns:xmpp-streams'>has been kicked</text></stream:error>"#
+            ),
+            &who()
+        ),
+        Meaning::Kicked(KickType::RestApiKick)
+    );
+    let mut d = w.driver();
+    logged_in(&w, &mut d);
+    assert_eq!(
+        d.incoming(
+            &w,
+            Incoming::Text(
+                r#"<stream:error xmlns:stream='http://etherx.jabber.org/streams'><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"#
+            ),
+            &who()
+        ),
+        Meaning::NotReady
+    );
+}
+
+/// ejabberd's admin kick: kick_user with the account and the scenario's domain; done when the
+/// answer counts the sessions, refused (with ejabberd's message) when it is an error object.
+#[test]
+fn the_ejabberd_admin_kick_is_kick_user() {
+    let a = crate::profile::Admin::ejabberd("chat.example").unwrap();
+    assert_eq!(a.method, "POST");
+    let v = crate::profile::template::Values {
+        user_id: "xmpp-\"3",
+        ..Default::default()
+    };
+    assert_eq!(a.path.render(&v), "/api/kick_user");
+    let body: serde_json::Value = serde_json::from_str(&a.body.render(&v)).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"user": "xmpp-\"3", "host": "chat.example"})
+    );
+    assert!(a.judge(br#"{"num_resources":2}"#).is_ok());
+    assert!(a.judge(br#"{"num_resources":0}"#).is_ok());
+    let refused = a
+        .judge(br#"{"status":"error","code":32,"message":"AccessRules: Account does not have the right to perform the operation."}"#)
+        .unwrap_err();
+    assert!(refused.to_string().contains("AccessRules"), "{refused}");
 }
 
 #[test]

@@ -164,20 +164,43 @@ impl Cycle {
             at: io.now(),
             sig_expired: self.plan.sig_expired(self.session_sig_time),
         }));
-        if !self.stopping {
-            self.maybe_probe(io, ProbeKind::AfterKick, self.plan.checks.probe_after_kick);
-        }
-        if self.phase == Phase::LoggingOut {
-            self.kicked_while_logging_out = true;
-        }
-        match self.phase {
-            Phase::AwaitReady | Phase::Ready | Phase::LoggingIn => {}
-            // Kicked while logging out or between cycles: nothing of this cycle to cut short.
-            _ => return,
-        }
-        self.set_phase(io, Phase::Idle);
-        if self.stopping {
+        let in_session = matches!(
+            self.phase,
+            Phase::AwaitReady | Phase::Ready | Phase::LoggingIn
+        );
+        if self.plan.wire.kick_ends_stream() {
+            // The kick ended the stream: closed now (nothing can be probed on it), so no next
+            // cycle starts on a connection the server is closing.
+            let logging_out = self.phase == Phase::LoggingOut;
+            if in_session || logging_out {
+                self.set_phase(io, Phase::Idle);
+            }
             self.close(io);
+            if logging_out {
+                // Its logout will never be answered: the kick ended the session first.
+                io.count(Counter::LogoutsRefusedAfterKick);
+                return self.cycle_done(io, false);
+            }
+            if !in_session {
+                return;
+            }
+        } else {
+            if !self.stopping {
+                self.maybe_probe(io, ProbeKind::AfterKick, self.plan.checks.probe_after_kick);
+            }
+            if self.phase == Phase::LoggingOut {
+                self.kicked_while_logging_out = true;
+            }
+            // Kicked while logging out or between cycles: nothing of this cycle to cut short.
+            if !in_session {
+                return;
+            }
+            self.set_phase(io, Phase::Idle);
+            if self.stopping {
+                self.close(io);
+            }
+        }
+        if self.stopping {
             return self.cycle_done(io, false);
         }
         match self.plan.on_kick {

@@ -120,6 +120,15 @@ impl Cycle {
             // error is followed by the stream's close): the kick's end, not a loss.
             return self.drop_connection(io);
         }
+        if self.phase == Phase::LoggingOut && self.kicked_while_logging_out {
+            // Kicked while its logout was on the way (an operator's kick, a replacement): the
+            // kick ended the session and the server the connection, the logout unanswered —
+            // the backend being right, as with a logout refused after a kick.
+            io.count(Counter::LogoutsRefusedAfterKick);
+            self.set_phase(io, Phase::Idle);
+            self.drop_connection(io);
+            return self.cycle_done(io, false);
+        }
         io.count(Counter::ConnectionsLost);
         self.set_phase(io, Phase::Idle);
         self.drop_connection(io);

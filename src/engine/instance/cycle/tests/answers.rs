@@ -47,6 +47,29 @@ fn a_refused_logout_after_a_kick_is_the_backend_being_right() {
 }
 
 #[test]
+fn a_kick_during_the_logout_then_the_servers_close_is_no_lost_connection() {
+    // ejabberd's kick_user reaching a session whose <close/> is on the way: the stream error,
+    // then the connection's end, the logout never answered.
+    let (mut c, mut io) = (cycle(plan("")), Rec::new());
+    ready(&mut c, &mut io);
+    fire(&mut c, &mut io, Timer::HoldEnd);
+    c.meaning(&mut io, Meaning::Kicked(KickType::RestApiKick));
+    io.take();
+    c.lost(&mut io);
+    let did = io.take();
+    assert_eq!(counted(&did, Counter::ConnectionsLost), 0, "{did:?}");
+    assert_eq!(counted(&did, Counter::LogoutsRefusedAfterKick), 1);
+    assert_eq!(cycle_done(&did), Some(false));
+    // Without the kick the same end is a lost connection.
+    let (mut c, mut io) = (cycle(plan("")), Rec::new());
+    ready(&mut c, &mut io);
+    fire(&mut c, &mut io, Timer::HoldEnd);
+    io.take();
+    c.lost(&mut io);
+    assert_eq!(counted(&io.take(), Counter::ConnectionsLost), 1);
+}
+
+#[test]
 fn probes_are_answered_or_reported_unanswerable() {
     let (mut c, mut io) = (cycle(plan("")), Rec::new());
     // Not ready: no probe can be sent, the account hears "no answer" at once.
