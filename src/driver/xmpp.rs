@@ -49,6 +49,18 @@ pub struct XmppWire {
     pub domain: String,
     /// The resource template (`{platform}`, `{instance}`).
     pub resource: Template,
+    /// The SASL mechanism the login uses.
+    pub mechanism: Mechanism,
+}
+
+/// The SASL mechanism of the login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// RFC 4616: the password in the clear (over `ws://`, servers offer it only when told to).
+    Plain,
+    /// RFC 5802 without channel binding: the password never crosses the wire, and the server
+    /// proves it knows it.
+    ScramSha1,
 }
 
 /// Where one connection's login stands.
@@ -89,6 +101,15 @@ pub struct XmppDriver {
     session_required: bool,
     /// Frames to send once the current meaning is handed out (presence after the bind).
     queued: Option<Outgoing>,
+    /// SCRAM's state (boxed: PLAIN logins carry none of it).
+    scram: Option<Box<ScramState>>,
+}
+
+/// The SCRAM exchange under way, and the last salted password (kept across logins).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ScramState {
+    exchange: Option<scram::Exchange>,
+    salted: scram::Salted,
 }
 
 fn open_frame(domain: &str) -> String {
@@ -179,14 +200,30 @@ impl XmppDriver {
             },
             (STREAMS, "features") => match self.step {
                 Step::Opened => {
-                    if !el.texts(SASL, "mechanism").any(|m| m == "PLAIN") {
+                    let name = match w.mechanism {
+                        Mechanism::Plain => "PLAIN",
+                        Mechanism::ScramSha1 => "SCRAM-SHA-1",
+                    };
+                    if !el.texts(SASL, "mechanism").any(|m| m == name) {
                         return self.login_refused(code::INVALID_PARAMS);
                     }
                     self.step = Step::Authenticating;
-                    let plain = format!("\0{}\0{}", self.user, self.password);
-                    let b64 = base64::engine::general_purpose::STANDARD.encode(plain);
+                    let b64 = match w.mechanism {
+                        Mechanism::Plain => {
+                            let plain = format!("\0{}\0{}", self.user, self.password);
+                            base64::engine::general_purpose::STANDARD.encode(plain)
+                        }
+                        Mechanism::ScramSha1 => {
+                            let nonce: String = std::iter::repeat_with(fastrand::alphanumeric)
+                                .take(24)
+                                .collect();
+                            let (x, first) = scram::Exchange::start(&self.user, nonce);
+                            self.scram.get_or_insert_with(Default::default).exchange = Some(x);
+                            first
+                        }
+                    };
                     text(format!(
-                        "<auth xmlns=\"{SASL}\" mechanism=\"PLAIN\">{b64}</auth>"
+                        "<auth xmlns=\"{SASL}\" mechanism=\"{name}\">{b64}</auth>"
                     ))
                 }
                 Step::Restarted => {
@@ -204,11 +241,38 @@ impl XmppDriver {
                 }
                 _ => Meaning::Ignored,
             },
+            (SASL, "challenge") if self.step == Step::Authenticating => {
+                let Some(st) = self.scram.as_mut() else {
+                    return Meaning::Unmatched("a SASL challenge to PLAIN");
+                };
+                let ScramState { exchange, salted } = &mut **st;
+                let Some(x) = exchange.as_mut() else {
+                    return Meaning::Unmatched("a SASL challenge to PLAIN");
+                };
+                match x.answer(&self.password, &el.text, salted) {
+                    Ok(b64) => text(format!("<response xmlns=\"{SASL}\">{b64}</response>")),
+                    Err(_) => {
+                        *exchange = None;
+                        self.login_refused(code::INVALID_PARAMS)
+                    }
+                }
+            }
             (SASL, "success") if self.step == Step::Authenticating => {
+                // SCRAM: the server proves it knows the password, or the login is refused.
+                if let Some(x) = self.scram.as_mut().and_then(|st| st.exchange.take()) {
+                    if x.verify(&el.text).is_err() {
+                        return self.login_refused(code::SIG_BAD_SIGNATURE);
+                    }
+                }
                 self.step = Step::Restarted;
                 text(open_frame(&w.domain))
             }
-            (SASL, "failure") => self.login_refused(code::SIG_BAD_SIGNATURE),
+            (SASL, "failure") => {
+                if let Some(st) = self.scram.as_mut() {
+                    st.exchange = None;
+                }
+                self.login_refused(code::SIG_BAD_SIGNATURE)
+            }
             (CLIENT, "iq") => self.iq(el),
             (CLIENT, "presence") => {
                 let own = !self.jid.is_empty() && el.from == self.jid;
@@ -289,11 +353,16 @@ impl XmppDriver {
 }
 
 /// The wire for a scenario's `[xmpp]` table.
-pub fn wire(domain: String, resource: Template) -> Arc<XmppWire> {
-    Arc::new(XmppWire { domain, resource })
+pub fn wire(domain: String, resource: Template, mechanism: Mechanism) -> Arc<XmppWire> {
+    Arc::new(XmppWire {
+        domain,
+        resource,
+        mechanism,
+    })
 }
 
 mod element;
+mod scram;
 use element::{parse, Element};
 
 #[cfg(test)]

@@ -332,6 +332,8 @@ pub struct Xmpp {
     /// The resource bound, a template: `{platform}` (same-platform logins collide on one full
     /// JID) or `{instance}` (one per instance).
     pub resource: String,
+    /// The SASL mechanism: `PLAIN` or `SCRAM-SHA-1`.
+    pub mechanism: String,
 }
 
 impl Default for Xmpp {
@@ -339,6 +341,7 @@ impl Default for Xmpp {
         Xmpp {
             domain: "localhost".into(),
             resource: "{platform}".into(),
+            mechanism: "PLAIN".into(),
         }
     }
 }

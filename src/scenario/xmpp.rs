@@ -35,5 +35,19 @@ pub fn wire(s: &Scenario) -> Result<Arc<crate::driver::xmpp::XmppWire>, Scenario
             "target.protocol = \"xmpp\" needs a server's WebSocket URL (--target ws://HOST:PORT/xmpp-websocket): the embedded server speaks the reference protocol only",
         ));
     }
-    Ok(crate::driver::xmpp::wire(x.domain.clone(), resource))
+    let mechanism = match x.mechanism.as_str() {
+        "PLAIN" => crate::driver::xmpp::Mechanism::Plain,
+        "SCRAM-SHA-1" => crate::driver::xmpp::Mechanism::ScramSha1,
+        other => {
+            return Err(ScenarioError::invalid(
+                "xmpp.mechanism",
+                format!("{other:?}: \"PLAIN\" or \"SCRAM-SHA-1\""),
+            ))
+        }
+    };
+    Ok(crate::driver::xmpp::wire(
+        x.domain.clone(),
+        resource,
+        mechanism,
+    ))
 }

@@ -662,6 +662,19 @@ fn ejabberd_sequential_and_same_resource_logins_kick_exactly_and_a_looser_limit_
             assert_eq!(c["judged_victim_order"], 60, "seed {seed}: {c:?}");
             assert_eq!(c["judged_kick_count"], 60, "seed {seed}: {c:?}");
         }
+        // The same with SCRAM-SHA-1 (the server proves it knows the password; a PLAIN-less
+        // login): exact as well.
+        let (code, dir, text) = run_ejabberd(
+            &e,
+            "scenarios/xmpp-sequential.toml",
+            &["xmpp.mechanism=SCRAM-SHA-1"],
+            &tmp,
+            "scram",
+        );
+        assert_eq!(code, 0, "SCRAM: {text}\n{}", e.log());
+        let c = counters(&dir);
+        assert_eq!(c["kicks_multipleAccount"], 60, "SCRAM: {c:?}");
+        assert_eq!(c["logins_ok"], 180, "SCRAM: {c:?}");
         for seed in ["1", "2"] {
             let (code, dir, text) = run_ejabberd(
                 &e,

@@ -20,6 +20,8 @@ pub(super) struct Element {
     pub from: String,
     /// Descendants: (namespace, name, text).
     pub inner: Vec<(String, String, String)>,
+    /// The element's own text (a SASL challenge's base64).
+    pub text: String,
 }
 
 impl Element {
@@ -96,11 +98,11 @@ pub(super) fn parse(text: &str) -> Result<Element, &'static str> {
                     return Ok(el);
                 }
             }
-            Event::Text(t) => {
-                if let Some(Some(i)) = open.last() {
-                    el.inner[*i].2.push_str(t.xml10_content().trim());
-                }
-            }
+            Event::Text(t) => match open.last() {
+                Some(Some(i)) => el.inner[*i].2.push_str(t.xml10_content().trim()),
+                Some(None) => el.text.push_str(t.xml10_content().trim()),
+                None => {}
+            },
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
                 open.pop();

@@ -6,9 +6,14 @@ use crate::policy::Platform;
 use crate::profile::template::Escape;
 
 fn wire() -> Wire {
+    wire_with(Mechanism::Plain)
+}
+
+fn wire_with(mechanism: Mechanism) -> Wire {
     Wire::Xmpp(super::wire(
         "localhost".into(),
         Template::compile("{platform}", Escape::Header, &["platform", "instance"]).unwrap(),
+        mechanism,
     ))
 }
 
@@ -235,4 +240,114 @@ fn hostile_xml_is_refused_without_harm() {
         d.incoming(&w, Incoming::Binary(b"<open/>"), &who()),
         Meaning::Unmatched(_)
     ));
+}
+
+/// SCRAM-SHA-1 through the driver, against a server side computed here from RFC 5802's
+/// definitions: the proof it sends verifies, a wrong server signature refuses the login, and a
+/// server that does not offer the mechanism refuses it too.
+#[test]
+fn a_scram_login_proves_both_sides() {
+    use base64::Engine;
+    use ring::{digest, hmac, pbkdf2};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mac = |k: &[u8], d: &[u8]| {
+        hmac::sign(&hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, k), d)
+            .as_ref()
+            .to_vec()
+    };
+    let inner = |x: &str| {
+        let start = x.find('>').unwrap() + 1;
+        x[start..x.rfind('<').unwrap()].to_string()
+    };
+    for honest in [true, false] {
+        let w = wire_with(Mechanism::ScramSha1);
+        let mut d = w.driver();
+        let login = Request::Login {
+            seq: 1,
+            sdk_app_id: 0,
+            user_id: "alice".into(),
+            user_sig: "pw".into(),
+            platform: Platform::Web,
+        };
+        sent(d.request(&w, &login, &who()));
+        let mut hear = |f: &str| d.incoming(&w, Incoming::Text(f), &who());
+        let auth = reply(hear(
+            r#"<stream:features xmlns:stream="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>PLAIN</mechanism><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>"#,
+        ));
+        assert!(auth.contains("mechanism=\"SCRAM-SHA-1\""), "{auth}");
+        let first = String::from_utf8(b64.decode(inner(&auth)).unwrap()).unwrap();
+        let bare = first.strip_prefix("n,,").unwrap().to_string();
+        let nonce = bare.split(",r=").nth(1).unwrap().to_string();
+        let server_first = format!("r={nonce}SERVER,s={},i=4096", b64.encode(b"salt"));
+        let response = reply(hear(&format!(
+            r#"<challenge xmlns="urn:ietf:params:xml:ns:xmpp-sasl">{}</challenge>"#,
+            b64.encode(&server_first)
+        )));
+        let last = String::from_utf8(b64.decode(inner(&response)).unwrap()).unwrap();
+        let (without_proof, proof) = last.split_once(",p=").unwrap();
+        // The server's side: the proof must come from the password.
+        let mut salted = [0u8; 20];
+        pbkdf2::derive(
+            pbkdf2::PBKDF2_HMAC_SHA1,
+            std::num::NonZeroU32::new(4096).unwrap(),
+            b"salt",
+            b"pw",
+            &mut salted,
+        );
+        let auth_message = format!("{bare},{server_first},{without_proof}");
+        let client_key = mac(&salted, b"Client Key");
+        let stored = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, &client_key);
+        let signature = mac(stored.as_ref(), auth_message.as_bytes());
+        let expected: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        assert_eq!(b64.decode(proof).unwrap(), expected);
+        let v = if honest {
+            mac(&mac(&salted, b"Server Key"), auth_message.as_bytes())
+        } else {
+            vec![0; 20]
+        };
+        let success = format!(
+            r#"<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl">{}</success>"#,
+            b64.encode(format!("v={}", b64.encode(v)))
+        );
+        let m = hear(&success);
+        if honest {
+            assert!(reply(m).starts_with("<open"));
+        } else {
+            assert_eq!(
+                m,
+                Meaning::Response {
+                    seq: Some(1),
+                    code: code::SIG_BAD_SIGNATURE,
+                    repeat: false
+                }
+            );
+        }
+    }
+    // Not offered: refused.
+    let w = wire_with(Mechanism::ScramSha1);
+    let mut d = w.driver();
+    let login = Request::Login {
+        seq: 1,
+        sdk_app_id: 0,
+        user_id: "alice".into(),
+        user_sig: "pw".into(),
+        platform: Platform::Web,
+    };
+    sent(d.request(&w, &login, &who()));
+    assert_eq!(
+        d.incoming(
+            &w,
+            Incoming::Text(r#"<stream:features xmlns:stream="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>PLAIN</mechanism></mechanisms></stream:features>"#),
+            &who()
+        ),
+        Meaning::Response {
+            seq: Some(1),
+            code: code::INVALID_PARAMS,
+            repeat: false
+        }
+    );
 }
