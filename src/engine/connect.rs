@@ -90,7 +90,7 @@ pub async fn connect(
     local: Option<IpAddr>,
     who: &Values<'_>,
     traced: bool,
-) -> Result<Ws, ConnectError> {
+) -> Result<super::conn::Conn, ConnectError> {
     let addr = plan.target.addr;
     let tcp = |source| ConnectError::Tcp { addr, source };
     let socket = if addr.is_ipv4() {
@@ -116,6 +116,12 @@ pub async fn connect(
             },
             source,
         })?;
+    if plan.target.raw {
+        // MQTT over TCP (or TLS): no upgrade, the bytes are the protocol's.
+        return Ok(super::conn::Conn::Raw(super::conn::Raw::new(Stamped::new(
+            stream,
+        ))));
+    }
     let path = plan.target.path.render(who);
     let mut extra = String::new();
     let subprotocols = plan.wire.subprotocols();
@@ -139,6 +145,7 @@ pub async fn connect(
         traced.then_some(plan),
     )
     .await
+    .map(super::conn::Conn::Ws)
 }
 
 /// Longest upgrade response accepted.

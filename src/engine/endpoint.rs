@@ -21,8 +21,12 @@ use crate::profile::template::{Escape, Template};
 /// A URL the generator cannot use, naming what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("target {0:?} must start with ws:// or wss://")]
+    #[error(
+        "target {0:?} must start with ws:// or wss:// (or, for MQTT over TCP, mqtt:// or mqtts://)"
+    )]
     Scheme(String),
+    #[error("target {0:?}: mqtt:// and mqtts:// carry MQTT only (target.protocol = \"mqtt\"); other protocols go over ws:// or wss://")]
+    RawNotMqtt(String),
     #[error("admin URL {0:?} must start with http:// or https://")]
     AdminScheme(String),
     #[error("{url:?}: placeholders belong in the path or query, not the host")]
@@ -60,6 +64,8 @@ pub struct Endpoint {
     pub authority: String,
     /// The host name TLS verifies (None: plain).
     pub tls_name: Option<ServerName<'static>>,
+    /// A bare byte stream, no WebSocket (`mqtt://`, `mqtts://`).
+    pub raw: bool,
     /// Path and query (a template for the WebSocket URL: {userID}, {sdkAppID}, {platform},
     /// {instance}).
     pub path: Template,
@@ -75,9 +81,12 @@ fn split(url: &str) -> (&str, &str) {
 impl Endpoint {
     /// `ws://` or `wss://` (the target); `http://` or `https://` (the admin API) with `admin`.
     pub fn parse(url: &str, admin: bool) -> Result<Endpoint, TargetError> {
+        let raw = !admin && matches!(url.split_once("://"), Some(("mqtt" | "mqtts", _)));
         let (tls, rest, default_port) = match url.split_once("://") {
             Some(("ws", r)) if !admin => (false, r, 80),
             Some(("wss", r)) if !admin => (true, r, 443),
+            Some(("mqtt", r)) if !admin => (false, r, 1883),
+            Some(("mqtts", r)) if !admin => (true, r, 8883),
             Some(("http", r)) if admin => (false, r, 80),
             Some(("https", r)) if admin => (true, r, 443),
             _ if admin => return Err(TargetError::AdminScheme(url.into())),
@@ -151,6 +160,7 @@ impl Endpoint {
             addrs,
             authority: authority.to_string(),
             tls_name,
+            raw,
             path,
         })
     }
@@ -260,6 +270,22 @@ mod tests {
         let e = Endpoint::parse("wss://localhost/ws", false).unwrap();
         assert_eq!(e.addr.port(), 443);
         assert!(e.tls_name.is_some());
+        // MQTT over TCP and TLS: bare streams, MQTT's ports by default.
+        let e = Endpoint::parse("mqtt://127.0.0.1", false).unwrap();
+        assert_eq!(
+            (e.addr.port(), e.raw, e.tls_name.is_some()),
+            (1883, true, false)
+        );
+        let e = Endpoint::parse("mqtts://localhost", false).unwrap();
+        assert_eq!(
+            (e.addr.port(), e.raw, e.tls_name.is_some()),
+            (8883, true, true)
+        );
+        assert!(!Endpoint::parse("ws://127.0.0.1/ws", false).unwrap().raw);
+        assert!(matches!(
+            Endpoint::parse("mqtt://127.0.0.1", true),
+            Err(TargetError::AdminScheme(_))
+        ));
         let e = Endpoint::parse("https://127.0.0.1:8443/im", true).unwrap();
         assert_eq!((e.addr.port(), e.tls_name.is_some()), (8443, true));
         assert!(matches!(

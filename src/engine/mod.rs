@@ -14,6 +14,7 @@ mod preflight;
 use preflight::reach;
 pub mod clock;
 mod collect;
+pub mod conn;
 pub mod connect;
 pub mod endpoint;
 pub mod instance;

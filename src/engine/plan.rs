@@ -86,6 +86,9 @@ impl Plan {
     pub fn new(r: &Resolved, url: &str) -> Result<Arc<Plan>, TargetError> {
         let s = &r.scenario;
         let target = Endpoint::parse(url, false)?;
+        if target.raw && !matches!(r.wire, crate::driver::Wire::Mqtt(_)) {
+            return Err(TargetError::RawNotMqtt(url.into()));
+        }
         let admin_endpoint = if s.admin_kick.interval.0.is_zero() {
             None
         } else if s.target.admin_url.is_empty() {

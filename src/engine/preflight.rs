@@ -47,8 +47,8 @@ fn preflight(plan: &Plan) -> anyhow::Result<()> {
         )
         .await
         {
-            Ok(Ok(mut ws)) => {
-                let _ = ws.close(None).await;
+            Ok(Ok(mut conn)) => {
+                let _ = futures_util::SinkExt::close(&mut conn).await;
                 Ok(())
             }
             Ok(Err(e)) => Err(anyhow::anyhow!(

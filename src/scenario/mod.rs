@@ -235,11 +235,20 @@ fn resolve_with(
     }
     let ws = |u: &str| u.starts_with("ws://") || u.starts_with("wss://");
     let http = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+    let raw = |u: &str| u.starts_with("mqtt://") || u.starts_with("mqtts://");
     if !s.target.url.is_empty() && !ws(&s.target.url) {
-        return Err(ScenarioError::invalid(
-            format!("target.url {:?}", s.target.url),
-            "must start with ws:// or wss://",
-        ));
+        if !raw(&s.target.url) {
+            return Err(ScenarioError::invalid(
+                format!("target.url {:?}", s.target.url),
+                "must start with ws:// or wss:// (or, with target.protocol = \"mqtt\", mqtt:// or mqtts://)",
+            ));
+        }
+        if s.target.protocol != mqtt::MQTT {
+            return Err(ScenarioError::invalid(
+                format!("target.url {:?}", s.target.url),
+                "mqtt:// and mqtts:// carry MQTT only: set target.protocol = \"mqtt\", or use ws:// or wss://",
+            ));
+        }
     }
     if !s.target.admin_url.is_empty() && !http(&s.target.admin_url) {
         return Err(ScenarioError::invalid(

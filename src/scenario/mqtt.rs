@@ -119,6 +119,21 @@ mod tests {
             let e = load(extra).unwrap_err();
             assert!(e.contains(key), "{extra}: {e}");
         }
+        // MQTT over TCP: mqtt:// is MQTT's alone.
+        assert!(load_text(
+            "[accounts]\ncount = 1\n[target]\nurl = \"mqtt://127.0.0.1:1883\"\nprotocol = \"mqtt\"\n",
+            Path::new("."),
+            &Overrides::default(),
+        )
+        .is_ok());
+        let e = load_text(
+            "[accounts]\ncount = 1\n[target]\nurl = \"mqtt://127.0.0.1:1883\"\n",
+            Path::new("."),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("carry MQTT only"), "{e}");
         // A broker is a target: there is no embedded one.
         let e = load_text(
             "[accounts]\ncount = 1\n[target]\nprotocol = \"mqtt\"\n",

@@ -17,6 +17,8 @@ pub struct Mosquitto {
     child: Child,
     /// The WebSocket listener's port.
     ws: u16,
+    /// The plain MQTT (TCP) listener's port.
+    tcp: u16,
     dir: TempDir,
 }
 
@@ -57,7 +59,12 @@ impl Mosquitto {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let m = Mosquitto { child, ws, dir };
+        let m = Mosquitto {
+            child,
+            ws,
+            tcp,
+            dir,
+        };
         wait_listening("mosquitto", ws, || m.log());
         m.assert_loopback_only();
         m
@@ -65,6 +72,11 @@ impl Mosquitto {
 
     pub fn url(&self) -> String {
         format!("ws://127.0.0.1:{}/mqtt", self.ws)
+    }
+
+    /// MQTT over TCP: the plain listener.
+    pub fn tcp_url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.tcp)
     }
 
     fn log(&self) -> String {
@@ -181,6 +193,30 @@ fn mosquitto_takeovers_are_counted_exactly() {
         ] {
             assert!(judged.contains(class), "{class} missing from {judged}");
         }
+    }
+}
+
+/// MQTT over TCP (`mqtt://`, no WebSocket): the same takeovers, counted exactly, in MQTT 3.1.1
+/// and 5 — and a connect in microseconds where Mosquitto's WebSocket upgrade takes ~100 ms.
+#[test]
+fn mosquitto_over_tcp_takeovers_are_counted_exactly() {
+    let m = Mosquitto::start();
+    let tmp = TempDir::new();
+    for (name, sets) in [("tcp", vec![]), ("tcp5", vec!["mqtt.version=5"])] {
+        let (code, dir, text) = run_scenario(
+            "scenarios/mqtt-takeover.toml",
+            &m.tcp_url(),
+            &sets,
+            &tmp,
+            name,
+        );
+        assert_eq!(code, 0, "{name}: {text}\n{}", m.log());
+        let c = counters(&dir);
+        assert_eq!(c["takeovers_inferred"], 60, "{name}: {c:?}");
+        assert_eq!(c["kicks_multipleAccount"], 60, "{name}: {c:?}");
+        assert_eq!(c["connections_lost"], 0, "{name}: {c:?}");
+        assert_eq!(c["logins_ok"], 120, "{name}: {c:?}");
+        assert_eq!(c["protocol_errors"], 0, "{name}: {c:?}");
     }
 }
 

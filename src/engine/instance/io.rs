@@ -122,7 +122,7 @@ impl Shell {
             match res {
                 Ok(Ok(ws)) => {
                     metrics::record(Metric::Connect, micros(started.elapsed()));
-                    act.shell.read_at = Some(ws.get_ref().read_at());
+                    act.shell.read_at = Some(ws.read_at());
                     metrics::count(Counter::ConnectionsOpened);
                     act.shell.link = Some(Link::new(ws, ctx));
                     let (c, mut io) = act.split(ctx);

@@ -20,7 +20,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::Instance;
-use crate::engine::connect::Ws;
+use crate::engine::conn::Conn;
 
 /// Frames handled in one poll before the item yields to the actor's other work (as actix's
 /// own stream item does).
@@ -37,7 +37,7 @@ enum State {
 }
 
 struct Shared {
-    ws: Option<Ws>,
+    ws: Option<Conn>,
     state: State,
     /// The actor task's waker, from the item's last poll.
     waker: Option<Waker>,
@@ -107,7 +107,7 @@ pub(super) struct Link {
 
 impl Link {
     /// Take over `ws`: its frames go to [`Instance::frame`], its end to [`Instance::link_ended`].
-    pub fn new(ws: Ws, ctx: &mut Context<Instance>) -> Link {
+    pub fn new(ws: Conn, ctx: &mut Context<Instance>) -> Link {
         let shared = Rc::new(RefCell::new(Shared {
             ws: Some(ws),
             state: State::Open,
