@@ -88,12 +88,13 @@ impl Mosquitto {
     }
 }
 
-/// Wait (10 s at most) until `server` accepts connections on loopback `port`; its log if not.
+/// Wait (30 s at most: an Erlang VM starting beside the rest of the suite on two cores) until
+/// `server` accepts connections on loopback `port`; its log if not.
 fn wait_listening(server: &str, port: u16, log: impl Fn() -> String) {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(30),
             "{server} did not listen on {port}: {}",
             log()
         );
