@@ -368,17 +368,23 @@ fn a_logouts_not_ready_may_arrive_after_the_next_login_once() {
 
 #[test]
 fn a_newer_login_refused_because_the_session_is_in_use_still_owes_its_kick() {
-    // Web=1: the newer of two logins must replace the older. A backend that refuses it
-    // instead (XMPP's kick_new: 2025) kept the older session: the wave's kick is missing.
-    let mut h = hist(&[Web, Web], "Web=1");
-    h.wave_released(1, 2, true);
-    h.login_sent(0, 100);
-    h.login_sent(1, 100);
-    h.login_answered(0, 110, true, false);
-    h.ready(0, 120);
-    h.login_refused_in_use(1);
-    h.login_answered(1, 111, false, false);
-    let (v, _) = h.settle();
+    // Web=1: the newer of two logins must replace the older. Slot 1's login is refused.
+    let refused_wave = |in_use: bool| {
+        let mut h = hist(&[Web, Web], "Web=1");
+        h.wave_released(1, 2, true);
+        h.login_sent(0, 100);
+        h.login_sent(1, 100);
+        h.login_answered(0, 110, true, false);
+        h.ready(0, 120);
+        if in_use {
+            h.login_refused_in_use(1);
+        }
+        h.login_answered(1, 111, false, false);
+        h.settle().0
+    };
+    // A backend that refuses it because the session is in use (XMPP's kick_new: 2025) kept
+    // the older session: the wave's kick is missing.
+    let v = refused_wave(true);
     assert_eq!(classes(&v), vec![Class::KickCount], "{v:?}");
     assert!(
         v[0].expected.contains("wave 1: 1 kicks for 2 logins"),
@@ -387,12 +393,5 @@ fn a_newer_login_refused_because_the_session_is_in_use_still_owes_its_kick() {
     assert!(v[0].seen.contains("0 kicks; 1 login(s) refused"), "{v:?}");
     assert_eq!(v[0].instances, vec![0, 1]);
     // A login refused for another reason (a wrong password) made no session and owes nothing.
-    let mut h = hist(&[Web, Web], "Web=1");
-    h.wave_released(1, 2, true);
-    h.login_sent(0, 100);
-    h.login_sent(1, 100);
-    h.login_answered(0, 110, true, false);
-    h.ready(0, 120);
-    h.login_answered(1, 111, false, false);
-    assert!(h.settle().0.is_empty());
+    assert!(refused_wave(false).is_empty());
 }

@@ -41,14 +41,19 @@ fn reply(m: Meaning) -> String {
 }
 
 /// A driver logged in as alice/Web (its presence sent, awaiting the echo).
-fn logged_in(w: &Wire, d: &mut Driver) {
-    let login = Request::Login {
+/// Alice's login with her password.
+fn alice_login() -> Request {
+    Request::Login {
         seq: 1,
         sdk_app_id: 0,
         user_id: "alice".into(),
         user_sig: "pw".into(),
         platform: Platform::Web,
-    };
+    }
+}
+
+fn logged_in(w: &Wire, d: &mut Driver) {
+    let login = alice_login();
     assert!(sent(d.request(w, &login, &who())).contains("to=\"localhost\""));
     let mut hear = |f: &str| d.incoming(w, Incoming::Text(f), &who());
     assert_eq!(
@@ -262,13 +267,7 @@ fn a_scram_login_proves_both_sides() {
     for honest in [true, false] {
         let w = wire_with(Mechanism::ScramSha1);
         let mut d = w.driver();
-        let login = Request::Login {
-            seq: 1,
-            sdk_app_id: 0,
-            user_id: "alice".into(),
-            user_sig: "pw".into(),
-            platform: Platform::Web,
-        };
+        let login = alice_login();
         sent(d.request(&w, &login, &who()));
         let mut hear = |f: &str| d.incoming(&w, Incoming::Text(f), &who());
         let auth = reply(hear(
@@ -330,13 +329,7 @@ fn a_scram_login_proves_both_sides() {
     // Not offered: refused.
     let w = wire_with(Mechanism::ScramSha1);
     let mut d = w.driver();
-    let login = Request::Login {
-        seq: 1,
-        sdk_app_id: 0,
-        user_id: "alice".into(),
-        user_sig: "pw".into(),
-        platform: Platform::Web,
-    };
+    let login = alice_login();
     sent(d.request(&w, &login, &who()));
     assert_eq!(
         d.incoming(
