@@ -41,7 +41,7 @@ pub const TOPICS: [(&str, &str, &str); 12] = [
     ),
     (
         "real-servers",
-        "MQTT brokers (Mosquitto) as loginstorm judges them, and what it found",
+        "Mosquitto (MQTT), Prosody and ejabberd (XMPP) as loginstorm judges them, and what it found",
         include_str!("../docs/real-servers.md"),
     ),
     (

@@ -11,15 +11,16 @@ pub struct Overrides {
     /// Repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
-    /// WebSocket URL of the backend (overrides `target.url`), e.g. ws://127.0.0.1:9090/ws;
-    /// none: the embedded reference server.
+    /// WebSocket URL of the backend (overrides `target.url`), e.g. ws://127.0.0.1:9090/ws, or
+    /// for MQTT over TCP mqtt://127.0.0.1:1883; none: the embedded reference server.
     #[arg(long, value_name = "URL", env = "LOGINSTORM_TARGET")]
     pub target: Option<String>,
     /// Seed for every random choice (overrides the scenario's `seed`).
     #[arg(long, value_name = "N", env = "LOGINSTORM_SEED")]
     pub seed: Option<u64>,
     /// The backend's wire protocol (overrides `target.protocol`): a shipped profile
-    /// (`loginstorm-v1`, the default; `webim`) or a profile file (`loginstorm docs backends`).
+    /// (`loginstorm-v1`, the default; `webim`), a profile file (`loginstorm docs backends`),
+    /// `mqtt` (an MQTT broker) or `xmpp` (an XMPP server; `loginstorm docs real-servers`).
     #[arg(long, value_name = "NAME|FILE", env = "LOGINSTORM_PROTOCOL")]
     pub protocol: Option<String>,
     /// Trust the CA certificates in this PEM file for `wss://` and `https://` (besides the
