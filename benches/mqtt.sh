@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# loginstorm's MQTT cycle beside the MQTT floor (benches/mqtt_floor.rs: a bare tokio-tungstenite
-# client writing its packets by hand, nothing of loginstorm's), each against a fresh Mosquitto
+# loginstorm's MQTT cycle beside the MQTT floor (benches/mqtt_floor.rs: a bare client with its own
+# WebSocket framing, benches/bare_ws.rs, packets by hand, nothing of loginstorm's), each against a fresh Mosquitto
 # pinned to CPU 0, the client pinned to CPU 1: open model, a fresh connection per arrival —
 # connect → CONNECT → CONNACK → DISCONNECT → close — one ClientId per instance. Per rate, per
 # pair: CPU per cycle of each and the ratio, CONNACK p50/p99 of each (loginstorm's

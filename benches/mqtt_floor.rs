@@ -1,7 +1,8 @@
-//! The MQTT floor: the leanest client of loginstorm's MQTT cycle — plain tokio-tungstenite on
-//! one current-thread runtime, packets written by hand, nothing of loginstorm's. `benches/mqtt.sh`
-//! runs it beside `loginstorm run` against the same Mosquitto so the generator's own cost can be
-//! read off as a ratio. Not part of the product.
+//! The MQTT floor: the leanest client of loginstorm's MQTT cycle — a bare tokio socket on one
+//! current-thread runtime, the WebSocket upgrade and frames written by hand (`bare_ws.rs`, no
+//! tungstenite), MQTT packets as fixed bytes, nothing of loginstorm's. `benches/mqtt.sh` runs it
+//! beside `loginstorm run` against the same Mosquitto so the generator's own cost can be read
+//! off as a ratio. Not part of the product.
 //!
 //!   mqtt_floor URL RATE SECONDS     # fresh connection per arrival, open loop
 //!
@@ -10,13 +11,14 @@
 //! CONNECT sent → CONNACK received. Arrivals are evenly spaced. Prints one line of `key=value`:
 //! cycles, errors, process CPU per cycle, CONNACK p50/p99.
 
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
+
+#[path = "bare_ws.rs"]
+mod bare_ws;
+use bare_ws::{cpu_seconds, Conn};
 
 /// MQTT 3.1.1 CONNECT: clean session, no keep-alive, the given ClientId (§3.1).
 fn connect_packet(client_id: &str) -> Vec<u8> {
@@ -40,42 +42,28 @@ fn connect_packet(client_id: &str) -> Vec<u8> {
     p
 }
 
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage writes into the zeroed struct it is given.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
-    t(u.ru_utime) + t(u.ru_stime)
-}
-
 async fn cycle(url: String, n: u64) -> Result<Duration, String> {
-    let mut req = url.into_client_request().map_err(|e| e.to_string())?;
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", "mqtt".parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
-        .await
-        .map_err(|e| e.to_string())?;
+    let rest = url.strip_prefix("ws://").ok_or("a ws:// URL")?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut ws = Conn::open(host, host, path, "mqtt").await?;
     let sent = Instant::now();
-    ws.send(Message::binary(connect_packet(&format!("floor-{n}"))))
-        .await
-        .map_err(|e| e.to_string())?;
+    ws.send(2, &connect_packet(&format!("floor-{n}"))).await?;
     let took = loop {
-        match ws.next().await {
-            Some(Ok(Message::Binary(b))) if b.len() >= 4 && b[0] == 0x20 => {
-                if b[3] != 0 {
-                    return Err(format!("CONNACK refused: {}", b[3]));
-                }
-                break sent.elapsed();
+        let (op, b) = ws.frame().await?;
+        if op == 8 {
+            return Err("closed before CONNACK".into());
+        }
+        if b.len() >= 4 && b[0] == 0x20 {
+            if b[3] != 0 {
+                return Err(format!("CONNACK refused: {}", b[3]));
             }
-            Some(Ok(_)) => continue,
-            other => return Err(format!("no CONNACK: {other:?}")),
+            break sent.elapsed();
         }
     };
-    ws.send(Message::binary(vec![0xe0, 0]))
-        .await
-        .map_err(|e| e.to_string())?;
+    ws.send(2, &[0xe0, 0]).await?;
     // The broker closes: read to the end.
-    while let Some(Ok(_)) = ws.next().await {}
+    while ws.frame().await.is_ok() {}
     Ok(took)
 }
 
