@@ -139,3 +139,81 @@ impl Conn {
         }
     }
 }
+
+/// What an open loop did: each cycle's latencies (microseconds), the failures, the first
+/// failure's reason, and the process's CPU seconds over the loop.
+pub struct Outcome {
+    pub done: Vec<Vec<u64>>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub cpu: f64,
+}
+
+/// Start `cycle(n)` for n = 0, 1, … at `rate` a second for `secs` seconds, evenly spaced, on one
+/// current-thread runtime; each has 10 s. Its `Ok` is the cycle's latencies (microseconds).
+pub fn open_loop<F, Fut>(rate: f64, secs: f64, cycle: F) -> Outcome
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = Res<Vec<u64>>> + 'static,
+{
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::time::Duration;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let out = Rc::new(RefCell::new(Outcome {
+        done: Vec::new(),
+        errors: 0,
+        first_error: None,
+        cpu: 0.0,
+    }));
+    let cpu0 = cpu_seconds();
+    let total = (rate * secs) as u64;
+    rt.block_on(async {
+        let local = tokio::task::LocalSet::new();
+        local
+            .run_until(async {
+                let start = tokio::time::Instant::now();
+                let mut tasks = Vec::with_capacity(total as usize);
+                for n in 0..total {
+                    tokio::time::sleep_until(start + Duration::from_secs_f64(n as f64 / rate))
+                        .await;
+                    let (out, fut) = (out.clone(), cycle(n));
+                    tasks.push(tokio::task::spawn_local(async move {
+                        let r = tokio::time::timeout(Duration::from_secs(10), fut).await;
+                        let mut o = out.borrow_mut();
+                        match r {
+                            Ok(Ok(lat)) => o.done.push(lat),
+                            Ok(Err(e)) => {
+                                o.errors += 1;
+                                o.first_error.get_or_insert(e);
+                            }
+                            Err(_) => o.errors += 1,
+                        }
+                    }));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
+            })
+            .await;
+    });
+    let mut o = Rc::try_unwrap(out)
+        .ok()
+        .expect("every cycle is done")
+        .into_inner();
+    o.cpu = cpu_seconds() - cpu0;
+    o
+}
+
+/// The p-quantile of the k-th latency of every cycle (microseconds).
+pub fn quantile(done: &[Vec<u64>], k: usize, q: f64) -> u64 {
+    let mut v: Vec<u64> = done.iter().map(|l| l[k]).collect();
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort_unstable();
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}

@@ -11,14 +11,11 @@
 //! CONNECT sent → CONNACK received. Arrivals are evenly spaced. Prints one line of `key=value`:
 //! cycles, errors, process CPU per cycle, CONNACK p50/p99.
 
-use hdrhistogram::Histogram;
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 #[path = "bare_ws.rs"]
 mod bare_ws;
-use bare_ws::{cpu_seconds, Conn};
+use bare_ws::{open_loop, quantile, Conn};
 
 /// MQTT 3.1.1 CONNECT: clean session, no keep-alive, the given ClientId (§3.1).
 fn connect_packet(client_id: &str) -> Vec<u8> {
@@ -75,49 +72,16 @@ fn main() {
     };
     let rate: f64 = rate.parse().expect("RATE");
     let secs: f64 = secs.parse().expect("SECONDS");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let hist = Rc::new(RefCell::new(
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
-    ));
-    let errors = Rc::new(RefCell::new(0u64));
-    let cpu0 = cpu_seconds();
-    let total = (rate * secs) as u64;
-    rt.block_on(async {
-        let local = tokio::task::LocalSet::new();
-        local
-            .run_until(async {
-                let start = tokio::time::Instant::now();
-                let mut tasks = Vec::with_capacity(total as usize);
-                for n in 0..total {
-                    tokio::time::sleep_until(start + Duration::from_secs_f64(n as f64 / rate))
-                        .await;
-                    let (hist, errors, url) = (hist.clone(), errors.clone(), url.clone());
-                    tasks.push(tokio::task::spawn_local(async move {
-                        match tokio::time::timeout(Duration::from_secs(10), cycle(url, n)).await {
-                            Ok(Ok(d)) => {
-                                hist.borrow_mut().saturating_record(d.as_micros() as u64);
-                            }
-                            _ => *errors.borrow_mut() += 1,
-                        }
-                    }));
-                }
-                for t in tasks {
-                    let _ = t.await;
-                }
-            })
-            .await;
+    let o = open_loop(rate, secs, |n| {
+        let url = url.clone();
+        async move { Ok(vec![cycle(url, n).await?.as_micros() as u64]) }
     });
-    let cpu = cpu_seconds() - cpu0;
-    let h = hist.borrow();
-    let cycles = h.len();
+    let cycles = o.done.len();
     println!(
         "cycles={cycles} errors={} cpu_us_per_cycle={:.1} connack_p50_us={} connack_p99_us={}",
-        errors.borrow(),
-        cpu * 1e6 / cycles.max(1) as f64,
-        h.value_at_quantile(0.5),
-        h.value_at_quantile(0.99)
+        o.errors,
+        o.cpu * 1e6 / cycles.max(1) as f64,
+        quantile(&o.done, 0, 0.5),
+        quantile(&o.done, 0, 0.99)
     );
 }

@@ -14,14 +14,12 @@
 //! first `<open/>` sent → bind result (login) and → presence echo (ready). Prints one line of
 //! `key=value`: cycles, errors, process CPU per cycle, login and ready p50/p99.
 
-use hdrhistogram::Histogram;
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 #[path = "bare_ws.rs"]
 mod bare_ws;
-use bare_ws::{base64, cpu_seconds, Conn, Res};
+use bare_ws::{base64, open_loop, quantile, Conn, Res};
 
 const FRAMING: &str = "urn:ietf:params:xml:ns:xmpp-framing";
 
@@ -94,66 +92,24 @@ fn main() {
     });
     let rate: f64 = rate.parse().expect("RATE");
     let secs: f64 = secs.parse().expect("SECONDS");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let h = || Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
-    let hist = Rc::new(RefCell::new((h(), h())));
-    let errors = Rc::new(RefCell::new(0u64));
-    let first_error = Rc::new(RefCell::new(None::<String>));
-    let cpu0 = cpu_seconds();
-    let total = (rate * secs) as u64;
-    rt.block_on(async {
-        let local = tokio::task::LocalSet::new();
-        local
-            .run_until(async {
-                let start = tokio::time::Instant::now();
-                let mut tasks = Vec::with_capacity(total as usize);
-                for n in 0..total {
-                    tokio::time::sleep_until(start + Duration::from_secs_f64(n as f64 / rate))
-                        .await;
-                    let (hist, errors, first, target) = (
-                        hist.clone(),
-                        errors.clone(),
-                        first_error.clone(),
-                        target.clone(),
-                    );
-                    tasks.push(tokio::task::spawn_local(async move {
-                        match tokio::time::timeout(Duration::from_secs(10), cycle(&target, n)).await
-                        {
-                            Ok(Ok((login, ready))) => {
-                                let mut h = hist.borrow_mut();
-                                h.0.saturating_record(login.as_micros() as u64);
-                                h.1.saturating_record(ready.as_micros() as u64);
-                            }
-                            Ok(Err(e)) => {
-                                *errors.borrow_mut() += 1;
-                                first.borrow_mut().get_or_insert(e);
-                            }
-                            Err(_) => *errors.borrow_mut() += 1,
-                        }
-                    }));
-                }
-                for t in tasks {
-                    let _ = t.await;
-                }
-            })
-            .await;
+    let o = open_loop(rate, secs, |n| {
+        let target = target.clone();
+        async move {
+            let (login, ready) = cycle(&target, n).await?;
+            Ok(vec![login.as_micros() as u64, ready.as_micros() as u64])
+        }
     });
-    let cpu = cpu_seconds() - cpu0;
-    let h = hist.borrow();
-    let cycles = h.0.len();
-    if let Some(e) = first_error.borrow().as_ref() {
+    if let Some(e) = &o.first_error {
         eprintln!("first error: {e}");
     }
+    let cycles = o.done.len();
     println!(
         "cycles={cycles} errors={} cpu_us_per_cycle={:.1} login_p50_us={} login_p99_us={} ready_p50_us={} ready_p99_us={}",
-        errors.borrow(),
-        cpu * 1e6 / cycles.max(1) as f64,
-        h.0.value_at_quantile(0.5),
-        h.0.value_at_quantile(0.99),
-        h.1.value_at_quantile(0.5),
-        h.1.value_at_quantile(0.99)
+        o.errors,
+        o.cpu * 1e6 / cycles.max(1) as f64,
+        quantile(&o.done, 0, 0.5),
+        quantile(&o.done, 0, 0.99),
+        quantile(&o.done, 1, 0.5),
+        quantile(&o.done, 1, 0.99)
     );
 }
