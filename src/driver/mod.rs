@@ -100,17 +100,12 @@ impl Wire {
         matches!(self, Wire::Mqtt(_))
     }
 
-    /// A kick ends the stream it arrives on: XMPP's stream errors are unrecoverable (RFC 6120
-    /// §4.9), MQTT's DISCONNECT ends the connection. The instance closes it at once, so no
-    /// next cycle starts on a connection the server is about to close.
-    pub fn kick_ends_stream(&self) -> bool {
-        matches!(self, Wire::Mqtt(_) | Wire::Xmpp(_))
-    }
-
-    /// A refused login leaves the connection unusable for another: an XMPP stream whose SASL
-    /// or bind failed cannot restart its login, and an MQTT broker closes the connection after
-    /// a refused CONNACK (MQTT 3.1.1 §3.2.2.3). The instance closes it and starts afresh.
-    pub fn refused_login_closes(&self) -> bool {
+    /// The stream is the session: a kick ends it (XMPP's stream errors are unrecoverable,
+    /// RFC 6120 §4.9; MQTT's DISCONNECT ends the connection), and so does a refused login (an
+    /// XMPP stream whose SASL or bind failed cannot restart its login; an MQTT broker closes
+    /// after a refused CONNACK, MQTT 3.1.1 §3.2.2.3). The instance closes it at once, so no
+    /// next login starts on a stream the server is ending; nothing can log in again on it.
+    pub fn stream_is_the_session(&self) -> bool {
         matches!(self, Wire::Mqtt(_) | Wire::Xmpp(_))
     }
 

@@ -233,29 +233,7 @@ fn resolve_with(
             "must be at least 1s",
         ));
     }
-    let ws = |u: &str| u.starts_with("ws://") || u.starts_with("wss://");
-    let http = |u: &str| u.starts_with("http://") || u.starts_with("https://");
-    let raw = |u: &str| u.starts_with("mqtt://") || u.starts_with("mqtts://");
-    if !s.target.url.is_empty() && !ws(&s.target.url) {
-        if !raw(&s.target.url) {
-            return Err(ScenarioError::invalid(
-                format!("target.url {:?}", s.target.url),
-                "must start with ws:// or wss:// (or, with target.protocol = \"mqtt\", mqtt:// or mqtts://)",
-            ));
-        }
-        if s.target.protocol != mqtt::MQTT {
-            return Err(ScenarioError::invalid(
-                format!("target.url {:?}", s.target.url),
-                "mqtt:// and mqtts:// carry MQTT only: set target.protocol = \"mqtt\", or use ws:// or wss://",
-            ));
-        }
-    }
-    if !s.target.admin_url.is_empty() && !http(&s.target.admin_url) {
-        return Err(ScenarioError::invalid(
-            format!("target.admin_url {:?}", s.target.admin_url),
-            "must start with http:// or https://",
-        ));
-    }
+    protocol::check_urls(&s)?;
     let stages =
         parse_stages(&s.load.stages).map_err(|e| ScenarioError::parse("load.stages", e))?;
     match s.load.model {
@@ -360,13 +338,8 @@ fn resolve_with(
         }
         _ => profile_for(&s, &stages, "", base)?,
     };
-    // An XMPP server's admin kick is ejabberd's HTTP API (`kick_user`), not the reference one.
-    let profile = if is_xmpp && !s.admin_kick.interval.0.is_zero() {
-        let admin = crate::profile::Admin::ejabberd(&s.xmpp.domain)
-            .map_err(|e| ScenarioError::invalid("xmpp.domain", e.to_string()))?;
-        let mut p = std::sync::Arc::try_unwrap(profile).expect("the profile was just read");
-        p.admin = admin;
-        std::sync::Arc::new(p)
+    let profile = if is_xmpp {
+        protocol::with_xmpp_admin(&s, profile)?
     } else {
         profile
     };
@@ -377,6 +350,7 @@ fn resolve_with(
     } else {
         crate::driver::Wire::Json(profile.clone())
     };
+    protocol::check_on_kick(&s, &wire)?;
     let r = Resolved {
         thresholds,
         shard: crate::shard::Shard::WHOLE,

@@ -61,12 +61,6 @@ pub fn wire(s: &Scenario, passwords: bool) -> Result<Arc<MqttWire>, ScenarioErro
             "MQTT has no admin kick: set it to 0 with target.protocol = \"mqtt\"",
         ));
     }
-    if let crate::scenario::OnKick::Relogin(_) = s.cycle.on_kick {
-        return Err(ScenarioError::invalid(
-            "cycle.on_kick",
-            "a kick ends the MQTT stream it arrives on, so there is no connection to log in again on: use \"next_cycle\" (the next cycle connects afresh) or \"stop\"",
-        ));
-    }
     if s.target.url.is_empty() {
         return Err(ScenarioError::invalid(
             "target.url",

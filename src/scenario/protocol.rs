@@ -27,3 +27,62 @@ pub(super) fn profile_for(
         .map_err(|e| ScenarioError::parse("target.protocol", e))?;
     Ok(profile)
 }
+
+/// `target.url` is a WebSocket URL, or `mqtt://`/`mqtts://` for MQTT over TCP; `target.admin_url`
+/// an HTTP one.
+pub(super) fn check_urls(s: &Scenario) -> Result<(), ScenarioError> {
+    let url = &s.target.url;
+    let ws = url.starts_with("ws://") || url.starts_with("wss://");
+    let raw = url.starts_with("mqtt://") || url.starts_with("mqtts://");
+    if !url.is_empty() && !ws && !raw {
+        return Err(ScenarioError::invalid(
+            format!("target.url {url:?}"),
+            "must start with ws:// or wss:// (or, with target.protocol = \"mqtt\", mqtt:// or mqtts://)",
+        ));
+    }
+    if raw && s.target.protocol != super::mqtt::MQTT {
+        return Err(ScenarioError::invalid(
+            format!("target.url {url:?}"),
+            "mqtt:// and mqtts:// carry MQTT only: set target.protocol = \"mqtt\", or use ws:// or wss://",
+        ));
+    }
+    let admin = &s.target.admin_url;
+    if !admin.is_empty() && !admin.starts_with("http://") && !admin.starts_with("https://") {
+        return Err(ScenarioError::invalid(
+            format!("target.admin_url {admin:?}"),
+            "must start with http:// or https://",
+        ));
+    }
+    Ok(())
+}
+
+/// An XMPP server's admin kick is ejabberd's HTTP API (`kick_user`), not the reference one:
+/// `profile` (just read, so not shared) gets it when the scenario kicks.
+pub(super) fn with_xmpp_admin(
+    s: &Scenario,
+    profile: std::sync::Arc<crate::profile::Profile>,
+) -> Result<std::sync::Arc<crate::profile::Profile>, ScenarioError> {
+    if s.admin_kick.interval.0.is_zero() {
+        return Ok(profile);
+    }
+    let admin = crate::profile::Admin::ejabberd(&s.xmpp.domain)
+        .map_err(|e| ScenarioError::invalid("xmpp.domain", e.to_string()))?;
+    let mut p = std::sync::Arc::try_unwrap(profile).expect("the profile was just read");
+    p.admin = admin;
+    Ok(std::sync::Arc::new(p))
+}
+
+/// Where the stream is the session (XMPP, MQTT), a kick ends the connection: there is none to
+/// log in again on.
+pub(super) fn check_on_kick(s: &Scenario, wire: &crate::driver::Wire) -> Result<(), ScenarioError> {
+    if matches!(s.cycle.on_kick, OnKick::Relogin(_)) && wire.stream_is_the_session() {
+        return Err(ScenarioError::invalid(
+            "cycle.on_kick",
+            format!(
+                "a kick ends the {} stream it arrives on, so there is no connection to log in again on: use \"next_cycle\" (the next cycle connects afresh) or \"stop\"",
+                s.target.protocol.to_uppercase()
+            ),
+        ));
+    }
+    Ok(())
+}

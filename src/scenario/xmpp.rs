@@ -23,12 +23,6 @@ pub fn wire(s: &Scenario) -> Result<Arc<crate::driver::xmpp::XmppWire>, Scenario
         &["platform", "instance", "userID"],
     )
     .map_err(|e| ScenarioError::invalid("xmpp.resource", e.to_string()))?;
-    if let crate::scenario::OnKick::Relogin(_) = s.cycle.on_kick {
-        return Err(ScenarioError::invalid(
-            "cycle.on_kick",
-            "a kick ends the XMPP stream it arrives on, so there is no connection to log in again on: use \"next_cycle\" (the next cycle connects afresh) or \"stop\"",
-        ));
-    }
     if s.target.url.is_empty() {
         return Err(ScenarioError::invalid(
             "target.url",

@@ -127,28 +127,21 @@ fn a_login_is_the_whole_exchange_and_ready_is_the_own_presence_echo() {
         Meaning::Kicked(KickType::MultipleAccount)
     );
     // An operator's kick (ejabberd's kick_user) is REST_API_Kick; any other stream error is
-    // the session ending without a kick.
-    let mut d = w.driver();
-    logged_in(&w, &mut d);
+    // the session ending without a kick. Each heard by a fresh session.
+    let after_login = |frame: &str| {
+        let mut d = w.driver();
+        logged_in(&w, &mut d);
+        d.incoming(&w, Incoming::Text(frame), &who())
+    };
     assert_eq!(
-        d.incoming(
-            &w,
-            Incoming::Text(
-                r#"<stream:error xmlns:stream='http://etherx.jabber.org/streams'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xml:lang='en' xmlns='urn:ietf:params:xml:ns:xmpp-streams'>has been kicked</text></stream:error>"#
-            ),
-            &who()
+        after_login(
+            r#"<stream:error xmlns:stream='http://etherx.jabber.org/streams'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xml:lang='en' xmlns='urn:ietf:params:xml:ns:xmpp-streams'>has been kicked</text></stream:error>"#
         ),
         Meaning::Kicked(KickType::RestApiKick)
     );
-    let mut d = w.driver();
-    logged_in(&w, &mut d);
     assert_eq!(
-        d.incoming(
-            &w,
-            Incoming::Text(
-                r#"<stream:error xmlns:stream='http://etherx.jabber.org/streams'><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"#
-            ),
-            &who()
+        after_login(
+            r#"<stream:error xmlns:stream='http://etherx.jabber.org/streams'><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"#
         ),
         Meaning::NotReady
     );

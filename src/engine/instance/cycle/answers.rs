@@ -86,7 +86,7 @@ impl Cycle {
             }
             self.set_phase(io, Phase::Idle);
             if self.plan.connection == ConnectionMode::Fresh
-                || self.plan.wire.refused_login_closes()
+                || self.plan.wire.stream_is_the_session()
             {
                 // Every cycle on a new connection; and a stream that refused its login cannot
                 // log in again.
@@ -168,7 +168,7 @@ impl Cycle {
             self.phase,
             Phase::AwaitReady | Phase::Ready | Phase::LoggingIn
         );
-        if self.plan.wire.kick_ends_stream() {
+        if self.plan.wire.stream_is_the_session() {
             // The kick ended the stream: closed now (nothing can be probed on it), so no next
             // cycle starts on a connection the server is closing.
             let logging_out = self.phase == Phase::LoggingOut;

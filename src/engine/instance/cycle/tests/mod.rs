@@ -225,3 +225,4 @@ fn ready(c: &mut Cycle, io: &mut Rec) {
 
 mod answers;
 mod paths;
+mod streams;
