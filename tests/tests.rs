@@ -61,3 +61,6 @@ mod docs_commands;
 
 #[path = "it/real_servers.rs"]
 mod real_servers;
+
+#[path = "it/chaos.rs"]
+mod chaos;

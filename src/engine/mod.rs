@@ -9,6 +9,7 @@
 pub mod account;
 pub mod admin;
 mod arrivals;
+pub mod chaos;
 mod pacer;
 mod preflight;
 use preflight::reach;
@@ -65,17 +66,19 @@ pub trait Observer {
     fn stopping(&mut self);
 }
 
-/// Run a resolved scenario against the backend at `url` until it ends.
+/// Run a resolved scenario against the backend at `url` until it ends; `restart` restarts
+/// the embedded server for a `[[chaos]]` restart.
 pub fn run(
     resolved: &Resolved,
     url: &str,
     observer: &mut dyn Observer,
+    restart: Option<Box<dyn chaos::Restart>>,
 ) -> anyhow::Result<RunSummary> {
     let mut plan = Plan::new(resolved, url)?;
     reach(&mut plan)?;
     let started = std::time::SystemTime::now();
     let sys = System::new();
-    let result = sys.block_on(controller(plan.clone(), observer));
+    let result = sys.block_on(controller(plan.clone(), observer, restart));
     System::current().stop();
     let _ = sys.run();
     let (outcome, totals, accounts, elapsed, generator) = result?;
@@ -93,7 +96,11 @@ pub fn run(
 type ControllerOut = (Outcome, Snapshot, Vec<AccountReport>, Duration, Generator);
 
 /// The run's one loop, on the controller's thread; everything it knows is in the plan.
-async fn controller(plan: Arc<Plan>, observer: &mut dyn Observer) -> anyhow::Result<ControllerOut> {
+async fn controller(
+    plan: Arc<Plan>,
+    observer: &mut dyn Observer,
+    restart: Option<Box<dyn chaos::Restart>>,
+) -> anyhow::Result<ControllerOut> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
     let mut collector = Collector::start(&arbiters);
@@ -159,6 +166,15 @@ async fn controller(plan: Arc<Plan>, observer: &mut dyn Observer) -> anyhow::Res
         ))
     });
 
+    // The disruptions run beside the load; one that cannot be caused ends the run.
+    let mut disruptions = (!plan.disruptions.is_empty()).then(|| {
+        actix::spawn(chaos::run(
+            plan.disruptions.clone(),
+            start,
+            plan.window.clone(),
+            restart,
+        ))
+    });
     let mut totals = Snapshot::default();
     let mut live: i64 = 0;
     let mut done = 0usize;
@@ -215,8 +231,28 @@ async fn controller(plan: Arc<Plan>, observer: &mut dyn Observer) -> anyhow::Res
                 }
             }
             _ = &mut end, if planned.is_some() => break Outcome::DurationReached,
+            res = async {
+                match disruptions.as_mut() {
+                    Some(d) => d.await,
+                    None => std::future::pending().await,
+                }
+            }, if disruptions.is_some() => {
+                disruptions = None;
+                let failed = match res {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(format!("{e:#}")),
+                    Err(e) => Some(format!("the chaos task ended: {e}")),
+                };
+                if let Some(e) = failed {
+                    eprintln!("error: {e}");
+                    break Outcome::DisruptionFailed;
+                }
+            }
         }
     };
+    if let Some(d) = disruptions {
+        d.abort();
+    }
     stop_pacing.store(true, Ordering::Relaxed);
     drop(background);
     if outcome == Outcome::Interrupted {

@@ -80,6 +80,12 @@ pub struct Plan {
     /// Kicks expected per wave of all instances (min, max over login orders), when the
     /// alignment makes that exact.
     pub expected_per_wave: Option<(u64, u64)>,
+    /// What an instance does when its connection is lost.
+    pub reconnect: crate::scenario::Reconnect,
+    /// The disruptions the run causes (`[[chaos]]`).
+    pub disruptions: Vec<crate::scenario::Disruption>,
+    /// The current disruption, as instances ask about it.
+    pub window: Arc<super::chaos::Window>,
 }
 
 impl Plan {
@@ -117,6 +123,7 @@ impl Plan {
             Alignment::Independent => false,
         };
         let exact = aligned && !matches!(s.cycle.on_kick, OnKick::Relogin(_));
+        let epoch = tokio::time::Instant::now();
         Ok(Arc::new(Plan {
             target,
             admin_endpoint,
@@ -166,9 +173,12 @@ impl Plan {
             logout_timeout: s.timeouts.logout.0,
             kick_timeout: s.timeouts.kick.0,
             checks: s.checks.clone(),
-            epoch: tokio::time::Instant::now(),
+            epoch,
             planned: r.planned_duration(),
             expected_per_wave: exact.then(|| r.policy.expected_kicks(&r.platforms)),
+            reconnect: s.reconnect.clone(),
+            disruptions: s.chaos.clone(),
+            window: Arc::new(super::chaos::Window::new(epoch)),
         }))
     }
 

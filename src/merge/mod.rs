@@ -117,7 +117,8 @@ fn merged_outcome(outcomes: impl Iterator<Item = Outcome>) -> Outcome {
         Outcome::Completed => 0,
         Outcome::DurationReached => 1,
         Outcome::TargetLost => 2,
-        Outcome::Interrupted => 3,
+        Outcome::DisruptionFailed => 3,
+        Outcome::Interrupted => 4,
     };
     outcomes
         .max_by_key(|o| rank(*o))

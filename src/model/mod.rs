@@ -6,10 +6,14 @@
 
 mod metrics;
 mod outcome;
+mod recovery;
 mod rows;
+mod snapshot;
 mod threshold;
 
-pub use metrics::{new_histogram, Counter, Metric, Snapshot};
+pub use metrics::{Counter, Metric};
 pub use outcome::{AccountReport, Generator, Outcome, RunSummary, Tick};
+pub use recovery::{had_reconnects, recovery_time, RECOVERY_SHARES};
 pub use rows::{counter_rows, RATE_ROWS, TOTAL_ROWS};
+pub use snapshot::{new_histogram, Overflow, Snapshot};
 pub use threshold::{closest, Op, Stat, Subject, Threshold, ThresholdError, ThresholdProblem};

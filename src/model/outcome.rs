@@ -18,6 +18,9 @@ pub enum Outcome {
     Interrupted,
     /// The target stopped accepting connections mid-run.
     TargetLost,
+    /// A `[[chaos]]` disruption could not be caused (the embedded server did not listen
+    /// again, a command failed): the run did not go as the scenario says.
+    DisruptionFailed,
 }
 
 impl Outcome {
@@ -27,6 +30,7 @@ impl Outcome {
             Outcome::DurationReached => "duration_reached",
             Outcome::Interrupted => "interrupted",
             Outcome::TargetLost => "target_lost",
+            Outcome::DisruptionFailed => "disruption_failed",
         }
     }
 
@@ -37,6 +41,7 @@ impl Outcome {
             Outcome::DurationReached,
             Outcome::Interrupted,
             Outcome::TargetLost,
+            Outcome::DisruptionFailed,
         ]
         .into_iter()
         .find(|o| o.name() == name)

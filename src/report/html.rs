@@ -33,6 +33,8 @@ pub struct Point {
     pub kicks: [u64; 4],
     pub violations: u64,
     pub errors: u64,
+    /// Reconnect attempts, instances ready again, and losses in disruptions, in the interval.
+    pub reconnecting: [u64; 3],
 }
 
 impl Point {
@@ -68,6 +70,11 @@ impl Point {
             ],
             violations: i.violations_total() + i.warnings_total(),
             errors: i.errors_total(),
+            reconnecting: [
+                i.get(Counter::ReconnectAttempts),
+                i.get(Counter::Reconnects),
+                i.get(Counter::ConnectionsLostPlanned),
+            ],
         }
     }
 }
@@ -179,6 +186,10 @@ pub fn render(p: &Page) -> String {
         x_max,
         false,
     ));
+
+    if crate::model::had_reconnects(t) {
+        super::html_reconnects::section(&mut h, t, s, x_max);
+    }
 
     h.push_str("<h2>Latency over time</h2>");
     h.push_str(&latency_over_time(s, "login", |q| q.login));

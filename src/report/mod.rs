@@ -17,6 +17,7 @@ mod charts;
 mod columns;
 mod files;
 pub mod html;
+mod html_reconnects;
 mod html_violations;
 mod junit;
 pub mod record;

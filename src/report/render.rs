@@ -84,6 +84,9 @@ pub fn render_summary<W: Write>(
         g(Counter::ConnectionsFailed),
         g(Counter::ConnectionsLost)
     )?;
+    if crate::model::had_reconnects(s) {
+        render_reconnects(out, s)?;
+    }
     let codes: Vec<String> = s
         .login_codes
         .iter()
@@ -289,5 +292,31 @@ pub fn render_generator<W: Write>(
         } else {
             ""
         }
+    )
+}
+
+/// The reconnects line: what disruptions took down, how the instances came back, and how long
+/// it took (the recovery time at each of [`crate::model::RECOVERY_SHARES`]).
+fn render_reconnects<W: Write>(out: &mut W, s: &Snapshot) -> std::io::Result<()> {
+    let g = |c: Counter| s.get(c);
+    let recovery: Vec<String> = crate::model::RECOVERY_SHARES
+        .iter()
+        .map(|p| {
+            let t = crate::model::recovery_time(s, *p)
+                .map_or("never".into(), crate::units::format_duration);
+            format!("p{} {t}", p * 100.0)
+        })
+        .collect();
+    writeln!(
+        out,
+        "reconnects   lost in disruptions {}  connects refused while down {}  attempts {}  back {}  given up {}  unfinished {}  recovery {} of {} sessions disrupted",
+        g(Counter::ConnectionsLostPlanned),
+        g(Counter::ConnectionsFailedPlanned),
+        g(Counter::ReconnectAttempts),
+        g(Counter::Reconnects),
+        g(Counter::ReconnectsGivenUp),
+        g(Counter::ReconnectsUnfinished),
+        recovery.join(" "),
+        g(Counter::SessionsDisrupted),
     )
 }

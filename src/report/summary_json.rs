@@ -35,6 +35,10 @@ pub struct SummaryJson<'a> {
     pub latency_us: BTreeMap<&'static str, Option<LatencyJson>>,
     /// Every row of counters.csv, by name: integers, and the two rates (`*_per_sec`) as decimals.
     pub counters: BTreeMap<String, serde_json::Value>,
+    /// The recovery time of the run's disruptions (`p50`, `p99`, µs): by when that share of
+    /// the ready sessions they took down were ready again; `null` when not reached (or no
+    /// disruption took a session down).
+    pub recovery_us: BTreeMap<String, Option<u64>>,
     /// Per check: how often it could fire, how often it did, whether it is a warning class.
     pub checks: BTreeMap<&'static str, CheckJson>,
     pub thresholds: Vec<ThresholdJson>,
@@ -188,6 +192,16 @@ pub fn build<'a>(
                     serde_json::json!(v as u64)
                 };
                 (k, v)
+            })
+            .collect(),
+        recovery_us: crate::model::RECOVERY_SHARES
+            .iter()
+            .map(|p| {
+                (
+                    format!("p{}", p * 100.0),
+                    crate::model::recovery_time(totals, *p)
+                        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+                )
             })
             .collect(),
         checks,

@@ -92,6 +92,42 @@ pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
     }
 }
 
+/// The embedded server, shared with the engine's chaos task, which may restart it.
+type Embedded = std::sync::Arc<std::sync::Mutex<Option<server::ServerHandle>>>;
+
+/// A `[[chaos]]` restart of the embedded server: stop it (every connection closes), wait,
+/// and listen again on the same address with the same configuration, empty.
+struct Restarter {
+    server: Embedded,
+    config: ServerConfig,
+}
+
+impl engine::chaos::Restart for Restarter {
+    fn restart(&mut self, pause: std::time::Duration) -> anyhow::Result<()> {
+        let old = self
+            .server
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the embedded server's handle is poisoned"))?
+            .take();
+        if let Some(old) = old {
+            self.config.listen = old.addr;
+            old.stop();
+        }
+        std::thread::sleep(pause);
+        let new = server::start(self.config.clone()).map_err(|e| {
+            anyhow::anyhow!(
+                "the embedded server cannot listen again on {}: {}",
+                self.config.listen,
+                crate::error_message(&e)
+            )
+        })?;
+        if let Ok(mut s) = self.server.lock() {
+            *s = Some(new);
+        }
+        Ok(())
+    }
+}
+
 /// Each second goes to the streamed reports, the live display and the live metrics.
 struct Sinks<'a> {
     writer: &'a mut ReportWriter,
@@ -167,15 +203,26 @@ pub fn execute<W: Write>(
     let (url, embedded) = match target {
         Some(url) => (url, None),
         None => {
-            let h = server::start(embedded_server_config(&resolved)).map_err(|e| {
+            let config = embedded_server_config(&resolved);
+            let h = server::start(config.clone()).map_err(|e| {
                 anyhow::anyhow!(
                     "cannot start the embedded server: {}",
                     crate::error_message(&e)
                 )
             })?;
-            (h.url(), Some(h))
+            let url = h.url();
+            (
+                url,
+                Some((Embedded::new(std::sync::Mutex::new(Some(h))), config)),
+            )
         }
     };
+    let restart = embedded.as_ref().map(|(server, config)| {
+        Box::new(Restarter {
+            server: server.clone(),
+            config: config.clone(),
+        }) as Box<dyn engine::chaos::Restart>
+    });
     // Bound before the report directory is made: a port in use is an error with no report.
     let metrics = crate::live_metrics::RunMetrics::start(
         opts.metrics_listen,
@@ -214,6 +261,7 @@ pub fn execute<W: Write>(
             progress: &mut progress,
             metrics: metrics.as_ref(),
         },
+        restart,
     );
     progress.finish();
     let embedded_used = embedded.is_some();

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use crate::policy::{Limits, Policy};
 
+mod chaos;
+pub use chaos::{ChaosAction, Disruption, Reconnect, ReconnectMode};
 mod credentials;
 pub mod mqtt;
 mod protocol;
@@ -234,6 +236,8 @@ fn resolve_with(
         ));
     }
     protocol::check_urls(&s)?;
+    s.reconnect.validate()?;
+    chaos::validate(&s.chaos, s.target.url.is_empty())?;
     let stages =
         parse_stages(&s.load.stages).map_err(|e| ScenarioError::parse("load.stages", e))?;
     match s.load.model {

@@ -46,6 +46,12 @@ pub struct Scenario {
     pub xmpp: Xmpp,
     #[serde(default)]
     pub checks: Checks,
+    /// What an instance does when its connection is lost (docs/scenarios.md).
+    #[serde(default)]
+    pub reconnect: super::Reconnect,
+    /// Disruptions on a schedule: `[[chaos]]` entries, in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chaos: Vec<super::Disruption>,
     /// Pass/fail limits: `"login.p99" = "< 150ms"`, `violations = "== 0"`.
     #[serde(default)]
     pub thresholds: std::collections::BTreeMap<String, String>,

@@ -125,6 +125,14 @@ pub fn health(s: &Snapshot, error_budget: f64) -> Vec<String> {
             "target lost: {refused} connection(s) refused, {lost} dropped mid-session"
         ));
     }
+    // Losses a disruption caused are planned (engine/chaos.rs); coming back is the backend's
+    // part: an instance that was not ready again by the end is a session it failed to restore.
+    let unfinished = s.get(Counter::ReconnectsUnfinished);
+    if unfinished > 0 {
+        why.push(format!(
+            "{unfinished} instance(s) lost their connection and were not ready again by the run's end (reconnects_unfinished)"
+        ));
+    }
     let protocol = s.get(Counter::ProtocolErrors);
     if protocol > 0 {
         why.push(format!(
@@ -203,6 +211,12 @@ pub fn judge(
         reasons.push((
             Kind::Run,
             "the target stopped accepting connections".to_string(),
+        ));
+    }
+    if outcome == Outcome::DisruptionFailed {
+        reasons.push((
+            Kind::Run,
+            "a [[chaos]] disruption could not be caused, so the run stopped there (its error was printed before this summary)".to_string(),
         ));
     }
     reasons.extend(health(s, error_budget).into_iter().map(|r| (Kind::Run, r)));

@@ -128,6 +128,12 @@ impl Shell {
                     let (c, mut io) = act.split(ctx);
                     c.connected(&mut io);
                 }
+                // Nothing listening during a disruption is its doing, not the backend's.
+                _ if act.shell.plan.window.covering(Instant::now()).is_some() => {
+                    metrics::count(Counter::ConnectionsFailedPlanned);
+                    let (c, mut io) = act.split(ctx);
+                    c.connect_failed(&mut io);
+                }
                 Ok(Err(e)) => {
                     metrics::connect_failed(e.reason());
                     let (c, mut io) = act.split(ctx);
@@ -160,6 +166,10 @@ impl Io for ActorIo<'_> {
 
     fn unix_now(&self) -> u64 {
         crate::unix_now()
+    }
+
+    fn disruption(&self) -> Option<Instant> {
+        self.sh.plan.window.covering(Instant::now())
     }
 
     fn connect(&mut self) {

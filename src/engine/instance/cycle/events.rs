@@ -45,6 +45,9 @@ impl Cycle {
         if self.phase != Phase::Connecting {
             return;
         }
+        if self.reconnecting() && !self.stopping {
+            return self.reconnect_failed(io);
+        }
         self.end_cycle(io, false);
     }
 
@@ -129,9 +132,19 @@ impl Cycle {
             self.drop_connection(io);
             return self.cycle_done(io, false);
         }
-        io.count(Counter::ConnectionsLost);
+        // A loss while a disruption is under way is its doing (engine/chaos.rs).
+        let disruption = io.disruption();
+        io.count(if disruption.is_some() {
+            Counter::ConnectionsLostPlanned
+        } else {
+            Counter::ConnectionsLost
+        });
+        let was_ready = self.phase == Phase::Ready;
         self.set_phase(io, Phase::Idle);
         self.drop_connection(io);
+        if in_session && self.come_back(io, disruption, was_ready) {
+            return;
+        }
         if in_cycle {
             self.cycle_done(io, false);
         }
@@ -169,6 +182,7 @@ impl Cycle {
                 self.login(io);
             }
             Timer::Message => self.send_message(io),
+            Timer::Reconnect => self.reconnect(io),
         }
     }
 
@@ -178,8 +192,9 @@ impl Cycle {
         match self.phase {
             Phase::Ready => self.logout(io),
             Phase::LoggingOut | Phase::LoggingIn | Phase::AwaitReady => {}
-            Phase::Idle | Phase::Connecting | Phase::Arrived => {
+            Phase::Idle | Phase::Connecting | Phase::Arrived | Phase::Reconnecting => {
                 self.set_phase(io, Phase::Idle);
+                self.comeback_ended(io, true);
                 self.close(io);
                 io.stop();
             }

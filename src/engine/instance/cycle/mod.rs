@@ -24,6 +24,7 @@ use crate::protocol::Request;
 
 mod answers;
 mod events;
+mod reconnect;
 mod steps;
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,8 @@ pub enum Phase {
     AwaitReady,
     Ready,
     LoggingOut,
+    /// The connection was lost mid-session: waiting out the backoff before reconnecting.
+    Reconnecting,
 }
 
 /// A step the cycle takes when a timer it armed fires.
@@ -66,6 +69,8 @@ pub enum Timer {
     Relogin,
     /// The next message of the hold (armed with [`Io::every`]).
     Message,
+    /// The backoff after a loss is over: reconnect.
+    Reconnect,
 }
 
 /// Everything the cycle does to the world. A phase's timers ([`Io::after`], [`Io::every`])
@@ -77,6 +82,9 @@ pub trait Io {
     fn received(&self) -> Instant;
     /// The Unix second (UserSig times).
     fn unix_now(&self) -> u64;
+    /// When the `[[chaos]]` disruption under way began, if one is (engine/chaos.rs): a loss
+    /// now is its doing.
+    fn disruption(&self) -> Option<Instant>;
     /// Open a connection; its outcome comes back as [`Cycle::connected`] or
     /// [`Cycle::connect_failed`].
     fn connect(&mut self);
@@ -144,6 +152,8 @@ pub struct Cycle {
     sig_cache: Option<(u64, Arc<str>)>,
     /// Whether it told its account that it logged in (once is enough).
     told_logged_in: bool,
+    /// Coming back from a lost connection (`[reconnect]`).
+    comeback: reconnect::Comeback,
     rng: fastrand::Rng,
 }
 
@@ -181,6 +191,7 @@ impl Cycle {
             sig_not_before: 0,
             sig_cache: None,
             told_logged_in: false,
+            comeback: Default::default(),
             rng: fastrand::Rng::with_seed(seed),
         }
     }
@@ -297,6 +308,7 @@ impl Cycle {
         if self.phase != Phase::Idle {
             self.set_phase(io, Phase::Idle);
         }
+        self.comeback_ended(io, self.stopping);
         if self.stopping {
             self.close(io);
             io.stop();

@@ -43,10 +43,19 @@ impl Cycle {
         self.record_login_answer(io, Metric::Ready, Metric::ReadyService);
         io.count(Counter::Readies);
         self.set_phase(io, Phase::Ready);
+        let resumed = self.back(io);
         if self.stopping {
             return self.logout(io);
         }
-        let hold = self.plan.hold.sample(self.rng.f64());
+        // A session back after a loss holds what was left of its hold.
+        let hold = match resumed {
+            Some(left) => left,
+            None => {
+                let hold = self.plan.hold.sample(self.rng.f64());
+                self.comeback.hold_until = Some(io.now() + hold);
+                hold
+            }
+        };
         io.after(hold, Timer::HoldEnd);
         if let Some(every) = self.plan.message_interval {
             // The first message at a random point of the first interval, then one per interval:

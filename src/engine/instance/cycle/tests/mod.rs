@@ -44,6 +44,8 @@ struct Rec {
     did: Vec<Did>,
     /// The timers of the current phase (a new phase cancels them).
     armed: Vec<Timer>,
+    /// The start of the disruption under way, if any.
+    disrupted: Option<Instant>,
 }
 
 impl Rec {
@@ -55,6 +57,7 @@ impl Rec {
             open: true,
             did: Vec::new(),
             armed: Vec::new(),
+            disrupted: None,
         }
     }
 
@@ -79,6 +82,9 @@ impl Io for Rec {
     }
     fn unix_now(&self) -> u64 {
         1_800_000_000
+    }
+    fn disruption(&self) -> Option<Instant> {
+        self.disrupted
     }
     fn connect(&mut self) {
         self.did.push(Did::Connect);
@@ -225,4 +231,5 @@ fn ready(c: &mut Cycle, io: &mut Rec) {
 
 mod answers;
 mod paths;
+mod reconnects;
 mod streams;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# scenarios/gateway-restart.toml at full scale — 20,000 sessions as 3 shard processes, each with
+# its embedded server restarted at 10 s — over seeds 1..SEEDS: one line per seed with the
+# verdict, the sessions the restart took down and how many came back, the recovery time
+# p50/p99, the reconnect p99, and the checks: the soundness run of the reconnect storm at its
+# shipped size. Not a test (about 30 s a seed): figures go to docs/reliability.md.
+#
+#   bash benches/gateway-restart.sh             # SEEDS=10
+#   SEEDS=2 SETS="--set accounts.count=1000" bash benches/gateway-restart.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet --bin loginstorm
+BIN=${LOGINSTORM:-$PWD/target/release/loginstorm}
+SEEDS=${SEEDS:-10}
+PROCESSES=${PROCESSES:-3}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+pass=0
+for seed in $(seq 1 "$SEEDS"); do
+  # shellcheck disable=SC2086
+  if "$BIN" run scenarios/gateway-restart.toml --processes "$PROCESSES" --seed "$seed" \
+      --report-dir "$WORK/r$seed" ${SETS:-} >"$WORK/s$seed.txt" 2>&1; then
+    pass=$((pass + 1))
+  fi
+  verdict=$(grep -m1 '^verdict:' "$WORK/s$seed.txt" || echo "verdict: (none)")
+  rec=$(grep -m1 '^reconnects' "$WORK/s$seed.txt" | sed 's/^reconnects *//' || true)
+  p99=$(grep -m1 '^reconnect ' "$WORK/s$seed.txt" | awk '{print $5}' || true)
+  viol=$(grep -m1 '^checks' "$WORK/s$seed.txt" | sed 's/^checks *//' || true)
+  echo "seed $seed: $verdict | $rec | reconnect p99 $p99 | $viol"
+done
+echo "$pass of $SEEDS seeds passed"
+[ "$pass" -eq "$SEEDS" ]

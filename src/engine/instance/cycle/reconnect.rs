@@ -1,0 +1,111 @@
+//! Coming back after a lost connection, as an SDK does (`[reconnect]`): wait a backoff,
+//! connect (`onConnecting`), log in again and finish the hold the loss interrupted. A connect
+//! that fails waits longer; a re-login refused or unanswered ends the cycle as any failed
+//! login does (`reconnects_given_up`).
+
+use std::time::Duration;
+use tokio::time::Instant;
+
+use super::{micros, Cycle, Io, Phase, Timer};
+use crate::engine::metrics::{Counter, Metric};
+
+/// Where an instance is in coming back from a loss.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Comeback {
+    /// When the loss was noticed (`None`: not coming back from one).
+    pub lost_at: Option<Instant>,
+    /// When the disruption that caused it began, for a ready session it took down.
+    pub disrupted_at: Option<Instant>,
+    /// Connects tried since the loss.
+    pub attempts: u32,
+    /// When the interrupted hold was due to end.
+    pub hold_until: Option<Instant>,
+}
+
+impl Cycle {
+    /// Whether the instance is coming back from a loss (its connects are reconnects).
+    pub fn reconnecting(&self) -> bool {
+        self.comeback.lost_at.is_some()
+    }
+
+    /// A loss mid-session, already counted and dropped: come back if the scenario says so.
+    /// `was_ready`: the session was ready (a disruption's recovery counts those).
+    pub(super) fn come_back(
+        &mut self,
+        io: &mut impl Io,
+        disruption: Option<Instant>,
+        was_ready: bool,
+    ) -> bool {
+        if !self.plan.reconnect.enabled() || self.stopping {
+            return false;
+        }
+        let now = io.now();
+        self.comeback.lost_at = Some(now);
+        self.comeback.attempts = 0;
+        self.comeback.disrupted_at = disruption.filter(|_| was_ready);
+        if self.comeback.disrupted_at.is_some() {
+            io.count(Counter::SessionsDisrupted);
+        }
+        // A resumed session is on its own: no wave to line up with or be judged in.
+        self.barrier = false;
+        self.owed = Duration::ZERO;
+        self.wait_to_reconnect(io);
+        true
+    }
+
+    fn wait_to_reconnect(&mut self, io: &mut impl Io) {
+        self.set_phase(io, Phase::Reconnecting);
+        let wait = self
+            .plan
+            .reconnect
+            .delay(self.comeback.attempts, self.rng.f64());
+        io.after(wait, Timer::Reconnect);
+    }
+
+    /// The backoff is over: try to connect.
+    pub(super) fn reconnect(&mut self, io: &mut impl Io) {
+        if self.phase != Phase::Reconnecting {
+            return;
+        }
+        self.comeback.attempts += 1;
+        io.count(Counter::ReconnectAttempts);
+        self.set_phase(io, Phase::Connecting);
+        io.connect();
+    }
+
+    /// A reconnect's connect failed: wait longer and try again.
+    pub(super) fn reconnect_failed(&mut self, io: &mut impl Io) {
+        self.wait_to_reconnect(io);
+    }
+
+    /// Ready again after a loss: record how long it took, and how long the hold has left.
+    pub(super) fn back(&mut self, io: &mut impl Io) -> Option<Duration> {
+        let lost_at = self.comeback.lost_at.take()?;
+        let now = io.received();
+        io.record(
+            Metric::Reconnect,
+            micros(now.saturating_duration_since(lost_at)),
+        );
+        io.count(Counter::Reconnects);
+        if let Some(d) = self.comeback.disrupted_at.take() {
+            io.record(Metric::Recovery, micros(now.saturating_duration_since(d)));
+        }
+        Some(
+            self.comeback
+                .hold_until
+                .map_or(Duration::ZERO, |u| u.saturating_duration_since(now)),
+        )
+    }
+
+    /// The cycle ends while coming back (a re-login refused or unanswered, a kick).
+    pub(super) fn comeback_ended(&mut self, io: &mut impl Io, stopping: bool) {
+        if self.comeback.lost_at.take().is_some() {
+            io.count(if stopping {
+                Counter::ReconnectsUnfinished
+            } else {
+                Counter::ReconnectsGivenUp
+            });
+        }
+        self.comeback.disrupted_at = None;
+    }
+}

@@ -1,0 +1,207 @@
+//! Disruptions and reconnects (`[[chaos]]`, `[reconnect]`): the verdict rule — a loss a
+//! disruption caused is planned and passes, the same loss unplanned fails, an instance that
+//! never comes back fails — and a disruption that cannot be caused ends the run with its
+//! reports.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use loginstorm::model::Counter;
+use loginstorm::verdict::Status;
+
+use crate::util::{free_port, run_bin, run_text, TempDir};
+
+const ACCOUNTS: u64 = 20;
+
+/// A `loginstorm serve` on `port`, its pid in `dir/pid` (a chaos command replaces it). Started
+/// in the background of a shell, as the commands start its successor: no child of this process,
+/// so a killed server is reaped and its pid is gone when it is.
+fn serve_on(port: u16, dir: &Path) {
+    let status = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "{bin} serve --listen 127.0.0.1:{port} >/dev/null 2>&1 & echo $! > {p}",
+                bin = env!("CARGO_BIN_EXE_loginstorm"),
+                p = dir.join("pid").display()
+            ),
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_listening(port);
+}
+
+fn wait_listening(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("nothing listens on {port}");
+}
+
+/// Kill the server whose pid is in `dir/pid`, and (with `again`) start another on `port`.
+fn restart_command(dir: &Path, port: u16, again: bool) -> String {
+    let pid = dir.join("pid");
+    let mut c = format!(
+        "kill $(cat {p}); n=0; while kill -0 $(cat {p}) 2>/dev/null && [ $n -lt 100 ]; do sleep 0.05; n=$((n+1)); done",
+        p = pid.display()
+    );
+    if again {
+        c += &format!(
+            "; sleep 0.3; {bin} serve --listen 127.0.0.1:{port} >/dev/null 2>&1 & echo $! > {p}",
+            bin = env!("CARGO_BIN_EXE_loginstorm"),
+            p = pid.display()
+        );
+    }
+    c
+}
+
+fn stop(dir: &Path) {
+    if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
+}
+
+/// Sessions held 4 s, reconnecting with short waits; `extra` adds tables.
+fn scenario(url: &str, extra: &str) -> String {
+    format!(
+        "[target]\nurl = \"{url}\"\n[accounts]\ncount = {ACCOUNTS}\ninstances = \"Web,Android\"\n\
+         [cycle]\nhold = \"4s\"\n[reconnect]\nmode = \"backoff\"\ninitial = \"200ms\"\nmax = \"1s\"\n{extra}"
+    )
+}
+
+#[test]
+fn losses_a_disruption_caused_pass_and_the_same_losses_unplanned_fail() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}/ws");
+
+    // Planned: the scenario's own command restarts the server.
+    serve_on(port, dir.path());
+    let chaos = format!(
+        "[[chaos]]\nat = \"1500ms\"\naction = \"command\"\ncommand = \"{}\"\n",
+        restart_command(dir.path(), port, true)
+    );
+    let (r, _d) = run_text(&scenario(&url, &chaos), &[]);
+    let t = &r.totals;
+    let sessions = ACCOUNTS * 2;
+    assert_eq!(r.verdict.status, Status::Pass, "{:?}", r.verdict.reasons);
+    assert_eq!(t.get(Counter::ConnectionsLostPlanned), sessions);
+    assert_eq!(t.get(Counter::ConnectionsLost), 0);
+    assert_eq!(t.get(Counter::SessionsDisrupted), sessions);
+    assert_eq!(t.get(Counter::Reconnects), sessions);
+    assert_eq!(
+        t.get(Counter::Logouts),
+        sessions,
+        "each finished its hold and logged out"
+    );
+    stop(dir.path());
+
+    // Unplanned: the same restart, from outside the scenario.
+    serve_on(port, dir.path());
+    let cmd = restart_command(dir.path(), port, true);
+    let outside = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        Command::new("sh").args(["-c", &cmd]).status().unwrap();
+    });
+    let (r, _d) = run_text(&scenario(&url, ""), &[]);
+    outside.join().unwrap();
+    stop(dir.path());
+    let t = &r.totals;
+    assert_eq!(r.verdict.status, Status::Fail);
+    assert!(
+        r.verdict
+            .reasons
+            .iter()
+            .any(|(_, why)| why.contains("dropped mid-session")),
+        "{:?}",
+        r.verdict.reasons
+    );
+    assert_eq!(t.get(Counter::ConnectionsLost), sessions);
+    assert_eq!(t.get(Counter::ConnectionsLostPlanned), 0);
+    assert_eq!(
+        t.get(Counter::SessionsDisrupted),
+        0,
+        "no disruption: none counted"
+    );
+    assert_eq!(
+        t.get(Counter::Reconnects),
+        sessions,
+        "they came back all the same"
+    );
+}
+
+#[test]
+fn a_backend_that_never_comes_back_fails_the_run() {
+    let dir = TempDir::new();
+    let port = free_port();
+    serve_on(port, dir.path());
+    let chaos = format!(
+        "[[chaos]]\nat = \"1s\"\naction = \"command\"\nsettle = \"200ms\"\ncommand = \"{}\"\n",
+        restart_command(dir.path(), port, false)
+    );
+    let (r, _d) = run_text(&scenario(&format!("ws://127.0.0.1:{port}/ws"), &chaos), &[]);
+    stop(dir.path());
+    let t = &r.totals;
+    assert_eq!(r.verdict.status, Status::Fail);
+    assert_eq!(t.get(Counter::Reconnects), 0);
+    assert_eq!(
+        t.get(Counter::ReconnectsUnfinished),
+        ACCOUNTS * 2,
+        "{:?}",
+        r.verdict.reasons
+    );
+    assert!(
+        r.verdict
+            .reasons
+            .iter()
+            .any(|(_, why)| why.contains("not ready again by the run's end")),
+        "{:?}",
+        r.verdict.reasons
+    );
+}
+
+#[test]
+fn an_embedded_restart_without_reconnect_ends_the_cycles_it_cut_and_passes() {
+    let toml = "[accounts]\ncount = 10\ninstances = \"Web,Android\"\n[cycle]\nhold = \"2s\"\n\
+                [[chaos]]\nat = \"1s\"\naction = \"restart\"\npause = \"300ms\"\n";
+    let (r, _d) = run_text(toml, &[]);
+    let t = &r.totals;
+    assert_eq!(r.verdict.status, Status::Pass, "{:?}", r.verdict.reasons);
+    assert_eq!(t.get(Counter::ConnectionsLostPlanned), 20);
+    assert_eq!(t.get(Counter::Reconnects), 0);
+    assert_eq!(t.get(Counter::ReconnectAttempts), 0);
+    assert_eq!(
+        t.get(Counter::Logouts),
+        0,
+        "every session was cut before its logout"
+    );
+}
+
+#[test]
+fn a_disruption_that_cannot_be_caused_ends_the_run_with_its_reports() {
+    let dir = TempDir::new();
+    let path = dir.path().join("s.toml");
+    std::fs::write(
+        &path,
+        "[accounts]\ncount = 2\n[cycle]\nhold = \"5s\"\n\
+         [[chaos]]\nat = \"300ms\"\naction = \"command\"\ncommand = \"exit 3\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, report) = run_bin(&[path.to_str().unwrap()], &out);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("disruption could not be caused"),
+        "{stdout}"
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["outcome"], "disruption_failed");
+    assert!(report.join("summary.json").is_file());
+}
