@@ -85,11 +85,13 @@ fn tls_cause(e: &std::io::Error) -> Option<&'static str> {
 /// the URL's and the headers' placeholders.
 /// `traced`: this is the `--trace-frames` instance, whose upgrade (request and response heads)
 /// goes to frames.log before its frames — what a new profile's `[connection]` gets wrong.
+/// `network`: the seed of the `[network]` this connection goes through, if it does.
 pub async fn connect(
     plan: &Plan,
     local: Option<IpAddr>,
     who: &Values<'_>,
     traced: bool,
+    network: Option<u64>,
 ) -> Result<super::conn::Conn, ConnectError> {
     let addr = plan.target.addr;
     let tcp = |source| ConnectError::Tcp { addr, source };
@@ -116,6 +118,14 @@ pub async fn connect(
             },
             source,
         })?;
+    let stream = match network {
+        Some(seed) => Stream::Shaped(Box::new(super::shaped::Shaped::new(
+            stream,
+            &plan.network,
+            seed,
+        ))),
+        None => stream,
+    };
     if plan.target.raw {
         // MQTT over TCP (or TLS): no upgrade, the bytes are the protocol's.
         return Ok(super::conn::Conn::Raw(super::conn::Raw::new(Stamped::new(

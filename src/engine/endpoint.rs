@@ -181,6 +181,8 @@ impl Endpoint {
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// Through a bad network (`[network]`, engine/shaped.rs).
+    Shaped(Box<super::shaped::Shaped>),
 }
 
 impl Stream {
@@ -211,6 +213,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Shaped(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -224,6 +227,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Shaped(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -231,6 +235,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Shaped(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -238,6 +243,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Shaped(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

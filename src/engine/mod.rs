@@ -22,6 +22,7 @@ pub mod instance;
 pub mod metrics;
 pub mod plan;
 mod priority;
+pub mod shaped;
 pub mod stamped;
 mod tls;
 

@@ -86,6 +86,8 @@ pub struct Plan {
     pub disruptions: Vec<crate::scenario::Disruption>,
     /// The current disruption, as instances ask about it.
     pub window: Arc<super::chaos::Window>,
+    /// The network the connections go through (`[network]`).
+    pub network: crate::scenario::Network,
 }
 
 impl Plan {
@@ -179,6 +181,7 @@ impl Plan {
             reconnect: s.reconnect.clone(),
             disruptions: s.chaos.clone(),
             window: Arc::new(super::chaos::Window::new(epoch)),
+            network: s.network.clone(),
         }))
     }
 
@@ -277,6 +280,17 @@ impl Plan {
                 sig
             }
         }
+    }
+
+    /// The seed of connection `k`'s network, when it goes through `[network]` (a share of
+    /// the instances, chosen by the run's seed); `None`: it connects as it is.
+    pub fn shaped(&self, instance: u64, k: u64) -> Option<u64> {
+        if !self.network.active() {
+            return None;
+        }
+        let mut pick =
+            fastrand::Rng::with_seed(self.seed ^ instance.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        (pick.f64() < self.network.share).then(|| pick.u64(..) ^ k)
     }
 
     /// Source address for the `k`-th connection (spread over 127.0.0.0/8 when asked).

@@ -43,7 +43,7 @@ fn preflight(plan: &Plan) -> anyhow::Result<()> {
     rt.block_on(async {
         match tokio::time::timeout(
             plan.connect_timeout,
-            connect::connect(plan, None, &who, false),
+            connect::connect(plan, None, &who, false, None),
         )
         .await
         {

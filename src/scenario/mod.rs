@@ -15,6 +15,8 @@ use crate::policy::{Limits, Policy};
 mod chaos;
 pub use chaos::{ChaosAction, Disruption, Reconnect, ReconnectMode};
 mod credentials;
+mod network;
+pub use network::Network;
 pub mod mqtt;
 mod protocol;
 pub mod xmpp;
@@ -237,6 +239,7 @@ fn resolve_with(
     }
     protocol::check_urls(&s)?;
     s.reconnect.validate()?;
+    s.network.validate()?;
     chaos::validate(&s.chaos, s.target.url.is_empty())?;
     let stages =
         parse_stages(&s.load.stages).map_err(|e| ScenarioError::parse("load.stages", e))?;

@@ -49,6 +49,9 @@ pub struct Scenario {
     /// What an instance does when its connection is lost (docs/scenarios.md).
     #[serde(default)]
     pub reconnect: super::Reconnect,
+    /// The network the instances' connections go through (docs/scenarios.md).
+    #[serde(default)]
+    pub network: super::Network,
     /// Disruptions on a schedule: `[[chaos]]` entries, in time order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chaos: Vec<super::Disruption>,

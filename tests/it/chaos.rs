@@ -205,3 +205,30 @@ fn a_disruption_that_cannot_be_caused_ends_the_run_with_its_reports() {
     assert_eq!(run["outcome"], "disruption_failed");
     assert!(report.join("summary.json").is_file());
 }
+
+/// `[network]`: a 40 ms delay each way adds 80 ms to every login → ready round trip (the login
+/// out, `sdkStateReady` back): no round trip is shorter (but for the half millisecond a hop may
+/// be early, engine/shaped.rs), and the median grows by 80 ms ± 10 %.
+#[test]
+fn an_added_network_delay_is_seen_in_ready_service() {
+    let base =
+        "[accounts]\ncount = 50\n[cycle]\ncycles = 3\nhold = \"50ms\"\nthink = \"fixed:20ms\"\n";
+    let p50 = |extra: &str| {
+        let (r, _d) = run_text(&format!("{base}{extra}"), &[]);
+        assert_eq!(r.verdict.status, Status::Pass, "{:?}", r.verdict.reasons);
+        let h = r.totals.hist(loginstorm::model::Metric::ReadyService);
+        assert_eq!(h.len(), 150);
+        (h.value_at_quantile(0.5), h.min())
+    };
+    let (plain, _) = p50("");
+    let (shaped, min) = p50("[network]\ndelay = \"40ms\"\n");
+    let added = shaped.saturating_sub(plain);
+    assert!(
+        min >= 79_000,
+        "a round trip shorter than the delay: {min} µs"
+    );
+    assert!(
+        (72_000..=88_000).contains(&added),
+        "asked 80 ms more, saw {added} µs more ({plain} → {shaped})"
+    );
+}

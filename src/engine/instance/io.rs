@@ -96,6 +96,7 @@ impl Shell {
     fn connect(&mut self, ctx: &mut Context<Instance>) {
         let plan = self.plan.clone();
         let local = plan.local_addr(self.global);
+        let network = plan.shaped(self.global, self.phase_gen);
         let started = Instant::now();
         let (user, instance) = (self.user.clone(), self.instance_id.clone());
         let platform = self.platform;
@@ -110,7 +111,7 @@ impl Shell {
             };
             tokio::time::timeout(
                 plan.connect_timeout,
-                connect::connect(&plan, local, &who, traced),
+                connect::connect(&plan, local, &who, traced, network),
             )
             .await
         };
