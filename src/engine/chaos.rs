@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use crate::scenario::{ChaosAction, Disruption};
+use crate::scenario::{ChaosAction, Cut, Disruption};
+
+/// What cuts instances' connections for a `drop`: the share, how, and the dice's seed.
+pub type Cutter = Box<dyn Fn(f64, Cut, u64)>;
 
 /// What restarts the embedded server (`run` holds it; the engine knows nothing of servers).
 pub trait Restart: Send {
@@ -75,6 +78,8 @@ pub async fn run(
     start: Instant,
     window: std::sync::Arc<Window>,
     mut restart: Option<Box<dyn Restart>>,
+    cut: Cutter,
+    seed: u64,
 ) -> anyhow::Result<()> {
     for (i, d) in list.into_iter().enumerate() {
         tokio::time::sleep_until(start + d.at.0).await;
@@ -92,6 +97,14 @@ pub async fn run(
                 .await?;
                 restart = Some(r);
                 res.map_err(|e| anyhow::anyhow!("chaos[{i}] (restart): {e:#}"))
+            }
+            ChaosAction::Drop => {
+                cut(
+                    d.fraction,
+                    d.how,
+                    seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                Ok(())
             }
             ChaosAction::Command => command(&d.command)
                 .await

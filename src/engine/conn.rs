@@ -25,6 +25,17 @@ pub enum Conn {
 }
 
 impl Conn {
+    /// Make dropping the connection reset it (RST) instead of closing it (FIN).
+    pub fn reset_on_drop(&self) {
+        let io = match self {
+            Conn::Ws(ws) => ws.get_ref(),
+            Conn::Raw(r) => &r.io,
+        };
+        if let Some(tcp) = io.tcp() {
+            let _ = socket2::SockRef::from(tcp).set_linger(Some(std::time::Duration::ZERO));
+        }
+    }
+
     /// When the connection's last bytes were received (the kernel's stamp).
     pub fn read_at(&self) -> std::rc::Rc<std::cell::Cell<tokio::time::Instant>> {
         match self {

@@ -204,6 +204,17 @@ impl Stream {
     }
 }
 
+impl Stream {
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Plain(s) => Some(s),
+            Stream::Tls(s) => Some(s.get_ref().0),
+            Stream::Shaped(s) => s.inner().tcp(),
+        }
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -169,11 +169,23 @@ async fn controller(
 
     // The disruptions run beside the load; one that cannot be caused ends the run.
     let mut disruptions = (!plan.disruptions.is_empty()).then(|| {
+        let to = Arc::clone(&accounts);
+        let cut: chaos::Cutter = Box::new(move |fraction, how, seed| {
+            for a in to.iter() {
+                a.do_send(account::Cut {
+                    fraction,
+                    how,
+                    seed,
+                });
+            }
+        });
         actix::spawn(chaos::run(
             plan.disruptions.clone(),
             start,
             plan.window.clone(),
             restart,
+            cut,
+            plan.seed,
         ))
     });
     let mut totals = Snapshot::default();

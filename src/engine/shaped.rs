@@ -137,6 +137,11 @@ impl Shaped {
         }
     }
 
+    /// The stream underneath.
+    pub fn inner(&self) -> &Stream {
+        &self.inner
+    }
+
     /// Wake this task at `at` (now, if it has passed).
     fn wake_at(sleep: &mut Pin<Box<Sleep>>, at: Instant, cx: &mut Context<'_>) {
         sleep.as_mut().reset(at);

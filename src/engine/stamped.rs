@@ -48,6 +48,11 @@ impl Stamped {
         }
     }
 
+    /// The TCP socket underneath.
+    pub fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        self.io.tcp()
+    }
+
     /// When the last read's bytes were received (shared: it goes on being updated).
     pub fn read_at(&self) -> Rc<Cell<Instant>> {
         self.read_at.clone()

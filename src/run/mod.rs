@@ -64,10 +64,11 @@ pub fn embedded_server_config(r: &Resolved) -> ServerConfig {
     let sc = &r.scenario;
     // A jitter or stagger wave connects first and delays each login within its window: the embedded
     // server's first-login deadline leaves the whole window (and the default) for it.
-    // The embedded server serves this run's own instances, which say nothing while they hold
-    // (protocol v1 has no heartbeat): no idle bound for them, however long the hold.
+    // The embedded server serves this run's own instances, which say nothing while they hold:
+    // no idle bound for them, however long the hold — unless the scenario sets one
+    // (`server.session_timeout`: how long a silent connection's session, a ghost, lives).
     let mut limits = server::ServerLimits {
-        idle_timeout: std::time::Duration::ZERO,
+        idle_timeout: sc.server.session_timeout.0,
         ..Default::default()
     };
     limits.login_timeout += sc.cycle.alignment.window(r.platforms.len());

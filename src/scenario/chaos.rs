@@ -36,6 +36,9 @@ pub struct Reconnect {
     pub max: Dur,
     /// Share of each wait drawn away at random: 0 = exact waits, 1 = anywhere in 0..wait.
     pub jitter: f64,
+    /// Send the protocol's `ping` this often on every open connection, as an SDK's
+    /// heartbeat keeps its connection alive through a server's idle bound; 0 = never.
+    pub heartbeat: Dur,
 }
 
 impl Default for Reconnect {
@@ -48,6 +51,7 @@ impl Default for Reconnect {
             factor: 2.0,
             max: Dur(Duration::from_secs(30)),
             jitter: 0.5,
+            heartbeat: Dur(Duration::ZERO),
         }
     }
 }
@@ -83,6 +87,12 @@ impl Reconnect {
                 "must be at least reconnect.initial",
             ));
         }
+        if !self.heartbeat.0.is_zero() && self.heartbeat.0 < Duration::from_millis(100) {
+            return Err(ScenarioError::invalid(
+                "reconnect.heartbeat",
+                "must be 0 (none) or at least 100ms",
+            ));
+        }
         if self.max.0 > Duration::from_secs(3600) {
             return Err(ScenarioError::invalid(
                 "reconnect.max",
@@ -101,6 +111,24 @@ pub enum ChaosAction {
     Restart,
     /// Run `command` (`sh -c`), for a real backend: a container restart, a proxy's drain.
     Command,
+    /// Cut a `fraction` of the instances' connections mid-session, in the generator, the way
+    /// `how` says (a mobile network that blips).
+    Drop,
+}
+
+/// How a `drop` cuts a connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cut {
+    /// A clean close (a WebSocket close frame, then FIN): the server knows at once.
+    #[default]
+    Close,
+    /// A TCP reset (RST): the server knows at once, without a goodbye.
+    Reset,
+    /// Nothing: the generator stops reading and writing and keeps the socket open, as a dead
+    /// mobile network looks to the server. The session stays there — a ghost — until the
+    /// server times the connection out.
+    Silent,
 }
 
 /// One `[[chaos]]` entry: a disruption at `at` after the run's start.
@@ -115,6 +143,13 @@ pub struct Disruption {
     /// `command`: the shell command to run; the disruption lasts until it exits.
     #[serde(default)]
     pub command: String,
+    /// `drop`: the share of the instances in a session (logging in, awaiting ready, ready)
+    /// whose connection is cut.
+    #[serde(default)]
+    pub fraction: f64,
+    /// `drop`: how.
+    #[serde(default)]
+    pub how: Cut,
     /// After the action is over, how long losses and failed connects are still its doing
     /// (a connection whose close was in flight, a connect refused just before the listener
     /// came back).
@@ -145,7 +180,27 @@ pub(super) fn validate(list: &[Disruption], embedded: bool) -> Result<(), Scenar
         if d.settle.0 > Duration::from_secs(600) {
             return Err(ScenarioError::invalid(key("settle"), "must be at most 10m"));
         }
+        if d.action != ChaosAction::Drop && (d.fraction != 0.0 || d.how != Cut::Close) {
+            return Err(ScenarioError::invalid(
+                key("fraction"),
+                "and how apply to action = \"drop\" only",
+            ));
+        }
         match d.action {
+            ChaosAction::Drop => {
+                if !(d.fraction > 0.0 && d.fraction <= 1.0) {
+                    return Err(ScenarioError::invalid(
+                        key("fraction"),
+                        "must be within 0..=1 and above 0 for action = \"drop\"",
+                    ));
+                }
+                if !d.command.is_empty() {
+                    return Err(ScenarioError::invalid(
+                        key("command"),
+                        "applies to action = \"command\" only",
+                    ));
+                }
+            }
             ChaosAction::Restart => {
                 if !embedded {
                     return Err(ScenarioError::invalid(
@@ -245,6 +300,8 @@ mod tests {
             action: ChaosAction::Restart,
             pause: default_pause(),
             command: String::new(),
+            fraction: 0.0,
+            how: Cut::Close,
             settle: default_settle(),
         }
     }
@@ -267,5 +324,23 @@ mod tests {
         };
         let e = validate(&[cmd], false).unwrap_err().to_string();
         assert!(e.contains("chaos[0].command"), "{e}");
+        let drop = |fraction| Disruption {
+            action: ChaosAction::Drop,
+            fraction,
+            how: Cut::Silent,
+            ..restart_at(1)
+        };
+        assert!(
+            validate(&[drop(0.5)], false).is_ok(),
+            "a drop works against any target"
+        );
+        let e = validate(&[drop(0.0)], true).unwrap_err().to_string();
+        assert!(e.contains("chaos[0].fraction"), "{e}");
+        let stray = Disruption {
+            fraction: 0.5,
+            ..restart_at(1)
+        };
+        let e = validate(&[stray], true).unwrap_err().to_string();
+        assert!(e.contains("chaos[0].fraction"), "{e}");
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::policy::{Limits, Policy};
 
 mod chaos;
-pub use chaos::{ChaosAction, Disruption, Reconnect, ReconnectMode};
+pub use chaos::{ChaosAction, Cut, Disruption, Reconnect, ReconnectMode};
 mod credentials;
 mod network;
 pub use network::Network;
@@ -358,6 +358,14 @@ fn resolve_with(
         crate::driver::Wire::Json(profile.clone())
     };
     protocol::check_on_kick(&s, &wire)?;
+    if !s.reconnect.heartbeat.0.is_zero()
+        && !matches!(s.target.protocol.as_str(), "" | "loginstorm-v1")
+    {
+        return Err(ScenarioError::invalid(
+            "reconnect.heartbeat",
+            "is supported with the loginstorm-v1 protocol (its `ping`); MQTT keeps its connections alive with mqtt.keep_alive",
+        ));
+    }
     let r = Resolved {
         thresholds,
         shard: crate::shard::Shard::WHOLE,

@@ -151,6 +151,9 @@ pub struct EmbeddedServer {
     pub workers: usize,
     pub faults: Faults,
     pub fault_seed: u64,
+    /// Close a connection that sent nothing for this long, ending its session (a ghost's
+    /// bound); 0 = never (the instances say nothing while they hold).
+    pub session_timeout: Dur,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -36,6 +36,13 @@ fn blinding(r: &Resolved) -> Vec<(Vec<Class>, String)> {
             crate::units::format_duration(s.cycle.hold.max)
         )));
     }
+    let (timeout, beat) = (s.server.session_timeout.0, s.reconnect.heartbeat.0);
+    if !timeout.is_zero() && s.target.url.is_empty() && (beat.is_zero() || beat >= timeout) {
+        w.push((vec![], format!(
+            "server.session_timeout = {} with no reconnect.heartbeat shorter than it: the embedded server will close healthy instances that stay silent that long (connections_lost)",
+            crate::units::format_duration(timeout)
+        )));
+    }
     if !s.checks.enabled {
         w.push((Class::ALL.to_vec(),
             "checks.enabled = false: no invariant is judged; the verdict rests on the backend's health and the thresholds alone".into(),

@@ -232,3 +232,46 @@ fn an_added_network_delay_is_seen_in_ready_service() {
         "asked 80 ms more, saw {added} µs more ({plain} → {shaped})"
     );
 }
+
+/// A silent drop leaves a ghost on the server until its session timeout: the server keeps the
+/// connection (and its session) while the instance has already come back on a new one — whose
+/// login replaces its own ghost (the oldest) with a kick nobody reads — and closes it once it
+/// has been silent for the timeout. The checks stay sound: a ghost replaced by its own
+/// instance's re-login is the backend being right.
+#[test]
+fn a_silent_drop_leaves_a_ghost_until_the_session_timeout() {
+    let mut cfg = loginstorm::server::ServerConfig::default();
+    cfg.limits.idle_timeout = Duration::from_secs(2);
+    let server = loginstorm::server::start(cfg).unwrap();
+    let toml = format!(
+        "[target]\nurl = \"{}\"\n[accounts]\ncount = 10\n[cycle]\nhold = \"5s\"\n\
+         [reconnect]\nmode = \"backoff\"\ninitial = \"200ms\"\nheartbeat = \"500ms\"\n\
+         [[chaos]]\nat = \"1s\"\naction = \"drop\"\nfraction = 1.0\nhow = \"silent\"\n",
+        server.url()
+    );
+    let run = std::thread::spawn(move || run_text(&toml, &[]));
+    // 1.8 s: every instance is back on a new connection; its ghost's is still open.
+    std::thread::sleep(Duration::from_millis(1800));
+    let while_ghosts = server.open_connections();
+    // 4 s: each ghost's last heartbeat left before 1 s; the server timed it out by 3 s.
+    std::thread::sleep(Duration::from_millis(2200));
+    let after = server.open_connections();
+    let (r, _d) = run.join().unwrap();
+    let t = &r.totals;
+    assert_eq!(while_ghosts, 20, "10 ghosts beside 10 new connections");
+    assert_eq!(after, 10, "the ghosts timed out");
+    let server_kicks = server.stats().read().kicks;
+    assert_eq!(
+        server_kicks[0], 10,
+        "each re-login replaced its ghost: {server_kicks:?}"
+    );
+    assert_eq!(t.kicks_total(), 0, "kicks sent to ghosts are never read");
+    assert_eq!(r.verdict.status, Status::Pass, "{:?}", r.verdict.reasons);
+    assert_eq!(t.get(Counter::ConnectionsLostPlanned), 10);
+    assert_eq!(t.get(Counter::Reconnects), 10);
+    assert_eq!(
+        t.get(Counter::ConnectionsLost),
+        0,
+        "the heartbeat kept the live ones"
+    );
+}

@@ -82,6 +82,23 @@ impl Handler<Finish> for AccountActor {
     }
 }
 
+/// A `[[chaos]]` drop: each instance cuts its connection with chance `fraction`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Cut {
+    pub fraction: f64,
+    pub how: crate::scenario::Cut,
+    pub seed: u64,
+}
+
+impl Handler<Cut> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, c: Cut, _: &mut Context<Self>) {
+        self.account().cut(c.fraction, c.how, c.seed);
+    }
+}
+
 /// Hand over the account's row for `kicks.csv`, and stop.
 #[derive(Message)]
 #[rtype(result = "AccountReport")]

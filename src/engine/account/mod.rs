@@ -30,7 +30,7 @@ mod kicks;
 mod timers;
 mod waves;
 use crate::scenario::{Alignment, LoadModel};
-pub use handle::{take_local, AccountActor, Finish, Shared, TakeReport};
+pub use handle::{take_local, AccountActor, Cut, Finish, Shared, TakeReport};
 pub use history::Observed;
 pub use inbox::{Inbox, Told};
 /// A settle probe's answer: the instance's slot and the code (`None`: no answer).
@@ -360,6 +360,23 @@ impl Account {
         self.waves.finish();
         for i in &self.instances {
             i.do_send(Stop);
+        }
+    }
+
+    /// A `[[chaos]]` drop: each instance's dice (from the drop's seed and its global number)
+    /// decide whether its connection is cut.
+    pub fn cut(&mut self, fraction: f64, how: crate::scenario::Cut, seed: u64) {
+        if self.finishing {
+            return;
+        }
+        for (slot, i) in self.instances.iter().enumerate() {
+            // The instance's global number, as the engine dealt it (`n × k + slot`).
+            let global = u64::from(self.n) * self.instances.len() as u64 + slot as u64;
+            let mut dice =
+                fastrand::Rng::with_seed(seed ^ global.wrapping_mul(0xD134_2543_DE82_EF95));
+            if dice.f64() < fraction {
+                i.do_send(super::instance::Cut(how));
+            }
         }
     }
 

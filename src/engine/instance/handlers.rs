@@ -51,6 +51,20 @@ impl Instance {
             };
             sh.plan.keep_unmatched(&sh.instance_id, &shown);
         }
+        // A heartbeat's answer is the connection's business, not the cycle's.
+        if let Meaning::Response {
+            seq: Some(seq),
+            code,
+            ..
+        } = meaning
+        {
+            if (super::io::HEARTBEAT_FLOOR..super::io::HEARTBEAT_SEQ).contains(&seq) {
+                if code != 0 {
+                    metrics::count(crate::engine::metrics::Counter::ProtocolErrors);
+                }
+                return;
+            }
+        }
         let (c, mut io) = self.split(ctx);
         c.meaning(&mut io, meaning);
         // The rest of the frame (several MQTT packets; a CONNACK that is also the ready), while
@@ -108,6 +122,20 @@ impl Handler<Go> for Instance {
         let late = now.saturating_duration_since(m.intended);
         let (c, mut io) = self.split(ctx);
         c.go(&mut io, late, m.barrier);
+    }
+}
+
+/// A `[[chaos]]` drop cuts this instance's connection.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Cut(pub crate::scenario::Cut);
+
+impl Handler<Cut> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, Cut(how): Cut, ctx: &mut Context<Self>) {
+        let (c, mut io) = self.split(ctx);
+        c.cut(&mut io, how);
     }
 }
 

@@ -13,6 +13,12 @@ use crate::engine::connect;
 use crate::engine::metrics::{self, Counter, Metric};
 use crate::protocol::Request;
 
+/// Heartbeat pings' seqs count down from here (`Shell::start_heartbeat`): 2^52, exact in a
+/// JSON number even for a backend that reads numbers as doubles.
+pub(super) const HEARTBEAT_SEQ: u64 = 1 << 52;
+/// Seqs above this are heartbeats': no instance sends a billion requests.
+pub(super) const HEARTBEAT_FLOOR: u64 = HEARTBEAT_SEQ - (1 << 40);
+
 /// The actor's shell and context, lent to the cycle for one event.
 pub(super) struct ActorIo<'a> {
     sh: &'a mut Shell,
@@ -67,8 +73,11 @@ impl Shell {
         self.link.as_ref().is_some_and(|l| l.send(message))
     }
 
-    /// No timer of the cycle outlives its connection.
+    /// No timer of the cycle outlives its connection (nor its heartbeat).
     fn stop_watch(&mut self, ctx: &mut Context<Instance>) {
+        if let Some(h) = self.heartbeat.take() {
+            ctx.cancel_future(h);
+        }
         self.deadline = None;
         if let Some((_, h)) = self.watch.take() {
             ctx.cancel_future(h);
@@ -90,6 +99,26 @@ impl Shell {
             }
         });
         self.watch = Some((at, h));
+    }
+
+    /// Ping every `reconnect.heartbeat` while the connection is open. The pings' seqs count
+    /// down from [`HEARTBEAT_SEQ`], far from the cycle's (which count up from 1), so their
+    /// answers are told apart without the cycle (`handlers.rs`).
+    fn start_heartbeat(&mut self, ctx: &mut Context<Instance>) {
+        let every = self.plan.reconnect.heartbeat.0;
+        if every.is_zero() {
+            return;
+        }
+        self.heartbeat = Some(ctx.run_interval(every, |act, _| {
+            let sh = &mut act.shell;
+            sh.beats += 1;
+            let req = Request::Ping {
+                seq: HEARTBEAT_SEQ - sh.beats,
+            };
+            let values = who(&sh.user, &sh.instance_id);
+            let frame = sh.driver.request(&sh.plan.wire, &req, &values);
+            sh.send_frame(frame);
+        }));
     }
 
     /// Start the connect; its outcome goes to the cycle.
@@ -126,6 +155,7 @@ impl Shell {
                     act.shell.read_at = Some(ws.read_at());
                     metrics::count(Counter::ConnectionsOpened);
                     act.shell.link = Some(Link::new(ws, ctx));
+                    act.shell.start_heartbeat(ctx);
                     let (c, mut io) = act.split(ctx);
                     c.connected(&mut io);
                 }
@@ -206,6 +236,21 @@ impl Io for ActorIo<'_> {
     fn abandon(&mut self) {
         if let Some(l) = self.sh.link.take() {
             l.abandon(self.ctx);
+        }
+        self.sh.stop_watch(self.ctx);
+    }
+
+    fn reset(&mut self) {
+        if let Some(l) = self.sh.link.take() {
+            l.reset(self.ctx);
+        }
+        self.sh.stop_watch(self.ctx);
+    }
+
+    fn silence(&mut self) {
+        if let Some(l) = self.sh.link.take() {
+            let ghost = l.silence(self.ctx);
+            self.sh.ghosts.push(ghost);
         }
         self.sh.stop_watch(self.ctx);
     }

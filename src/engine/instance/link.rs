@@ -34,6 +34,9 @@ enum State {
     Closing,
     /// Closed, broken or abandoned: the socket is dropped.
     Done,
+    /// Gone silent (a `[[chaos]]` silent drop): the socket stays open, nothing is read or
+    /// written any more — a dead network, as the server sees it.
+    Silent,
 }
 
 struct Shared {
@@ -154,6 +157,26 @@ impl Link {
         }
     }
 
+    /// Drop the connection with a TCP reset.
+    pub fn reset(self, ctx: &mut Context<Instance>) {
+        if let Some(ws) = self.shared.borrow().ws.as_ref() {
+            ws.reset_on_drop();
+        }
+        self.abandon(ctx);
+    }
+
+    /// Go silent: keep the socket open and never touch it again. The returned ghost holds it
+    /// until it is dropped.
+    pub fn silence(self, ctx: &mut Context<Instance>) -> Ghost {
+        let mut s = self.shared.borrow_mut();
+        s.state = State::Silent;
+        s.queued.clear();
+        let ws = s.ws.take();
+        drop(s);
+        ctx.cancel_future(self.handle);
+        Ghost(ws)
+    }
+
     /// Drop the connection at once (it is broken, or the instance gives up on it).
     pub fn abandon(self, ctx: &mut Context<Instance>) {
         let mut s = self.shared.borrow_mut();
@@ -163,6 +186,9 @@ impl Link {
         ctx.cancel_future(self.handle);
     }
 }
+
+/// A connection gone silent: its socket, held open, never read or written.
+pub(super) struct Ghost(#[allow(dead_code)] Option<Conn>);
 
 /// The context's item: reads frames while open, finishes a close, reports the end.
 struct Reader {
@@ -185,7 +211,7 @@ impl ActorFuture<Instance> for Reader {
                 s.waker = Some(cx.waker().clone());
             }
             match s.state {
-                State::Done => return Poll::Ready(()),
+                State::Done | State::Silent => return Poll::Ready(()),
                 State::Closing => {
                     if s.close_out(cx) {
                         s.end();

@@ -19,7 +19,7 @@ mod handlers;
 mod io;
 mod link;
 use cycle::{Cycle, Phase, Timer};
-pub use handlers::{Go, Probe, Proceed, Release, Stop};
+pub use handlers::{Cut, Go, Probe, Proceed, Release, Stop};
 use link::Link;
 
 pub struct Instance {
@@ -47,6 +47,8 @@ struct Shell {
     traced_sig: Option<String>,
     /// The connection, while there is one.
     link: Option<Link>,
+    /// Connections gone silent (`[[chaos]]` silent drops), held open until the instance stops.
+    ghosts: Vec<link::Ghost>,
     /// When the connection's last read returned bytes (`connect::Stamped`): the instant the
     /// frame being handled was received.
     read_at: Option<Rc<Cell<Instant>>>,
@@ -59,6 +61,10 @@ struct Shell {
     deadline: Option<(Instant, Timer)>,
     /// The one timer that watches `deadline`: when it fires. It outlives phases (`io.rs`).
     watch: Option<(Instant, SpawnHandle)>,
+    /// The connection's heartbeat (`reconnect.heartbeat`), while it is open.
+    heartbeat: Option<SpawnHandle>,
+    /// Heartbeats sent on this connection (their seqs count down from `HEARTBEAT_SEQ`).
+    beats: u64,
     /// Its side of the wire protocol: requests to frames, frames to meanings.
     driver: crate::driver::Driver,
     _active: ActiveGuard,
@@ -91,11 +97,14 @@ impl Instance {
                 user,
                 traced_sig: None,
                 link: None,
+                ghosts: Vec::new(),
                 read_at: None,
                 phase_gen: 0,
                 timers: Vec::new(),
                 deadline: None,
                 watch: None,
+                heartbeat: None,
+                beats: 0,
                 _active: active,
             },
         }

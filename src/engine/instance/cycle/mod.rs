@@ -97,6 +97,11 @@ pub trait Io {
     fn close(&mut self);
     /// Drop the connection, if any, at once (broken, or given up on); no timer outlives it.
     fn abandon(&mut self);
+    /// Drop the connection with a TCP reset (a `[[chaos]]` drop).
+    fn reset(&mut self);
+    /// Keep the connection open and never read or write it again: a dead network, as the
+    /// server sees it (a `[[chaos]]` silent drop).
+    fn silence(&mut self);
     /// A new phase began: cancel the timers of the last one.
     fn new_phase(&mut self);
     /// Fire `t` after `d` (at once, after the current event, for zero), unless the phase ends.

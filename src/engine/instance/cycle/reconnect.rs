@@ -7,7 +7,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{micros, Cycle, Io, Phase, Timer};
+use crate::engine::account::Observed;
 use crate::engine::metrics::{Counter, Metric};
+use crate::scenario::Cut;
 
 /// Where an instance is in coming back from a loss.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,6 +28,37 @@ impl Cycle {
     /// Whether the instance is coming back from a loss (its connects are reconnects).
     pub fn reconnecting(&self) -> bool {
         self.comeback.lost_at.is_some()
+    }
+
+    /// A `[[chaos]]` drop cuts the connection mid-session, the way `how` says: a loss the
+    /// scenario caused (planned), after which the instance comes back as after any loss.
+    pub fn cut(&mut self, io: &mut impl Io, how: Cut) {
+        let in_session = matches!(
+            self.phase,
+            Phase::LoggingIn | Phase::AwaitReady | Phase::Ready
+        );
+        if !in_session || !self.linked || self.stopping {
+            return;
+        }
+        io.count(Counter::ConnectionsLostPlanned);
+        let was_ready = self.phase == Phase::Ready;
+        let disruption = io.disruption().or_else(|| Some(io.now()));
+        self.set_phase(io, Phase::Idle);
+        // The session's end as the client knows it; a silent drop's may come much later on
+        // the server (a ghost), which the checks allow: a closed connection's session ends
+        // any time after its close (checks/accounting.rs).
+        self.observe(io, |slot, at| Observed::Gone { slot, at });
+        self.abandon_probes(io);
+        self.linked = false;
+        self.messages.clear();
+        match how {
+            Cut::Close => io.close(),
+            Cut::Reset => io.reset(),
+            Cut::Silent => io.silence(),
+        }
+        if !self.come_back(io, disruption, was_ready) {
+            self.cycle_done(io, false);
+        }
     }
 
     /// A loss mid-session, already counted and dropped: come back if the scenario says so.

@@ -24,6 +24,8 @@ enum Did {
     Frame(Outgoing),
     Close,
     Abandon,
+    Reset,
+    Silence,
     After(Duration, Timer),
     Every(Duration, Timer),
     Tell(Told),
@@ -102,6 +104,12 @@ impl Io for Rec {
     }
     fn abandon(&mut self) {
         self.did.push(Did::Abandon);
+    }
+    fn reset(&mut self) {
+        self.did.push(Did::Reset);
+    }
+    fn silence(&mut self) {
+        self.did.push(Did::Silence);
     }
     fn new_phase(&mut self) {
         self.armed.clear();
