@@ -8,6 +8,7 @@
 #
 #   bash benches/reconnect-seeds.sh             # SEEDS=10
 #   SCENARIO=scenarios/flaky-network.toml PROCESSES=1 SEEDS=20 bash benches/reconnect-seeds.sh
+#   FIRST=11 SEEDS=10 bash benches/reconnect-seeds.sh      # seeds 11..20
 #   SEEDS=2 SETS="--set accounts.count=1000" bash benches/reconnect-seeds.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,11 +16,12 @@ cargo build --release --quiet --bin loginstorm
 BIN=${LOGINSTORM:-$PWD/target/release/loginstorm}
 SCENARIO=${SCENARIO:-scenarios/gateway-restart.toml}
 SEEDS=${SEEDS:-10}
+FIRST=${FIRST:-1}
 PROCESSES=${PROCESSES:-3}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 pass=0
-for seed in $(seq 1 "$SEEDS"); do
+for seed in $(seq "$FIRST" $((FIRST + SEEDS - 1))); do
   # shellcheck disable=SC2086
   if "$BIN" run "$SCENARIO" --processes "$PROCESSES" --seed "$seed" \
       --report-dir "$WORK/r$seed" ${SETS:-} >"$WORK/s$seed.txt" 2>&1; then

@@ -130,3 +130,12 @@ fn every_fault_is_caught_through_the_webim_profile() {
         VICTIM,
     );
 }
+
+/// Every fault is still caught amid reconnects, ghosts and a slow network (the silent drop at
+/// 5 s included).
+#[test]
+fn flaky_network_catches_every_fault() {
+    let size = ["accounts.count=30", "load.duration=7s"];
+    matrix("flaky-network", &size, KICKING);
+    matrix("flaky-network", &size, VICTIM);
+}

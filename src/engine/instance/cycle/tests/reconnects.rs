@@ -178,3 +178,34 @@ fn a_logout_cut_short_is_not_reconnected() {
     assert!(waits(&did).is_empty());
     assert_eq!(cycle_done(&did), Some(false));
 }
+
+#[test]
+fn a_cut_is_planned_its_way_and_comes_back() {
+    for (how, did_it) in [
+        (crate::scenario::Cut::Close, "Close"),
+        (crate::scenario::Cut::Reset, "Reset"),
+        (crate::scenario::Cut::Silent, "Silence"),
+    ] {
+        let mut c = cycle(plan(BACKOFF));
+        let mut io = Rec::new();
+        ready(&mut c, &mut io);
+        c.cut(&mut io, how);
+        let did = io.take();
+        assert_eq!(
+            counted(&did, Counter::ConnectionsLostPlanned),
+            1,
+            "{did_it}"
+        );
+        assert_eq!(counted(&did, Counter::SessionsDisrupted), 1, "{did_it}");
+        assert!(
+            did.iter().any(|d| format!("{d:?}") == did_it),
+            "{did_it}: {did:?}"
+        );
+        assert_eq!(c.phase(), Phase::Reconnecting, "{did_it}");
+    }
+    // Not in a session (between cycles): nothing to cut.
+    let mut c = cycle(plan(BACKOFF));
+    let mut io = Rec::new();
+    c.cut(&mut io, crate::scenario::Cut::Silent);
+    assert!(io.take().is_empty());
+}
