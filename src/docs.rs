@@ -3,7 +3,7 @@
 //! pages `--help` points at are there wherever the binary is installed.
 
 /// Every topic: its name (the file's stem), a line saying what it holds, and its text.
-pub const TOPICS: [(&str, &str, &str); 12] = [
+pub const TOPICS: [(&str, &str, &str); 13] = [
     (
         "readme",
         "what loginstorm is, the first commands, every subcommand in brief",
@@ -13,6 +13,11 @@ pub const TOPICS: [(&str, &str, &str); 12] = [
         "scenarios",
         "every scenario key, its default and meaning",
         include_str!("../docs/scenarios.md"),
+    ),
+    (
+        "traces",
+        "replayed traces: the CSV, how it is replayed, the generator's shapes",
+        include_str!("../docs/traces.md"),
     ),
     (
         "checks",

@@ -27,6 +27,7 @@ pub mod search;
 pub mod server;
 pub mod shard;
 pub mod thresholds;
+pub mod trace;
 pub mod units;
 pub mod usersig;
 pub mod verdict;

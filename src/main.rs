@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search(args),
         Command::Sig(SigCommand::Gen(args)) => commands::sig_gen(args),
         Command::Sig(SigCommand::Verify(args)) => commands::sig_verify(args),
+        Command::Trace(args) => loginstorm::cli::trace(args),
         Command::Docs { topic } => match topic {
             None => {
                 print!("{}", loginstorm::docs::index());

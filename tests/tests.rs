@@ -64,3 +64,6 @@ mod real_servers;
 
 #[path = "it/chaos.rs"]
 mod chaos;
+
+#[path = "it/trace.rs"]
+mod trace;

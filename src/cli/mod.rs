@@ -7,9 +7,11 @@ use std::path::PathBuf;
 mod search;
 mod serve;
 mod sig;
+mod trace;
 pub use search::SearchArgs;
 pub use serve::{ConfigError, ServeArgs};
 pub use sig::{SigApp, SigCommand, SigGenArgs, SigVerifyArgs};
+pub use trace::{trace, TraceArgs};
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
@@ -116,6 +118,16 @@ GITHUB_STEP_SUMMARY gets a Markdown summary.")]
     /// Mint or check UserSigs (TLSSigAPIv2).
     #[command(subcommand)]
     Sig(SigCommand),
+    /// Write a realistic trace (CSV of offset,userID,platform,action) for `load.model =
+    /// "trace"`, in a shape of the day or of an incident, and optionally its picture.
+    ///
+    /// Each user logs in at times drawn from the shape's login rate and stays an exponentially
+    /// drawn while (--session on average). The shapes are pictured in docs/traces.md.
+    #[command(after_help = "Examples:
+  loginstorm trace --shape morning-peak --users 5000 --duration 10m --out traces/morning.csv
+  loginstorm trace --shape push-burst --users 1000 --duration 2m --session 30s --svg burst.svg
+  # then, in a scenario: [load] model = \"trace\", trace = \"traces/morning.csv\", speed = 10")]
+    Trace(TraceArgs),
     /// Print the documentation built into this binary: the topics, or one of them (Markdown).
     ///
     /// e.g. `loginstorm docs`, `loginstorm docs scenarios | less`, `loginstorm docs checks`.

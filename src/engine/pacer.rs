@@ -65,5 +65,23 @@ pub async fn pace(plan: Arc<Plan>, start: Instant, w: Worker, stop: Arc<AtomicBo
                 }
             }
         }
+        LoadModel::Trace => {
+            // The trace's rows of this worker's accounts, each at its offset ÷ the speed.
+            let Some(trace) = plan.replay.clone() else {
+                return;
+            };
+            let shard = plan.shard;
+            let mine = |n: u32| shard.owns(n) && shard.local(n) % w.of == w.index;
+            for e in trace.events.iter().filter(|e| mine(e.account)) {
+                let at = start + e.at.div_f64(plan.speed);
+                let _ = timer.sleep_until(at - clock::lead()).await;
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                if let Ok(i) = accts.binary_search_by_key(&e.account, |a| a.borrow().n()) {
+                    accts[i].borrow_mut().replay(e.slot, e.action, at);
+                }
+            }
+        }
     }
 }

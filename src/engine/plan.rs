@@ -88,6 +88,9 @@ pub struct Plan {
     pub window: Arc<super::chaos::Window>,
     /// The network the connections go through (`[network]`).
     pub network: crate::scenario::Network,
+    /// The trace model's schedule, and its speed.
+    pub replay: Option<Arc<crate::trace::Trace>>,
+    pub speed: f64,
 }
 
 impl Plan {
@@ -182,6 +185,8 @@ impl Plan {
             disruptions: s.chaos.clone(),
             window: Arc::new(super::chaos::Window::new(epoch)),
             network: s.network.clone(),
+            replay: r.trace.clone(),
+            speed: s.load.speed.max(1e-3),
         }))
     }
 
@@ -231,6 +236,9 @@ impl Plan {
     }
 
     pub fn user_id(&self, n: u32) -> String {
+        if let Some(t) = &self.replay {
+            return t.users[n as usize].clone();
+        }
         match &self.credentials {
             Some(c) => c[n as usize].0.clone(),
             None => self.id_pattern.replace("{n}", &n.to_string()),

@@ -206,3 +206,62 @@ fn figure(title: &str, svg: String, drawn: Result<(), Box<dyn std::error::Error>
         ),
     }
 }
+
+/// A trace's picture, as a standalone SVG: sessions online (left axis) and logins per second
+/// (right axis) over its seconds (`points`: second, logins, online).
+pub fn trace_picture(shape: &str, points: &[(f64, f64, f64)]) -> String {
+    let x_max = points.last().map_or(1.0, |p| p.0).max(1.0);
+    let top = |f: fn(&(f64, f64, f64)) -> f64| points.iter().map(f).fold(1.0f64, f64::max) * 1.1;
+    let (online_max, logins_max) = (top(|p| p.2), top(|p| p.1));
+    let mut svg = String::new();
+    let drawn: Result<(), Box<dyn std::error::Error>> = (|| {
+        let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("trace shape: {shape}"), ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(72)
+            .right_y_label_area_size(72)
+            .build_cartesian_2d(0f64..x_max, 0f64..online_max)?
+            .set_secondary_coord(0f64..x_max, 0f64..logins_max);
+        chart
+            .configure_mesh()
+            .x_desc("seconds since the trace's start (at ×1)")
+            .y_desc("sessions online")
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        chart
+            .configure_secondary_axes()
+            .y_desc("logins per second")
+            .draw()?;
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|p| (p.0, p.2)),
+                COLORS[0].stroke_width(3),
+            ))?
+            .label("sessions online (left)")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], COLORS[0].stroke_width(3)));
+        chart
+            .draw_secondary_series(LineSeries::new(
+                points.iter().map(|p| (p.0, p.1)),
+                COLORS[1].stroke_width(1),
+            ))?
+            .label("logins per second (right)")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], COLORS[1].stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+        Ok(())
+    })();
+    if let Err(e) = drawn {
+        return format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\"><text x=\"10\" y=\"20\">cannot draw: {}</text></svg>",
+            esc(&e.to_string())
+        );
+    }
+    svg
+}

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 mod charts;
+pub use charts::trace_picture;
 mod columns;
 mod files;
 pub mod html;

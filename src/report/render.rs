@@ -302,8 +302,11 @@ fn render_reconnects<W: Write>(out: &mut W, s: &Snapshot) -> std::io::Result<()>
     let recovery: Vec<String> = crate::model::RECOVERY_SHARES
         .iter()
         .map(|p| {
-            let t = crate::model::recovery_time(s, *p)
-                .map_or("never".into(), crate::units::format_duration);
+            let t = match crate::model::recovery_time(s, *p) {
+                Some(t) => crate::units::format_duration(t),
+                None if g(Counter::SessionsDisrupted) == 0 => "n/a".into(),
+                None => "never".into(),
+            };
             format!("p{} {t}", p * 100.0)
         })
         .collect();

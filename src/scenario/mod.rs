@@ -16,12 +16,15 @@ mod chaos;
 pub use chaos::{ChaosAction, Cut, Disruption, Reconnect, ReconnectMode};
 mod credentials;
 mod network;
+mod trace_model;
 pub use network::Network;
+use trace_model::read_trace;
 pub mod mqtt;
 mod protocol;
 pub mod xmpp;
 use protocol::profile_for;
 mod overrides;
+use overrides::apply_override;
 pub use overrides::Overrides;
 mod error;
 pub use error::ScenarioError;
@@ -30,6 +33,7 @@ mod resolved;
 pub use resolved::Resolved;
 mod schema;
 mod warnings;
+mod wire_schema;
 pub use kinds::{
     arrivals_until, parse_instances, parse_stages, rate_at, Alignment, OnKick, Stage, Think,
 };
@@ -112,33 +116,6 @@ pub fn parse(text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError
         }
     }
     Err(e.into())
-}
-
-fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), ScenarioError> {
-    let (key, value) = o
-        .split_once('=')
-        .ok_or_else(|| ScenarioError::OverrideSyntax(o.into()))?;
-    let value = value.trim();
-    // A TOML literal if it parses as one (numbers, booleans, quoted strings), else a bare string.
-    let parsed = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_string()));
-    let parts: Vec<&str> = key.trim().split('.').collect();
-    let mut node = tree;
-    for p in &parts[..parts.len() - 1] {
-        node = node
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(Default::default()))
-            .as_table_mut()
-            .ok_or_else(|| ScenarioError::OverrideNotATable {
-                key: key.into(),
-                part: p.to_string(),
-            })?;
-    }
-    node.insert(parts[parts.len() - 1].to_string(), parsed);
-    Ok(())
 }
 
 /// Resolve a scenario a report recorded (`run.json`'s `resolved_scenario`) for reporting on
@@ -358,6 +335,19 @@ fn resolve_with(
         crate::driver::Wire::Json(profile.clone())
     };
     protocol::check_on_kick(&s, &wire)?;
+    let (trace, platforms) = match read_trace(&mut s, base, files)? {
+        Some(t) => {
+            let platforms = t.platforms.clone();
+            (Some(std::sync::Arc::new(t)), platforms)
+        }
+        None => (None, platforms),
+    };
+    if trace.is_some() && credentials.is_some() {
+        return Err(ScenarioError::invalid(
+            "target.credentials",
+            "cannot be used with the trace model: the trace's userIDs name the accounts",
+        ));
+    }
     if !s.reconnect.heartbeat.0.is_zero()
         && !matches!(s.target.protocol.as_str(), "" | "loginstorm-v1")
     {
@@ -380,14 +370,23 @@ fn resolve_with(
         platforms,
         stages,
         credentials,
+        trace,
         scenario: s,
     };
     Ok(r)
 }
 
-fn planned_duration(sc: &Scenario, stages: &[Stage]) -> Option<Duration> {
+fn planned_duration(
+    sc: &Scenario,
+    stages: &[Stage],
+    trace: Option<&crate::trace::Trace>,
+) -> Option<Duration> {
     match (sc.load.model, sc.load.duration.0) {
         (LoadModel::Open, _) => Some(stages.iter().map(|s| s.over).sum()),
+        // The last row's time at the replay's speed, and a moment for its action.
+        (LoadModel::Trace, _) => {
+            trace.map(|t| t.span().div_f64(sc.load.speed.max(1e-3)) + Duration::from_millis(500))
+        }
         (_, d) if !d.is_zero() => Some(d),
         _ => None,
     }

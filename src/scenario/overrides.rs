@@ -70,3 +70,32 @@ impl Overrides {
         }
     }
 }
+
+/// Set `key=value` in a scenario's TOML tree (a `--set`), before it is read.
+pub(super) fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), super::ScenarioError> {
+    use super::ScenarioError;
+    let (key, value) = o
+        .split_once('=')
+        .ok_or_else(|| ScenarioError::OverrideSyntax(o.into()))?;
+    let value = value.trim();
+    // A TOML literal if it parses as one (numbers, booleans, quoted strings), else a bare string.
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let mut node = tree;
+    for p in &parts[..parts.len() - 1] {
+        node = node
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()))
+            .as_table_mut()
+            .ok_or_else(|| ScenarioError::OverrideNotATable {
+                key: key.into(),
+                part: p.to_string(),
+            })?;
+    }
+    node.insert(parts[parts.len() - 1].to_string(), parsed);
+    Ok(())
+}

@@ -15,7 +15,7 @@ pub(super) fn profile_for(
 ) -> Result<std::sync::Arc<crate::profile::Profile>, ScenarioError> {
     let profile = crate::profile::Profile::load(spec, base)
         .map_err(|e| ScenarioError::parse("target.protocol", e))?;
-    let planned = planned_duration(sc, stages);
+    let planned = planned_duration(sc, stages, None);
     profile
         .check_needs(crate::profile::Needs {
             checks: sc.checks.enabled,

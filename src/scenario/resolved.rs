@@ -26,10 +26,15 @@ pub struct Resolved {
     /// The command line's overrides it was loaded with (recorded in run.json, handed on to
     /// `--processes` children).
     pub overrides: super::Overrides,
+    /// The trace model's trace, read and scheduled.
+    pub trace: Option<std::sync::Arc<crate::trace::Trace>>,
 }
 
 impl Resolved {
     pub fn user_id(&self, n: u32) -> String {
+        if let Some(t) = &self.trace {
+            return t.users[n as usize].clone();
+        }
         match &self.credentials {
             Some(c) => c[n as usize].0.clone(),
             None => self
@@ -89,7 +94,7 @@ impl Resolved {
 
     /// How long the run is planned to last, when that is known up front.
     pub fn planned_duration(&self) -> Option<Duration> {
-        planned_duration(&self.scenario, &self.stages)
+        planned_duration(&self.scenario, &self.stages, self.trace.as_deref())
     }
 
     /// Cycles the whole run will do, when that is known up front (closed model with a count).

@@ -366,8 +366,8 @@ fn every_shipped_scenario_passes_against_the_correct_server() {
                 Class::Ready,
             ],
             "multi-platform" | "admin-kick" => &Class::ALL,
-            // One instance per account: no kick may come, and none is owed.
-            "capacity-search" => &[Class::ExcessKick, Class::Zombie, Class::Ready],
+            // One instance per account (one session a user): no kick may come, none is owed.
+            "capacity-search" | "trace-replay" => &[Class::ExcessKick, Class::Zombie, Class::Ready],
             _ => &[
                 Class::Capacity,
                 Class::LostKick,

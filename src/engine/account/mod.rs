@@ -27,6 +27,7 @@ mod handle;
 mod history;
 mod inbox;
 mod kicks;
+mod orders;
 mod timers;
 mod waves;
 use crate::scenario::{Alignment, LoadModel};
@@ -302,6 +303,10 @@ impl Account {
 
     fn cycle_done(&mut self, slot: u8, stopped: bool) {
         self.in_session[slot as usize] = false;
+        if self.plan.replay.is_some() {
+            // The trace starts each session itself: no wave, no next cycle.
+            return;
+        }
         let next = self.waves.cycle_done(slot as usize, stopped);
         if self.finishing {
             return;
@@ -360,23 +365,6 @@ impl Account {
         self.waves.finish();
         for i in &self.instances {
             i.do_send(Stop);
-        }
-    }
-
-    /// A `[[chaos]]` drop: each instance's dice (from the drop's seed and its global number)
-    /// decide whether its connection is cut.
-    pub fn cut(&mut self, fraction: f64, how: crate::scenario::Cut, seed: u64) {
-        if self.finishing {
-            return;
-        }
-        for (slot, i) in self.instances.iter().enumerate() {
-            // The instance's global number, as the engine dealt it (`n × k + slot`).
-            let global = u64::from(self.n) * self.instances.len() as u64 + slot as u64;
-            let mut dice =
-                fastrand::Rng::with_seed(seed ^ global.wrapping_mul(0xD134_2543_DE82_EF95));
-            if dice.f64() < fraction {
-                i.do_send(super::instance::Cut(how));
-            }
         }
     }
 

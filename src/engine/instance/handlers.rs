@@ -125,6 +125,36 @@ impl Handler<Go> for Instance {
     }
 }
 
+/// A trace row for this instance (`load.model = "trace"`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum Replay {
+    /// Log in; the row was due at this instant.
+    Login(Instant),
+    Logout,
+    Drop,
+}
+
+impl Handler<Replay> for Instance {
+    type Result = ();
+
+    fn handle(&mut self, r: Replay, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        if let Replay::Login(due) = r {
+            let late = now.saturating_duration_since(due);
+            let early = due.saturating_duration_since(now);
+            clock::paced_start(late.as_nanos() as i64 - early.as_nanos() as i64);
+            metrics::record(Metric::ScheduleLag, super::cycle::micros(late));
+        }
+        let (c, mut io) = self.split(ctx);
+        match r {
+            Replay::Login(due) => c.replay_login(&mut io, now.saturating_duration_since(due)),
+            Replay::Logout => c.replay_logout(&mut io),
+            Replay::Drop => c.replay_drop(&mut io),
+        }
+    }
+}
+
 /// A `[[chaos]]` drop cuts this instance's connection.
 #[derive(Message)]
 #[rtype(result = "()")]

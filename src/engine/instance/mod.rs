@@ -19,7 +19,7 @@ mod handlers;
 mod io;
 mod link;
 use cycle::{Cycle, Phase, Timer};
-pub use handlers::{Cut, Go, Probe, Proceed, Release, Stop};
+pub use handlers::{Cut, Go, Probe, Proceed, Release, Replay, Stop};
 use link::Link;
 
 pub struct Instance {

@@ -18,7 +18,8 @@ impl Cycle {
             return;
         }
         self.owed = match self.plan.model {
-            LoadModel::Open => late,
+            // An arrival's or a trace row's instant is the user's: lateness is owed.
+            LoadModel::Open | LoadModel::Trace => late,
             LoadModel::Closed => Duration::ZERO,
         };
         self.barrier = barrier;

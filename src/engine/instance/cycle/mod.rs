@@ -25,6 +25,7 @@ use crate::protocol::Request;
 mod answers;
 mod events;
 mod reconnect;
+mod replay;
 mod steps;
 #[cfg(test)]
 mod tests;
@@ -159,6 +160,8 @@ pub struct Cycle {
     told_logged_in: bool,
     /// Coming back from a lost connection (`[reconnect]`).
     comeback: reconnect::Comeback,
+    /// The trace model's orders not yet carried out.
+    replay: replay::Pending,
     rng: fastrand::Rng,
 }
 
@@ -197,6 +200,7 @@ impl Cycle {
             sig_cache: None,
             told_logged_in: false,
             comeback: Default::default(),
+            replay: Default::default(),
             rng: fastrand::Rng::with_seed(seed),
         }
     }
@@ -323,6 +327,9 @@ impl Cycle {
             slot: self.slot,
             stopped,
         });
+        if self.replayed() {
+            self.replay_next(io);
+        }
     }
 
     /// Where the login and ready latencies start: the login's send, moved back by how late the

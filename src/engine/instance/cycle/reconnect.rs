@@ -33,6 +33,11 @@ impl Cycle {
     /// A `[[chaos]]` drop cuts the connection mid-session, the way `how` says: a loss the
     /// scenario caused (planned), after which the instance comes back as after any loss.
     pub fn cut(&mut self, io: &mut impl Io, how: Cut) {
+        self.cut_as(io, how, true);
+    }
+
+    /// [`Cycle::cut`], coming back only if `come_back` (a trace's drop: the user is gone).
+    pub(super) fn cut_as(&mut self, io: &mut impl Io, how: Cut, come_back: bool) {
         let in_session = matches!(
             self.phase,
             Phase::LoggingIn | Phase::AwaitReady | Phase::Ready
@@ -56,7 +61,7 @@ impl Cycle {
             Cut::Reset => io.reset(),
             Cut::Silent => io.silence(),
         }
-        if !self.come_back(io, disruption, was_ready) {
+        if !(come_back && self.come_back(io, disruption, was_ready)) {
             self.cycle_done(io, false);
         }
     }

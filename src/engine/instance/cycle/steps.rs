@@ -44,8 +44,17 @@ impl Cycle {
         io.count(Counter::Readies);
         self.set_phase(io, Phase::Ready);
         let resumed = self.back(io);
-        if self.stopping {
+        if self.stopping || std::mem::take(&mut self.replay.end_when_ready) {
             return self.logout(io);
+        }
+        if self.replayed() {
+            // The trace ends the session (a logout or drop row); until then, no hold of its
+            // own, but the messages of one.
+            if let Some(every) = self.plan.message_interval {
+                let first = every.mul_f64(self.rng.f64());
+                io.every(first, every, Timer::Message);
+            }
+            return;
         }
         // A session back after a loss holds what was left of its hold.
         let hold = match resumed {
