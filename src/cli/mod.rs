@@ -124,9 +124,9 @@ GITHUB_STEP_SUMMARY gets a Markdown summary.")]
     /// Each user logs in at times drawn from the shape's login rate and stays an exponentially
     /// drawn while (--session on average). The shapes are pictured in docs/traces.md.
     #[command(after_help = "Examples:
-  loginstorm trace --shape morning-peak --users 5000 --duration 10m --out traces/morning.csv
+  loginstorm trace --shape morning-peak --users 5000 --duration 10m --out morning.csv
   loginstorm trace --shape push-burst --users 1000 --duration 2m --session 30s --svg burst.svg
-  # then, in a scenario: [load] model = \"trace\", trace = \"traces/morning.csv\", speed = 10")]
+  # then, in a scenario: [load] model = \"trace\", trace = \"morning.csv\", speed = 10")]
     Trace(TraceArgs),
     /// Print the documentation built into this binary: the topics, or one of them (Markdown).
     ///

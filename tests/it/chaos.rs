@@ -61,9 +61,23 @@ fn restart_command(dir: &Path, port: u16, again: bool) -> String {
     c
 }
 
+/// Kill the server whose pid is in `dir/pid`, and wait until it is gone (its port free).
 fn stop(dir: &Path) {
     if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
-        let _ = Command::new("kill").arg(pid.trim()).status();
+        let pid = pid.trim();
+        let _ = Command::new("kill").arg(pid).status();
+        for _ in 0..200 {
+            let alive = Command::new("kill")
+                .args(["-0", pid])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !alive {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("server {pid} did not stop");
     }
 }
 
@@ -102,7 +116,10 @@ fn losses_a_disruption_caused_pass_and_the_same_losses_unplanned_fail() {
     );
     stop(dir.path());
 
-    // Unplanned: the same restart, from outside the scenario.
+    // Unplanned: the same restart, from outside the scenario (on a port of its own, so no
+    // server of the first part can answer).
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}/ws");
     serve_on(port, dir.path());
     let cmd = restart_command(dir.path(), port, true);
     let outside = std::thread::spawn(move || {

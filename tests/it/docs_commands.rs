@@ -202,6 +202,11 @@ fn short(cmd: &str) -> &'static str {
         "--set accounts.count=30 --set cycle.cycles=2"
     } else if cmd.contains("capacity.toml") {
         "--set 'load.stages=60,1s;60,2s'"
+    } else if cmd.contains("gateway-restart") {
+        // The shape as written (shards, the restart at 10 s, reconnects), 600 sessions.
+        "--set accounts.count=150 --set load.ramp=1000"
+    } else if cmd.contains("flaky-network") {
+        "--set accounts.count=60 --set load.duration=7s"
     } else if cmd.contains("scale.toml") {
         "--set accounts.count=240 --set cycle.hold=1s --set load.ramp=1000"
     } else if cmd.contains("accounts.count=500") {
@@ -383,6 +388,31 @@ fn every_documented_command_runs_as_written() {
                         .output()
                         .unwrap();
                     ctx.sig = String::from_utf8_lossy(&gen.stdout).trim().to_string();
+                }
+            }
+            // A trace (and its picture) made as written: it must read back as a trace.
+            c if c.contains("loginstorm trace ") => {
+                let (out, _) = ctx.run(at, c, "");
+                assert!(
+                    out.status.success(),
+                    "{at}: `{c}`: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let words: Vec<&str> = c.split_whitespace().collect();
+                let after = |flag: &str| {
+                    words
+                        .iter()
+                        .position(|w| *w == flag)
+                        .map(|i| ctx.dir.path().join(words[i + 1]))
+                };
+                if let Some(csv) = after("--out") {
+                    let text = std::fs::read_to_string(&csv).unwrap();
+                    loginstorm::trace::Trace::parse(&text)
+                        .unwrap_or_else(|e| panic!("{at}: `{c}` wrote a bad trace: {e}"));
+                }
+                if let Some(svg) = after("--svg") {
+                    let text = std::fs::read_to_string(&svg).unwrap();
+                    assert!(text.contains("<svg") && text.contains("</svg>"), "{at}");
                 }
             }
             c if c.starts_with("loginstorm docs") => {
