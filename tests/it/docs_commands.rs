@@ -205,6 +205,8 @@ fn short(cmd: &str) -> &'static str {
     } else if cmd.contains("gateway-restart") {
         // The shape as written (shards, the restart at 10 s, reconnects), 600 sessions.
         "--set accounts.count=150 --set load.ramp=1000"
+    } else if cmd.contains("trace-replay") {
+        "--set load.speed=60"
     } else if cmd.contains("flaky-network") {
         "--set accounts.count=60 --set load.duration=7s"
     } else if cmd.contains("scale.toml") {
