@@ -84,8 +84,20 @@ impl Progress {
                 - crate::scenario::arrivals_until(&self.stages, at.saturating_sub(span));
             format!("offered/s {:.0}  ", n / secs)
         };
+        // A reconnect storm under way shows as it goes: losses in disruptions, the instances
+        // trying to come back, and those back.
+        let storm = if crate::model::had_reconnects(s) {
+            format!(
+                "  lost {}  reconnecting/s {:.0}  back/s {:.0}",
+                s.get(Counter::ConnectionsLostPlanned) + s.get(Counter::ConnectionsLost),
+                s.get(Counter::ReconnectAttempts) as f64 / secs,
+                s.get(Counter::Reconnects) as f64 / secs
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "live {}  {offered}logins/s {:.0}  kicks/s {:.0}  errors {}  p99 login {}",
+            "live {}  {offered}logins/s {:.0}  kicks/s {:.0}  errors {}  p99 login {}{storm}",
             live.max(0),
             s.get(Counter::LoginsOk) as f64 / secs,
             s.kicks_total() as f64 / secs,

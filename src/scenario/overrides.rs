@@ -85,17 +85,43 @@ pub(super) fn apply_override(tree: &mut toml::Table, o: &str) -> Result<(), supe
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(value.to_string()));
     let parts: Vec<&str> = key.trim().split('.').collect();
+    let last = parts.len() - 1;
     let mut node = tree;
-    for p in &parts[..parts.len() - 1] {
-        node = node
+    let mut i = 0;
+    while i < last {
+        let p = parts[i];
+        let entry = node
             .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(Default::default()))
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        // An array of tables (`[[chaos]]`): the next part is an entry's index, then its key.
+        if let toml::Value::Array(items) = entry {
+            let len = items.len();
+            let item = parts[i + 1]
+                .parse::<usize>()
+                .ok()
+                .filter(|_| i + 1 < last)
+                .and_then(|n| items.get_mut(n))
+                .and_then(toml::Value::as_table_mut)
+                .ok_or_else(|| {
+                    ScenarioError::invalid(
+                        key.trim(),
+                        format!(
+                            "{p} is a list of {len} entries: name one by its index and a key of it, e.g. {p}.0.at"
+                        ),
+                    )
+                })?;
+            node = item;
+            i += 2;
+            continue;
+        }
+        node = entry
             .as_table_mut()
             .ok_or_else(|| ScenarioError::OverrideNotATable {
                 key: key.into(),
                 part: p.to_string(),
             })?;
+        i += 1;
     }
-    node.insert(parts[parts.len() - 1].to_string(), parsed);
+    node.insert(parts[last].to_string(), parsed);
     Ok(())
 }

@@ -57,6 +57,20 @@ fn overrides_edit_the_tree() {
 }
 
 #[test]
+fn an_override_reaches_into_a_list_of_tables_by_index() {
+    let text = format!(
+        "{MIN}\n[[chaos]]\nat = \"10s\"\naction = \"restart\"\n[[chaos]]\nat = \"20s\"\naction = \"restart\"\n"
+    );
+    let s = parse(&text, &["chaos.1.at=25s".into(), "chaos.0.pause=2s".into()]).unwrap();
+    assert_eq!(s.chaos[1].at.0, std::time::Duration::from_secs(25));
+    assert_eq!(s.chaos[0].pause.0, std::time::Duration::from_secs(2));
+    for bad in ["chaos.2.at=1s", "chaos.x.at=1s", "chaos.0=1"] {
+        let e = parse(&text, &[bad.into()]).unwrap_err().to_string();
+        assert!(e.contains("a list of 2 entries"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn instances_and_stages_parse() {
     assert_eq!(
         parse_instances("Web*2, Android").unwrap(),

@@ -203,8 +203,8 @@ fn short(cmd: &str) -> &'static str {
     } else if cmd.contains("capacity.toml") {
         "--set 'load.stages=60,1s;60,2s'"
     } else if cmd.contains("gateway-restart") {
-        // The shape as written (shards, the restart at 10 s, reconnects), 600 sessions.
-        "--set accounts.count=150 --set load.ramp=1000"
+        // The shape as written (shards, a restart, reconnects): 600 sessions, restarted at 3 s.
+        "--set accounts.count=150 --set load.ramp=1000 --set chaos.0.at=3s --set cycle.hold=6s"
     } else if cmd.contains("trace-replay") {
         "--set load.speed=60"
     } else if cmd.contains("flaky-network") {

@@ -340,12 +340,25 @@ fn shipped_passes(path: &Path) {
         // (the scenario says to run it as shard processes); the same shape, smaller.
         "gateway-restart" => loginstorm::scenario::load(
             &path,
-            &loginstorm::scenario::Overrides::sets(&["accounts.count=150", "load.ramp=1000"]),
+            // The restart at 3 s of a 6 s hold: the same storm, sooner.
+            &loginstorm::scenario::Overrides::sets(&[
+                "accounts.count=150",
+                "load.ramp=1000",
+                "chaos.0.at=3s",
+                "cycle.hold=6s",
+            ]),
         )
         .unwrap(),
         "flaky-network" => loginstorm::scenario::load(
             &path,
-            &loginstorm::scenario::Overrides::sets(&["accounts.count=150"]),
+            // The three drops 2 s apart: silent, reset, closed, as shipped.
+            &loginstorm::scenario::Overrides::sets(&[
+                "accounts.count=150",
+                "chaos.0.at=2s",
+                "chaos.1.at=4s",
+                "chaos.2.at=6s",
+                "load.duration=8s",
+            ]),
         )
         .unwrap(),
         _ => resolved,

@@ -135,7 +135,7 @@ fn every_fault_is_caught_through_the_webim_profile() {
 /// 5 s included).
 #[test]
 fn flaky_network_catches_every_fault() {
-    let size = ["accounts.count=30", "load.duration=7s"];
+    let size = ["accounts.count=30", "load.duration=5s", "chaos.0.at=3s"];
     matrix("flaky-network", &size, KICKING);
     matrix("flaky-network", &size, VICTIM);
 }
