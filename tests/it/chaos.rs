@@ -63,21 +63,37 @@ fn restart_command(dir: &Path, port: u16, again: bool) -> String {
 
 /// Kill the server whose pid is in `dir/pid`, and wait until it is gone (its port free).
 fn stop(dir: &Path) {
-    if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
-        let pid = pid.trim();
-        let _ = Command::new("kill").arg(pid).status();
-        for _ in 0..200 {
-            let alive = Command::new("kill")
-                .args(["-0", pid])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !alive {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
+    assert!(kill(dir), "the server in {} did not stop", dir.display());
+}
+
+/// Kill the server whose pid is in `dir/pid`; whether it is gone within 5 s.
+fn kill(dir: &Path) -> bool {
+    let Ok(pid) = std::fs::read_to_string(dir.join("pid")) else {
+        return true;
+    };
+    let pid = pid.trim();
+    let _ = Command::new("kill").arg(pid).status();
+    for _ in 0..200 {
+        let alive = Command::new("kill")
+            .args(["-0", pid])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !alive {
+            return true;
         }
-        panic!("server {pid} did not stop");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    false
+}
+
+/// Whatever server `dir/pid` names when the test ends — passed or failed — is killed: the
+/// servers run in the background of a shell, no child of this process.
+struct Reaper<'a>(&'a Path);
+
+impl Drop for Reaper<'_> {
+    fn drop(&mut self) {
+        kill(self.0);
     }
 }
 
@@ -92,6 +108,7 @@ fn scenario(url: &str, extra: &str) -> String {
 #[test]
 fn losses_a_disruption_caused_pass_and_the_same_losses_unplanned_fail() {
     let dir = TempDir::new();
+    let _reaper = Reaper(dir.path());
     let port = free_port();
     let url = format!("ws://127.0.0.1:{port}/ws");
 
@@ -156,6 +173,7 @@ fn losses_a_disruption_caused_pass_and_the_same_losses_unplanned_fail() {
 #[test]
 fn a_backend_that_never_comes_back_fails_the_run() {
     let dir = TempDir::new();
+    let _reaper = Reaper(dir.path());
     let port = free_port();
     serve_on(port, dir.path());
     let chaos = format!(
