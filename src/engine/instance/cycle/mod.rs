@@ -293,18 +293,20 @@ impl Cycle {
     }
 
     fn close(&mut self, io: &mut impl Io) {
-        self.observe(io, |slot, at| Observed::Gone { slot, at });
-        self.abandon_probes(io);
-        self.linked = false;
-        io.close();
-        self.messages.clear();
+        self.let_go(io, Io::close);
     }
 
     fn drop_connection(&mut self, io: &mut impl Io) {
+        self.let_go(io, Io::abandon);
+    }
+
+    /// The connection ends for this instance — `end` says how (close, drop, reset, silence):
+    /// the history hears of it, probes in flight will never be answered, messages neither.
+    fn let_go<I: Io>(&mut self, io: &mut I, end: fn(&mut I)) {
         self.observe(io, |slot, at| Observed::Gone { slot, at });
         self.abandon_probes(io);
         self.linked = false;
-        io.abandon();
+        end(io);
         self.messages.clear();
     }
 

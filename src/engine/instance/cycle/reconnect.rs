@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{micros, Cycle, Io, Phase, Timer};
-use crate::engine::account::Observed;
 use crate::engine::metrics::{Counter, Metric};
 use crate::scenario::Cut;
 
@@ -37,7 +36,7 @@ impl Cycle {
     }
 
     /// [`Cycle::cut`], coming back only if `come_back` (a trace's drop: the user is gone).
-    pub(super) fn cut_as(&mut self, io: &mut impl Io, how: Cut, come_back: bool) {
+    pub(super) fn cut_as<I: Io>(&mut self, io: &mut I, how: Cut, come_back: bool) {
         let in_session = matches!(
             self.phase,
             Phase::LoggingIn | Phase::AwaitReady | Phase::Ready
@@ -52,15 +51,14 @@ impl Cycle {
         // The session's end as the client knows it; a silent drop's may come much later on
         // the server (a ghost), which the checks allow: a closed connection's session ends
         // any time after its close (checks/accounting.rs).
-        self.observe(io, |slot, at| Observed::Gone { slot, at });
-        self.abandon_probes(io);
-        self.linked = false;
-        self.messages.clear();
-        match how {
-            Cut::Close => io.close(),
-            Cut::Reset => io.reset(),
-            Cut::Silent => io.silence(),
-        }
+        self.let_go(
+            io,
+            match how {
+                Cut::Close => I::close,
+                Cut::Reset => I::reset,
+                Cut::Silent => I::silence,
+            },
+        );
         if !(come_back && self.come_back(io, disruption, was_ready)) {
             self.cycle_done(io, false);
         }
