@@ -113,16 +113,22 @@ impl Handler<Go> for Instance {
         }
         let now = Instant::now();
         if let Some(due) = m.due {
-            let late = now.saturating_duration_since(due);
-            let early = due.saturating_duration_since(now);
-            clock::paced_start(late.as_nanos() as i64 - early.as_nanos() as i64);
-            // Lateness only: a start the pacer sent a few microseconds early was not late.
-            metrics::record(Metric::ScheduleLag, super::cycle::micros(late));
+            paced(due, now);
         }
         let late = now.saturating_duration_since(m.intended);
         let (c, mut io) = self.split(ctx);
         c.go(&mut io, late, m.barrier);
     }
+}
+
+/// A paced start (a ramp's, an arrival's, a trace row's) due at `due` began at `now`: the
+/// pacer learns its error, `schedule_lag` its lateness.
+fn paced(due: Instant, now: Instant) {
+    let late = now.saturating_duration_since(due);
+    let early = due.saturating_duration_since(now);
+    clock::paced_start(late.as_nanos() as i64 - early.as_nanos() as i64);
+    // Lateness only: a start the pacer sent a few microseconds early was not late.
+    metrics::record(Metric::ScheduleLag, super::cycle::micros(late));
 }
 
 /// A trace row for this instance (`load.model = "trace"`).
@@ -141,10 +147,7 @@ impl Handler<Replay> for Instance {
     fn handle(&mut self, r: Replay, ctx: &mut Context<Self>) {
         let now = Instant::now();
         if let Replay::Login(due) = r {
-            let late = now.saturating_duration_since(due);
-            let early = due.saturating_duration_since(now);
-            clock::paced_start(late.as_nanos() as i64 - early.as_nanos() as i64);
-            metrics::record(Metric::ScheduleLag, super::cycle::micros(late));
+            paced(due, now);
         }
         let (c, mut io) = self.split(ctx);
         match r {
