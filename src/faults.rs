@@ -30,6 +30,9 @@ pub struct Faults {
     pub extra_victim: f64,
     /// Also kick (`multipleAccount`) the oldest instance of another account on the same shard.
     pub foreign_kick: f64,
+    /// When the oldest same-platform session a login must kick is a ghost (its connection lost
+    /// to a gateway restart that kept the sessions), kick the oldest live one instead.
+    pub ghost_kick: f64,
 }
 
 impl Faults {
@@ -42,7 +45,7 @@ impl Faults {
         Ok(())
     }
 
-    pub fn named(&self) -> [(&'static str, f64); 8] {
+    pub fn named(&self) -> [(&'static str, f64); 9] {
         [
             ("drop_kick", self.drop_kick),
             ("zombie", self.zombie),
@@ -52,6 +55,7 @@ impl Faults {
             ("no_ready", self.no_ready),
             ("extra_victim", self.extra_victim),
             ("foreign_kick", self.foreign_kick),
+            ("ghost_kick", self.ghost_kick),
         ]
     }
 

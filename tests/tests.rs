@@ -15,6 +15,9 @@ mod server_admin;
 #[path = "it/server_faults.rs"]
 mod server_faults;
 
+#[path = "it/gateway.rs"]
+mod gateway;
+
 #[path = "it/server_budgets.rs"]
 mod server_budgets;
 #[path = "it/server_hostile.rs"]

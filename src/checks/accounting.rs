@@ -41,6 +41,10 @@ pub enum End {
     Removed { at: u64 },
     /// A `multipleAccount`/`multipleDevice` kick seen at `at`: some login must produce it.
     Kicked { at: u64 },
+    /// Its connection vanished without the server knowing (a silent drop, a gateway restart
+    /// that kept the sessions): a ghost the server certainly holds until `until` (the last
+    /// request it answered, plus the server's session timeout) and ends any time after.
+    Ghost { until: u64 },
 }
 
 /// One session of one instance within a segment.
@@ -74,9 +78,13 @@ struct Search<'a> {
     ops: Vec<(Op, u64, u64)>,
     /// `Kicked` sessions.
     kicked: u64,
-    seen: HashSet<(u64, u64, u64)>,
+    seen: HashSet<(u64, u64, u64, u64)>,
     nodes: usize,
     best: (u32, u64),
+    /// Victims are the oldest of their platform (else any of them).
+    oldest_first: bool,
+    /// The segment's logins decided so far, in the order decided.
+    decided: Vec<usize>,
 }
 
 fn bit(i: usize) -> u64 {
@@ -85,6 +93,20 @@ fn bit(i: usize) -> u64 {
 
 /// Judge one segment: which observed kicks (indices into `sessions`) are excess.
 pub fn judge(policy: Policy, sessions: &[Stint]) -> Finding {
+    search(policy, sessions, false)
+}
+
+/// Judge one segment's victim order: which observed kicks no order explains when every login
+/// kicks the *oldest* sessions of its platform (those it must kick to stay within the limit).
+/// Logins are ordered as the search decides them; sessions live when the segment began are
+/// older than its logins and, among themselves, of any order. Meant for a segment whose kicks
+/// [`judge`] explained: what is left here is a kick of a younger session while an older one —
+/// a ghost the server certainly still held, say — stayed.
+pub fn judge_order(policy: Policy, sessions: &[Stint]) -> Finding {
+    search(policy, sessions, true)
+}
+
+fn search(policy: Policy, sessions: &[Stint], oldest_first: bool) -> Finding {
     let mut ops = Vec::new();
     let mut live0 = 0u64;
     for (i, s) in sessions.iter().enumerate() {
@@ -94,6 +116,7 @@ pub fn judge(policy: Policy, sessions: &[Stint]) -> Finding {
         }
         match s.end {
             End::Own { lo, hi } => ops.push((Op::End(i), lo, hi.unwrap_or(u64::MAX))),
+            End::Ghost { until } => ops.push((Op::End(i), until, u64::MAX)),
             End::Removed { at } => {
                 let lo = s.login.map_or(0, |(sent, _)| sent);
                 ops.push((Op::End(i), lo, at));
@@ -117,6 +140,8 @@ pub fn judge(policy: Policy, sessions: &[Stint]) -> Finding {
         seen: HashSet::new(),
         nodes: 0,
         best: (0, 0),
+        oldest_first,
+        decided: Vec::new(),
     };
     let complete = s.dfs(0, live0, 0);
     if !complete && s.best.0 < kicked.count_ones() {
@@ -155,7 +180,10 @@ impl Search<'_> {
         if n + possible <= self.best.0 {
             return true;
         }
-        if !self.seen.insert((done, live, produced)) {
+        if !self
+            .seen
+            .insert((done, live, produced, self.order_key(live)))
+        {
             return true;
         }
         self.nodes += 1;
@@ -217,12 +245,35 @@ impl Search<'_> {
             }
         }
         let over = (same.len() + 1).saturating_sub(usize::from(self.policy.limits.get(p)));
+        // Oldest first: the sessions live when the segment began (of any order among
+        // themselves), then the segment's logins in the order decided.
+        if over > same.len() {
+            return true; // no choice of victims makes room (a limit of 0): no such order
+        }
+        let (pool, fixed, k) = if self.oldest_first {
+            let (carried, mut young): (Vec<usize>, Vec<usize>) = same
+                .iter()
+                .partition(|j| self.sessions[**j].login.is_none());
+            young.sort_by_key(|j| self.decided.iter().position(|d| d == j));
+            if carried.len() >= over {
+                (carried, 0, over)
+            } else {
+                let fixed = carried
+                    .iter()
+                    .chain(&young[..over - carried.len()])
+                    .fold(0, |m, j| m | bit(*j));
+                (Vec::new(), fixed, 0)
+            }
+        } else {
+            (same, 0, over)
+        };
+        self.decided.push(i);
         let mut ok = true;
-        for_each_subset(&same, over, &mut |victims| {
+        for_each_subset(&pool, k, &mut |victims| {
             if !ok {
                 return;
             }
-            let victims = victims | excluded;
+            let victims = victims | fixed | excluded;
             // A victim's observed kick is this login's if it was seen after the login was sent.
             let mine = (0..self.sessions.len())
                 .filter(|j| victims & self.kicked & bit(*j) != 0)
@@ -230,7 +281,22 @@ impl Search<'_> {
                 .fold(0, |m, j| m | bit(j));
             ok = self.dfs(done, (live & !victims) | bit(i), produced | mine);
         });
+        self.decided.pop();
         ok
+    }
+
+    /// With victims oldest first, the order of the live sessions decided in this segment is
+    /// part of the state; otherwise it is not (0).
+    fn order_key(&self, live: u64) -> u64 {
+        if !self.oldest_first {
+            return 0;
+        }
+        self.decided
+            .iter()
+            .filter(|j| live & bit(**j) != 0)
+            .fold(0xcbf2_9ce4_8422_2325, |h, j| {
+                (h ^ *j as u64).wrapping_mul(0x0100_0000_01b3)
+            })
     }
 }
 
@@ -249,5 +315,7 @@ fn for_each_subset(items: &[usize], k: usize, f: &mut dyn FnMut(u64)) {
     go(items, k, 0, f)
 }
 
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod tests;

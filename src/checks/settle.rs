@@ -98,6 +98,9 @@ impl History {
             .count();
         if logins > 0 || kicks > 0 {
             if let Finding::Judged(excess) = accounting::judge(self.policy, &sessions) {
+                if excess.is_empty() {
+                    out.extend(self.ghost_order(&sessions, kicks > 0));
+                }
                 self.judge(Class::ExcessKick);
                 for k in &excess {
                     let s = sessions[*k];
@@ -129,6 +132,65 @@ impl History {
         out
     }
 
+    /// A segment with ghosts whose kicks are explained: were they explained only by kicking a
+    /// live session while an older one — a ghost the server certainly still held — stayed?
+    /// Judged wherever a login met a ghost of its platform certainly still held: the backend
+    /// had to choose between the ghost and live sessions, and a live victim would show.
+    fn ghost_order(&mut self, sessions: &[Stint], kicks: bool) -> Vec<Violation> {
+        let met_ghost = sessions.iter().any(|l| {
+            l.login.is_some_and(|(sent, _)| {
+                sessions.iter().any(|g| {
+                    g.platform == l.platform
+                        && g.slot != l.slot
+                        && matches!(g.end, End::Ghost { until } if until > sent)
+                })
+            })
+        });
+        if !met_ghost {
+            return Vec::new();
+        }
+        self.judge(Class::VictimOrder);
+        if !kicks {
+            return Vec::new();
+        }
+        let Finding::Judged(left) = accounting::judge_order(self.policy, sessions) else {
+            return Vec::new();
+        };
+        left.iter()
+            .filter_map(|k| {
+                let s = sessions[*k];
+                let End::Kicked { at } = s.end else {
+                    return None;
+                };
+                let older: Vec<u8> = sessions
+                    .iter()
+                    .filter(|g| g.platform == s.platform && g.slot != s.slot)
+                    .filter(|g| matches!(g.end, End::Ghost { until } if until > at))
+                    .map(|g| g.slot)
+                    .collect();
+                let mut slots = vec![s.slot];
+                slots.extend(&older);
+                let expected = if older.is_empty() {
+                    "the oldest session of the platform kicked first".to_string()
+                } else {
+                    let ghosts: Vec<String> = older.iter().map(|g| format!("#{g}")).collect();
+                    format!(
+                        "the oldest session of the platform kicked first: a ghost ({}, its connection lost, its session held until the session timeout) before a live instance",
+                        ghosts.join(", ")
+                    )
+                };
+                let login = s.login.map(|(sent, _)| sent).unwrap_or(at);
+                Some(self.violation(
+                    Class::VictimOrder,
+                    &slots,
+                    vec![login, at],
+                    expected,
+                    format!("#{} kicked while older sessions stayed", s.slot),
+                ))
+            })
+            .collect()
+    }
+
     /// Start a new segment from what is still live, without judging this one (too large).
     pub(super) fn cut_segment(&mut self) {
         let sessions: Vec<(usize, Stint)> = self
@@ -146,7 +208,10 @@ impl History {
         let mut remap = vec![None; self.seg.len()];
         let mut next = Vec::new();
         for (i, s) in sessions {
-            if matches!(s.end, End::Live | End::Own { hi: None, .. }) {
+            if matches!(
+                s.end,
+                End::Live | End::Own { hi: None, .. } | End::Ghost { .. }
+            ) {
                 remap[i] = Some(next.len());
                 next.push(Some(Stint { login: None, ..s }));
             }
@@ -212,7 +277,7 @@ impl History {
             .max()
             .unwrap_or(first);
         let cut = sessions.iter().filter(|s| s.login.is_some()).any(|s| {
-            matches!(s.end, End::Removed { .. })
+            matches!(s.end, End::Removed { .. } | End::Ghost { .. })
                 || matches!(s.end, End::Own { lo, .. } if lo <= last)
         });
         if !empty_before || !all_answered || cut {

@@ -135,6 +135,24 @@ impl History {
         self.inst[slot as usize].gone_at.get_or_insert(t);
     }
 
+    /// The connection vanished without the server knowing — a silent drop, or a gateway
+    /// restart that kept the sessions: a session the server admitted stays there, a ghost,
+    /// certainly until `until` (the last request it answered, plus its session timeout).
+    pub fn ghost(&mut self, slot: u8, t: u64, until: u64) {
+        self.answer_login(slot, t);
+        if let Some(s) = self.session(slot) {
+            let admitted = s.login.is_none_or(|(_, answered)| answered.is_some());
+            if s.end == End::Live {
+                s.end = if admitted && until > t {
+                    End::Ghost { until }
+                } else {
+                    End::Own { lo: t, hi: None }
+                };
+            }
+        }
+        self.inst[slot as usize].gone_at.get_or_insert(t);
+    }
+
     /// Instances that still believe they are ready.
     pub fn believed_ready(&self) -> Vec<u8> {
         (0..self.inst.len() as u8)

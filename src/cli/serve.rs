@@ -105,6 +105,15 @@ pub struct ServeArgs {
         help_heading = "Fault injection (probabilities 0..=1, all off by default)"
     )]
     pub fault_foreign_kick: f64,
+    /// Fault: probability that a login whose victim is a ghost (a session kept after a gateway
+    /// restart dropped its connection) kicks the oldest live instance instead.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "P",
+        help_heading = "Fault injection (probabilities 0..=1, all off by default)"
+    )]
+    pub fault_ghost_kick: f64,
     /// Serve live metrics: OpenMetrics / Prometheus text on `GET http://ADDR/metrics`
     /// (connections, partial-message bytes, logins, kicks by type; `loginstorm docs reports`).
     #[arg(long, value_name = "ADDR", value_parser = crate::live_metrics::parse_listen)]
@@ -180,6 +189,7 @@ impl ServeArgs {
             no_ready: self.fault_no_ready,
             extra_victim: self.fault_extra_victim,
             foreign_kick: self.fault_foreign_kick,
+            ghost_kick: self.fault_ghost_kick,
         };
         faults.validate()?;
         if self.key.is_empty() {

@@ -8,7 +8,7 @@
 //! reconnecting when the run ends (`reconnects_unfinished`) fails it, and a failed re-login
 //! counts as any failed login does. Losses outside a window are the backend's, as always.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -20,7 +20,8 @@ pub type Cutter = Box<dyn Fn(f64, Cut, u64)>;
 /// What restarts the embedded server (`run` holds it; the engine knows nothing of servers).
 pub trait Restart: Send {
     /// Close every connection, listen again after `pause`; `Err` when it cannot listen again.
-    fn restart(&mut self, pause: Duration) -> anyhow::Result<()>;
+    /// `keep_sessions`: only the gateway restarts, the sessions stay as ghosts.
+    fn restart(&mut self, pause: Duration, keep_sessions: bool) -> anyhow::Result<()>;
 }
 
 const NONE: u64 = u64::MAX;
@@ -32,6 +33,9 @@ pub struct Window {
     base: Instant,
     start: AtomicU64,
     until: AtomicU64,
+    /// The disruption under way leaves the sessions on the server (a gateway restart that
+    /// keeps them): a connection lost in it leaves a ghost.
+    keeps: AtomicBool,
 }
 
 impl Window {
@@ -40,6 +44,7 @@ impl Window {
             base,
             start: AtomicU64::new(NONE),
             until: AtomicU64::new(NONE),
+            keeps: AtomicBool::new(false),
         }
     }
 
@@ -47,15 +52,22 @@ impl Window {
         u64::try_from(t.saturating_duration_since(self.base).as_micros()).unwrap_or(NONE - 1)
     }
 
-    /// A disruption begins now: it lasts until [`Window::close_after`].
-    pub fn open(&self, now: Instant) {
+    /// A disruption begins now: it lasts until [`Window::close_after`]; `keeps`: it leaves
+    /// the sessions of the connections it takes on the server.
+    pub fn open(&self, now: Instant, keeps: bool) {
         self.until.store(NONE, Ordering::SeqCst);
+        self.keeps.store(keeps, Ordering::SeqCst);
         self.start.store(self.us(now), Ordering::SeqCst);
     }
 
     /// The disruption's action is over: its window ends `settle` from now.
     pub fn close_after(&self, now: Instant, settle: Duration) {
         self.until.store(self.us(now + settle), Ordering::SeqCst);
+    }
+
+    /// Whether `now` falls in a disruption that keeps the sessions it takes.
+    pub fn keeps_sessions(&self, now: Instant) -> bool {
+        self.covering(now).is_some() && self.keeps.load(Ordering::SeqCst)
     }
 
     /// When the disruption `now` falls in began, if it falls in one.
@@ -83,15 +95,15 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     for (i, d) in list.into_iter().enumerate() {
         tokio::time::sleep_until(start + d.at.0).await;
-        window.open(Instant::now());
+        window.open(Instant::now(), d.keeps_sessions());
         let outcome = match d.action {
             ChaosAction::Restart => {
                 let Some(mut r) = restart.take() else {
                     anyhow::bail!("chaos[{i}]: there is no embedded server to restart");
                 };
-                let pause = d.pause.0;
+                let (pause, keep) = (d.pause.0, d.keeps_sessions());
                 let (r, res) = tokio::task::spawn_blocking(move || {
-                    let res = r.restart(pause);
+                    let res = r.restart(pause, keep);
                     (r, res)
                 })
                 .await?;
@@ -139,13 +151,13 @@ mod tests {
         let w = Window::new(base);
         let at = |ms| base + Duration::from_millis(ms);
         assert_eq!(w.covering(at(5)), None, "no disruption yet");
-        w.open(at(10));
+        w.open(at(10), false);
         assert_eq!(w.covering(at(9)), None, "before it began");
         assert_eq!(w.covering(at(500)), Some(at(10)), "open until closed");
         w.close_after(at(1000), Duration::from_millis(200));
         assert_eq!(w.covering(at(1200)), Some(at(10)));
         assert_eq!(w.covering(at(1201)), None, "settled");
-        w.open(at(2000));
+        w.open(at(2000), false);
         assert_eq!(w.covering(at(2001)), Some(at(2000)), "the next one");
     }
 }

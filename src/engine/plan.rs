@@ -84,6 +84,9 @@ pub struct Plan {
     pub reconnect: crate::scenario::Reconnect,
     /// The disruptions the run causes (`[[chaos]]`).
     pub disruptions: Vec<crate::scenario::Disruption>,
+    /// How long the target holds a session whose connection vanished (a ghost) after the last
+    /// request it answered, when known: the embedded server's `server.session_timeout`.
+    pub ghost_hold: Option<Duration>,
     /// The current disruption, as instances ask about it.
     pub window: Arc<super::chaos::Window>,
     /// The network the connections go through (`[network]`).
@@ -183,6 +186,14 @@ impl Plan {
             expected_per_wave: exact.then(|| r.policy.expected_kicks(&r.platforms)),
             reconnect: s.reconnect.clone(),
             disruptions: s.chaos.clone(),
+            ghost_hold: s
+                .target
+                .url
+                .is_empty()
+                .then(|| match s.server.session_timeout.0 {
+                    t if t.is_zero() => Duration::MAX,
+                    t => t,
+                }),
             window: Arc::new(super::chaos::Window::new(epoch)),
             network: s.network.clone(),
             replay: r.trace.clone(),

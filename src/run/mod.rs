@@ -104,7 +104,24 @@ struct Restarter {
 }
 
 impl engine::chaos::Restart for Restarter {
-    fn restart(&mut self, pause: std::time::Duration) -> anyhow::Result<()> {
+    fn restart(&mut self, pause: std::time::Duration, keep_sessions: bool) -> anyhow::Result<()> {
+        if keep_sessions {
+            let gateway = |up: bool| -> anyhow::Result<()> {
+                let server = self
+                    .server
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("the embedded server's handle is poisoned"))?;
+                match server.as_ref() {
+                    Some(s) if up => s.gateway_up(),
+                    Some(s) => s.gateway_down(),
+                    None => anyhow::bail!("the embedded server is not running"),
+                }
+                Ok(())
+            };
+            gateway(false)?;
+            std::thread::sleep(pause);
+            return gateway(true);
+        }
         let old = self
             .server
             .lock()

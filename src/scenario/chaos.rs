@@ -131,6 +131,20 @@ pub enum Cut {
     Silent,
 }
 
+/// What a `restart` does to the sessions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sessions {
+    /// The whole server restarts: every session goes with its connection.
+    #[default]
+    Drop,
+    /// Only the gateway restarts (the connection tier; the session tier stays up): every
+    /// connection drops without a close frame and its session stays on the server, a ghost —
+    /// counted against the limit, kicked like any other — until `server.session_timeout`
+    /// after the last frame it received.
+    Keep,
+}
+
 /// One `[[chaos]]` entry: a disruption at `at` after the run's start.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -150,11 +164,21 @@ pub struct Disruption {
     /// `drop`: how.
     #[serde(default)]
     pub how: Cut,
+    /// `restart`: whether the sessions go with the server or stay as ghosts.
+    #[serde(default)]
+    pub sessions: Sessions,
     /// After the action is over, how long losses and failed connects are still its doing
     /// (a connection whose close was in flight, a connect refused just before the listener
     /// came back).
     #[serde(default = "default_settle")]
     pub settle: Dur,
+}
+
+impl Disruption {
+    /// Whether the connections this disruption takes leave their sessions on the server.
+    pub fn keeps_sessions(&self) -> bool {
+        self.action == ChaosAction::Restart && self.sessions == Sessions::Keep
+    }
 }
 
 fn default_pause() -> Dur {
@@ -180,10 +204,22 @@ pub(super) fn validate(list: &[Disruption], embedded: bool) -> Result<(), Scenar
         if d.settle.0 > Duration::from_secs(600) {
             return Err(ScenarioError::invalid(key("settle"), "must be at most 10m"));
         }
-        if d.action != ChaosAction::Drop && (d.fraction != 0.0 || d.how != Cut::Close) {
+        if d.action != ChaosAction::Drop && d.fraction != 0.0 {
             return Err(ScenarioError::invalid(
                 key("fraction"),
-                "and how apply to action = \"drop\" only",
+                "applies to action = \"drop\" only",
+            ));
+        }
+        if d.action != ChaosAction::Drop && d.how != Cut::Close {
+            return Err(ScenarioError::invalid(
+                key("how"),
+                "applies to action = \"drop\" only",
+            ));
+        }
+        if d.action != ChaosAction::Restart && d.sessions != Sessions::Drop {
+            return Err(ScenarioError::invalid(
+                key("sessions"),
+                "applies to action = \"restart\" only",
             ));
         }
         match d.action {
@@ -302,7 +338,46 @@ mod tests {
             command: String::new(),
             fraction: 0.0,
             how: Cut::Close,
+            sessions: Sessions::Drop,
             settle: default_settle(),
+        }
+    }
+
+    #[test]
+    fn each_action_takes_only_its_own_keys() {
+        let keep = Disruption {
+            sessions: Sessions::Keep,
+            ..restart_at(1)
+        };
+        assert!(validate(std::slice::from_ref(&keep), true).is_ok());
+        assert!(keep.keeps_sessions());
+        let stray = [
+            (
+                Disruption {
+                    action: ChaosAction::Drop,
+                    fraction: 0.5,
+                    ..keep.clone()
+                },
+                "chaos[0].sessions",
+            ),
+            (
+                Disruption {
+                    how: Cut::Reset,
+                    ..restart_at(1)
+                },
+                "chaos[0].how",
+            ),
+            (
+                Disruption {
+                    fraction: 0.5,
+                    ..restart_at(1)
+                },
+                "chaos[0].fraction",
+            ),
+        ];
+        for (d, key) in stray {
+            let e = validate(&[d], true).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::policy::{Limits, Policy};
 
 mod chaos;
-pub use chaos::{ChaosAction, Cut, Disruption, Reconnect, ReconnectMode};
+pub use chaos::{ChaosAction, Cut, Disruption, Reconnect, ReconnectMode, Sessions};
 mod credentials;
 mod network;
 mod trace_model;

@@ -81,6 +81,10 @@ pub(super) async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<S
                 continue;
             }
         };
+        if shared.gateway_down.load(Ordering::Relaxed) {
+            drop(stream);
+            continue;
+        }
         if shared.tcp_conns.load(Ordering::Relaxed) >= shared.max_conns {
             shared
                 .stats

@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -40,6 +40,8 @@ struct Conn {
     session: Session,
     push_tx: mpsc::UnboundedSender<Push>,
     queued: Arc<AtomicUsize>,
+    /// Set when a gateway restart dropped the connection and the session stays as a ghost.
+    ghost: Arc<AtomicBool>,
     ready_at: Option<Instant>,
     expire_at: Option<Instant>,
     /// Pending login's shard answer, with the login's seq.
@@ -105,6 +107,7 @@ where
         session: Session::new(settings, conn_id, seed),
         push_tx,
         queued: Arc::new(AtomicUsize::new(0)),
+        ghost: Arc::new(AtomicBool::new(false)),
         ready_at: None,
         expire_at: None,
         pending: None,
@@ -124,7 +127,13 @@ where
     if wire.is_some() {
         raw_out.push(Webim::welcome());
     }
-    loop {
+    // A gateway restart that keeps the sessions: the connection goes, with no close frame, and
+    // its session stays behind as a ghost (below).
+    let gateway = shared.gateway.load(Ordering::Relaxed);
+    let crashed = loop {
+        if shared.gateway.load(Ordering::Relaxed) != gateway {
+            break true;
+        }
         let far = Instant::now() + MAX_TIMER;
         tokio::select! {
             biased;
@@ -136,7 +145,7 @@ where
                     if now >= sent + heartbeat * 2 {
                         let _ = sink.send(close_frame(CloseCode::Policy, format!(
                             "heartbeat {n} not answered within {:?}", heartbeat * 2))).await;
-                        break;
+                        break false;
                     }
                 } else if let Some(w) = wire.as_mut() {
                     let (n, text) = w.heartbeat();
@@ -156,11 +165,14 @@ where
                 c.session.login_answered(seq, reply);
             }
             Some(push) = push_rx.recv() => {
+                if matches!(push, Push::Crash) {
+                    break true;
+                }
                 if matches!(push, Push::Shed) {
                     let _ = sink.send(close_frame(CloseCode::Size, format!(
                         "the server's budget for partly received messages ({} bytes) is full and this connection held the most",
                         limits.frame_budget))).await;
-                    break;
+                    break false;
                 }
                 c.on_push(push);
             }
@@ -169,12 +181,12 @@ where
                 if !logged_in_once && !limits.login_timeout.is_zero() && now >= opened + limits.login_timeout {
                     let _ = sink.send(close_frame(CloseCode::Policy, format!(
                         "no login within {:?} of the upgrade", limits.login_timeout))).await;
-                    break;
+                    break false;
                 }
                 if !limits.idle_timeout.is_zero() && now >= last_frame + limits.idle_timeout {
                     let _ = sink.send(close_frame(CloseCode::Normal, format!(
                         "nothing received for {:?}", limits.idle_timeout))).await;
-                    break;
+                    break false;
                 }
                 watch_at = watch_due(logged_in_once, last_frame);
                 if let Some(at) = watch_at {
@@ -192,12 +204,12 @@ where
             msg = stream.next() => {
                 let m = match msg {
                     Some(Ok(m)) => m,
-                    None => break,
+                    None => break false,
                     Some(Err(e)) => {
                         if let Some(close) = error_close(e) {
                             let _ = sink.send(close).await;
                         }
-                        break;
+                        break false;
                     }
                 };
                 // A whole message is out of the stream: release what it held, note the client
@@ -245,7 +257,7 @@ where
                     // code no endpoint may send, RFC 6455 §7.4) goes out before the socket ends.
                     Message::Close(_) => {
                         let _ = tokio::time::timeout(CLOSE_FLUSH, sink.flush()).await;
-                        break;
+                        break false;
                     }
                     _ => {} // ping/pong are answered by tungstenite
                 }
@@ -282,9 +294,13 @@ where
                 }
             }
             if failed || sink.flush().await.is_err() {
-                break;
+                break false;
             }
         }
+    };
+    if crashed {
+        drop((sink, stream));
+        c.linger(last_frame, limits.idle_timeout, push_rx).await;
     }
     c.leave();
 }

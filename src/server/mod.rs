@@ -206,6 +206,11 @@ pub(crate) struct Shared {
     frames: Arc<budget::FrameBudget>,
     /// Counters for `serve --metrics-listen`.
     stats: Counters,
+    /// Bumped by a gateway restart that keeps the sessions: a connection opened before it
+    /// drops at its next event (and every logged-in one at once, told by its shard).
+    gateway: AtomicU64,
+    /// The gateway is restarting: connections accepted now are closed at once.
+    gateway_down: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -284,6 +289,26 @@ impl ServerHandle {
         total
     }
 
+    /// Take the gateway down and keep the sessions, as a chat backend whose connection tier
+    /// crashed while its session tier stayed up: every WebSocket connection is dropped at once
+    /// (no close frame), connections that arrive are closed as soon as they are accepted
+    /// until [`ServerHandle::gateway_up`], and each dropped session stays in its account as a
+    /// **ghost** — counted against the limit, kicked like any session (the kick reaches no
+    /// one) — until the idle timeout after the last frame it received, as if its client had
+    /// gone silent (with no idle timeout, until it is kicked).
+    pub fn gateway_down(&self) {
+        self.shared.gateway_down.store(true, Ordering::SeqCst);
+        self.shared.gateway.fetch_add(1, Ordering::SeqCst);
+        for s in &self.shared.shards {
+            s.do_send(shard::CrashGateway);
+        }
+    }
+
+    /// The gateway is back: connections are served again.
+    pub fn gateway_up(&self) {
+        self.shared.gateway_down.store(false, Ordering::SeqCst);
+    }
+
     /// Stop accepting, close every connection and wait for the threads to end.
     pub fn stop(mut self) {
         self.shutdown();
@@ -356,6 +381,8 @@ pub fn start(config: ServerConfig) -> anyhow::Result<ServerHandle> {
                     refusing: AtomicUsize::new(0),
                     frames,
                     stats: Counters::default(),
+                    gateway: AtomicU64::new(0),
+                    gateway_down: std::sync::atomic::AtomicBool::new(false),
                 });
                 // Every worker accepts on its own handle to the listening socket and serves what
                 // it accepted: no hand-off between threads per connection (on one core, that

@@ -7,12 +7,12 @@
 
 use actix::prelude::*;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::Faults;
-use crate::policy::{KickType, Platform, Policy, VictimOrder};
+use crate::policy::{Kick, KickType, Platform, Policy, VictimOrder};
 use crate::protocol::code;
 
 /// Most `messageReceived` events queued for one connection; further ones are dropped.
@@ -34,6 +34,8 @@ pub enum Push {
     Message(Arc<Delivery>),
     /// The frame budget is full and this connection holds the most: close it (1009).
     Shed,
+    /// The gateway restarts and keeps the sessions: drop the connection, keep the session.
+    Crash,
 }
 
 #[derive(Debug)]
@@ -50,6 +52,8 @@ pub struct ConnLink {
     pub push: UnboundedSender<Push>,
     /// `messageReceived` events pushed but not yet written.
     pub queued: Arc<AtomicUsize>,
+    /// Its connection was lost to a gateway restart and the session is kept as a ghost.
+    pub ghost: Arc<AtomicBool>,
 }
 
 struct Live {
@@ -116,6 +120,37 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Fault `ghost_kick`: a same-platform victim that is a ghost is spared, and the oldest
+    /// live (not ghost) instance on its platform that is not a victim yet is kicked instead.
+    fn spare_ghosts(&mut self, user: &str, kicks: &mut [Kick]) {
+        let Some(acct) = self.accounts.get(user) else {
+            return;
+        };
+        let is_ghost = |i: usize| acct.live[i].link.ghost.load(Ordering::Relaxed);
+        let mut swaps = Vec::new();
+        for (k, kick) in kicks.iter().enumerate() {
+            if kick.kick != KickType::MultipleAccount || !is_ghost(kick.index) {
+                continue;
+            }
+            let p = acct.live[kick.index].platform;
+            let taken =
+                |i: usize| kicks.iter().any(|k| k.index == i) || swaps.iter().any(|(_, j)| *j == i);
+            let instead = (0..acct.live.len())
+                .find(|&i| acct.live[i].platform == p && !is_ghost(i) && !taken(i));
+            if let Some(i) = instead {
+                swaps.push((k, i));
+            }
+        }
+        for (k, i) in swaps {
+            if self.roll(self.faults.ghost_kick) {
+                kicks[k].index = i;
+            }
+        }
+        kicks.sort_by_key(|k| k.index);
+    }
+}
+
 fn wrong_type(k: KickType) -> KickType {
     match k {
         KickType::MultipleAccount => KickType::MultipleDevice,
@@ -162,11 +197,14 @@ impl Handler<Login> for Ledger {
         } else {
             VictimOrder::Oldest
         };
-        let kicks = if self.roll(self.faults.over_admit) {
+        let mut kicks = if self.roll(self.faults.over_admit) {
             Vec::new()
         } else {
             self.policy.decide(&live, m.platform, order)
         };
+        if self.faults.ghost_kick > 0.0 {
+            self.spare_ghosts(&m.user, &mut kicks);
+        }
         for k in kicks.iter().rev() {
             self.kick(&m.user, k.index, k.kick);
         }
@@ -318,6 +356,21 @@ impl Handler<QueryOnline> for Ledger {
                     .map(|a| a.live.iter().map(|l| l.platform).collect())
             })
             .collect()
+    }
+}
+
+/// A gateway restart that keeps the sessions: every live instance's connection drops.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CrashGateway;
+
+impl Handler<CrashGateway> for Ledger {
+    type Result = ();
+
+    fn handle(&mut self, _: CrashGateway, _: &mut Context<Self>) {
+        for l in self.accounts.values().flat_map(|a| &a.live) {
+            let _ = l.link.push.send(Push::Crash);
+        }
     }
 }
 

@@ -310,3 +310,47 @@ fn a_silent_drop_leaves_a_ghost_until_the_session_timeout() {
         "the heartbeat kept the live ones"
     );
 }
+
+/// gateway-restart as shipped (smaller, sooner): its gateway restart keeps the sessions as
+/// ghosts, and a backend that kicks a live instance instead of the ghost fails the run on the
+/// ghost-order check, named in the verdict — while the same run on the correct server passes
+/// (`engine.rs`, `gateway_restart_passes_against_the_correct_server`).
+#[test]
+fn gateway_restart_fails_on_a_backend_that_kicks_live_instances_before_ghosts() {
+    let dir = TempDir::new();
+    let (code, stdout, report) = run_bin(
+        &[
+            "scenarios/gateway-restart.toml",
+            "--set",
+            "accounts.count=60",
+            "--set",
+            "load.ramp=1000",
+            "--set",
+            "chaos.0.at=3s",
+            "--set",
+            "cycle.hold=6s",
+            "--set",
+            "server.faults.ghost_kick=1",
+        ],
+        &dir.path().join("out"),
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    let failed = stdout
+        .lines()
+        .find(|l| l.starts_with("violations.victim_order == 0"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(failed.ends_with("FAIL"), "{failed}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    let violations = std::fs::read_to_string(report.join("violations.csv")).unwrap();
+    assert!(
+        violations.contains("a ghost (#"),
+        "the violations name the ghost: {violations}"
+    );
+    // Each account's second re-login kicked its first one's live session.
+    assert_eq!(
+        summary["checks"]["victim_order"]["violations"], 60,
+        "{summary}"
+    );
+}

@@ -173,6 +173,13 @@ pub enum Observed {
         slot: u8,
         at: Instant,
     },
+    /// Connection gone without the server knowing (a silent cut, a gateway restart that kept
+    /// the sessions): the session stays there, a ghost, at least `until`.
+    Ghost {
+        slot: u8,
+        at: Instant,
+        until: Instant,
+    },
     /// A probe's answer: its code, or `None` when the instance could not probe (it was no
     /// longer ready) or the probe was never answered (the connection went).
     Probe {
@@ -194,6 +201,7 @@ impl Account {
             | Observed::LogoutSent { slot, at }
             | Observed::LogoutAnswered { slot, at }
             | Observed::Gone { slot, at }
+            | Observed::Ghost { slot, at, .. }
             | Observed::Probe { slot, at, .. } => (*slot, self.t(*at)),
         };
         if let Observed::Probe {
@@ -229,6 +237,10 @@ impl Account {
                 .and_then(|h| h.due_probed(slot, kind, at, code));
             return self.record(found);
         }
+        let ghost_until = match &m {
+            Observed::Ghost { until, .. } => self.t(*until),
+            _ => 0,
+        };
         let Some(h) = &mut self.history else { return };
         let mut arm = false;
         let mut expiry_due = None;
@@ -271,6 +283,11 @@ impl Account {
             Observed::Gone { .. } => {
                 arm = true;
                 h.gone(slot, at);
+                vec![]
+            }
+            Observed::Ghost { .. } => {
+                arm = true;
+                h.ghost(slot, at, ghost_until);
                 vec![]
             }
             Observed::Probe { kind, code, .. } => {

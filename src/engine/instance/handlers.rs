@@ -62,6 +62,10 @@ impl Instance {
                 if code != 0 {
                     metrics::count(crate::engine::metrics::Counter::ProtocolErrors);
                 }
+                let sh = &mut self.shell;
+                if let Some((_, sent)) = sh.beat_sent.filter(|(s, _)| *s == seq) {
+                    sh.heard(sent);
+                }
                 return;
             }
         }

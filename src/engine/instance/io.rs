@@ -16,6 +16,8 @@ use crate::protocol::Request;
 /// Heartbeat pings' seqs count down from here (`Shell::start_heartbeat`): 2^52, exact in a
 /// JSON number even for a backend that reads numbers as doubles.
 pub(super) const HEARTBEAT_SEQ: u64 = 1 << 52;
+/// A ghost the server never times out is held, as far as the checks care, this long.
+const GHOST_FOREVER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Seqs above this are heartbeats': no instance sends a billion requests.
 pub(super) const HEARTBEAT_FLOOR: u64 = HEARTBEAT_SEQ - (1 << 40);
 
@@ -50,6 +52,13 @@ pub(super) fn who<'a>(user: &'a str, instance: &'a str) -> crate::profile::templ
 }
 
 impl Shell {
+    /// The server answered a request sent at `sent`: it heard the instance then.
+    pub(super) fn heard(&mut self, sent: Instant) {
+        if self.heard.is_none_or(|h| h < sent) {
+            self.heard = Some(sent);
+        }
+    }
+
     /// Write a frame of the traced instance to frames.log, its last sig redacted: frames.log
     /// is an artifact and the sig a credential, so it shows as its hash (usersig::redact) —
     /// in the login and in any frame that echoes it back.
@@ -115,6 +124,7 @@ impl Shell {
             let req = Request::Ping {
                 seq: HEARTBEAT_SEQ - sh.beats,
             };
+            sh.beat_sent = Some((HEARTBEAT_SEQ - sh.beats, Instant::now()));
             let values = who(&sh.user, &sh.instance_id);
             let frame = sh.driver.request(&sh.plan.wire, &req, &values);
             sh.send_frame(frame);
@@ -155,6 +165,8 @@ impl Shell {
                     act.shell.read_at = Some(ws.read_at());
                     metrics::count(Counter::ConnectionsOpened);
                     act.shell.link = Some(Link::new(ws, ctx));
+                    act.shell.heard = None;
+                    act.shell.beat_sent = None;
                     act.shell.start_heartbeat(ctx);
                     let (c, mut io) = act.split(ctx);
                     c.connected(&mut io);
@@ -201,6 +213,19 @@ impl Io for ActorIo<'_> {
 
     fn disruption(&self) -> Option<Instant> {
         self.sh.plan.window.covering(Instant::now())
+    }
+
+    fn heard(&mut self, sent: Instant) {
+        self.sh.heard(sent);
+    }
+
+    fn ghost_until(&self, silent: bool) -> Option<Instant> {
+        let hold = self.sh.plan.ghost_hold?;
+        if !silent && !self.sh.plan.window.keeps_sessions(Instant::now()) {
+            return None;
+        }
+        let heard = self.sh.heard?;
+        Some(heard.checked_add(hold).unwrap_or(heard + GHOST_FOREVER))
     }
 
     fn connect(&mut self) {

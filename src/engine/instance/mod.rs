@@ -65,6 +65,10 @@ struct Shell {
     heartbeat: Option<SpawnHandle>,
     /// Heartbeats sent on this connection (their seqs count down from `HEARTBEAT_SEQ`).
     beats: u64,
+    /// The last heartbeat's seq and send time, until answered.
+    beat_sent: Option<(u64, Instant)>,
+    /// The send time of the connection's last request the server answered (a ghost's bound).
+    heard: Option<Instant>,
     /// Its side of the wire protocol: requests to frames, frames to meanings.
     driver: crate::driver::Driver,
     _active: ActiveGuard,
@@ -105,6 +109,8 @@ impl Instance {
                 watch: None,
                 heartbeat: None,
                 beats: 0,
+                beat_sent: None,
+                heard: None,
                 _active: active,
             },
         }

@@ -32,6 +32,7 @@ impl Conn {
                         conn: self.conn_id,
                         push: self.push_tx.clone(),
                         queued: self.queued.clone(),
+                        ghost: self.ghost.clone(),
                     },
                 };
                 let fut = self.shared.shard_for(&user).send(msg);
@@ -102,7 +103,7 @@ impl Conn {
                     zombie,
                 })
             }
-            Push::Shed => {} // the connection loop closes the connection
+            Push::Shed | Push::Crash => {} // the connection loop ends the connection
         }
     }
 
@@ -114,6 +115,39 @@ impl Conn {
                 user: user.to_string(),
                 conn: self.conn_id,
             });
+        }
+    }
+}
+
+impl Conn {
+    /// A gateway restart took the connection and kept its session: the session stays in the
+    /// ledger as a ghost until the idle timeout after the last frame received — as if the
+    /// client had gone silent — and then leaves. A kick meanwhile (the ledger dropped it) ends
+    /// it sooner; with no idle timeout (0), only a kick (or the server's stop) ends it.
+    pub(super) async fn linger(
+        &mut self,
+        last_frame: Instant,
+        idle: Duration,
+        mut push_rx: mpsc::UnboundedReceiver<Push>,
+    ) {
+        self.ghost.store(true, Ordering::Relaxed);
+        self.pending = None;
+        let far = Duration::from_secs(10 * 365 * 24 * 3600);
+        let until = tokio::time::sleep_until(last_frame + if idle.is_zero() { far } else { idle });
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                () = &mut until => return,
+                push = push_rx.recv() => match push {
+                    // A kick the server made, to a client no longer there.
+                    Some(Push::Kicked { kick, .. }) => {
+                        self.shared.stats.kicks[kick.index()].fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    None => return,
+                    Some(_) => {}
+                },
+            }
         }
     }
 }

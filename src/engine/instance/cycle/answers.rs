@@ -65,6 +65,9 @@ impl Cycle {
     }
 
     fn login_answered(&mut self, io: &mut impl Io, code: u32, repeat: bool) {
+        if code == 0 {
+            io.heard(self.login_sent);
+        }
         let sig_expires = self.session_sig_time.map(|t| t + self.plan.sig_lifetime);
         self.observe(io, |slot, at| Observed::LoginAnswered {
             slot,

@@ -142,7 +142,8 @@ impl Cycle {
         });
         let was_ready = self.phase == Phase::Ready;
         self.set_phase(io, Phase::Idle);
-        self.drop_connection(io);
+        let ghost = io.ghost_until(false).filter(|_| in_session);
+        self.let_go(io, Io::abandon, ghost);
         if in_session && self.come_back(io, disruption, was_ready) {
             return;
         }

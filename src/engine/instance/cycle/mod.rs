@@ -86,6 +86,14 @@ pub trait Io {
     /// When the `[[chaos]]` disruption under way began, if one is (engine/chaos.rs): a loss
     /// now is its doing.
     fn disruption(&self) -> Option<Instant>;
+    /// The server answered a request of this connection sent at `sent`: it heard the
+    /// instance then (a ghost's bound counts from the last such time).
+    fn heard(&mut self, sent: Instant);
+    /// When the connection is lost now and its session stays on the server — a `silent` cut
+    /// of the instance's own, or a loss during a disruption that keeps the sessions — how long
+    /// the server certainly holds that ghost: the last time it heard the instance plus its
+    /// session timeout. `None`: no ghost, or its bound is not known.
+    fn ghost_until(&self, silent: bool) -> Option<Instant>;
     /// Open a connection; its outcome comes back as [`Cycle::connected`] or
     /// [`Cycle::connect_failed`].
     fn connect(&mut self);
@@ -293,17 +301,21 @@ impl Cycle {
     }
 
     fn close(&mut self, io: &mut impl Io) {
-        self.let_go(io, Io::close);
+        self.let_go(io, Io::close, None);
     }
 
     fn drop_connection(&mut self, io: &mut impl Io) {
-        self.let_go(io, Io::abandon);
+        self.let_go(io, Io::abandon, None);
     }
 
     /// The connection ends for this instance — `end` says how (close, drop, reset, silence):
-    /// the history hears of it, probes in flight will never be answered, messages neither.
-    fn let_go<I: Io>(&mut self, io: &mut I, end: fn(&mut I)) {
-        self.observe(io, |slot, at| Observed::Gone { slot, at });
+    /// the history hears of it (a ghost's end when the session stays on the server until
+    /// `ghost`), probes in flight will never be answered, messages neither.
+    fn let_go<I: Io>(&mut self, io: &mut I, end: fn(&mut I), ghost: Option<Instant>) {
+        match ghost {
+            Some(until) => self.observe(io, |slot, at| Observed::Ghost { slot, at, until }),
+            None => self.observe(io, |slot, at| Observed::Gone { slot, at }),
+        }
         self.abandon_probes(io);
         self.linked = false;
         end(io);

@@ -48,9 +48,9 @@ impl Cycle {
         let was_ready = self.phase == Phase::Ready;
         let disruption = io.disruption().or_else(|| Some(io.now()));
         self.set_phase(io, Phase::Idle);
-        // The session's end as the client knows it; a silent drop's may come much later on
-        // the server (a ghost), which the checks allow: a closed connection's session ends
-        // any time after its close (checks/accounting.rs).
+        // The session's end as the client knows it; a silent drop's comes much later on the
+        // server (a ghost, held at least until its bound: checks/accounting.rs).
+        let ghost = io.ghost_until(true).filter(|_| how == Cut::Silent);
         self.let_go(
             io,
             match how {
@@ -58,6 +58,7 @@ impl Cycle {
                 Cut::Reset => I::reset,
                 Cut::Silent => I::silence,
             },
+            ghost,
         );
         if !(come_back && self.come_back(io, disruption, was_ready)) {
             self.cycle_done(io, false);

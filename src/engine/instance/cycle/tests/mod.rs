@@ -48,6 +48,10 @@ struct Rec {
     armed: Vec<Timer>,
     /// The start of the disruption under way, if any.
     disrupted: Option<Instant>,
+    /// The server's session timeout, when ghosts are told apart (`ghost_until`).
+    ghost_hold: Option<Duration>,
+    /// The send time of the last request the server answered.
+    heard: Option<Instant>,
 }
 
 impl Rec {
@@ -60,6 +64,8 @@ impl Rec {
             did: Vec::new(),
             armed: Vec::new(),
             disrupted: None,
+            ghost_hold: None,
+            heard: None,
         }
     }
 
@@ -87,6 +93,14 @@ impl Io for Rec {
     }
     fn disruption(&self) -> Option<Instant> {
         self.disrupted
+    }
+    fn heard(&mut self, sent: Instant) {
+        self.heard = Some(sent);
+    }
+    fn ghost_until(&self, _silent: bool) -> Option<Instant> {
+        self.ghost_hold
+            .zip(self.heard)
+            .map(|(hold, heard)| heard + hold)
     }
     fn connect(&mut self) {
         self.did.push(Did::Connect);
