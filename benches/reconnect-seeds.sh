@@ -2,7 +2,7 @@
 # A shipped reconnect scenario at its shipped size over seeds 1..SEEDS — by default
 # scenarios/gateway-restart.toml (20,000 sessions as 3 shard processes, each with its embedded
 # server restarted at 10 s) — one line per seed with the verdict, the sessions disrupted and how
-# many came back, the recovery time p50/p99, the reconnect p99, and the checks: the soundness
+# many came back, the recovery time p50/p99, the reconnect p99, the checks and those not judged: the soundness
 # run of the reconnect scenarios (no false alarm on the correct server, whatever the seed). Not
 # a test (30-60 s a seed): figures go to docs/reliability.md.
 #
@@ -31,7 +31,8 @@ for seed in $(seq "$FIRST" $((FIRST + SEEDS - 1))); do
   rec=$(grep -m1 '^reconnects' "$WORK/s$seed.txt" | sed 's/^reconnects *//' || true)
   p99=$(grep -m1 '^reconnect ' "$WORK/s$seed.txt" | awk '{print $5}' || true)
   viol=$(grep -m1 '^checks' "$WORK/s$seed.txt" | sed 's/^checks *//' || true)
-  echo "seed $seed: $verdict | $rec | reconnect p99 $p99 | $viol"
+  unjudged=$(grep -m1 '^judged' "$WORK/s$seed.txt" | grep -o '[a-z_]* not judged' | sed 's/ not judged//' | paste -sd, - || true)
+  echo "seed $seed: $verdict | $rec | reconnect p99 $p99 | $viol | not judged: ${unjudged:-none}"
 done
 echo "$pass of $SEEDS seeds passed"
 [ "$pass" -eq "$SEEDS" ]

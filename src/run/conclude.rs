@@ -60,7 +60,9 @@ pub fn judge(
             resolved.scenario.load.max_schedule_lag.0,
         ));
     }
-    if verdict.status != verdict::Status::Pass {
+    // Re-logins after a loss kick outside any wave: the per-wave arithmetic no longer holds.
+    let relogins = summary.totals.get(crate::model::Counter::Reconnects) > 0;
+    if verdict.status != verdict::Status::Pass && !relogins {
         let limits = resolved.policy.limits.to_spec();
         verdict.cautions.extend(verdict::limits_hint(
             &summary.accounts,

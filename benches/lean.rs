@@ -1,0 +1,96 @@
+//! The leanest bare client of loginstorm's fresh-connection cycle: the yardstick for the
+//! generator's own CPU cost (`benches/lean.sh`). It shares no code with loginstorm — no
+//! timestamping reader, no histograms, no reports: tokio-tungstenite on one current-thread
+//! runtime, with the fewest system calls the cycle needs.
+//!
+//!   lean URL CREDS RATE SECONDS
+//!
+//! CREDS is a file of `userID,userSig` lines (`floor credentials N PATTERN` writes one). Every
+//! 1/RATE s a new user (the next line, round robin) gets a fresh connection: connect → login →
+//! `sdkStateReady` → logout → close — the cycle of `benches/open.toml`. At the end it prints
+//! `cycles=N errors=E` and exits; the whole process is timed from outside.
+
+use futures_util::{SinkExt, StreamExt};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+const SDKAPPID: u64 = 1_400_000_000;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, url, creds, rate, secs] = &args[..] else {
+        eprintln!("usage: lean URL CREDS RATE SECONDS");
+        std::process::exit(2);
+    };
+    let rate: f64 = rate.parse().expect("RATE is a number");
+    let secs: f64 = secs.parse().expect("SECONDS is a number");
+    let text = std::fs::read_to_string(creds).expect("the credentials file reads");
+    let users: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once(','))
+        .map(|(u, s)| (u.to_string(), s.to_string()))
+        .collect();
+    assert!(!users.is_empty(), "no userID,userSig lines in {creds}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let done = Rc::new(Cell::new(0u64));
+    let errors = Rc::new(Cell::new(0u64));
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        let every = Duration::from_secs_f64(1.0 / rate);
+        let total = (rate * secs) as u64;
+        let start = tokio::time::Instant::now();
+        let mut tasks = Vec::with_capacity(total as usize);
+        for n in 0..total {
+            tokio::time::sleep_until(start + every * n as u32).await;
+            let (user, sig) = users[n as usize % users.len()].clone();
+            let url = url.clone();
+            let (done, errors) = (done.clone(), errors.clone());
+            tasks.push(tokio::task::spawn_local(async move {
+                match cycle(&url, &user, &sig).await {
+                    Ok(()) => done.set(done.get() + 1),
+                    Err(_) => errors.set(errors.get() + 1),
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    println!("cycles={} errors={}", done.get(), errors.get());
+}
+
+/// Read text frames until one contains `needle`.
+async fn until<S>(ws: &mut S, needle: &str) -> Result<(), ()>
+where
+    S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) if t.contains(needle) => return Ok(()),
+            Some(Ok(_)) => {}
+            _ => return Err(()),
+        }
+    }
+}
+
+async fn cycle(url: &str, user: &str, sig: &str) -> Result<(), ()> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|_| ())?;
+    let login = format!(
+        r#"{{"op":"login","seq":1,"sdkAppID":{SDKAPPID},"userID":"{user}","userSig":"{sig}","platform":"Web"}}"#
+    );
+    ws.send(Message::text(login)).await.map_err(|_| ())?;
+    until(&mut ws, r#""seq":1,"code":0"#).await?;
+    until(&mut ws, "sdkStateReady").await?;
+    ws.send(Message::text(r#"{"op":"logout","seq":2}"#))
+        .await
+        .map_err(|_| ())?;
+    until(&mut ws, r#""seq":2,"code":0"#).await?;
+    Ok(())
+}

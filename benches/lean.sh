@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# loginstorm's whole-process CPU against the leanest bare client (benches/lean.rs: no code
+# shared with loginstorm, no timestamps, tokio-tungstenite on one thread), in alternating
+# pairs, each against a fresh reference server pinned to the other core: the fresh-connection
+# open-model cycle (connect → login → ready → logout → close, a new user per arrival,
+# credentials from a file) at RATE/s for SECS s. Per run:
+#   - whole-process CPU (user + system, start to exit: startup and reports included) per cycle;
+#   - steady-state system calls a cycle (`perf stat -e raw_syscalls:sys_enter`, the 2 s
+#     intervals from 2 s to SECS−2 s, over the cycles those intervals held);
+#   - for loginstorm, where its CPU went: before the load, during it, after it (reports), from
+#     its run.json.
+# Ends with the median ratios. Not a test: figures go to docs/performance.md.
+#
+#   bash benches/lean.sh                     # 4,000/s, 10 s, 5 pairs
+#   RATE=1000 REPEAT=3 bash benches/lean.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --profile dist --quiet --bin loginstorm --example floor --example lean
+BIN=${LOGINSTORM:-$PWD/target/dist/loginstorm}
+FLOOR=$PWD/target/dist/examples/floor
+LEAN=$PWD/target/dist/examples/lean
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+RATE=${RATE:-4000}
+SECS=${SECS:-10}
+REPEAT=${REPEAT:-5}
+ACCOUNTS=${ACCOUNTS:-40000}
+CLIENT_CPUS=${CLIENT_CPUS:-1}
+"$FLOOR" credentials "$ACCOUNTS" 'lat-{n}' >"$WORK/creds.csv"
+. benches/server.sh
+
+# measure NAME CMD...: run CMD on the client core under perf and time; print
+# "cpu_us_per_cycle syscalls_per_cycle cycles" (cycles from the command's own count).
+measure() {
+  local name=$1; shift
+  taskset -c "$CLIENT_CPUS" /usr/bin/time -f "%U %S" -o "$WORK/$name.time" \
+    perf stat -x, -I 2000 -e raw_syscalls:sys_enter -o "$WORK/$name.perf" "$@" \
+    >"$WORK/$name.out" 2>&1 || true
+  python3 - "$WORK/$name" "$RATE" "$SECS" <<'PY'
+import sys, re
+base, rate, secs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+u, s = map(float, open(base + ".time").read().split()[-2:])
+out = open(base + ".out").read()
+m = re.search(r"cycles[= ](\d+)", out)
+cycles = int(m.group(1)) if m else 0
+rows = []
+for line in open(base + ".perf"):
+    f = line.strip().split(",")
+    if len(f) > 2 and f[0] and f[0][0].isdigit() and f[1].isdigit():
+        rows.append((float(f[0]), int(f[1])))
+steady = [n for t, n in rows if 2.0 < t <= secs - 2.0 + 0.5]
+per = sum(steady) / (len(steady) * 2.0 * rate) if steady else float("nan")
+cpu = (u + s) * 1e6 / cycles if cycles else float("nan")
+print(f"{cpu:.1f} {per:.1f} {cycles}")
+PY
+}
+
+lean_run() { measure lean "$LEAN" "$URL" "$WORK/creds.csv" "$RATE" "$SECS"; }
+ls_run() {
+  rm -rf "$WORK/out"
+  measure ls "$BIN" run benches/open.toml --quiet --target "$URL" --out "$WORK/out" \
+    --set target.credentials="$WORK/creds.csv" --set accounts.count="$ACCOUNTS" \
+    --set load.stages="$RATE,1us;$RATE,${SECS}s"
+}
+# loginstorm's own account of its CPU: before the load, during, after (from run.json).
+ls_phases() {
+  python3 - "$(ls -d "$WORK"/out/*/ | head -1)" <<'PY'
+import json, sys, os
+g = json.load(open(os.path.join(sys.argv[1], "run.json"))).get("generator") or {}
+ph = g.get("cpu_phases_us") or {}
+print(" ".join(f"{k}={v/1e3:.0f}ms" for k, v in ph.items()) or "-")
+PY
+}
+
+echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"
+echo "loginstorm: $BIN ($("$BIN" --version)); $RATE/s fresh for $SECS s, $ACCOUNTS accounts"
+printf "%-5s %-30s %-30s %-9s %-9s %s\n" pair "lean: cpu/cycle, syscalls, cycles" "loginstorm: same" "cpu" "syscalls" "loginstorm phases"
+CPU_R=(); SYS_R=()
+for i in $(seq "$REPEAT"); do
+  for order in lean ls; do
+    [ $((i % 2)) -eq 0 ] && order=$([ "$order" = lean ] && echo ls || echo lean)
+    start_server
+    if [ "$order" = lean ]; then L=$(lean_run); else S=$(ls_run); P=$(ls_phases); fi
+    stop_server
+  done
+  read -r lc ls_ lcy <<<"$L"; read -r sc ss scy <<<"$S"
+  cr=$(awk -v a="$sc" -v b="$lc" 'BEGIN{printf "%.2f", a/b}')
+  sr=$(awk -v a="$ss" -v b="$ls_" 'BEGIN{printf "%.2f", a/b}')
+  CPU_R+=("$cr"); SYS_R+=("$sr")
+  printf "%-5s %-30s %-30s %-9s %-9s %s\n" "$i" "${lc}us ${ls_} $lcy" "${sc}us ${ss} $scy" "${cr}x" "${sr}x" "$P"
+done
+med() { printf "%s\n" "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+echo "median ratio, whole-process CPU per cycle: $(med "${CPU_R[@]}")x; steady-state system calls a cycle: $(med "${SYS_R[@]}")x"
