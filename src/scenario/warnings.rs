@@ -73,7 +73,10 @@ fn blinding(r: &Resolved) -> Vec<(Vec<Class>, String)> {
             "cycle.on_kick = relogin: kicked instances log in again within the wave, so kick_count is not judged".into(),
         ));
     }
-    if kicks && s.cycle.alignment == Alignment::Barrier {
+    // A gateway restart that keeps the sessions has re-logins meet ghosts: the ghost order is
+    // judged there, whatever the waves' alignment.
+    let ghost_order = s.chaos.iter().any(|d| d.keeps_sessions());
+    if kicks && s.cycle.alignment == Alignment::Barrier && !ghost_order {
         w.push((vec![VictimOrder],
             "cycle.alignment = \"barrier\": every login of a wave overlaps the others, so any victim is the oldest by some order and victim_order is not judged; use \"jitter:…\" to judge it (or list it in checks.unjudged)".into(),
         ));
