@@ -4,7 +4,8 @@
 # pairs, each against a fresh reference server pinned to the other core: the fresh-connection
 # open-model cycle (connect → login → ready → logout → close, a new user per arrival,
 # credentials from a file) at RATE/s for SECS s. Per run:
-#   - whole-process CPU (user + system, start to exit: startup and reports included) per cycle;
+#   - whole-process CPU (perf's task-clock, start to exit: startup and reports included) per
+#     cycle;
 #   - steady-state system calls a cycle (`perf stat -e raw_syscalls:sys_enter`, the 2 s
 #     intervals from 2 s to SECS−2 s, over the cycles those intervals held);
 #   - for loginstorm, where its CPU went: before the load, during it, after it (reports), from
@@ -33,24 +34,32 @@ CLIENT_CPUS=${CLIENT_CPUS:-1}
 # "cpu_us_per_cycle syscalls_per_cycle cycles" (cycles from the command's own count).
 measure() {
   local name=$1; shift
-  taskset -c "$CLIENT_CPUS" /usr/bin/time -f "%U %S" -o "$WORK/$name.time" \
-    perf stat -x, -I 2000 -e raw_syscalls:sys_enter -o "$WORK/$name.perf" "$@" \
-    >"$WORK/$name.out" 2>&1 || true
+  taskset -c "$CLIENT_CPUS" perf stat -x, -I 2000 -e raw_syscalls:sys_enter,task-clock \
+    -o "$WORK/$name.perf" "$@" >"$WORK/$name.out" 2>&1 || true
   python3 - "$WORK/$name" "$RATE" "$SECS" <<'PY'
 import sys, re
 base, rate, secs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-u, s = map(float, open(base + ".time").read().split()[-2:])
 out = open(base + ".out").read()
 m = re.search(r"cycles[= ](\d+)", out)
 cycles = int(m.group(1)) if m else 0
-rows = []
+# Interval lines: time,count,unit,event,… — system calls a count, task-clock in ms of CPU
+# (the process and its threads, start to exit: the intervals sum to the whole).
+rows, cpu_ms = [], 0.0
 for line in open(base + ".perf"):
     f = line.strip().split(",")
-    if len(f) > 2 and f[0] and f[0][0].isdigit() and f[1].isdigit():
-        rows.append((float(f[0]), int(f[1])))
+    if len(f) < 4 or not f[0] or not f[0][0].isdigit():
+        continue
+    try:
+        t, n = float(f[0]), float(f[1])
+    except ValueError:
+        continue
+    if f[3].startswith("raw_syscalls"):
+        rows.append((t, n))
+    elif f[3].startswith("task-clock"):
+        cpu_ms += n
 steady = [n for t, n in rows if 2.0 < t <= secs - 2.0 + 0.5]
 per = sum(steady) / (len(steady) * 2.0 * rate) if steady else float("nan")
-cpu = (u + s) * 1e6 / cycles if cycles else float("nan")
+cpu = cpu_ms * 1e3 / cycles if cycles else float("nan")
 print(f"{cpu:.1f} {per:.1f} {cycles}")
 PY
 }
@@ -67,8 +76,8 @@ ls_phases() {
   python3 - "$(ls -d "$WORK"/out/*/ | head -1)" <<'PY'
 import json, sys, os
 g = json.load(open(os.path.join(sys.argv[1], "run.json"))).get("generator") or {}
-ph = g.get("cpu_phases_us") or {}
-print(" ".join(f"{k}={v/1e3:.0f}ms" for k, v in ph.items()) or "-")
+f = lambda k: "-" if g.get(k) is None else "%.0fms" % (g[k] * 1e3)
+print(f"before={f('startup_cpu_secs')} load={f('cpu_secs')} after={f('after_load_cpu_secs')}")
 PY
 }
 

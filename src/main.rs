@@ -6,6 +6,13 @@ use std::process::ExitCode;
 use loginstorm::cli::{exit, Cli, Command, SigCommand};
 use loginstorm::commands;
 
+/// mimalloc, not the system allocator: glibc's per-thread arenas grow a page range at a time
+/// (an `mprotect` each — four a cycle on fresh connections, tens of thousands while 40,000
+/// accounts are created), and a fresh cycle's allocations are all small and short-lived
+/// (docs/performance.md, "Allocator").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

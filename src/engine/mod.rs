@@ -281,6 +281,7 @@ async fn controller(
         window: start.elapsed(),
         cycles: totals.get(Counter::CyclesCompleted) + tail.get(Counter::CyclesCompleted),
         logins_ok: totals.get(Counter::LoginsOk) + tail.get(Counter::LoginsOk),
+        startup_cpu: cpu_at_start,
     };
     if let Some(k) = kicker {
         k.abort();

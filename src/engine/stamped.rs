@@ -138,7 +138,21 @@ mod kernel {
             // SAFETY: recvmsg only writes into the buffer; `assume_init` below covers exactly
             // the bytes it reported.
             let unfilled = unsafe { buf.unfilled_mut() };
-            match tcp.try_io(Interest::READABLE, || recv(tcp.as_raw_fd(), unfilled)) {
+            let room = unfilled.len();
+            let mut short = None;
+            let read = tcp.try_io(Interest::READABLE, || {
+                let (n, age) = recv(tcp.as_raw_fd(), unfilled)?;
+                if n > 0 && n < room {
+                    // A short read emptied the socket: its readiness is cleared (a
+                    // WouldBlock to `try_io`, which clears it only if no event came since),
+                    // as tokio's own `poll_read` does — the next read waits for the next
+                    // segment instead of trying first and getting EAGAIN.
+                    short = Some((n, age));
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok((n, age))
+            });
+            match short.map_or(read, Ok) {
                 Ok((n, age)) => {
                     // SAFETY: recvmsg initialized `n` bytes of the unfilled part.
                     unsafe { buf.assume_init(n) };

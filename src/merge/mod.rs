@@ -267,6 +267,7 @@ pub fn merge<W: Write>(opts: &Options, out: &mut W) -> anyhow::Result<crate::run
         logins_ok: runs
             .iter()
             .fold(0, |a, r| a.saturating_add(r.generator.logins_ok)),
+        startup_cpu: std::time::Duration::ZERO,
     };
     let unmatched = runs
         .iter()

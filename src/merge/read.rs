@@ -145,6 +145,7 @@ fn read_run(dir: &Path, text: &str) -> anyhow::Result<Read> {
                     .filter_map(|r| r.counters.get(crate::model::Counter::LoginsOk.name()))
                     .fold(0, |a, b| a.saturating_add(*b))
             }),
+            startup_cpu: std::time::Duration::ZERO,
         },
         scenario: j.resolved_scenario,
         thresholds_added: j.thresholds_added,

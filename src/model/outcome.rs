@@ -104,6 +104,9 @@ pub struct Generator {
     pub cycles: u64,
     /// Logins answered OK in the window.
     pub logins_ok: u64,
+    /// The process's CPU before the load's clock started: parsing, accounts and their actors,
+    /// the embedded server's start (zero for a merged report).
+    pub startup_cpu: Duration,
 }
 
 impl Generator {

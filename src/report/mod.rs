@@ -191,8 +191,16 @@ impl ReportWriter {
 
     /// Record in `run.json` how long writing the end-of-run reports took (every file after the
     /// load ended: CSV tables, thresholds, junit, summary.json, report.html).
-    pub fn record_report_time(&mut self, secs: f64) -> anyhow::Result<()> {
+    /// `after_load_cpu`: the process's CPU since the load window ended (wind-down included).
+    pub fn record_report_time(
+        &mut self,
+        secs: f64,
+        after_load_cpu: Option<std::time::Duration>,
+    ) -> anyhow::Result<()> {
         self.run_json.report_write_secs = Some(secs);
+        if let (Some(g), Some(cpu)) = (self.run_json.generator.as_mut(), after_load_cpu) {
+            g.after_load_cpu_secs = Some(cpu.as_secs_f64());
+        }
         self.run_json.reports_complete = Some(true);
         self.write_run_json()
     }
@@ -392,6 +400,9 @@ impl ReportWriter {
             cpu_us_per_cycle: generator.cpu_us_per_cycle(),
             schedule_lag_p50_us: q(0.5),
             schedule_lag_p99_us: q(0.99),
+            startup_cpu_secs: (!generator.startup_cpu.is_zero())
+                .then_some(generator.startup_cpu.as_secs_f64()),
+            after_load_cpu_secs: None,
         });
         self.write_run_json()
     }

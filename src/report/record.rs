@@ -85,6 +85,12 @@ pub struct GeneratorRecord {
     pub cpu_us_per_cycle: Option<f64>,
     pub schedule_lag_p50_us: Option<u64>,
     pub schedule_lag_p99_us: Option<u64>,
+    /// CPU before the load's clock started (parsing, accounts, the embedded server's start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_cpu_secs: Option<f64>,
+    /// CPU after the load window: the wind-down, the summary and every end-of-run report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_load_cpu_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -263,11 +263,13 @@ pub fn render_verdict<W: Write>(
 }
 
 /// What the load cost the generator, and how late it was.
+/// `after_load`: the process's CPU after the load window (wind-down and reports), when known.
 pub fn render_generator<W: Write>(
     out: &mut W,
     g: &crate::model::Generator,
     s: &Snapshot,
     embedded: bool,
+    after_load: Option<std::time::Duration>,
 ) -> std::io::Result<()> {
     let lag = s.hist(Metric::ScheduleLag);
     let lag = if lag.is_empty() {
@@ -283,9 +285,18 @@ pub fn render_generator<W: Write>(
         .cpu_us_per_cycle()
         .map(|us| format!(", {}", fmt_us(us.round() as u64) + " CPU per cycle"))
         .unwrap_or_default();
+    let outside = after_load
+        .map(|after| {
+            format!(
+                "; CPU before the load {}, after it (wind-down, reports) {}",
+                fmt_us(g.startup_cpu.as_micros() as u64),
+                fmt_us(after.as_micros() as u64)
+            )
+        })
+        .unwrap_or_default();
     writeln!(
         out,
-        "generator: {:.2} cores busy over the load{per_cycle}{}; {lag}",
+        "generator: {:.2} cores busy over the load{per_cycle}{}; {lag}{outside}",
         g.busy_cores(),
         if embedded {
             " (with the embedded server)"

@@ -112,8 +112,12 @@ pub fn conclude<W: Write>(
         embedded: embedded_used,
     };
     write_end(&run, opts, &summary, &judgment, writer)?;
-    writer.record_report_time(writing.elapsed().as_secs_f64())?;
-    tell(out, &run, opts, &summary, &judgment, &dir)?;
+    // The process's CPU outside the load window: before it, and after it up to here.
+    let g = &summary.generator;
+    let after = (!g.startup_cpu.is_zero())
+        .then(|| crate::engine::clock::process_cpu().saturating_sub(g.startup_cpu + g.cpu));
+    writer.record_report_time(writing.elapsed().as_secs_f64(), after)?;
+    tell(out, &run, opts, &summary, &judgment, &dir, after)?;
     Ok(Finished {
         outcome: summary.outcome,
         totals: summary.totals,
@@ -217,6 +221,7 @@ fn tell<W: Write>(
     summary: &RunSummary,
     j: &Judgment,
     dir: &Path,
+    after_load: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
     let resolved = run.resolved;
     if !summary.unmatched.is_empty() {
@@ -248,7 +253,13 @@ fn tell<W: Write>(
         dir,
         offered,
     )?;
-    report::render_generator(out, &summary.generator, &summary.totals, run.embedded)?;
+    report::render_generator(
+        out,
+        &summary.generator,
+        &summary.totals,
+        run.embedded,
+        after_load,
+    )?;
     report::render_thresholds(out, &j.thresholds)?;
     if let (Some(rows), Some(base)) = (&j.comparison, &opts.baseline) {
         writeln!(out, "compared with baseline {}", base.display())?;
