@@ -298,8 +298,20 @@ async fn controller(
             Some(s) = collector.next() => tail.add(&s),
         }
     }
-    let reports = futures_util::future::join_all(accounts.iter().map(|a| a.send(TakeReport))).await;
-    let reports: Vec<AccountReport> = reports.into_iter().filter_map(Result::ok).collect();
+    // Each account sends its report and stops; one already gone sends nothing (its message,
+    // and its sender, are dropped), so the channel ends when every live one has answered.
+    let (report_tx, mut report_rx) = mpsc::unbounded_channel();
+    for a in accounts.iter() {
+        a.do_send(TakeReport {
+            to: report_tx.clone(),
+        });
+    }
+    drop(report_tx);
+    let mut reports: Vec<AccountReport> = Vec::with_capacity(accounts.len());
+    while let Some(r) = report_rx.recv().await {
+        reports.push(r);
+    }
+    reports.sort_unstable_by_key(|r| r.index);
     // Final flush: every worker hands in what it recorded since its last flush.
     collector.flush(&arbiters, &mut tail).await;
     live += tail.live_delta;

@@ -99,17 +99,20 @@ impl Handler<Cut> for AccountActor {
     }
 }
 
-/// Hand over the account's row for `kicks.csv`, and stop.
+/// Hand over the account's row for `kicks.csv` through `to`, and stop. A channel, not a
+/// reply: 40,000 request futures joined at the end of a run cost a third of its wind-down.
 #[derive(Message)]
-#[rtype(result = "AccountReport")]
-pub struct TakeReport;
+#[rtype(result = "()")]
+pub struct TakeReport {
+    pub to: tokio::sync::mpsc::UnboundedSender<AccountReport>,
+}
 
 impl Handler<TakeReport> for AccountActor {
-    type Result = MessageResult<TakeReport>;
+    type Result = ();
 
-    fn handle(&mut self, _: TakeReport, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, m: TakeReport, ctx: &mut Context<Self>) {
         ctx.stop();
-        MessageResult(self.account().take_report())
+        let _ = m.to.send(self.account().take_report());
     }
 }
 
