@@ -13,9 +13,14 @@
 # ephemeral ports (the range is 28,232).
 #
 # Prints the most sessions ready at once (the merged timeseries.csv), the total resident memory
-# of every process at its peak (sampled from /proc once a second), and memory per session: the
-# peak at SESSIONS minus the peak at BASE_SESSIONS (same process count), over the difference —
-# what one more ready session costs, generator and embedded server together.
+# of every process at its peak (sampled from /proc once a second), the kernel's TCP memory at its
+# peak (TCP buffers from /proc/net/sockstat plus the slab's growth from /proc/meminfo: the sockets,
+# their files and epoll entries, both ends), and memory per
+# session: the peak at SESSIONS minus the peak at BASE_SESSIONS (same process count), over the
+# difference — what one more ready session costs, generator and embedded server together, and
+# the kernel beside them.
+#
+#   SESSIONS=250000 PROCS=26 bash benches/scale.sh   # 250,000: 500,000 descriptors over 26 processes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --profile dist --quiet
@@ -39,15 +44,30 @@ rss_all() {
   echo "$total"
 }
 
-# run N: peak resident KiB and most sessions live at once, as "peak_kib max_live".
+# The kernel's memory for sockets now, in KiB: TCP buffers (sockstat's `mem`, in pages) plus
+# the slab (the sockets themselves, their files, epoll entries; /proc/meminfo `Slab`, the whole
+# machine's — the run's share is its growth over the idle figure taken before it).
+tcp_kib() {
+  local pg buf slab
+  pg=$(getconf PAGESIZE)
+  buf=$(awk -v pg="$pg" '/^TCP:/{for (i=1;i<NF;i++) if ($i=="mem") print int($(i+1)*pg/1024)}' /proc/net/sockstat)
+  slab=$(awk '/^Slab:/{print $2}' /proc/meminfo)
+  echo $(( buf + slab - IDLE_SLAB ))
+}
+IDLE_SLAB=0
+IDLE_SLAB=$(tcp_kib)
+
+# run N: peak resident KiB, most sessions live at once and peak kernel TCP KiB, as
+# "peak_kib max_live tcp_kib".
 run() {
-  local n=$1 dir="$WORK/run-$1" peak=0 r
+  local n=$1 dir="$WORK/run-$1" peak=0 tcp=0 r t
   "$BIN" run benches/scale.toml --processes "$PROCS" --quiet --report-dir "$dir" \
     --set accounts.count="$n" --set load.ramp="$RAMP" --set cycle.hold="${HOLD_S}s" \
     >"$WORK/run-$n.log" 2>&1 &
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     r=$(rss_all "$pid"); (( r > peak )) && peak=$r
+    t=$(tcp_kib); t=${t%.*}; (( t > tcp )) && tcp=$t
     sleep 1
   done
   wait "$pid" || { echo "run of $n sessions failed:"; tail -30 "$WORK/run-$n.log"; exit 1; }
@@ -58,13 +78,14 @@ print(max(int(r["live_sessions"]) for r in csv.DictReader(open(sys.argv[1]))))
 PY
 )
   grep -E "^(verdict|logins|connections)" "$WORK/run-$n.log" >&2
-  echo "$peak $live"
+  echo "$peak $live $tcp"
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), open files $(ulimit -Hn) per process; $PROCS processes"
-read -r base_kib base_live < <(run "$BASE_SESSIONS")
-echo "$BASE_SESSIONS sessions: most ready at once $base_live, peak RSS $(( base_kib / 1024 )) MiB (all processes)"
-read -r kib live < <(run "$SESSIONS")
-echo "$SESSIONS sessions: most ready at once $live, peak RSS $(( kib / 1024 )) MiB (all processes)"
-awk -v a="$kib" -v b="$base_kib" -v n="$SESSIONS" -v m="$BASE_SESSIONS" 'BEGIN {
-  printf "memory per ready session (generator + embedded server): %.2f KiB marginal, %.2f KiB all-in\n", (a - b) / (n - m), a / n }'
+read -r base_kib base_live base_tcp < <(run "$BASE_SESSIONS")
+echo "$BASE_SESSIONS sessions: most ready at once $base_live, peak RSS $(( base_kib / 1024 )) MiB (all processes), kernel socket memory $(( base_tcp / 1024 )) MiB"
+read -r kib live tcp < <(run "$SESSIONS")
+echo "$SESSIONS sessions: most ready at once $live, peak RSS $(( kib / 1024 )) MiB (all processes), kernel socket memory $(( tcp / 1024 )) MiB"
+awk -v a="$kib" -v b="$base_kib" -v n="$SESSIONS" -v m="$BASE_SESSIONS" -v t="$tcp" -v u="$base_tcp" 'BEGIN {
+  printf "memory per ready session (generator + embedded server): %.2f KiB marginal, %.2f KiB all-in\n", (a - b) / (n - m), a / n
+  printf "kernel socket memory per ready session (both ends): %.2f KiB marginal, %.2f KiB all-in\n", (t - u) / (n - m), t / n }'
