@@ -81,6 +81,15 @@ PY
   echo "$peak $live $tcp"
 }
 
+# Loopback packets queue in a per-CPU backlog of net.core.netdev_max_backlog (1,000 by
+# default); with hundreds of thousands of idle connections the server's keepalive probes come
+# in bursts, and with both cores busy the backlog overflows and drops probes or their ACKs —
+# after six unanswered probes the kernel aborts the connection (TcpExtTCPAbortOnTimeout), and
+# the client finds it gone at its logout. At 250,000 sessions that lost 187,320 of them.
+backlog=$(cat /proc/sys/net/core/netdev_max_backlog 2>/dev/null || echo 0)
+if [ "$backlog" -lt 100000 ] && [ "$SESSIONS" -gt 100000 ]; then
+  echo "warning: net.core.netdev_max_backlog is $backlog; past 100,000 sessions raise it (as root: sysctl -w net.core.netdev_max_backlog=100000) or idle connections are lost to dropped keepalives" >&2
+fi
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), open files $(ulimit -Hn) per process; $PROCS processes"
 read -r base_kib base_live base_tcp < <(run "$BASE_SESSIONS")
 echo "$BASE_SESSIONS sessions: most ready at once $base_live, peak RSS $(( base_kib / 1024 )) MiB (all processes), kernel socket memory $(( base_tcp / 1024 )) MiB"
