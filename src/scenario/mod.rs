@@ -13,7 +13,9 @@ use std::time::Duration;
 use crate::policy::{Limits, Policy};
 
 mod chaos;
-pub use chaos::{ChaosAction, Cut, Disruption, Reconnect, ReconnectMode, Sessions};
+pub use chaos::{ChaosAction, Cut, Disruption, Sessions};
+mod reconnect;
+pub use reconnect::{Reconnect, ReconnectMode};
 mod credentials;
 mod network;
 mod trace_model;
