@@ -132,8 +132,8 @@ impl Conn {
     ) {
         self.ghost.store(true, Ordering::Relaxed);
         self.pending = None;
-        let far = Duration::from_secs(10 * 365 * 24 * 3600);
-        let until = tokio::time::sleep_until(last_frame + if idle.is_zero() { far } else { idle });
+        let until =
+            tokio::time::sleep_until(last_frame + if idle.is_zero() { MAX_TIMER } else { idle });
         tokio::pin!(until);
         loop {
             tokio::select! {
