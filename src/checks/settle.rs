@@ -135,8 +135,8 @@ impl History {
     /// A segment with ghosts whose kicks are explained: were they explained only by kicking a
     /// live session while an older one — a ghost the server certainly still held — stayed?
     /// Judged wherever a login met another instance's ghost of its platform, certainly still
-    /// held: the backend
-    /// had to choose between the ghost and live sessions, and a live victim would show.
+    /// held: the backend had to choose between the ghost and live sessions, and a live victim
+    /// would show.
     fn ghost_order(&mut self, sessions: &[Stint], kicks: bool) -> Vec<Violation> {
         let met_ghost = sessions.iter().any(|l| {
             l.login.is_some_and(|(sent, _)| {
