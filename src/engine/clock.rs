@@ -42,7 +42,11 @@ pub fn lead() -> Duration {
 }
 
 #[cfg(target_os = "linux")]
-pub struct Timer(AsyncFd<OwnedFd>);
+pub struct Timer {
+    fd: AsyncFd<OwnedFd>,
+    /// An instant and the `CLOCK_MONOTONIC` time it was (`Instant` hides its own).
+    anchor: (Instant, Duration),
+}
 
 /// Elsewhere: tokio's millisecond timer (`schedule_lag` shows what that costs).
 #[cfg(not(target_os = "linux"))]
@@ -78,41 +82,66 @@ impl Timer {
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: the descriptor stays open as long as the AsyncFd owns it.
         let fd = unsafe { AsyncFd::register(owned) }.map_err(|e| e.into_parts().1)?;
-        Ok(Timer(fd))
-    }
-
-    /// Wait until `at` (at once if it has passed).
-    pub async fn sleep_until(&self, at: Instant) -> io::Result<()> {
-        let d = at.saturating_duration_since(Instant::now());
-        if d.is_zero() {
-            return Ok(());
-        }
-        let zero = libc::timespec {
+        // The instant first, then the clock: the clock reads a little later than the instant
+        // was, so the kernel's deadline falls at or after the instant asked for, never before
+        // it (a wake-up before its instant would wait for the next).
+        let now = Instant::now();
+        let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        let spec = libc::itimerspec {
-            it_interval: zero,
-            it_value: libc::timespec {
-                tv_sec: d.as_secs() as libc::time_t,
-                tv_nsec: d.subsec_nanos() as libc::c_long,
-            },
-        };
-        let fd = self.0.get_ref().as_raw_fd();
-        // SAFETY: `fd` is our open timerfd; `spec` is a valid itimerspec.
-        if unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) } != 0 {
-            return Err(io::Error::last_os_error());
+        // SAFETY: clock_gettime fills the timespec it is given.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let mono = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        Ok(Timer {
+            fd,
+            anchor: (now, mono),
+        })
+    }
+
+    /// Wait until `at` (at once if it has passed).
+    ///
+    /// One system call a wait, `timerfd_settime`: the timer is never read. tokio registers it
+    /// edge-triggered and each expiry of a one-shot timer wakes its wait queue, so every
+    /// expiry is an event whether or not its count was drained (re-arming resets the count).
+    /// (A periodic timer would not do: the kernel re-arms one only when it is read.)
+    pub async fn sleep_until(&self, at: Instant) -> io::Result<()> {
+        if at <= Instant::now() {
+            return Ok(());
         }
+        self.set(at)?;
         loop {
-            let mut guard = self.0.readable().await?;
-            let mut buf = [0u8; 8];
-            // SAFETY: reading 8 bytes (the expiry count) into an 8-byte buffer.
-            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-            if n == 8 {
+            if Instant::now() >= at {
                 return Ok(());
             }
+            // A readiness left from an earlier expiry is cleared here and the clock looked
+            // at again; tokio keeps a readiness that arrived after the guard was taken.
+            let mut guard = self.fd.readable().await?;
             guard.clear_ready();
         }
+    }
+
+    /// Arm the timer, once, at `at` (as an absolute deadline: no drift from the call's own time).
+    fn set(&self, at: Instant) -> io::Result<()> {
+        let (i0, mono0) = self.anchor;
+        let abs = mono0 + at.saturating_duration_since(i0);
+        let ts = |d: Duration| libc::timespec {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_nsec: d.subsec_nanos() as libc::c_long,
+        };
+        let spec = libc::itimerspec {
+            it_interval: ts(Duration::ZERO),
+            it_value: ts(abs),
+        };
+        let fd = self.fd.get_ref().as_raw_fd();
+        // SAFETY: `fd` is our open timerfd; `spec` is a valid itimerspec.
+        let r = unsafe {
+            libc::timerfd_settime(fd, libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut())
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 }
 
