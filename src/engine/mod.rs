@@ -94,6 +94,53 @@ pub fn run(
     })
 }
 
+/// Create this process's accounts (all of them unless sharded), each under its global index —
+/// userID, seed, instance numbers and place in the schedule are the unsharded run's — on its
+/// worker (dealt round-robin), in order. One job a worker makes its whole share and sends the
+/// addresses back: a job an account was 40,000 boxed closures across threads.
+async fn create_accounts(
+    plan: &Arc<Plan>,
+    arbiters: &[Arbiter],
+    notes: &mpsc::UnboundedSender<Note>,
+    active: &Arc<AtomicUsize>,
+) -> anyhow::Result<Arc<[Addr<AccountActor>]>> {
+    let (shard, workers) = (plan.shard, arbiters.len());
+    let k = plan.platforms.len() as u64;
+    let mut shares = Vec::with_capacity(workers);
+    for (w, arb) in arbiters.iter().enumerate() {
+        let (plan, notes, active) = (plan.clone(), notes.clone(), active.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<Vec<Addr<AccountActor>>>();
+        arb.spawn_fn(move || {
+            let mine: Vec<Addr<AccountActor>> = shard
+                .accounts(plan.accounts)
+                .filter(|n| shard.local(*n) % workers == w)
+                .map(|n| {
+                    let seed = plan.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    let (plan, notes) = (plan.clone(), notes.clone());
+                    AccountActor::new(|me| {
+                        Account::new(plan, n, u64::from(n) * k, notes, seed, &active, me)
+                    })
+                    .start()
+                })
+                .collect();
+            let _ = tx.send(mine);
+        });
+        shares.push(rx);
+    }
+    let mut made = Vec::with_capacity(workers);
+    for rx in shares {
+        let share = rx
+            .await
+            .map_err(|_| anyhow::anyhow!("a worker thread stopped while creating its accounts"))?;
+        made.push(share.into_iter());
+    }
+    // Each worker made its share in the order of the whole; dealt back, they are in order.
+    Ok(shard
+        .accounts(plan.accounts)
+        .map_while(|n| made[shard.local(n) % workers].next())
+        .collect())
+}
+
 type ControllerOut = (Outcome, Snapshot, Vec<AccountReport>, Duration, Generator);
 
 /// The run's one loop, on the controller's thread; everything it knows is in the plan.
@@ -107,25 +154,9 @@ async fn controller(
     let mut collector = Collector::start(&arbiters);
     let (note_tx, mut note_rx) = mpsc::unbounded_channel::<Note>();
     let active = Arc::new(AtomicUsize::new(0));
-    let k = plan.platforms.len() as u64;
-    // This process's accounts (all of them unless sharded), each under its global index:
-    // userID, seed, instance numbers and place in the schedule are the unsharded run's.
-    let shard = plan.shard;
     // Shared, not cloned, by the pacers and the kicker: cloning 40,000 addresses touches each
     // account's mailbox, milliseconds the first arrivals would wait for after the clock started.
-    let accounts: Arc<[Addr<AccountActor>]> = shard
-        .accounts(plan.accounts)
-        .map(|n| {
-            let (plan, notes, active) = (plan.clone(), note_tx.clone(), active.clone());
-            let seed = plan.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let worker = shard.local(n) % workers;
-            AccountActor::start_in_arbiter(&arbiters[worker].handle(), move |_| {
-                AccountActor::new(|me| {
-                    Account::new(plan, n, u64::from(n) * k, notes, seed, &active, me)
-                })
-            })
-        })
-        .collect();
+    let accounts = create_accounts(&plan, &arbiters, &note_tx, &active).await?;
     // The actors are created on their workers' threads: let every worker finish creating its
     // share before the clock starts, or the first arrivals would wait behind the creation.
     // Twice: a worker runs its queue in order, and each creation queues the new actors' first
