@@ -27,7 +27,7 @@ pub mod stamped;
 mod tls;
 
 use actix::prelude::*;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -173,8 +173,9 @@ async fn controller(
     let cpu_at_start = clock::process_cpu();
     let planned = plan.planned;
     let stop_pacing = Arc::new(AtomicBool::new(false));
+    let starts_sent = Arc::new(AtomicU64::new(0));
     for (w, arb) in arbiters.iter().enumerate() {
-        let (plan, stop) = (plan.clone(), stop_pacing.clone());
+        let (plan, stop, sent) = (plan.clone(), stop_pacing.clone(), starts_sent.clone());
         // The pacer holds its worker's accounts (`Rc`s: not sendable), so the future is made
         // on the worker's thread.
         arb.spawn_fn(move || {
@@ -186,6 +187,7 @@ async fn controller(
                     of: workers,
                 },
                 stop,
+                sent,
             ));
         });
     }
@@ -298,6 +300,10 @@ async fn controller(
         d.abort();
     }
     stop_pacing.store(true, Ordering::Relaxed);
+    // What the schedule had due by now that no pacer sent: a generator that fell behind (or
+    // stalled) did not offer the load asked for, whatever the backend did with the rest.
+    let owed = pacer::owed(&plan, start, Instant::now() - pacer::UNSENT_SLACK);
+    let unsent = owed.saturating_sub(starts_sent.load(Ordering::Relaxed));
     drop(background);
     if outcome == Outcome::Interrupted {
         force_exit_on_second_interrupt();
@@ -306,6 +312,7 @@ async fn controller(
     // workers hand in what they recorded since their last flush). The wind-down — stopping
     // every actor of the population — is a fixed cost, not a cycle's.
     let mut tail = Snapshot::default();
+    tail.counters[Counter::ArrivalsUnsent as usize] = unsent;
     collector.flush(&arbiters, &mut tail).await;
     let generator = Generator {
         cpu: clock::process_cpu().saturating_sub(cpu_at_start),

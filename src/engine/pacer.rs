@@ -2,7 +2,7 @@
 //! closed model's ramp, the open model's arrivals — on a precise timer (`clock.rs`), calling the
 //! accounts directly (same thread), at the instants the unsharded run would.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -18,9 +18,21 @@ pub struct Worker {
     pub of: usize,
 }
 
-/// Pace this worker's accounts from `start` until the schedule ends or `stop` is set. Runs on
-/// the worker's thread (it takes the worker's accounts, which are not sendable).
-pub async fn pace(plan: Arc<Plan>, start: Instant, w: Worker, stop: Arc<AtomicBool>) {
+/// How late a start may still be sent when the load ends and not count as unsent: a pacer
+/// wakes microseconds after a start's instant, not a millisecond.
+pub const UNSENT_SLACK: Duration = Duration::from_millis(1);
+
+/// Pace this worker's accounts from `start` until the schedule ends or `stop` is set, counting
+/// each start it sends in `sent`. Runs on the worker's thread (it takes the worker's accounts,
+/// which are not sendable).
+pub async fn pace(
+    plan: Arc<Plan>,
+    start: Instant,
+    w: Worker,
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+) {
+    let sent = || sent.fetch_add(1, Ordering::Relaxed);
     // This worker's accounts, by index: the pacer calls them directly (same thread).
     let accts = account::take_local();
     let timer = match clock::Timer::new() {
@@ -43,6 +55,7 @@ pub async fn pace(plan: Arc<Plan>, start: Instant, w: Worker, stop: Arc<AtomicBo
                     return;
                 }
                 a.borrow_mut().start(due);
+                sent();
             }
         }
         LoadModel::Open => {
@@ -63,6 +76,7 @@ pub async fn pace(plan: Arc<Plan>, start: Instant, w: Worker, stop: Arc<AtomicBo
                 if let Ok(i) = accts.binary_search_by_key(&n, |a| a.borrow().n()) {
                     accts[i].borrow_mut().arrive(start + at);
                 }
+                sent();
             }
         }
         LoadModel::Trace => {
@@ -81,7 +95,77 @@ pub async fn pace(plan: Arc<Plan>, start: Instant, w: Worker, stop: Arc<AtomicBo
                 if let Ok(i) = accts.binary_search_by_key(&e.account, |a| a.borrow().n()) {
                     accts[i].borrow_mut().replay(e.slot, e.action, at);
                 }
+                sent();
             }
         }
+    }
+}
+
+/// How many starts this process's pacers (all workers) had due before `before`: what they
+/// owe by then. The pacers send in order, so `owed − sent` is exactly what a late or stalled
+/// pacer left unsent.
+pub fn owed(plan: &Plan, start: Instant, before: Instant) -> u64 {
+    let Some(window) = before.checked_duration_since(start) else {
+        return 0;
+    };
+    let shard = plan.shard;
+    let k = plan.platforms.len() as u64;
+    match plan.model {
+        LoadModel::Closed => shard
+            .accounts(plan.accounts)
+            .filter(|n| {
+                plan.ramp <= 0.0
+                    || Duration::from_secs_f64((u64::from(*n) * k) as f64 / plan.ramp) < window
+            })
+            .count() as u64,
+        LoadModel::Open => {
+            let all = plan.accounts as usize;
+            arrivals::Arrivals::new(plan.stages.clone())
+                .enumerate()
+                .take_while(|(_, at)| *at < window)
+                .filter(|(next, _)| shard.owns((next % all) as u32))
+                .count() as u64
+        }
+        LoadModel::Trace => plan.replay.as_ref().map_or(0, |t| {
+            t.events
+                .iter()
+                .filter(|e| shard.owns(e.account) && e.at.div_f64(plan.speed) < window)
+                .count() as u64
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn plan(text: &str) -> Arc<Plan> {
+        let r = crate::scenario::load_text(text, Path::new("."), &Default::default()).unwrap();
+        Plan::new(&r, "ws://127.0.0.1:9/").unwrap()
+    }
+
+    #[test]
+    fn what_the_pacers_owe_is_what_the_schedule_had_due() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // Open: 1,000/s for 1 s, one arrival a millisecond, dealt to 10 accounts in turn.
+        let open = plan(
+            "[accounts]\ncount = 10\ninstances = \"Web\"\n[cycle]\nhold = \"0\"\n\
+             [load]\nmodel = \"open\"\nstages = \"1000,1us;1000,1s\"\n",
+        );
+        assert_eq!(owed(&open, start, start), 0);
+        let by_half = owed(&open, start, at(500));
+        assert!((499..=501).contains(&by_half), "{by_half}");
+        let all = owed(&open, start, at(2000));
+        assert!((999..=1001).contains(&all), "{all}");
+        assert_eq!(owed(&open, start, start - Duration::from_secs(1)), 0);
+        // Closed: 10 accounts of 2 instances ramped at 20 logins/s: one account every 100 ms.
+        let closed = plan(
+            "[accounts]\ncount = 10\ninstances = \"Web,Android\"\n[cycle]\nhold = \"0\"\n\
+             [load]\nramp = 20.0\n",
+        );
+        assert_eq!(owed(&closed, start, at(350)), 4);
+        assert_eq!(owed(&closed, start, at(5000)), 10);
     }
 }

@@ -116,10 +116,13 @@ pub enum Counter {
     ReconnectsUnfinished,
     /// Ready sessions a disruption took down (the base of the recovery time).
     SessionsDisrupted,
+    /// Starts the schedule had due before the load ended that the generator never sent: it
+    /// fell behind its own schedule (or stalled), so the load asked for was not offered.
+    ArrivalsUnsent,
 }
 
 impl Counter {
-    pub const ALL: [Counter; 42] = [
+    pub const ALL: [Counter; 43] = [
         Counter::ConnectionsOpened,
         Counter::ConnectionsFailed,
         Counter::ConnectionsLost,
@@ -162,6 +165,7 @@ impl Counter {
         Counter::ReconnectsGivenUp,
         Counter::ReconnectsUnfinished,
         Counter::SessionsDisrupted,
+        Counter::ArrivalsUnsent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -208,6 +212,7 @@ impl Counter {
             Counter::ReconnectsGivenUp => "reconnects_given_up",
             Counter::ReconnectsUnfinished => "reconnects_unfinished",
             Counter::SessionsDisrupted => "sessions_disrupted",
+            Counter::ArrivalsUnsent => "arrivals_unsent",
         }
     }
 

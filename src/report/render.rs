@@ -113,7 +113,7 @@ pub fn render_summary<W: Write>(
         "throughput   logins/s {logins_per_s:.1}  cycles/s {cycles_per_s:.1} over the {:.1}s load{}",
         gen.window.as_secs_f64(),
         offered.map_or(String::new(), |o| format!(
-            "  (offered: {:.1} arrivals/s × {} instance{} = {:.1} cycles/s; arrivals dropped {})",
+            "  (offered: {:.1} arrivals/s × {} instance{} = {:.1} cycles/s; arrivals dropped {}, unsent {})",
             o.arrivals_per_s,
             o.instances_per_account,
             if o.instances_per_account == 1 {
@@ -122,7 +122,8 @@ pub fn render_summary<W: Write>(
                 "s"
             },
             o.arrivals_per_s * o.instances_per_account as f64,
-            g(Counter::ArrivalsDropped)
+            g(Counter::ArrivalsDropped),
+            g(Counter::ArrivalsUnsent)
         ))
     )?;
     // Only aligned waves make a prediction; otherwise "expected 0" would read as a promise.

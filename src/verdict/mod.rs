@@ -133,6 +133,12 @@ pub fn health(s: &Snapshot, error_budget: f64) -> Vec<String> {
             "{unfinished} instance(s) lost their connection and were not ready again by the run's end (reconnects_unfinished)"
         ));
     }
+    let unsent = s.get(Counter::ArrivalsUnsent);
+    if unsent > 0 {
+        why.push(format!(
+            "the generator never sent {unsent} start(s) its schedule had due before the load ended (arrivals_unsent): it fell behind its own schedule, so the load asked for was not offered — its limit, not the backend's (more cores or --processes)"
+        ));
+    }
     let protocol = s.get(Counter::ProtocolErrors);
     if protocol > 0 {
         why.push(format!(
@@ -278,6 +284,20 @@ mod tests {
     fn a_healthy_run_passes() {
         let v = judge(Outcome::Completed, &healthy(), 0.01, 0, 0);
         assert_eq!(v.status, Status::Pass, "{v:?}");
+    }
+
+    #[test]
+    fn a_generator_that_fell_behind_its_schedule_fails_the_run() {
+        let mut s = healthy();
+        s.counters[Counter::ArrivalsUnsent as usize] = 39_987;
+        let v = judge(Outcome::DurationReached, &s, 0.01, 0, 0);
+        assert_eq!(v.status, Status::Fail, "{v:?}");
+        assert!(
+            v.reasons
+                .iter()
+                .any(|(_, r)| r.contains("never sent 39987 start(s)")),
+            "{v:?}"
+        );
     }
 
     #[test]
