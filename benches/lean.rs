@@ -3,12 +3,15 @@
 //! timestamping reader, no histograms, no reports: tokio-tungstenite on one current-thread
 //! runtime, with the fewest system calls the cycle needs.
 //!
-//!   lean URL CREDS RATE SECONDS
+//!   lean open URL CREDS RATE SECONDS
+//!   lean kept URL CREDS INSTANCES SECONDS
 //!
-//! CREDS is a file of `userID,userSig` lines (`floor credentials N PATTERN` writes one). Every
-//! 1/RATE s a new user (the next line, round robin) gets a fresh connection: connect → login →
-//! `sdkStateReady` → logout → close — the cycle of `benches/open.toml`. At the end it prints
-//! `cycles=N errors=E` and exits; the whole process is timed from outside.
+//! CREDS is a file of `userID,userSig` lines (`floor credentials N PATTERN` writes one).
+//! `open`: every 1/RATE s a new user (the next line, round robin) gets a fresh connection:
+//! connect → login → `sdkStateReady` → logout → close — the cycle of `benches/open.toml`.
+//! `kept`: INSTANCES users, each on one connection kept open, cycle login → `sdkStateReady` →
+//! logout back to back until SECONDS have passed — the cycle of `benches/cycles.toml`.
+//! At the end it prints `cycles=N errors=E` and exits; the whole process is timed from outside.
 
 use futures_util::{SinkExt, StreamExt};
 use std::cell::Cell;
@@ -20,11 +23,11 @@ const SDKAPPID: u64 = 1_400_000_000;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, creds, rate, secs] = &args[..] else {
-        eprintln!("usage: lean URL CREDS RATE SECONDS");
+    let [_, mode, url, creds, n, secs] = &args[..] else {
+        eprintln!("usage: lean open URL CREDS RATE SECONDS | lean kept URL CREDS INSTANCES SECONDS");
         std::process::exit(2);
     };
-    let rate: f64 = rate.parse().expect("RATE is a number");
+    let n: f64 = n.parse().expect("RATE or INSTANCES is a number");
     let secs: f64 = secs.parse().expect("SECONDS is a number");
     let text = std::fs::read_to_string(creds).expect("the credentials file reads");
     let users: Vec<(String, String)> = text
@@ -40,7 +43,33 @@ fn main() {
     let done = Rc::new(Cell::new(0u64));
     let errors = Rc::new(Cell::new(0u64));
     let local = tokio::task::LocalSet::new();
+    let kept = match mode.as_str() {
+        "open" => false,
+        "kept" => true,
+        other => panic!("mode {other}: open or kept"),
+    };
     local.block_on(&rt, async {
+        if kept {
+            let end = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
+            let tasks: Vec<_> = users
+                .iter()
+                .take(n as usize)
+                .cloned()
+                .map(|(user, sig)| {
+                    let (url, done, errors) = (url.clone(), done.clone(), errors.clone());
+                    tokio::task::spawn_local(async move {
+                        if kept_cycles(&url, &user, &sig, end, &done).await.is_err() {
+                            errors.set(errors.get() + 1);
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                let _ = t.await;
+            }
+            return;
+        }
+        let rate = n;
         let every = Duration::from_secs_f64(1.0 / rate);
         let total = (rate * secs) as u64;
         let start = tokio::time::Instant::now();
@@ -92,5 +121,35 @@ async fn cycle(url: &str, user: &str, sig: &str) -> Result<(), ()> {
         .await
         .map_err(|_| ())?;
     until(&mut ws, r#""seq":2,"code":0"#).await?;
+    Ok(())
+}
+
+/// Back-to-back login → ready → logout cycles on one connection until `end`.
+async fn kept_cycles(
+    url: &str,
+    user: &str,
+    sig: &str,
+    end: tokio::time::Instant,
+    done: &Cell<u64>,
+) -> Result<(), ()> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|_| ())?;
+    let mut seq = 0u64;
+    while tokio::time::Instant::now() < end {
+        seq += 1;
+        let login = format!(
+            r#"{{"op":"login","seq":{seq},"sdkAppID":{SDKAPPID},"userID":"{user}","userSig":"{sig}","platform":"Web"}}"#
+        );
+        ws.send(Message::text(login)).await.map_err(|_| ())?;
+        until(&mut ws, &format!(r#""seq":{seq},"code":0"#)).await?;
+        until(&mut ws, "sdkStateReady").await?;
+        seq += 1;
+        ws.send(Message::text(format!(r#"{{"op":"logout","seq":{seq}}}"#)))
+            .await
+            .map_err(|_| ())?;
+        until(&mut ws, &format!(r#""seq":{seq},"code":0"#)).await?;
+        done.set(done.get() + 1);
+    }
     Ok(())
 }

@@ -10,10 +10,13 @@
 #     intervals from 2 s to SECS−2 s, over the cycles those intervals held);
 #   - for loginstorm, where its CPU went: before the load, during it, after it (reports), from
 #     its run.json.
-# Ends with the median ratios. Not a test: figures go to docs/performance.md.
+# Then the same for kept connections (closed model, back-to-back login → ready → logout on
+# connections kept open, loginstorm with its checks on: benches/cycles.toml), at each instance
+# count of KEPT. Ends with the median ratios. Not a test: figures go to docs/performance.md.
 #
-#   bash benches/lean.sh                     # 4,000/s, 10 s, 5 pairs
-#   RATE=1000 REPEAT=3 bash benches/lean.sh
+#   bash benches/lean.sh                     # 4,000/s, 10 s, 5 pairs; kept at 64 and 512
+#   RATE=1000 REPEAT=3 KEPT= bash benches/lean.sh
+#   FRESH=0 REPEAT=3 bash benches/lean.sh    # kept connections only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --profile dist --quiet --bin loginstorm --example floor --example lean
@@ -27,6 +30,7 @@ SECS=${SECS:-10}
 REPEAT=${REPEAT:-5}
 ACCOUNTS=${ACCOUNTS:-40000}
 CLIENT_CPUS=${CLIENT_CPUS:-1}
+KEPT=${KEPT-64 512}
 "$FLOOR" credentials "$ACCOUNTS" 'lat-{n}' >"$WORK/creds.csv"
 . benches/server.sh
 
@@ -64,7 +68,7 @@ print(f"{cpu:.1f} {per:.1f} {cycles}")
 PY
 }
 
-lean_run() { measure lean "$LEAN" "$URL" "$WORK/creds.csv" "$RATE" "$SECS"; }
+lean_run() { measure lean "$LEAN" open "$URL" "$WORK/creds.csv" "$RATE" "$SECS"; }
 ls_run() {
   rm -rf "$WORK/out"
   measure ls "$BIN" run benches/open.toml --quiet --target "$URL" --out "$WORK/out" \
@@ -85,7 +89,8 @@ echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | 
 echo "loginstorm: $BIN ($("$BIN" --version)); $RATE/s fresh for $SECS s, $ACCOUNTS accounts"
 printf "%-5s %-30s %-30s %-9s %-9s %s\n" pair "lean: cpu/cycle, syscalls, cycles" "loginstorm: same" "cpu" "syscalls" "loginstorm phases"
 CPU_R=(); SYS_R=()
-for i in $(seq "$REPEAT"); do
+med() { printf "%s\n" "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+for i in $(seq "$([ "${FRESH:-1}" = 0 ] && echo 0 || echo "$REPEAT")"); do
   for order in lean ls; do
     [ $((i % 2)) -eq 0 ] && order=$([ "$order" = lean ] && echo ls || echo lean)
     start_server
@@ -98,5 +103,36 @@ for i in $(seq "$REPEAT"); do
   CPU_R+=("$cr"); SYS_R+=("$sr")
   printf "%-5s %-30s %-30s %-9s %-9s %s\n" "$i" "${lc}us ${ls_} $lcy" "${sc}us ${ss} $scy" "${cr}x" "${sr}x" "$P"
 done
-med() { printf "%s\n" "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
-echo "median ratio, whole-process CPU per cycle: $(med "${CPU_R[@]}")x; steady-state system calls a cycle: $(med "${SYS_R[@]}")x"
+[ "${FRESH:-1}" = 0 ] || echo "median ratio, whole-process CPU per cycle: $(med "${CPU_R[@]}")x; steady-state system calls a cycle: $(med "${SYS_R[@]}")x"
+
+# Kept connections: the same pairs, per instance count. `measure` divides system calls by
+# RATE × 2 s; here the rate is what the run achieved, so the per-cycle figure is recomputed.
+for inst in $KEPT; do
+  echo "== kept connections, $inst instances, back-to-back cycles, checks on, ${SECS}s =="
+  CPU_R=(); SYS_R=()
+  for i in $(seq "$REPEAT"); do
+    for order in lean ls; do
+      [ $((i % 2)) -eq 0 ] && order=$([ "$order" = lean ] && echo ls || echo lean)
+      start_server
+      if [ "$order" = lean ]; then
+        L=$(measure lean "$LEAN" kept "$URL" "$WORK/creds.csv" "$inst" "$SECS")
+      else
+        rm -rf "$WORK/out"
+        S=$(measure ls "$BIN" run benches/cycles.toml --quiet --target "$URL" --out "$WORK/out" \
+          --set target.credentials="$WORK/creds.csv" --set accounts.count="$inst" \
+          --set accounts.id_pattern='lat-{n}' --set checks.enabled=true \
+          --set load.duration="${SECS}s")
+      fi
+      stop_server
+    done
+    read -r lc ls_ lcy <<<"$L"; read -r sc ss scy <<<"$S"
+    # system calls a cycle at the achieved rate: scale by RATE / (cycles / SECS)
+    ls_=$(awk -v v="$ls_" -v r="$RATE" -v c="$lcy" -v s="$SECS" 'BEGIN{printf "%.1f", v*r*s/c}')
+    ss=$(awk -v v="$ss" -v r="$RATE" -v c="$scy" -v s="$SECS" 'BEGIN{printf "%.1f", v*r*s/c}')
+    cr=$(awk -v a="$sc" -v b="$lc" 'BEGIN{printf "%.2f", a/b}')
+    sr=$(awk -v a="$ss" -v b="$ls_" 'BEGIN{printf "%.2f", a/b}')
+    CPU_R+=("$cr"); SYS_R+=("$sr")
+    printf "%-5s %-30s %-30s %-9s %-9s\n" "$i" "${lc}us ${ls_} $lcy" "${sc}us ${ss} $scy" "${cr}x" "${sr}x"
+  done
+  echo "median ratio at $inst kept: whole-process CPU per cycle $(med "${CPU_R[@]}")x; steady-state system calls a cycle $(med "${SYS_R[@]}")x"
+done
