@@ -24,7 +24,9 @@ const SDKAPPID: u64 = 1_400_000_000;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, mode, url, creds, n, secs] = &args[..] else {
-        eprintln!("usage: lean open URL CREDS RATE SECONDS | lean kept URL CREDS INSTANCES SECONDS");
+        eprintln!(
+            "usage: lean open URL CREDS RATE SECONDS | lean kept URL CREDS INSTANCES SECONDS"
+        );
         std::process::exit(2);
     };
     let n: f64 = n.parse().expect("RATE or INSTANCES is a number");

@@ -1,7 +1,6 @@
 //! The admin kicker: during the load, kick one random account every interval through the
 //! backend's REST API (`v4/im_open_login_svc/kick`), as an operator would.
 
-use actix::Addr;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -9,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-use super::account::{AccountActor, AdminKickAnswered, AdminKickFailed, AdminKickSent};
+use super::account::{Accounts, Order};
 use super::endpoint::Stream;
 use super::plan::Plan;
 use crate::usersig;
@@ -17,12 +16,7 @@ use crate::usersig;
 /// Kick a random account every `every` until aborted. `accounts` are this process's (its
 /// shard's): every shard draws the whole run's sequence and kicks the accounts it owns, so
 /// shards together kick what the unsharded run would.
-pub async fn kicker(
-    plan: Arc<Plan>,
-    accounts: Arc<[Addr<AccountActor>]>,
-    every: Duration,
-    seed: u64,
-) {
+pub async fn kicker(plan: Arc<Plan>, accounts: Accounts, every: Duration, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed ^ 0xAD_0000);
     let mut iv = tokio::time::interval_at(Instant::now() + every, every);
     let mut warned = false;
@@ -32,18 +26,19 @@ pub async fn kicker(
         if !plan.shard.owns(n) {
             continue;
         }
-        let account = &accounts[plan.shard.local(n)];
         let sent = Instant::now();
         // Wait until the account has the kick on record: whatever the kick causes reaches the
         // account through its instances' queue, which may be taken ahead of a message still
         // waiting in the mailbox (account/inbox.rs). An account already gone is not kicked.
-        if account.send(AdminKickSent { at: sent }).await != Ok(true) {
+        let (reply, may) = tokio::sync::oneshot::channel();
+        accounts.send(n, Order::AdminKickSent { n, at: sent, reply });
+        if may.await != Ok(true) {
             continue;
         }
         // The account counts the kick (sent, and failed) on its worker, where the collector
         // takes its recorder.
         match kick(&plan, &plan.user_id(n)).await {
-            Ok(()) => account.do_send(AdminKickAnswered { sent }),
+            Ok(()) => accounts.send(n, Order::AdminKickAnswered { n, sent }),
             Err(e) => {
                 if !warned {
                     warned = true;
@@ -53,7 +48,7 @@ pub async fn kicker(
                         crate::error_message(&e)
                     );
                 }
-                account.do_send(AdminKickFailed)
+                accounts.send(n, Order::AdminKickFailed { n })
             }
         }
     }

@@ -35,7 +35,7 @@ use tokio::time::Instant;
 
 use crate::model::{AccountReport, Counter, Generator, Outcome, RunSummary, Snapshot, Tick};
 use crate::scenario::{LoadModel, Resolved};
-use account::{Account, AccountActor, Finish, Note, TakeReport};
+use account::{Account, Accounts, Note, Order};
 use collect::{Collector, FLUSH_EVERY};
 use plan::Plan;
 
@@ -96,49 +96,44 @@ pub fn run(
 
 /// Create this process's accounts (all of them unless sharded), each under its global index —
 /// userID, seed, instance numbers and place in the schedule are the unsharded run's — on its
-/// worker (dealt round-robin), in order. One job a worker makes its whole share and sends the
-/// addresses back: a job an account was 40,000 boxed closures across threads.
+/// worker (dealt round-robin). One job a worker makes its whole share and starts the task
+/// that carries out the controller's orders for them; the returned handle sends those orders.
 async fn create_accounts(
     plan: &Arc<Plan>,
     arbiters: &[Arbiter],
     notes: &mpsc::UnboundedSender<Note>,
     active: &Arc<AtomicUsize>,
-) -> anyhow::Result<Arc<[Addr<AccountActor>]>> {
+) -> anyhow::Result<Accounts> {
     let (shard, workers) = (plan.shard, arbiters.len());
     let k = plan.platforms.len() as u64;
-    let mut shares = Vec::with_capacity(workers);
-    for (w, arb) in arbiters.iter().enumerate() {
+    let owned = shard.owned(plan.accounts) as usize;
+    let (accounts, orders) = account::channels(shard, owned, workers);
+    let mut made = Vec::with_capacity(workers);
+    for ((w, arb), orders) in arbiters.iter().enumerate().zip(orders) {
         let (plan, notes, active) = (plan.clone(), notes.clone(), active.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<Vec<Addr<AccountActor>>>();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         arb.spawn_fn(move || {
-            let mine: Vec<Addr<AccountActor>> = shard
+            let mine: Vec<account::Shared> = shard
                 .accounts(plan.accounts)
                 .filter(|n| shard.local(*n) % workers == w)
                 .map(|n| {
                     let seed = plan.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                     let (plan, notes) = (plan.clone(), notes.clone());
-                    AccountActor::new(|me| {
+                    account::create(|me| {
                         Account::new(plan, n, u64::from(n) * k, notes, seed, &active, me)
                     })
-                    .start()
                 })
                 .collect();
-            let _ = tx.send(mine);
+            actix::spawn(orders.serve(mine));
+            let _ = tx.send(());
         });
-        shares.push(rx);
+        made.push(rx);
     }
-    let mut made = Vec::with_capacity(workers);
-    for rx in shares {
-        let share = rx
-            .await
+    for rx in made {
+        rx.await
             .map_err(|_| anyhow::anyhow!("a worker thread stopped while creating its accounts"))?;
-        made.push(share.into_iter());
     }
-    // Each worker made its share in the order of the whole; dealt back, they are in order.
-    Ok(shard
-        .accounts(plan.accounts)
-        .map_while(|n| made[shard.local(n) % workers].next())
-        .collect())
+    Ok(accounts)
 }
 
 type ControllerOut = (Outcome, Snapshot, Vec<AccountReport>, Duration, Generator);
@@ -194,7 +189,7 @@ async fn controller(
     let kicker = (!plan.admin_kick_interval.is_zero()).then(|| {
         actix::spawn(admin::kicker(
             plan.clone(),
-            Arc::clone(&accounts),
+            accounts.clone(),
             plan.admin_kick_interval,
             plan.seed,
         ))
@@ -202,15 +197,13 @@ async fn controller(
 
     // The disruptions run beside the load; one that cannot be caused ends the run.
     let mut disruptions = (!plan.disruptions.is_empty()).then(|| {
-        let to = Arc::clone(&accounts);
+        let to = accounts.clone();
         let cut: chaos::Cutter = Box::new(move |fraction, how, seed| {
-            for a in to.iter() {
-                a.do_send(account::Cut {
-                    fraction,
-                    how,
-                    seed,
-                });
-            }
+            to.broadcast(|| Order::Cut {
+                fraction,
+                how,
+                seed,
+            });
         });
         actix::spawn(chaos::run(
             plan.disruptions.clone(),
@@ -325,9 +318,7 @@ async fn controller(
         k.abort();
     }
     observer.stopping();
-    for a in accounts.iter() {
-        a.do_send(Finish);
-    }
+    accounts.broadcast(|| Order::Finish);
     // What arrives from here on is the run's last, partial interval.
     let deadline = Instant::now() + plan.graceful_stop;
     while active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
@@ -336,14 +327,13 @@ async fn controller(
             Some(s) = collector.next() => tail.add(&s),
         }
     }
-    // Each account sends its report and stops; one already gone sends nothing (its message,
-    // and its sender, are dropped), so the channel ends when every live one has answered.
+    // Each worker sends its accounts' reports and lets them go; a worker that is gone sends
+    // nothing (its order, and its sender, are dropped), so the channel ends when every live
+    // one has answered.
     let (report_tx, mut report_rx) = mpsc::unbounded_channel();
-    for a in accounts.iter() {
-        a.do_send(TakeReport {
-            to: report_tx.clone(),
-        });
-    }
+    accounts.broadcast(|| Order::TakeReport {
+        to: report_tx.clone(),
+    });
     drop(report_tx);
     let mut reports: Vec<AccountReport> = Vec::with_capacity(accounts.len());
     while let Some(r) = report_rx.recv().await {

@@ -1,15 +1,25 @@
 //! Where an account lives on its worker thread, and how each of its drivers reaches it: the
-//! actor (messages from the controller and the kicker, on other threads), the worker's pacer
-//! (`take_local`), its timers (`Account::later`) and its instances (`inbox.rs`).
+//! controller's thread (the controller, the kicker, the disruptions) through its worker's one
+//! channel of orders (`Accounts`), the worker's pacer (`take_local`), its timers
+//! (`Account::later`) and its instances (`inbox.rs`).
+//!
+//! An account is not an actor of its own: everything the controller's thread asks of it is
+//! asked of every account of a worker at once, or of one by its index, so a channel a worker
+//! carries it. A mailbox and a task an account were ~700 bytes of each session's memory and
+//! 40,000 tasks spawned before the clock could start.
 
-use actix::prelude::*;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::timers::{self, Timer};
 use super::Account;
 use crate::model::AccountReport;
+use crate::shard::Shard;
 
 /// An account, shared on its worker thread.
 pub type Shared = Rc<RefCell<Account>>;
@@ -26,27 +36,140 @@ pub fn take_local() -> Vec<Shared> {
     v
 }
 
-/// An account's address for the threads that are not its own.
-pub struct AccountActor {
-    account: Shared,
+/// What the controller's thread asks of a worker's accounts.
+pub enum Order {
+    /// Every account: stop starting cycles and wind every instance down.
+    Finish,
+    /// Every account: a `[[chaos]]` drop — each instance cuts its connection with chance
+    /// `fraction`.
+    Cut {
+        fraction: f64,
+        how: crate::scenario::Cut,
+        seed: u64,
+    },
+    /// Every account: hand over its row for `kicks.csv` through `to`, and be let go.
+    TakeReport { to: UnboundedSender<AccountReport> },
+    /// Account `n`: the admin kicker is about to kick it; `reply` says whether it may
+    /// (`kicks.rs`).
+    AdminKickSent {
+        n: u32,
+        at: Instant,
+        reply: oneshot::Sender<bool>,
+    },
+    /// Account `n`: the admin kick sent at `sent` was answered OK.
+    AdminKickAnswered { n: u32, sent: Instant },
+    /// Account `n`: its admin kick was refused or not answered in time.
+    AdminKickFailed { n: u32 },
 }
 
-impl AccountActor {
-    /// Create an account on the current worker thread: `build` makes it, given its own weak
-    /// handle (for its instances' inbox and its timers).
-    pub fn new(build: impl FnOnce(Weak<RefCell<Account>>) -> Account) -> Self {
-        let account = Rc::new_cyclic(|me| RefCell::new(build(me.clone())));
-        LOCAL.with(|l| l.borrow_mut().push(account.clone()));
-        AccountActor { account }
+/// This process's accounts, as the controller's thread reaches them: one channel of orders a
+/// worker, which the worker's accounts are dealt to round-robin (`shard.local(n) % workers`).
+#[derive(Clone)]
+pub struct Accounts {
+    workers: Arc<[UnboundedSender<Order>]>,
+    shard: Shard,
+    count: usize,
+}
+
+impl Accounts {
+    /// How many accounts this process runs.
+    pub fn len(&self) -> usize {
+        self.count
     }
 
-    pub(super) fn account(&self) -> std::cell::RefMut<'_, Account> {
-        self.account.borrow_mut()
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The same order to every account (a worker that is gone takes nothing).
+    pub fn broadcast(&self, order: impl Fn() -> Order) {
+        for w in self.workers.iter() {
+            let _ = w.send(order());
+        }
+    }
+
+    /// An order for account `n` (one of this process's) to its worker.
+    pub fn send(&self, n: u32, order: Order) {
+        let w = self.shard.local(n) % self.workers.len();
+        let _ = self.workers[w].send(order);
     }
 }
 
-impl Actor for AccountActor {
-    type Context = Context<Self>;
+/// One worker's end of the orders: `accounts` are its own, by index.
+pub struct Orders {
+    rx: UnboundedReceiver<Order>,
+}
+
+/// The channels of `workers` workers: the controller's end, and each worker's.
+pub fn channels(shard: Shard, count: usize, workers: usize) -> (Accounts, Vec<Orders>) {
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..workers)
+        .map(|_| {
+            let (tx, rx) = unbounded_channel();
+            (tx, Orders { rx })
+        })
+        .unzip();
+    (
+        Accounts {
+            workers: txs.into(),
+            shard,
+            count,
+        },
+        rxs,
+    )
+}
+
+/// Create an account on the current worker thread: `build` makes it, given its own weak
+/// handle (for its instances' inbox and its timers). The worker's pacer finds it in the
+/// thread's registry.
+pub fn create(build: impl FnOnce(Weak<RefCell<Account>>) -> Account) -> Shared {
+    let account = Rc::new_cyclic(|me| RefCell::new(build(me.clone())));
+    LOCAL.with(|l| l.borrow_mut().push(account.clone()));
+    account
+}
+
+impl Orders {
+    /// Carry out the orders for `accounts` (this worker's, ordered by index) until the
+    /// controller hangs up or takes their reports, which lets them go.
+    pub async fn serve(mut self, accounts: Vec<Shared>) {
+        let find = |n: u32| {
+            accounts
+                .binary_search_by_key(&n, |a| a.borrow().n())
+                .ok()
+                .map(|i| &accounts[i])
+        };
+        while let Some(order) = self.rx.recv().await {
+            match order {
+                Order::Finish => accounts.iter().for_each(|a| a.borrow_mut().finish()),
+                Order::Cut {
+                    fraction,
+                    how,
+                    seed,
+                } => accounts
+                    .iter()
+                    .for_each(|a| a.borrow_mut().cut(fraction, how, seed)),
+                Order::TakeReport { to } => {
+                    for a in &accounts {
+                        let _ = to.send(a.borrow_mut().take_report());
+                    }
+                    return;
+                }
+                Order::AdminKickSent { n, at, reply } => {
+                    let may = find(n).is_some_and(|a| a.borrow_mut().admin_kick_sent(at));
+                    let _ = reply.send(may);
+                }
+                Order::AdminKickAnswered { n, sent } => {
+                    if let Some(a) = find(n) {
+                        a.borrow_mut().admin_kick_answered(sent);
+                    }
+                }
+                Order::AdminKickFailed { n } => {
+                    if find(n).is_some() {
+                        crate::engine::metrics::count(crate::model::Counter::AdminKicksFailed);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Account {
@@ -67,53 +190,6 @@ fn on<T: 'static>(me: Weak<RefCell<T>>, f: Box<dyn FnOnce(&mut T)>) {
         return;
     };
     f(&mut a);
-}
-
-/// Stop starting cycles and wind every instance down.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Finish;
-
-impl Handler<Finish> for AccountActor {
-    type Result = ();
-
-    fn handle(&mut self, _: Finish, _: &mut Context<Self>) {
-        self.account().finish();
-    }
-}
-
-/// A `[[chaos]]` drop: each instance cuts its connection with chance `fraction`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Cut {
-    pub fraction: f64,
-    pub how: crate::scenario::Cut,
-    pub seed: u64,
-}
-
-impl Handler<Cut> for AccountActor {
-    type Result = ();
-
-    fn handle(&mut self, c: Cut, _: &mut Context<Self>) {
-        self.account().cut(c.fraction, c.how, c.seed);
-    }
-}
-
-/// Hand over the account's row for `kicks.csv` through `to`, and stop. A channel, not a
-/// reply: 40,000 request futures joined at the end of a run cost a third of its wind-down.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct TakeReport {
-    pub to: tokio::sync::mpsc::UnboundedSender<AccountReport>,
-}
-
-impl Handler<TakeReport> for AccountActor {
-    type Result = ();
-
-    fn handle(&mut self, m: TakeReport, ctx: &mut Context<Self>) {
-        ctx.stop();
-        let _ = m.to.send(self.account().take_report());
-    }
 }
 
 #[cfg(test)]

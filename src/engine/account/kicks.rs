@@ -2,10 +2,9 @@
 //! its cause), and the admin kicks the kicker sends (70052 refusals they provoke are not
 //! failures; sessions they must end are probed once their time has come).
 
-use actix::prelude::*;
 use tokio::time::Instant;
 
-use super::{Account, AccountActor};
+use super::Account;
 use crate::engine::metrics::{self, Counter, Metric};
 use crate::policy::KickType;
 
@@ -60,62 +59,28 @@ impl Account {
     }
 }
 
-/// The admin kicker is about to kick this account through the REST API. Answers whether it
-/// may: an account none of whose instances has logged in yet is not kicked (the backend may
-/// rightly refuse to kick an account it never saw).
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct AdminKickSent {
-    pub at: Instant,
-}
-
-impl Handler<AdminKickSent> for AccountActor {
-    type Result = bool;
-
-    fn handle(&mut self, m: AdminKickSent, _: &mut Context<Self>) -> bool {
-        if !self.account().logged_in_once {
+impl Account {
+    /// The admin kicker is about to kick this account through the REST API. Answers whether
+    /// it may: an account none of whose instances has logged in yet is not kicked (the
+    /// backend may rightly refuse to kick an account it never saw).
+    pub(super) fn admin_kick_sent(&mut self, at: Instant) -> bool {
+        if !self.logged_in_once {
             return false;
         }
         // Counted here, on the account's worker: the kicker runs on the controller's thread,
         // whose recorder no collector takes.
         metrics::count(Counter::AdminKicksSent);
-        let mut a = self.account();
-        a.admin_kick_at = Some(m.at);
-        let t = a.t(m.at);
-        if let Some(h) = &mut a.history {
+        self.admin_kick_at = Some(at);
+        let t = self.t(at);
+        if let Some(h) = &mut self.history {
             h.admin_kick_sent(t);
         }
         true
     }
-}
 
-/// The admin kick sent at `sent` was answered OK by the backend.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AdminKickAnswered {
-    pub sent: Instant,
-}
-
-impl Handler<AdminKickAnswered> for AccountActor {
-    type Result = ();
-
-    fn handle(&mut self, m: AdminKickAnswered, _: &mut Context<Self>) {
-        let mut a = self.account();
-        let sent = a.t(m.sent);
-        a.arm_admin_due(sent);
-    }
-}
-
-/// The admin kick sent at `sent` was refused, or not answered in time: the backend owed a
-/// kick it never confirmed. Counted as failed, which fails the run (verdict.rs).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct AdminKickFailed;
-
-impl Handler<AdminKickFailed> for AccountActor {
-    type Result = ();
-
-    fn handle(&mut self, _: AdminKickFailed, _: &mut Context<Self>) {
-        metrics::count(Counter::AdminKicksFailed);
+    /// The admin kick sent at `sent` was answered OK by the backend.
+    pub(super) fn admin_kick_answered(&mut self, sent: Instant) {
+        let sent = self.t(sent);
+        self.arm_admin_due(sent);
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! An account lives on one worker thread, shared there (`Rc<RefCell<Account>>`, see
 //! `handle.rs`) by what drives it: its instances tell it what they see (`inbox.rs`), the
-//! worker's pacer starts its cycles, its timers fire, and its actor takes the messages of the
-//! controller and the kicker, which run on other threads. Each calls it directly, in its own
-//! task's poll: an account costs no task poll of its own per cycle.
+//! worker's pacer starts its cycles, its timers fire, and its worker's channel of orders
+//! carries what the controller and the kicker ask of it from their threads. Each calls it
+//! directly, in its own task's poll: an account costs no task poll of its own per cycle.
 
 use actix::prelude::*;
 use std::cell::RefCell;
@@ -31,13 +31,13 @@ mod orders;
 mod timers;
 mod waves;
 use crate::scenario::{Alignment, LoadModel};
-pub use handle::{take_local, AccountActor, Cut, Finish, Shared, TakeReport};
+pub use handle::{channels, create, take_local, Accounts, Order, Orders, Shared};
 pub use history::Observed;
 pub use inbox::{Inbox, Told};
 /// A settle probe's answer: the instance's slot and the code (`None`: no answer).
 type SettleAnswer = (u8, Option<u32>);
 
-pub use kicks::{AdminKickAnswered, AdminKickFailed, AdminKickSent, Kicked};
+pub use kicks::Kicked;
 use waves::{Shape, Waves};
 
 /// Violations one account keeps for violations.csv (all are counted).

@@ -1,6 +1,6 @@
 //! The wave coordinator of one account, as a plain state machine: which instances start a
 //! cycle, when a barrier wave's logins are released, when a wave is over, and what comes next.
-//! The account actor feeds it events and carries out what it answers; it holds no sockets,
+//! The account feeds it events and carries out what it answers; it holds no sockets,
 //! clocks or actors, so it is tested directly.
 
 use std::collections::VecDeque;
