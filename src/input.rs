@@ -176,10 +176,10 @@ mod tests {
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: mkfifo on a NUL-terminated path we own.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let started = std::time::Instant::now();
+        // Refused from its type, before any open: opening a FIFO no one writes to would block
+        // here for good rather than return.
         let e = read(&fifo, Links::Follow, 1 << 20).unwrap_err();
         assert!(format!("{e:#}").contains("FIFO"), "{e:#}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(2));
         let e = read(&d, Links::Follow, 1 << 20).unwrap_err();
         assert!(format!("{e:#}").contains("directory"), "{e:#}");
         std::fs::remove_dir_all(&d).unwrap();

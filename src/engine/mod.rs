@@ -105,7 +105,6 @@ async fn create_accounts(
     active: &Arc<AtomicUsize>,
 ) -> anyhow::Result<Accounts> {
     let (shard, workers) = (plan.shard, arbiters.len());
-    let k = plan.platforms.len() as u64;
     let owned = shard.owned(plan.accounts) as usize;
     let (accounts, orders) = account::channels(shard, owned, workers);
     let mut made = Vec::with_capacity(workers);
@@ -119,9 +118,7 @@ async fn create_accounts(
                 .map(|n| {
                     let seed = plan.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                     let (plan, notes) = (plan.clone(), notes.clone());
-                    account::create(|me| {
-                        Account::new(plan, n, u64::from(n) * k, notes, seed, &active, me)
-                    })
+                    account::create(|me| Account::new(plan, n, notes, seed, &active, me))
                 })
                 .collect();
             actix::spawn(orders.serve(mine));
@@ -149,15 +146,11 @@ async fn controller(
     let mut collector = Collector::start(&arbiters);
     let (note_tx, mut note_rx) = mpsc::unbounded_channel::<Note>();
     let active = Arc::new(AtomicUsize::new(0));
-    // Shared, not cloned, by the pacers and the kicker: cloning 40,000 addresses touches each
-    // account's mailbox, milliseconds the first arrivals would wait for after the clock started.
+    // Every worker has made its share of the accounts when this returns; their instance
+    // actors start on first use (`account/slots.rs`), so no actor's first poll waits in a
+    // worker's queue for the clock's first seconds (80,000 of them, created up front, were a
+    // 10–17 ms stall). One round through each worker's queue: its order task's first poll.
     let accounts = create_accounts(&plan, &arbiters, &note_tx, &active).await?;
-    // The actors are created on their workers' threads: let every worker finish creating its
-    // share before the clock starts, or the first arrivals would wait behind the creation.
-    // Twice: a worker runs its queue in order, and each creation queues the new actors' first
-    // polls (their `started`, their mailboxes) behind the first round's marker — 80,000 of them
-    // at the start of the load were a 10–17 ms stall in its first second.
-    collect::caught_up(&arbiters).await;
     collect::caught_up(&arbiters).await;
     // While the clock runs, this thread's once-a-second bookkeeping yields to the workers.
     let background = priority::Background::enter();

@@ -165,13 +165,12 @@ fn devices_fifos_and_missing_baselines_are_refused_before_the_run() {
     let smoke = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.toml");
     let out = tmp.path().join("out");
     let check = |args: &[&str], says: &str| {
-        let started = std::time::Instant::now();
+        // A FIFO opened for reading, or a device read to its end, would hang here, not return.
         let o = bin().args(args).arg("--out").arg(&out).output().unwrap();
         let _ = std::fs::remove_dir_all(&out);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(20));
     };
     check(
         &[

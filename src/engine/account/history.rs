@@ -65,7 +65,7 @@ impl Account {
     pub(super) fn wave_judged(&mut self) {
         self.judged_wave = true;
         for slot in std::mem::take(&mut self.holding) {
-            self.instances[slot as usize].do_send(Proceed);
+            self.instance(slot as usize).do_send(Proceed);
         }
     }
 
@@ -96,7 +96,8 @@ impl Account {
             let Some(h) = &mut act.history else { return };
             if h.still_ready(slot, login_sent) {
                 h.judge_due();
-                act.instances[slot as usize].do_send(Probe(ProbeKind::ExpiryDue));
+                act.instance(slot as usize)
+                    .do_send(Probe(ProbeKind::ExpiryDue));
             }
         });
         self.expiry_timers[slot as usize] = Some(h);
@@ -109,7 +110,8 @@ impl Account {
             let Some(h) = &mut act.history else { return };
             h.judge_due();
             for slot in h.admin_due(sent) {
-                act.instances[slot as usize].do_send(Probe(ProbeKind::AdminDue));
+                act.instance(slot as usize)
+                    .do_send(Probe(ProbeKind::AdminDue));
             }
         });
     }
@@ -126,7 +128,8 @@ impl Account {
         }
         self.settle_probes = Some((probe.len(), Vec::new()));
         for slot in probe {
-            self.instances[slot as usize].do_send(Probe(ProbeKind::Settle));
+            self.instance(slot as usize)
+                .do_send(Probe(ProbeKind::Settle));
         }
     }
 }

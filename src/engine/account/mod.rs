@@ -18,7 +18,6 @@ use tokio::time::Instant;
 use super::instance::{Go, Instance, Release, Stop};
 use super::metrics::{self, Counter};
 use super::plan::Plan;
-use super::ActiveGuard;
 use crate::checks::History;
 use crate::model::AccountReport;
 
@@ -28,7 +27,9 @@ mod history;
 mod inbox;
 mod kicks;
 mod orders;
+mod slots;
 mod timers;
+use slots::Slots;
 mod waves;
 use crate::scenario::{Alignment, LoadModel};
 pub use handle::{channels, create, take_local, Accounts, Order, Orders, Shared};
@@ -55,7 +56,8 @@ pub struct Account {
     me: Weak<RefCell<Account>>,
     plan: Arc<Plan>,
     n: u32,
-    instances: Vec<Addr<Instance>>,
+    /// Its instances, each started when first needed.
+    instances: Slots,
     waves: Waves<Instant>,
     last_login: Vec<Option<Instant>>,
     /// Each instance's session is on: a login sent since its last cycle ended (`drops.rs`).
@@ -89,7 +91,6 @@ impl Account {
     pub fn new(
         plan: Arc<Plan>,
         n: u32,
-        first_global: u64,
         notes: UnboundedSender<Note>,
         seed: u64,
         active: &Arc<std::sync::atomic::AtomicUsize>,
@@ -98,21 +99,7 @@ impl Account {
         let user = plan.user_id(n);
         let inbox = Rc::new(Inbox::new(me.clone()));
         let k = plan.platforms.len();
-        let instances = (0..k)
-            .map(|slot| {
-                Instance::new(
-                    plan.clone(),
-                    inbox.clone(),
-                    n,
-                    slot as u8,
-                    first_global + slot as u64,
-                    user.clone(),
-                    seed.wrapping_add(slot as u64 + 1),
-                    ActiveGuard::new(active),
-                )
-                .start()
-            })
-            .collect();
+        let instances = Slots::new(k, inbox, active.clone(), seed);
         let history = plan.checks.enabled.then(|| {
             History::new(
                 user.clone(),
@@ -162,6 +149,11 @@ impl Account {
         self.n
     }
 
+    /// Its instance `slot`, started now if it was not.
+    fn instance(&mut self, slot: usize) -> &Addr<Instance> {
+        self.instances.get(&self.plan, self.n, slot)
+    }
+
     /// The delay of a wave's `k`-th login: a draw in a jitter window, `k` steps of a stagger.
     fn login_delay(&mut self, k: usize) -> Duration {
         match self.plan.alignment {
@@ -190,7 +182,7 @@ impl Account {
             }
         }
         for i in slots {
-            self.instances[i].do_send(Go {
+            self.instance(i).do_send(Go {
                 intended,
                 due,
                 barrier,
@@ -230,7 +222,7 @@ impl Account {
         }
         for (k, i) in slots.into_iter().enumerate() {
             let delay = self.login_delay(k);
-            self.instances[i].do_send(Release { delay });
+            self.instance(i).do_send(Release { delay });
         }
     }
 
@@ -254,7 +246,7 @@ impl Account {
             self.start_wave(now, due);
         } else {
             for i in 0..self.instances.len() {
-                self.instances[i].do_send(Go {
+                self.instance(i).do_send(Go {
                     intended: now,
                     due,
                     barrier: false,
@@ -317,7 +309,7 @@ impl Account {
             // No think time means back to back: a zero-length timer would still wait for the
             // timer wheel's next millisecond tick (and cost a timer per cycle).
             waves::Next::Again(slot) => {
-                let addr = self.instances[slot].clone();
+                let addr = self.instance(slot).clone();
                 let go = || Go {
                     intended: Instant::now(),
                     due: None,
@@ -346,7 +338,8 @@ impl Account {
     /// An instance's hold ended; in a judged wave it logs out only once the wave is judged.
     fn hold_ended(&mut self, slot: u8) {
         if self.judged_wave || self.history.is_none() {
-            self.instances[slot as usize].do_send(super::instance::Proceed);
+            self.instance(slot as usize)
+                .do_send(super::instance::Proceed);
         } else {
             self.holding.push(slot);
         }
@@ -363,7 +356,7 @@ impl Account {
         self.history = None;
         self.holding.clear();
         self.waves.finish();
-        for i in &self.instances {
+        for (_, i) in self.instances.started() {
             i.do_send(Stop);
         }
     }

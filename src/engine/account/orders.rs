@@ -11,7 +11,7 @@ impl Account {
         if self.finishing {
             return;
         }
-        let i = &self.instances[slot as usize];
+        let i = self.instance(slot as usize);
         match action {
             crate::trace::Action::Login => i.do_send(crate::engine::instance::Replay::Login(at)),
             crate::trace::Action::Logout => i.do_send(crate::engine::instance::Replay::Logout),
@@ -25,7 +25,8 @@ impl Account {
         if self.finishing {
             return;
         }
-        for (slot, i) in self.instances.iter().enumerate() {
+        // An instance not started yet has no connection to cut.
+        for (slot, i) in self.instances.started() {
             // The instance's global number, as the engine dealt it (`n × k + slot`).
             let global = u64::from(self.n) * self.instances.len() as u64 + slot as u64;
             let mut dice =
