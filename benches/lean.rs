@@ -4,11 +4,17 @@
 //! runtime, with the fewest system calls the cycle needs.
 //!
 //!   lean open URL CREDS RATE SECONDS
+//!   lean matched URL CREDS RATE SECONDS
 //!   lean kept URL CREDS INSTANCES SECONDS
 //!
 //! CREDS is a file of `userID,userSig` lines (`floor credentials N PATTERN` writes one).
 //! `open`: every 1/RATE s a new user (the next line, round robin) gets a fresh connection:
 //! connect → login → `sdkStateReady` → logout → close — the cycle of `benches/open.toml`.
+//! `matched`: `open` doing what loginstorm promises beyond the bare cycle — each arrival at its
+//! own instant (a one-shot `timerfd` an arrival, where tokio's timer starts them a millisecond
+//! at a time), `TCP_NODELAY` and `SO_TIMESTAMPNS` on every connection (loginstorm times
+//! receipts from the kernel's stamp), and a WebSocket close frame before the socket is closed.
+//! It says how much of loginstorm's cost over `open` those promises are.
 //! `kept`: INSTANCES users, each on one connection kept open, cycle login → `sdkStateReady` →
 //! logout back to back until SECONDS have passed — the cycle of `benches/cycles.toml`.
 //! At the end it prints `cycles=N errors=E` and exits; the whole process is timed from outside.
@@ -45,10 +51,11 @@ fn main() {
     let done = Rc::new(Cell::new(0u64));
     let errors = Rc::new(Cell::new(0u64));
     let local = tokio::task::LocalSet::new();
-    let kept = match mode.as_str() {
-        "open" => false,
-        "kept" => true,
-        other => panic!("mode {other}: open or kept"),
+    let (kept, matched) = match mode.as_str() {
+        "open" => (false, false),
+        "matched" => (false, true),
+        "kept" => (true, false),
+        other => panic!("mode {other}: open, matched or kept"),
     };
     local.block_on(&rt, async {
         if kept {
@@ -75,14 +82,24 @@ fn main() {
         let every = Duration::from_secs_f64(1.0 / rate);
         let total = (rate * secs) as u64;
         let start = tokio::time::Instant::now();
+        let timer = matched.then(exact::Timer::new);
         let mut tasks = Vec::with_capacity(total as usize);
         for n in 0..total {
-            tokio::time::sleep_until(start + every * n as u32).await;
+            let at = start + every * n as u32;
+            match &timer {
+                Some(t) => t.sleep_until(at).await,
+                None => tokio::time::sleep_until(at).await,
+            }
             let (user, sig) = users[n as usize % users.len()].clone();
             let url = url.clone();
             let (done, errors) = (done.clone(), errors.clone());
             tasks.push(tokio::task::spawn_local(async move {
-                match cycle(&url, &user, &sig).await {
+                let ended = if matched {
+                    exact::cycle(&url, &user, &sig).await
+                } else {
+                    cycle(&url, &user, &sig).await
+                };
+                match ended {
                     Ok(()) => done.set(done.get() + 1),
                     Err(_) => errors.set(errors.get() + 1),
                 }
@@ -154,4 +171,111 @@ async fn kept_cycles(
         done.set(done.get() + 1);
     }
     Ok(())
+}
+
+/// `matched`: the same cycle with loginstorm's promises (see the top of the file).
+mod exact {
+    use super::{until, Message, SinkExt, SDKAPPID};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use tokio::io::unix::AsyncFd;
+    use tokio::time::Instant;
+
+    /// A one-shot timerfd armed for each instant, waited on edge-triggered without reading it.
+    pub struct Timer {
+        fd: AsyncFd<OwnedFd>,
+        base: (Instant, libc::timespec),
+    }
+
+    impl Timer {
+        pub fn new() -> Timer {
+            // SAFETY: plain system calls on a descriptor this function owns.
+            let fd = unsafe {
+                libc::timerfd_create(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+                )
+            };
+            assert!(fd >= 0, "timerfd_create");
+            let now = Instant::now();
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+            // SAFETY: `fd` is fresh and owned here; it stays open as long as the AsyncFd.
+            let fd = unsafe { AsyncFd::register(OwnedFd::from_raw_fd(fd)) }
+                .unwrap_or_else(|_| panic!("register timerfd"));
+            Timer {
+                fd,
+                base: (now, ts),
+            }
+        }
+
+        pub async fn sleep_until(&self, at: Instant) {
+            if at <= Instant::now() {
+                return;
+            }
+            let d = at - self.base.0;
+            let ns = self.base.1.tv_nsec as u64 + u64::from(d.subsec_nanos());
+            let spec = libc::itimerspec {
+                it_interval: libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                },
+                it_value: libc::timespec {
+                    tv_sec: self.base.1.tv_sec + (d.as_secs() + ns / 1_000_000_000) as libc::time_t,
+                    tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+                },
+            };
+            let fd = self.fd.get_ref().as_raw_fd();
+            // SAFETY: our timerfd, a valid itimerspec.
+            unsafe {
+                libc::timerfd_settime(fd, libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut())
+            };
+            while Instant::now() < at {
+                let Ok(mut g) = self.fd.readable().await else {
+                    return;
+                };
+                g.clear_ready();
+            }
+        }
+    }
+
+    pub async fn cycle(url: &str, user: &str, sig: &str) -> Result<(), ()> {
+        let addr = url
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .ok_or(())?
+            .to_string();
+        let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|_| ())?;
+        tcp.set_nodelay(true).map_err(|_| ())?;
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt on our connected socket with an int option.
+        unsafe {
+            libc::setsockopt(
+                tcp.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        let (mut ws, _) = tokio_tungstenite::client_async(url, tcp)
+            .await
+            .map_err(|_| ())?;
+        let login = format!(
+            r#"{{"op":"login","seq":1,"sdkAppID":{SDKAPPID},"userID":"{user}","userSig":"{sig}","platform":"Web"}}"#
+        );
+        ws.send(Message::text(login)).await.map_err(|_| ())?;
+        until(&mut ws, r#""seq":1,"code":0"#).await?;
+        until(&mut ws, "sdkStateReady").await?;
+        ws.send(Message::text(r#"{"op":"logout","seq":2}"#))
+            .await
+            .map_err(|_| ())?;
+        until(&mut ws, r#""seq":2,"code":0"#).await?;
+        // The close frame, then the socket goes without waiting for the server's.
+        ws.send(Message::Close(None)).await.map_err(|_| ())?;
+        Ok(())
+    }
 }

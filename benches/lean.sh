@@ -9,7 +9,10 @@
 #   - steady-state system calls a cycle (`perf stat -e raw_syscalls:sys_enter`, the 2 s
 #     intervals from 2 s to SECS−2 s, over the cycles those intervals held);
 #   - for loginstorm, where its CPU went: before the load, during it, after it (reports), from
-#     its run.json.
+#     its run.json;
+#   - the same for `lean matched`: the lean client doing what loginstorm promises beyond the
+#     bare cycle (exact arrival instants, TCP_NODELAY and SO_TIMESTAMPNS, a close frame), so
+#     the ratio to it is loginstorm's own overhead.
 # Then the same for kept connections (closed model, back-to-back login → ready → logout on
 # connections kept open, loginstorm with its checks on: benches/cycles.toml), at each instance
 # count of KEPT. Ends with the median ratios. Not a test: figures go to docs/performance.md.
@@ -17,6 +20,7 @@
 #   bash benches/lean.sh                     # 4,000/s, 10 s, 5 pairs; kept at 64 and 512
 #   RATE=1000 REPEAT=3 KEPT= bash benches/lean.sh
 #   FRESH=0 REPEAT=3 bash benches/lean.sh    # kept connections only
+#   BREAKDOWN=0 …                            # without the per-call count of the fresh cycle
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --profile dist --quiet --bin loginstorm --example floor --example lean
@@ -87,23 +91,68 @@ PY
 
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"
 echo "loginstorm: $BIN ($("$BIN" --version)); $RATE/s fresh for $SECS s, $ACCOUNTS accounts"
-printf "%-5s %-30s %-30s %-9s %-9s %s\n" pair "lean: cpu/cycle, syscalls, cycles" "loginstorm: same" "cpu" "syscalls" "loginstorm phases"
-CPU_R=(); SYS_R=()
+printf "%-5s %-26s %-26s %-8s %-8s %-26s %-15s %s\n" pair "lean: cpu/cycle, calls, n" "loginstorm: same" "cpu" "calls" "matched: same" "ls/matched" "loginstorm phases"
+CPU_R=(); SYS_R=(); MCPU_R=(); MSYS_R=()
 med() { printf "%s\n" "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
 for i in $(seq "$([ "${FRESH:-1}" = 0 ] && echo 0 || echo "$REPEAT")"); do
-  for order in lean ls; do
-    [ $((i % 2)) -eq 0 ] && order=$([ "$order" = lean ] && echo ls || echo lean)
+  orders="lean matched ls"; [ $((i % 2)) -eq 0 ] && orders="ls matched lean"
+  for order in $orders; do
     start_server
-    if [ "$order" = lean ]; then L=$(lean_run); else S=$(ls_run); P=$(ls_phases); fi
+    case $order in
+      lean) L=$(lean_run) ;;
+      matched) M=$(measure matched "$LEAN" matched "$URL" "$WORK/creds.csv" "$RATE" "$SECS") ;;
+      ls) S=$(ls_run); P=$(ls_phases) ;;
+    esac
     stop_server
   done
-  read -r lc ls_ lcy <<<"$L"; read -r sc ss scy <<<"$S"
+  read -r lc ls_ lcy <<<"$L"; read -r sc ss scy <<<"$S"; read -r mc ms mcy <<<"$M"
   cr=$(awk -v a="$sc" -v b="$lc" 'BEGIN{printf "%.2f", a/b}')
   sr=$(awk -v a="$ss" -v b="$ls_" 'BEGIN{printf "%.2f", a/b}')
-  CPU_R+=("$cr"); SYS_R+=("$sr")
-  printf "%-5s %-30s %-30s %-9s %-9s %s\n" "$i" "${lc}us ${ls_} $lcy" "${sc}us ${ss} $scy" "${cr}x" "${sr}x" "$P"
+  mr=$(awk -v a="$sc" -v b="$mc" 'BEGIN{printf "%.2f", a/b}')
+  msr=$(awk -v a="$ss" -v b="$ms" 'BEGIN{printf "%.2f", a/b}')
+  CPU_R+=("$cr"); SYS_R+=("$sr"); MCPU_R+=("$mr"); MSYS_R+=("$msr")
+  printf "%-5s %-26s %-26s %-8s %-8s %-26s %-15s %s\n" "$i" "${lc}us ${ls_} $lcy" "${sc}us ${ss} $scy" \
+    "${cr}x" "${sr}x" "${mc}us ${ms} $mcy" "${mr}x ${msr}x" "$P"
 done
-[ "${FRESH:-1}" = 0 ] || echo "median ratio, whole-process CPU per cycle: $(med "${CPU_R[@]}")x; steady-state system calls a cycle: $(med "${SYS_R[@]}")x"
+if [ "${FRESH:-1}" != 0 ]; then
+  echo "median ratio, whole-process CPU per cycle: $(med "${CPU_R[@]}")x; steady-state system calls a cycle: $(med "${SYS_R[@]}")x"
+  echo "against the lean client with loginstorm's promises (matched): CPU $(med "${MCPU_R[@]}")x; system calls $(med "${MSYS_R[@]}")x"
+fi
+
+# Where the system calls differ: one more pair, counted per call (whole run, per cycle).
+breakdown() {
+  local ev="" c
+  for c in sendto recvfrom recvmsg epoll_wait epoll_ctl write read setsockopt getsockopt \
+    timerfd_settime socket connect close brk mmap munmap madvise mprotect futex; do
+    ev="$ev,syscalls:sys_enter_$c"
+  done
+  start_server
+  taskset -c "$CLIENT_CPUS" perf stat -x, -e "${ev#,}" -o "$WORK/lean.calls" \
+    "$LEAN" open "$URL" "$WORK/creds.csv" "$RATE" "$SECS" >/dev/null 2>&1 || true
+  stop_server; start_server; rm -rf "$WORK/out"
+  taskset -c "$CLIENT_CPUS" perf stat -x, -e "${ev#,}" -o "$WORK/ls.calls" \
+    "$BIN" run benches/open.toml --quiet --target "$URL" --out "$WORK/out" \
+    --set target.credentials="$WORK/creds.csv" --set accounts.count="$ACCOUNTS" \
+    --set load.stages="$RATE,1us;$RATE,${SECS}s" >/dev/null 2>&1 || true
+  stop_server
+  python3 - "$WORK" "$(python3 -c "print(int($RATE*$SECS))")" <<'PY'
+import sys
+def load(f):
+    d = {}
+    for l in open(f):
+        p = l.strip().split(",")
+        if len(p) > 3 and p[0] and p[0][0].isdigit():
+            d[p[2].replace("syscalls:sys_enter_", "")] = float(p[0])
+    return d
+a, b = load(sys.argv[1] + "/lean.calls"), load(sys.argv[1] + "/ls.calls")
+n = float(sys.argv[2])
+print("system calls a cycle, whole run, where they differ:  lean  loginstorm")
+for k in sorted(a, key=lambda k: -abs(b.get(k, 0) - a[k])):
+    if abs(b.get(k, 0) - a[k]) / n >= 0.05:
+        print(f"  {k:<18} {a[k]/n:8.2f} {b.get(k,0)/n:8.2f}")
+PY
+}
+[ "${FRESH:-1}" = 0 ] || [ "${BREAKDOWN:-1}" = 0 ] || breakdown
 
 # Kept connections: the same pairs, per instance count. `measure` divides system calls by
 # RATE × 2 s; here the rate is what the run achieved, so the per-cycle figure is recomputed.
