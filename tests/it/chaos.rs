@@ -281,18 +281,25 @@ fn a_silent_drop_leaves_a_ghost_until_the_session_timeout() {
     cfg.limits.idle_timeout = Duration::from_secs(2);
     let server = loginstorm::server::start(cfg).unwrap();
     let toml = format!(
-        "[target]\nurl = \"{}\"\n[accounts]\ncount = 10\n[cycle]\nhold = \"5s\"\n\
+        "[target]\nurl = \"{}\"\n[accounts]\ncount = 10\n[cycle]\nhold = \"10s\"\n\
          [reconnect]\nmode = \"backoff\"\ninitial = \"200ms\"\nheartbeat = \"500ms\"\n\
          [[chaos]]\nat = \"1s\"\naction = \"drop\"\nfraction = 1.0\nhow = \"silent\"\n",
         server.url()
     );
+    let began = std::time::Instant::now();
     let run = std::thread::spawn(move || run_text(&toml, &[]));
-    // 1.8 s: every instance is back on a new connection; its ghost's is still open.
-    std::thread::sleep(Duration::from_millis(1800));
-    let while_ghosts = server.open_connections();
-    // 4 s: each ghost's last heartbeat left before 1 s; the server timed it out by 3 s.
-    std::thread::sleep(Duration::from_millis(2200));
-    let after = server.open_connections();
+    // Watched, not sampled at set instants: every instance comes back on a new connection
+    // while its ghost's is still open (20), then the server times the ghosts out (10) — each
+    // ghost's last heartbeat left before 1 s, so by 3 s, long before the holds end at 11 s
+    // (when 10 would mean the live ones had gone instead). The deadlines only end the loops.
+    let watch = |want: usize, by: Duration| {
+        while server.open_connections() != want && began.elapsed() < by {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server.open_connections()
+    };
+    let while_ghosts = watch(20, Duration::from_secs(8));
+    let after = watch(10, Duration::from_secs(8));
     let (r, _d) = run.join().unwrap();
     let t = &r.totals;
     assert_eq!(while_ghosts, 20, "10 ghosts beside 10 new connections");

@@ -13,6 +13,24 @@ fn only_report_dir(out: &std::path::Path) -> std::path::PathBuf {
     dirs[0].clone()
 }
 
+/// Wait until the run writing under `out` has had its first second of load (the first row of
+/// its timeseries.csv): its signal handlers are in place and its target is in use. The bound
+/// only ends the loop.
+fn wait_for_load(out: &std::path::Path) {
+    for _ in 0..3000 {
+        let first_row = std::fs::read_dir(out).ok().and_then(|mut d| {
+            let dir = d.next()?.ok()?.path();
+            let text = std::fs::read_to_string(dir.join("timeseries.csv")).ok()?;
+            (text.lines().count() >= 2).then_some(())
+        });
+        if first_row.is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the run under {} never began its load", out.display());
+}
+
 fn run_json(dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
 }
@@ -168,7 +186,7 @@ fn an_interrupted_run_still_leaves_its_reports() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for_load(&out_dir);
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
@@ -210,7 +228,7 @@ fn a_target_that_dies_mid_run_is_reported_as_lost() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for_load(&out_dir);
     server.kill().unwrap();
     server.wait().unwrap();
     let out = child.wait_with_output().unwrap();
@@ -460,7 +478,7 @@ fn a_second_interrupt_exits_at_once() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_load(&tmp.path().join("out"));
     let pid = child.id().to_string();
     let int = || {
         let _ = Command::new("kill").args(["-INT", &pid]).status();
