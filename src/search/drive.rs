@@ -116,7 +116,9 @@ pub fn search<W: Write>(o: &SearchOptions, out: &mut W) -> anyhow::Result<Search
             .map(|j| j.threshold.text.clone())
             .collect();
         let dropped = t.get(Counter::ArrivalsDropped);
-        let lagging = !finished.verdict.cautions.is_empty();
+        // Arrivals the generator never sent (the verdict names them): the step says nothing
+        // about the backend at this rate.
+        let lagging = !finished.verdict.cautions.is_empty() || t.get(Counter::ArrivalsUnsent) > 0;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         // With the embedded server the process's CPU is both sides': only lateness tells.
         let cpu_full = !embedded && finished.generator.busy_cores() >= 0.9 * cores;
