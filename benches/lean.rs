@@ -130,17 +130,26 @@ async fn cycle(url: &str, user: &str, sig: &str) -> Result<(), ()> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .map_err(|_| ())?;
+    exchange(&mut ws, user, sig).await
+}
+
+/// Login → its answer → `sdkStateReady` → logout → its answer, on an open WebSocket.
+async fn exchange<S>(ws: &mut S, user: &str, sig: &str) -> Result<(), ()>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error>
+        + StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
     let login = format!(
         r#"{{"op":"login","seq":1,"sdkAppID":{SDKAPPID},"userID":"{user}","userSig":"{sig}","platform":"Web"}}"#
     );
     ws.send(Message::text(login)).await.map_err(|_| ())?;
-    until(&mut ws, r#""seq":1,"code":0"#).await?;
-    until(&mut ws, "sdkStateReady").await?;
+    until(ws, r#""seq":1,"code":0"#).await?;
+    until(ws, "sdkStateReady").await?;
     ws.send(Message::text(r#"{"op":"logout","seq":2}"#))
         .await
         .map_err(|_| ())?;
-    until(&mut ws, r#""seq":2,"code":0"#).await?;
-    Ok(())
+    until(ws, r#""seq":2,"code":0"#).await
 }
 
 /// Back-to-back login → ready → logout cycles on one connection until `end`.
@@ -175,7 +184,7 @@ async fn kept_cycles(
 
 /// `matched`: the same cycle with loginstorm's promises (see the top of the file).
 mod exact {
-    use super::{until, Message, SinkExt, SDKAPPID};
+    use super::{exchange, Message, SinkExt};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use tokio::io::unix::AsyncFd;
     use tokio::time::Instant;
@@ -264,16 +273,7 @@ mod exact {
         let (mut ws, _) = tokio_tungstenite::client_async(url, tcp)
             .await
             .map_err(|_| ())?;
-        let login = format!(
-            r#"{{"op":"login","seq":1,"sdkAppID":{SDKAPPID},"userID":"{user}","userSig":"{sig}","platform":"Web"}}"#
-        );
-        ws.send(Message::text(login)).await.map_err(|_| ())?;
-        until(&mut ws, r#""seq":1,"code":0"#).await?;
-        until(&mut ws, "sdkStateReady").await?;
-        ws.send(Message::text(r#"{"op":"logout","seq":2}"#))
-            .await
-            .map_err(|_| ())?;
-        until(&mut ws, r#""seq":2,"code":0"#).await?;
+        exchange(&mut ws, user, sig).await?;
         // The close frame, then the socket goes without waiting for the server's.
         ws.send(Message::Close(None)).await.map_err(|_| ())?;
         Ok(())
