@@ -141,6 +141,17 @@ async fn controller(
     observer: &mut dyn Observer,
     restart: Option<Box<dyn chaos::Restart>>,
 ) -> anyhow::Result<ControllerOut> {
+    // Ctrl-C, and SIGTERM (a cancelled CI job), are caught from here on, not from the loop's
+    // first poll: one that comes while the accounts are made ends the run as interrupted, its
+    // reports written, instead of killing the process with run.json still `running`.
+    #[cfg(unix)]
+    let (mut int, mut term) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        )
+    };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
     let mut collector = Collector::start(&arbiters);
@@ -213,11 +224,11 @@ async fn controller(
     let mut strikes = 0u32;
     let mut tick = tokio::time::interval_at(start + FLUSH_EVERY, FLUSH_EVERY);
     let mut last_tick = start;
+    #[cfg(unix)]
+    let ctrl_c = int.recv();
+    #[cfg(not(unix))]
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    // SIGTERM (a cancelled CI job) ends the run like Ctrl-C: reports are still written.
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     #[cfg(unix)]
     let sigterm = term.recv();
     #[cfg(not(unix))]

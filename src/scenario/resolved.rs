@@ -64,15 +64,15 @@ impl Resolved {
             .collect()
     }
 
-    /// Refuse a share too large for one process (each instance is an actor created before the
-    /// run): checked once the shard is known, so a large scenario can still run as shards.
+    /// Refuse a share too large for one process (each instance is an actor once it starts, its
+    /// account is made before the run): checked once the shard is known, so a large scenario can still run as shards.
     pub fn check_process_size(&self) -> Result<(), ScenarioError> {
         let instances = self.instances();
         if instances > MAX_INSTANCES {
             return Err(ScenarioError::invalid(
                 "accounts",
                 format!(
-                    "this process would run {} accounts × {} instances = {instances} instances; one process runs at most {MAX_INSTANCES} (each is an actor created before the run): split the accounts over processes with `run --processes N` or `run --shard I/N`",
+                    "this process would run {} accounts × {} instances = {instances} instances; one process runs at most {MAX_INSTANCES} (each is an actor once it starts, and its account is made before the run): split the accounts over processes with `run --processes N` or `run --shard I/N`",
                     self.accounts_owned(),
                     self.platforms.len()
                 ),
