@@ -18,9 +18,11 @@ pub struct Worker {
     pub of: usize,
 }
 
-/// How late a start may still be sent when the load ends and not count as unsent: a pacer
-/// wakes microseconds after a start's instant, not a millisecond.
-pub const UNSENT_SLACK: Duration = Duration::from_millis(1);
+/// How long before the load's end a start must have been due to count as unsent when it was
+/// never sent. A pacer wakes microseconds after a start's instant, and a busy machine can hold
+/// it back a few milliseconds now and then — lateness, which `schedule_lag` and its caution
+/// report. One 100 ms behind when the load ends has stopped keeping its schedule.
+pub const UNSENT_SLACK: Duration = Duration::from_millis(100);
 
 /// Pace this worker's accounts from `start` until the schedule ends or `stop` is set, counting
 /// each start it sends in `sent`. Runs on the worker's thread (it takes the worker's accounts,

@@ -116,8 +116,9 @@ pub enum Counter {
     ReconnectsUnfinished,
     /// Ready sessions a disruption took down (the base of the recovery time).
     SessionsDisrupted,
-    /// Starts the schedule had due before the load ended that the generator never sent: it
-    /// fell behind its own schedule (or stalled), so the load asked for was not offered.
+    /// Starts the schedule had due (more than `pacer::UNSENT_SLACK` before the load ended)
+    /// that the generator never sent: it fell behind its own schedule (or stalled), so the
+    /// load asked for was not offered.
     ArrivalsUnsent,
 }
 
