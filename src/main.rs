@@ -9,7 +9,8 @@ use loginstorm::commands;
 /// mimalloc, not the system allocator: glibc's per-thread arenas grow a page range at a time
 /// (an `mprotect` each — four a cycle on fresh connections, tens of thousands while 40,000
 /// accounts are created), and a fresh cycle's allocations are all small and short-lived
-/// (docs/performance.md, "Allocator").
+/// (docs/performance.md, "The leanest bare client as the yardstick": why mimalloc, and why
+/// without transparent huge pages).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
