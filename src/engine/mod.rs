@@ -112,6 +112,7 @@ async fn create_accounts(
         let (plan, notes, active) = (plan.clone(), notes.clone(), active.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         arb.spawn_fn(move || {
+            // In index order: the pacer and the orders' task look accounts up by index.
             let mine: Vec<account::Shared> = shard
                 .accounts(plan.accounts)
                 .filter(|n| shard.local(*n) % workers == w)
@@ -121,7 +122,7 @@ async fn create_accounts(
                     account::create(|me| Account::new(plan, n, notes, seed, &active, me))
                 })
                 .collect();
-            actix::spawn(orders.serve(mine));
+            account::settle(mine, orders);
             let _ = tx.send(());
         });
         made.push(rx);

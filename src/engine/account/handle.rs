@@ -25,15 +25,20 @@ use crate::shard::Shard;
 pub type Shared = Rc<RefCell<Account>>;
 
 thread_local! {
-    /// The accounts created on this worker, for its pacer.
+    /// This worker's accounts, ordered by index, for its pacer (`settle`).
     static LOCAL: RefCell<Vec<Shared>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The accounts created on this thread so far, ordered by index; the registry is emptied.
+/// This worker's accounts, ordered by index; the registry is emptied.
 pub fn take_local() -> Vec<Shared> {
-    let mut v = LOCAL.with(|l| std::mem::take(&mut *l.borrow_mut()));
-    v.sort_by_key(|a| a.borrow().n());
-    v
+    LOCAL.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
+
+/// Settle a worker's share of the accounts (made on this thread, ordered by index): filed for
+/// the worker's pacer, and handed to the task that carries out the controller's orders.
+pub fn settle(accounts: Vec<Shared>, orders: Orders) {
+    LOCAL.with(|l| *l.borrow_mut() = accounts.clone());
+    actix::spawn(orders.serve(accounts));
 }
 
 /// What the controller's thread asks of a worker's accounts.
@@ -119,18 +124,15 @@ pub fn channels(shard: Shard, count: usize, workers: usize) -> (Accounts, Vec<Or
 }
 
 /// Create an account on the current worker thread: `build` makes it, given its own weak
-/// handle (for its instances' inbox and its timers). The worker's pacer finds it in the
-/// thread's registry.
+/// handle (for its instances' inbox and its timers).
 pub fn create(build: impl FnOnce(Weak<RefCell<Account>>) -> Account) -> Shared {
-    let account = Rc::new_cyclic(|me| RefCell::new(build(me.clone())));
-    LOCAL.with(|l| l.borrow_mut().push(account.clone()));
-    account
+    Rc::new_cyclic(|me| RefCell::new(build(me.clone())))
 }
 
 impl Orders {
     /// Carry out the orders for `accounts` (this worker's, ordered by index) until the
     /// controller hangs up or takes their reports, which lets them go.
-    pub async fn serve(mut self, accounts: Vec<Shared>) {
+    async fn serve(mut self, accounts: Vec<Shared>) {
         let find = |n: u32| {
             accounts
                 .binary_search_by_key(&n, |a| a.borrow().n())

@@ -32,7 +32,7 @@ mod timers;
 use slots::Slots;
 mod waves;
 use crate::scenario::{Alignment, LoadModel};
-pub use handle::{channels, create, take_local, Accounts, Order, Orders, Shared};
+pub use handle::{channels, create, settle, take_local, Accounts, Order, Orders, Shared};
 pub use history::Observed;
 pub use inbox::{Inbox, Told};
 /// A settle probe's answer: the instance's slot and the code (`None`: no answer).
