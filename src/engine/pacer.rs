@@ -41,15 +41,10 @@ pub async fn pace(
         Ok(t) => t,
         Err(e) => return eprintln!("warning: no precise timer ({e}); pacing stopped"),
     };
-    let k = plan.platforms.len() as u64;
     match plan.model {
         LoadModel::Closed => {
             for a in &accts {
-                // The ramp's place of the account's global index: shards together start
-                // accounts when the unsharded run would.
-                let n = u64::from(a.borrow().n());
-                let due = (plan.ramp > 0.0)
-                    .then(|| start + Duration::from_secs_f64((n * k) as f64 / plan.ramp));
+                let due = ramp_offset(&plan, a.borrow().n()).map(|d| start + d);
                 if let Some(due) = due {
                     let _ = timer.sleep_until(due - clock::lead()).await;
                 }
@@ -63,9 +58,9 @@ pub async fn pace(
         LoadModel::Open => {
             // Arrivals are dealt to the scenario's accounts in turn; this process sends those
             // of its own accounts, at the instants the unsharded run would.
-            let (all, shard) = (plan.accounts as usize, plan.shard);
+            let shard = plan.shard;
             let mine = |next: usize| {
-                let n = (next % all) as u32;
+                let n = arrival_account(&plan, next);
                 shard.owns(n) && shard.local(n) % w.of == w.index
             };
             let schedule = arrivals::Arrivals::new(plan.stages.clone()).enumerate();
@@ -74,7 +69,7 @@ pub async fn pace(
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                let n = (next % all) as u32;
+                let n = arrival_account(&plan, next);
                 if let Ok(i) = accts.binary_search_by_key(&n, |a| a.borrow().n()) {
                     accts[i].borrow_mut().arrive(start + at);
                 }
@@ -89,7 +84,7 @@ pub async fn pace(
             let shard = plan.shard;
             let mine = |n: u32| shard.owns(n) && shard.local(n) % w.of == w.index;
             for e in trace.events.iter().filter(|e| mine(e.account)) {
-                let at = start + e.at.div_f64(plan.speed);
+                let at = start + replayed(&plan, e.at);
                 let _ = timer.sleep_until(at - clock::lead()).await;
                 if stop.load(Ordering::Relaxed) {
                     return;
@@ -103,35 +98,46 @@ pub async fn pace(
     }
 }
 
+/// The closed model's start of account `n`, from the load's start: the ramp's place of its
+/// global index, so shards together start accounts when the unsharded run would (`None`: no
+/// ramp, at once).
+fn ramp_offset(plan: &Plan, n: u32) -> Option<Duration> {
+    let k = plan.platforms.len() as u64;
+    (plan.ramp > 0.0).then(|| Duration::from_secs_f64((u64::from(n) * k) as f64 / plan.ramp))
+}
+
+/// The account the open model's `next`-th arrival is dealt to (the scenario's, in turn).
+fn arrival_account(plan: &Plan, next: usize) -> u32 {
+    (next % plan.accounts as usize) as u32
+}
+
+/// When a trace row at offset `at` is replayed, from the load's start.
+fn replayed(plan: &Plan, at: Duration) -> Duration {
+    at.div_f64(plan.speed)
+}
+
 /// How many starts this process's pacers (all workers) had due before `before`: what they
-/// owe by then. The pacers send in order, so `owed − sent` is exactly what a late or stalled
-/// pacer left unsent.
+/// owe by then — the schedule `pace` follows, read with the same functions. The pacers send
+/// in order, so `owed − sent` is exactly what a late or stalled pacer left unsent.
 pub fn owed(plan: &Plan, start: Instant, before: Instant) -> u64 {
     let Some(window) = before.checked_duration_since(start) else {
         return 0;
     };
     let shard = plan.shard;
-    let k = plan.platforms.len() as u64;
     match plan.model {
         LoadModel::Closed => shard
             .accounts(plan.accounts)
-            .filter(|n| {
-                plan.ramp <= 0.0
-                    || Duration::from_secs_f64((u64::from(*n) * k) as f64 / plan.ramp) < window
-            })
+            .filter(|n| ramp_offset(plan, *n).is_none_or(|d| d < window))
             .count() as u64,
-        LoadModel::Open => {
-            let all = plan.accounts as usize;
-            arrivals::Arrivals::new(plan.stages.clone())
-                .enumerate()
-                .take_while(|(_, at)| *at < window)
-                .filter(|(next, _)| shard.owns((next % all) as u32))
-                .count() as u64
-        }
+        LoadModel::Open => arrivals::Arrivals::new(plan.stages.clone())
+            .enumerate()
+            .take_while(|(_, at)| *at < window)
+            .filter(|(next, _)| shard.owns(arrival_account(plan, *next)))
+            .count() as u64,
         LoadModel::Trace => plan.replay.as_ref().map_or(0, |t| {
             t.events
                 .iter()
-                .filter(|e| shard.owns(e.account) && e.at.div_f64(plan.speed) < window)
+                .filter(|e| shard.owns(e.account) && replayed(plan, e.at) < window)
                 .count() as u64
         }),
     }
