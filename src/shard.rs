@@ -49,6 +49,12 @@ impl Shard {
         (n / self.count) as usize
     }
 
+    /// Which of `workers` worker threads runs account `n` (dealt round-robin by local index):
+    /// where it is made, paced and sent its orders.
+    pub fn worker(self, n: u32, workers: usize) -> usize {
+        self.local(n) % workers
+    }
+
     pub fn is_whole(self) -> bool {
         self.count == 1
     }

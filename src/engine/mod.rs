@@ -115,7 +115,7 @@ async fn create_accounts(
             // In index order: the pacer and the orders' task look accounts up by index.
             let mine: Vec<account::Shared> = shard
                 .accounts(plan.accounts)
-                .filter(|n| shard.local(*n) % workers == w)
+                .filter(|n| shard.worker(*n, workers) == w)
                 .map(|n| {
                     let seed = plan.seed ^ u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
                     let (plan, notes) = (plan.clone(), notes.clone());

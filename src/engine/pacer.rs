@@ -61,7 +61,7 @@ pub async fn pace(
             let shard = plan.shard;
             let mine = |next: usize| {
                 let n = arrival_account(&plan, next);
-                shard.owns(n) && shard.local(n) % w.of == w.index
+                shard.owns(n) && shard.worker(n, w.of) == w.index
             };
             let schedule = arrivals::Arrivals::new(plan.stages.clone()).enumerate();
             for (next, at) in schedule.filter(|(next, _)| mine(*next)) {
@@ -82,7 +82,7 @@ pub async fn pace(
                 return;
             };
             let shard = plan.shard;
-            let mine = |n: u32| shard.owns(n) && shard.local(n) % w.of == w.index;
+            let mine = |n: u32| shard.owns(n) && shard.worker(n, w.of) == w.index;
             for e in trace.events.iter().filter(|e| mine(e.account)) {
                 let at = start + replayed(&plan, e.at);
                 let _ = timer.sleep_until(at - clock::lead()).await;

@@ -68,7 +68,7 @@ pub enum Order {
 }
 
 /// This process's accounts, as the controller's thread reaches them: one channel of orders a
-/// worker, which the worker's accounts are dealt to round-robin (`shard.local(n) % workers`).
+/// worker, which the worker's accounts are dealt to round-robin (`Shard::worker`).
 #[derive(Clone)]
 pub struct Accounts {
     workers: Arc<[UnboundedSender<Order>]>,
@@ -95,7 +95,7 @@ impl Accounts {
 
     /// An order for account `n` (one of this process's) to its worker.
     pub fn send(&self, n: u32, order: Order) {
-        let w = self.shard.local(n) % self.workers.len();
+        let w = self.shard.worker(n, self.workers.len());
         let _ = self.workers[w].send(order);
     }
 }
