@@ -36,6 +36,22 @@ impl Conn {
         }
     }
 
+    /// Writes so far (engine/nagle.rs): what an answer to the last of them covers.
+    pub fn writes(&self) -> u32 {
+        match self {
+            Conn::Ws(ws) => ws.get_ref().writes(),
+            Conn::Raw(r) => r.io.writes(),
+        }
+    }
+
+    /// The peer answered the write numbered `through` and every one before it.
+    pub fn answered(&mut self, through: u32) {
+        match self {
+            Conn::Ws(ws) => ws.get_mut().answered(through),
+            Conn::Raw(r) => r.io.answered(through),
+        }
+    }
+
     /// When the connection's last bytes were received (the kernel's stamp).
     pub fn read_at(&self) -> std::rc::Rc<std::cell::Cell<tokio::time::Instant>> {
         match self {

@@ -106,7 +106,12 @@ pub async fn connect(
         socket.bind(SocketAddr::new(ip, 0)).map_err(tcp)?;
     }
     let stream = socket.connect(addr).await.map_err(tcp)?;
-    let _ = stream.set_nodelay(true);
+    if plan.target.tls_name.is_some() || network.is_some() {
+        // Bytes the connection's write count does not see (a TLS handshake's, a shaped
+        // network's delayed release): Nagle off from the start. Plain TCP turns it off when a
+        // write could be held (engine/nagle.rs).
+        let _ = stream.set_nodelay(true);
+    }
     let stream = Stream::over(stream, plan.target.tls_name.as_ref(), plan.tls.as_ref())
         .await
         .map_err(|source| ConnectError::Tls {
@@ -209,6 +214,9 @@ async fn upgrade(
             )));
         }
     };
+    // The response answers the request: whatever was written is acknowledged.
+    let written = tcp.writes();
+    tcp.answered(written);
     if let Some(plan) = trace {
         let head = String::from_utf8_lossy(&response[..head_end]);
         plan.trace_frame(

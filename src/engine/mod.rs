@@ -20,6 +20,7 @@ pub mod connect;
 pub mod endpoint;
 pub mod instance;
 pub mod metrics;
+mod nagle;
 pub mod plan;
 mod priority;
 pub mod shaped;

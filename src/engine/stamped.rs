@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
 use super::endpoint::Stream;
+use super::nagle::Nagle;
 
 /// A kernel timestamp older than this is not believed (the wall clock was stepped).
 #[cfg(target_os = "linux")]
@@ -29,6 +30,9 @@ pub struct Stamped {
     /// The kernel timestamps this socket's segments (plain TCP on Linux).
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     kernel: bool,
+    /// When to turn Nagle off (engine/nagle.rs): plain TCP keeps it on while each write
+    /// follows the answer to the last; TLS and shaped networks turned it off as they opened.
+    nagle: Nagle,
 }
 
 impl Stamped {
@@ -41,11 +45,26 @@ impl Stamped {
         };
         #[cfg(not(target_os = "linux"))]
         let kernel = false;
+        let nagle = match &io {
+            Stream::Plain(_) => Nagle::lazy(),
+            Stream::Tls(_) | Stream::Shaped(_) => Nagle::off(),
+        };
         Stamped {
             io,
             read_at: Rc::new(Cell::new(Instant::now())),
             kernel,
+            nagle,
         }
+    }
+
+    /// Writes so far (engine/nagle.rs): what an answer to the last of them covers.
+    pub fn writes(&self) -> u32 {
+        self.nagle.writes()
+    }
+
+    /// The peer answered the write numbered `through` and every one before it.
+    pub fn answered(&mut self, through: u32) {
+        self.nagle.answered(through);
     }
 
     /// The TCP socket underneath.
@@ -85,7 +104,17 @@ impl AsyncWrite for Stamped {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        if this.nagle.turn_off_before_write() {
+            if let Some(tcp) = this.io.tcp() {
+                let _ = tcp.set_nodelay(true);
+            }
+        }
+        let r = Pin::new(&mut this.io).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.nagle.wrote();
+        }
+        r
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

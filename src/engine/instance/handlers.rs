@@ -68,6 +68,13 @@ impl Instance {
                 }
                 return;
             }
+            // The answer to the connection's last request acknowledges all written before it.
+            let sh = &self.shell;
+            if let (Some(link), (asked, frame @ 1..)) = (&sh.link, sh.asked) {
+                if asked == seq {
+                    link.answered(frame);
+                }
+            }
         }
         let (c, mut io) = self.split(ctx);
         c.meaning(&mut io, meaning);

@@ -167,6 +167,7 @@ impl Shell {
                     act.shell.link = Some(Link::new(ws, ctx));
                     act.shell.heard = None;
                     act.shell.beat_sent = None;
+                    act.shell.asked = (0, 0);
                     act.shell.start_heartbeat(ctx);
                     let (c, mut io) = act.split(ctx);
                     c.connected(&mut io);
@@ -244,7 +245,10 @@ impl Io for ActorIo<'_> {
                 sh.traced_sig = Some(user_sig.clone());
             }
         }
-        sh.send_frame(frame)
+        let sent = sh.send_frame(frame);
+        let number = sh.link.as_ref().map_or(0, Link::frames);
+        sh.asked = (req.seq(), if sent { number } else { 0 });
+        sent
     }
 
     fn send_frame(&mut self, frame: Outgoing) -> bool {

@@ -48,6 +48,11 @@ struct Shared {
     queued: VecDeque<Message>,
     /// A write failed: the item reports the connection lost on its next poll.
     broken: bool,
+    /// Frames given to [`Link::send`] so far: the last one's number.
+    frames: u32,
+    /// The last frame known written out, and the connection's write count just after it
+    /// (engine/nagle.rs: what an answer to that frame acknowledges).
+    written: (u32, u32),
 }
 
 impl Shared {
@@ -76,7 +81,15 @@ impl Shared {
                 Poll::Pending => return true,
             }
         }
-        !matches!(ws.poll_flush(cx), Poll::Ready(Err(_)))
+        match ws.as_mut().poll_flush(cx) {
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                // Everything given to `send` is out: the last frame ended at this count.
+                self.written = (self.frames, ws.writes());
+                true
+            }
+            Poll::Pending => true,
+        }
     }
 
     /// Send the close frame. `true` when it is done (or cannot be done): drop the socket.
@@ -117,6 +130,8 @@ impl Link {
             waker: None,
             queued: VecDeque::new(),
             broken: false,
+            frames: 0,
+            written: (0, 0),
         }));
         let handle = ctx.spawn(Reader {
             shared: shared.clone(),
@@ -132,6 +147,7 @@ impl Link {
             return false;
         }
         s.queued.push_back(m);
+        s.frames = s.frames.wrapping_add(1);
         let ok = s.with_cx(|s, cx| match cx {
             Some(cx) => s.write_out(cx),
             // Not polled yet: the item's first poll (this pass of the context) writes it.
@@ -139,6 +155,24 @@ impl Link {
         });
         s.broken = !ok;
         ok
+    }
+
+    /// The number of the last frame given to [`Link::send`].
+    pub fn frames(&self) -> u32 {
+        self.shared.borrow().frames
+    }
+
+    /// The server answered frame number `frame`: if it is the last frame written out, every
+    /// byte written up to its end is acknowledged (engine/nagle.rs). If more was written after
+    /// it (or it is still waiting for the socket), nothing is said.
+    pub fn answered(&self, frame: u32) {
+        let mut s = self.shared.borrow_mut();
+        let (last, through) = s.written;
+        if last == frame {
+            if let Some(ws) = s.ws.as_mut() {
+                ws.answered(through);
+            }
+        }
     }
 
     /// Close: the close frame goes out (now, or from the item when the socket takes it) and

@@ -69,6 +69,10 @@ struct Shell {
     beat_sent: Option<(u64, Instant)>,
     /// The send time of the connection's last request the server answered (a ghost's bound).
     heard: Option<Instant>,
+    /// The connection's last request: its seq, and its frame's number on the link (0: none).
+    /// Its answer tells the link that everything written through it is acknowledged
+    /// (engine/nagle.rs).
+    asked: (u64, u32),
     /// Its side of the wire protocol: requests to frames, frames to meanings.
     driver: crate::driver::Driver,
     _active: ActiveGuard,
@@ -111,6 +115,7 @@ impl Instance {
                 beats: 0,
                 beat_sent: None,
                 heard: None,
+                asked: (0, 0),
                 _active: active,
             },
         }
