@@ -10,11 +10,14 @@
 //! CREDS is a file of `userID,userSig` lines (`floor credentials N PATTERN` writes one).
 //! `open`: every 1/RATE s a new user (the next line, round robin) gets a fresh connection:
 //! connect → login → `sdkStateReady` → logout → close — the cycle of `benches/open.toml`.
-//! `matched`: `open` doing what loginstorm promises beyond the bare cycle — each arrival at its
-//! own instant (a one-shot `timerfd` an arrival, where tokio's timer starts them a millisecond
-//! at a time), `TCP_NODELAY` and `SO_TIMESTAMPNS` on every connection (loginstorm times
-//! receipts from the kernel's stamp), and a WebSocket close frame before the socket is closed.
-//! It says how much of loginstorm's cost over `open` those promises are.
+//! `paced`: `open` offering the load loginstorm offers — each arrival at its own instant (a
+//! one-shot `timerfd` an arrival, where tokio's timer starts them a millisecond at a time, up
+//! to 1 ms late) — and ending the WebSocket with a close frame; nothing else.
+//! `matched`: `paced` doing what loginstorm promises beyond that — `TCP_NODELAY` and
+//! `SO_TIMESTAMPNS` on every connection (loginstorm times receipts from the kernel's stamp).
+//! The ratios to these say how much of loginstorm's cost over `open` each promise is.
+//! The open modes print how late their arrivals started (`lag_p50_us`, `lag_p99_us`: when the
+//! cycle began − its instant), the figure loginstorm reports as `schedule_lag`.
 //! `kept`: INSTANCES users, each on one connection kept open, cycle login → `sdkStateReady` →
 //! logout back to back until SECONDS have passed — the cycle of `benches/cycles.toml`.
 //! At the end it prints `cycles=N errors=E` and exits; the whole process is timed from outside.
@@ -31,7 +34,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, mode, url, creds, n, secs] = &args[..] else {
         eprintln!(
-            "usage: lean open URL CREDS RATE SECONDS | lean kept URL CREDS INSTANCES SECONDS"
+            "usage: lean open|paced|matched URL CREDS RATE SECONDS | lean kept URL CREDS INSTANCES SECONDS"
         );
         std::process::exit(2);
     };
@@ -51,12 +54,15 @@ fn main() {
     let done = Rc::new(Cell::new(0u64));
     let errors = Rc::new(Cell::new(0u64));
     let local = tokio::task::LocalSet::new();
-    let (kept, matched) = match mode.as_str() {
-        "open" => (false, false),
-        "matched" => (false, true),
-        "kept" => (true, false),
-        other => panic!("mode {other}: open, matched or kept"),
+    // (connections kept, arrivals at their instants and a close frame, socket options)
+    let (kept, paced, options) = match mode.as_str() {
+        "open" => (false, false, false),
+        "paced" => (false, true, false),
+        "matched" => (false, true, true),
+        "kept" => (true, false, false),
+        other => panic!("mode {other}: open, paced, matched or kept"),
     };
+    let mut lags: Vec<u32> = Vec::new();
     local.block_on(&rt, async {
         if kept {
             let end = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
@@ -82,20 +88,23 @@ fn main() {
         let every = Duration::from_secs_f64(1.0 / rate);
         let total = (rate * secs) as u64;
         let start = tokio::time::Instant::now();
-        let timer = matched.then(exact::Timer::new);
+        let timer = paced.then(exact::Timer::new);
         let mut tasks = Vec::with_capacity(total as usize);
+        lags.reserve(total as usize);
         for n in 0..total {
             let at = start + every * n as u32;
             match &timer {
                 Some(t) => t.sleep_until(at).await,
                 None => tokio::time::sleep_until(at).await,
             }
+            let late = tokio::time::Instant::now().saturating_duration_since(at);
+            lags.push(late.as_micros().min(u32::MAX as u128) as u32);
             let (user, sig) = users[n as usize % users.len()].clone();
             let url = url.clone();
             let (done, errors) = (done.clone(), errors.clone());
             tasks.push(tokio::task::spawn_local(async move {
-                let ended = if matched {
-                    exact::cycle(&url, &user, &sig).await
+                let ended = if paced {
+                    exact::cycle(&url, &user, &sig, options).await
                 } else {
                     cycle(&url, &user, &sig).await
                 };
@@ -109,7 +118,19 @@ fn main() {
             let _ = t.await;
         }
     });
-    println!("cycles={} errors={}", done.get(), errors.get());
+    if lags.is_empty() {
+        println!("cycles={} errors={}", done.get(), errors.get());
+    } else {
+        lags.sort_unstable();
+        let at = |q: f64| lags[((lags.len() - 1) as f64 * q) as usize];
+        println!(
+            "cycles={} errors={} lag_p50_us={} lag_p99_us={}",
+            done.get(),
+            errors.get(),
+            at(0.5),
+            at(0.99)
+        );
+    }
 }
 
 /// Read text frames until one contains `needle`.
@@ -182,7 +203,8 @@ async fn kept_cycles(
     Ok(())
 }
 
-/// `matched`: the same cycle with loginstorm's promises (see the top of the file).
+/// `paced` and `matched`: the same cycle at exact instants, ending with a close frame, and for
+/// `matched` with loginstorm's socket options (see the top of the file).
 mod exact {
     use super::{exchange, Message, SinkExt};
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -250,7 +272,7 @@ mod exact {
         }
     }
 
-    pub async fn cycle(url: &str, user: &str, sig: &str) -> Result<(), ()> {
+    pub async fn cycle(url: &str, user: &str, sig: &str, options: bool) -> Result<(), ()> {
         let addr = url
             .trim_start_matches("ws://")
             .split('/')
@@ -258,18 +280,20 @@ mod exact {
             .ok_or(())?
             .to_string();
         let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|_| ())?;
-        tcp.set_nodelay(true).map_err(|_| ())?;
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt on our connected socket with an int option.
-        unsafe {
-            libc::setsockopt(
-                tcp.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
+        if options {
+            tcp.set_nodelay(true).map_err(|_| ())?;
+            let on: libc::c_int = 1;
+            // SAFETY: setsockopt on our connected socket with an int option.
+            unsafe {
+                libc::setsockopt(
+                    tcp.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_TIMESTAMPNS,
+                    (&on as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+        }
         let (mut ws, _) = tokio_tungstenite::client_async(url, tcp)
             .await
             .map_err(|_| ())?;

@@ -10,9 +10,12 @@
 #     intervals from 2 s to SECS−2 s, over the cycles those intervals held);
 #   - for loginstorm, where its CPU went: before the load, during it, after it (reports), from
 #     its run.json;
-#   - the same for `lean matched`: the lean client doing what loginstorm promises beyond the
-#     bare cycle (exact arrival instants, TCP_NODELAY and SO_TIMESTAMPNS, a close frame), so
-#     the ratio to it is loginstorm's own overhead.
+#   - the same for `lean paced`: the lean client offering the load loginstorm offers (each
+#     arrival at its own instant, where tokio's timer starts them up to 1 ms late) and ending
+#     with a close frame, nothing else; and for `lean matched`: `paced` with TCP_NODELAY and
+#     SO_TIMESTAMPNS too (loginstorm times receipts from the kernel's stamp), so the ratio to it
+#     is loginstorm's own overhead;
+#   - how late each client started its arrivals: lag p50 (loginstorm's `schedule_lag`).
 # Then the same for kept connections (closed model, back-to-back login → ready → logout on
 # connections kept open, loginstorm with its checks on: benches/cycles.toml), at each instance
 # count of KEPT. Ends with the median ratios. Not a test: figures go to docs/performance.md.
@@ -39,7 +42,8 @@ KEPT=${KEPT-64 512}
 . benches/server.sh
 
 # measure NAME CMD...: run CMD on the client core under perf and time; print
-# "cpu_us_per_cycle syscalls_per_cycle cycles" (cycles from the command's own count).
+# "cpu_us_per_cycle syscalls_per_cycle cycles lag_p50_us" (cycles and lag from the command's
+# own output; loginstorm's lag from its summary.csv).
 measure() {
   local name=$1; shift
   taskset -c "$CLIENT_CPUS" perf stat -x, -I 2000 -e raw_syscalls:sys_enter,task-clock \
@@ -50,6 +54,8 @@ base, rate, secs = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 out = open(base + ".out").read()
 m = re.search(r"cycles[= ](\d+)", out)
 cycles = int(m.group(1)) if m else 0
+m = re.search(r"lag_p50_us=(\d+)", out)
+lag = m.group(1) if m else "-"
 # Interval lines: time,count,unit,event,… — system calls a count, task-clock in ms of CPU
 # (the process and its threads, start to exit: the intervals sum to the whole).
 rows, cpu_ms = [], 0.0
@@ -68,16 +74,19 @@ for line in open(base + ".perf"):
 steady = [n for t, n in rows if 2.0 < t <= secs - 2.0 + 0.5]
 per = sum(steady) / (len(steady) * 2.0 * rate) if steady else float("nan")
 cpu = cpu_ms * 1e3 / cycles if cycles else float("nan")
-print(f"{cpu:.1f} {per:.1f} {cycles}")
+print(f"{cpu:.1f} {per:.1f} {cycles} {lag}")
 PY
 }
 
-lean_run() { measure lean "$LEAN" open "$URL" "$WORK/creds.csv" "$RATE" "$SECS"; }
 ls_run() {
   rm -rf "$WORK/out"
   measure ls "$BIN" run benches/open.toml --quiet --target "$URL" --out "$WORK/out" \
     --set target.credentials="$WORK/creds.csv" --set accounts.count="$ACCOUNTS" \
     --set load.stages="$RATE,1us;$RATE,${SECS}s"
+}
+# loginstorm's schedule_lag p50 (µs), from its summary.csv.
+ls_lag() {
+  awk -F, '$1 == "schedule_lag" { print $5 }' "$(ls -d "$WORK"/out/*/ | head -1)summary.csv"
 }
 # loginstorm's own account of its CPU: before the load, during, after (from run.json).
 ls_phases() {
@@ -91,32 +100,37 @@ PY
 
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(uname -r)"
 echo "loginstorm: $BIN ($("$BIN" --version)); $RATE/s fresh for $SECS s, $ACCOUNTS accounts"
-printf "%-5s %-26s %-26s %-8s %-8s %-26s %-15s %s\n" pair "lean: cpu/cycle, calls, n" "loginstorm: same" "cpu" "calls" "matched: same" "ls/matched" "loginstorm phases"
-CPU_R=(); SYS_R=(); MCPU_R=(); MSYS_R=()
+printf "%-5s %-11s %-11s %-7s %-9s %s\n" pair client "cpu/cycle" calls "lag p50" "cycles / loginstorm's phases"
+declare -A R
 med() { printf "%s\n" "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 for i in $(seq "$([ "${FRESH:-1}" = 0 ] && echo 0 || echo "$REPEAT")"); do
-  orders="lean matched ls"; [ $((i % 2)) -eq 0 ] && orders="ls matched lean"
+  orders="open paced matched loginstorm"; [ $((i % 2)) -eq 0 ] && orders="loginstorm matched paced open"
+  declare -A C=() N=() G=() Y=()
   for order in $orders; do
     start_server
     case $order in
-      lean) L=$(lean_run) ;;
-      matched) M=$(measure matched "$LEAN" matched "$URL" "$WORK/creds.csv" "$RATE" "$SECS") ;;
-      ls) S=$(ls_run); P=$(ls_phases) ;;
+      loginstorm) out=$(ls_run); P=$(ls_phases); lag=$(ls_lag) ;;
+      *) out=$(measure "$order" "$LEAN" "$order" "$URL" "$WORK/creds.csv" "$RATE" "$SECS"); P= ; lag= ;;
     esac
     stop_server
+    read -r c n y g <<<"$out"
+    C[$order]=$c; N[$order]=$n; Y[$order]=$y; G[$order]=${lag:-$g}
+    printf "%-5s %-11s %-11s %-7s %-9s %s\n" "$i" "$order" "${c}us" "$n" "${G[$order]}us" "$y ${P}"
   done
-  read -r lc ls_ lcy <<<"$L"; read -r sc ss scy <<<"$S"; read -r mc ms mcy <<<"$M"
-  cr=$(awk -v a="$sc" -v b="$lc" 'BEGIN{printf "%.2f", a/b}')
-  sr=$(awk -v a="$ss" -v b="$ls_" 'BEGIN{printf "%.2f", a/b}')
-  mr=$(awk -v a="$sc" -v b="$mc" 'BEGIN{printf "%.2f", a/b}')
-  msr=$(awk -v a="$ss" -v b="$ms" 'BEGIN{printf "%.2f", a/b}')
-  CPU_R+=("$cr"); SYS_R+=("$sr"); MCPU_R+=("$mr"); MSYS_R+=("$msr")
-  printf "%-5s %-26s %-26s %-8s %-8s %-26s %-15s %s\n" "$i" "${lc}us ${ls_} $lcy" "${sc}us ${ss} $scy" \
-    "${cr}x" "${sr}x" "${mc}us ${ms} $mcy" "${mr}x ${msr}x" "$P"
+  line="      loginstorm ÷"
+  for base in open paced matched; do
+    cr=$(ratio "${C[loginstorm]}" "${C[$base]}"); sr=$(ratio "${N[loginstorm]}" "${N[$base]}")
+    R[$base.cpu]+=" $cr"; R[$base.calls]+=" $sr"
+    line="$line $base: CPU ${cr}x calls ${sr}x;"
+  done
+  echo "${line%;}"
 done
 if [ "${FRESH:-1}" != 0 ]; then
-  echo "median ratio, whole-process CPU per cycle: $(med "${CPU_R[@]}")x; steady-state system calls a cycle: $(med "${SYS_R[@]}")x"
-  echo "against the lean client with loginstorm's promises (matched): CPU $(med "${MCPU_R[@]}")x; system calls $(med "${MSYS_R[@]}")x"
+  for base in open paced matched; do
+    # shellcheck disable=SC2086
+    echo "median, loginstorm ÷ $base: whole-process CPU per cycle $(med ${R[$base.cpu]})x; steady-state system calls a cycle $(med ${R[$base.calls]})x"
+  done
 fi
 
 # Where the system calls differ: one more pair, counted per call (whole run, per cycle).
@@ -126,10 +140,13 @@ breakdown() {
     timerfd_settime socket connect close brk mmap munmap madvise mprotect futex; do
     ev="$ev,syscalls:sys_enter_$c"
   done
-  start_server
-  taskset -c "$CLIENT_CPUS" perf stat -x, -e "${ev#,}" -o "$WORK/lean.calls" \
-    "$LEAN" open "$URL" "$WORK/creds.csv" "$RATE" "$SECS" >/dev/null 2>&1 || true
-  stop_server; start_server; rm -rf "$WORK/out"
+  for m in open paced; do
+    start_server
+    taskset -c "$CLIENT_CPUS" perf stat -x, -e "${ev#,}" -o "$WORK/$m.calls" \
+      "$LEAN" "$m" "$URL" "$WORK/creds.csv" "$RATE" "$SECS" >/dev/null 2>&1 || true
+    stop_server
+  done
+  start_server; rm -rf "$WORK/out"
   taskset -c "$CLIENT_CPUS" perf stat -x, -e "${ev#,}" -o "$WORK/ls.calls" \
     "$BIN" run benches/open.toml --quiet --target "$URL" --out "$WORK/out" \
     --set target.credentials="$WORK/creds.csv" --set accounts.count="$ACCOUNTS" \
@@ -144,12 +161,12 @@ def load(f):
         if len(p) > 3 and p[0] and p[0][0].isdigit():
             d[p[2].replace("syscalls:sys_enter_", "")] = float(p[0])
     return d
-a, b = load(sys.argv[1] + "/lean.calls"), load(sys.argv[1] + "/ls.calls")
+a, p, b = (load(sys.argv[1] + f) for f in ("/open.calls", "/paced.calls", "/ls.calls"))
 n = float(sys.argv[2])
-print("system calls a cycle, whole run, where they differ:  lean  loginstorm")
+print("system calls a cycle, whole run, where they differ:  open   paced  loginstorm")
 for k in sorted(a, key=lambda k: -abs(b.get(k, 0) - a[k])):
     if abs(b.get(k, 0) - a[k]) / n >= 0.05:
-        print(f"  {k:<18} {a[k]/n:8.2f} {b.get(k,0)/n:8.2f}")
+        print(f"  {k:<18} {a[k]/n:8.2f} {p.get(k,0)/n:8.2f} {b.get(k,0)/n:8.2f}")
 PY
 }
 [ "${FRESH:-1}" = 0 ] || [ "${BREAKDOWN:-1}" = 0 ] || breakdown
