@@ -88,13 +88,16 @@ ls_run() {
 ls_lag() {
   awk -F, '$1 == "schedule_lag" { print $5 }' "$(ls -d "$WORK"/out/*/ | head -1)summary.csv"
 }
-# loginstorm's own account of its CPU: before the load, during, after (from run.json).
+# loginstorm's own account of its CPU: before the load, during, after it (stopping, collecting
+# and writing the reports), and the reports' writing alone (wall time), from run.json.
 ls_phases() {
   python3 - "$(ls -d "$WORK"/out/*/ | head -1)" <<'PY'
 import json, sys, os
 g = json.load(open(os.path.join(sys.argv[1], "run.json"))).get("generator") or {}
 f = lambda k: "-" if g.get(k) is None else "%.0fms" % (g[k] * 1e3)
-print(f"before={f('startup_cpu_secs')} load={f('cpu_secs')} after={f('after_load_cpu_secs')}")
+r = json.load(open(os.path.join(sys.argv[1], "run.json"))).get("report_write_secs")
+w = "-" if r is None else "%.0fms" % (r * 1e3)
+print(f"before={f('startup_cpu_secs')} load={f('cpu_secs')} after={f('after_load_cpu_secs')} (reports {w})")
 PY
 }
 
@@ -191,7 +194,7 @@ for inst in $KEPT; do
       fi
       stop_server
     done
-    read -r lc ls_ lcy <<<"$L"; read -r sc ss scy <<<"$S"
+    read -r lc ls_ lcy _ <<<"$L"; read -r sc ss scy _ <<<"$S"
     # system calls a cycle at the achieved rate: scale by RATE / (cycles / SECS)
     ls_=$(awk -v v="$ls_" -v r="$RATE" -v c="$lcy" -v s="$SECS" 'BEGIN{printf "%.1f", v*r*s/c}')
     ss=$(awk -v v="$ss" -v r="$RATE" -v c="$scy" -v s="$SECS" 'BEGIN{printf "%.1f", v*r*s/c}')
