@@ -12,6 +12,7 @@ pub mod driver;
 pub mod engine;
 pub mod faults;
 pub mod input;
+pub mod interrupt;
 pub mod live_metrics;
 pub mod merge;
 pub mod model;

@@ -32,6 +32,12 @@ mod engine;
 #[path = "it/run_cli.rs"]
 mod run_cli;
 
+#[path = "it/interrupt.rs"]
+mod interrupt;
+
+#[path = "it/run_outputs.rs"]
+mod run_outputs;
+
 #[path = "it/checks.rs"]
 mod checks;
 

@@ -145,7 +145,9 @@ async fn controller(
 ) -> anyhow::Result<ControllerOut> {
     // Ctrl-C, and SIGTERM (a cancelled CI job), are caught from here on, not from the loop's
     // first poll: one that comes while the accounts are made ends the run as interrupted, its
-    // reports written, instead of killing the process with run.json still `running`.
+    // reports written, instead of killing the process with run.json still `running`. One that
+    // came before (the embedded server's start, the preflight) was counted (interrupt.rs):
+    // looked at once these streams exist, so none falls between the two.
     #[cfg(unix)]
     let (mut int, mut term) = {
         use tokio::signal::unix::{signal, SignalKind};
@@ -154,6 +156,7 @@ async fn controller(
             signal(SignalKind::terminate())?,
         )
     };
+    let interrupted_before = crate::interrupt::pending();
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
     let mut collector = Collector::start(&arbiters);
@@ -244,6 +247,7 @@ async fn controller(
         // the last full second is an interval of its own and not part of the wind-down's.
         tokio::select! {
             biased;
+            _ = std::future::ready(()), if interrupted_before => break Outcome::Interrupted,
             _ = &mut ctrl_c => break Outcome::Interrupted,
             _ = &mut sigterm => break Outcome::Interrupted,
             Some(Note::Done(_)) = note_rx.recv() => {
@@ -304,9 +308,6 @@ async fn controller(
     let owed = pacer::owed(&plan, start, Instant::now() - pacer::UNSENT_SLACK);
     let unsent = owed.saturating_sub(starts_sent.load(Ordering::Relaxed));
     drop(background);
-    if outcome == Outcome::Interrupted {
-        force_exit_on_second_interrupt();
-    }
     // The generator's cost over the load alone: CPU now, and every cycle completed by now (the
     // workers hand in what they recorded since their last flush). The wind-down — stopping
     // every actor of the population — is a fixed cost, not a cycle's.
@@ -363,31 +364,4 @@ async fn controller(
     }
     let elapsed = start.elapsed();
     Ok((outcome, totals, reports, elapsed, generator))
-}
-
-/// After the first Ctrl-C (or SIGTERM) the run winds down and writes its reports; a second one
-/// means the user will not wait: exit at once, 130 as a shell reports an interrupted command.
-fn force_exit_on_second_interrupt() {
-    tokio::spawn(async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        eprintln!("second interrupt: exiting now, without the report");
-        std::process::exit(130);
-    });
 }

@@ -188,6 +188,8 @@ pub fn execute<W: Write>(
     opts: Options,
     out: &mut W,
 ) -> anyhow::Result<Finished> {
+    // From here a Ctrl-C ends the run with its reports, whatever it is doing (interrupt.rs).
+    crate::interrupt::watch();
     if resolved.scenario.target.insecure {
         eprintln!("warning: target.insecure: the server's TLS certificate is not verified");
     }

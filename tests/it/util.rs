@@ -359,3 +359,18 @@ pub fn spawn_silent_backend() -> String {
     });
     url
 }
+
+/// The one report directory a run wrote under `out`.
+pub fn only_report_dir(out: &std::path::Path) -> std::path::PathBuf {
+    let dirs: Vec<_> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+/// A report directory's run.json.
+pub fn run_json(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
+}
