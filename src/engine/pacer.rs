@@ -35,6 +35,19 @@ pub async fn pace(
     sent: Arc<AtomicU64>,
 ) {
     let sent = || sent.fetch_add(1, Ordering::Relaxed);
+    // A pacer that stalls, for the test that proves `arrivals_unsent` fails the run
+    // (tests/it/verdict.rs): a test build only, never the shipped one.
+    #[cfg(debug_assertions)]
+    let stall_after: Option<u64> = std::env::var("LOGINSTORM_TEST_PACER_STALLS_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    #[cfg(not(debug_assertions))]
+    let stall_after: Option<u64> = None;
+    let mut sends = 0u64;
+    let mut stalled = |stop: &AtomicBool| {
+        sends += 1;
+        stop.load(Ordering::Relaxed) || stall_after.is_some_and(|k| sends > k)
+    };
     // This worker's accounts, by index: the pacer calls them directly (same thread).
     let accts = account::take_local();
     let timer = match clock::Timer::new() {
@@ -48,7 +61,7 @@ pub async fn pace(
                 if let Some(due) = due {
                     let _ = timer.sleep_until(due - clock::lead()).await;
                 }
-                if stop.load(Ordering::Relaxed) {
+                if stalled(&stop) {
                     return;
                 }
                 a.borrow_mut().start(due);
@@ -66,7 +79,7 @@ pub async fn pace(
             let schedule = arrivals::Arrivals::new(plan.stages.clone()).enumerate();
             for (next, at) in schedule.filter(|(next, _)| mine(*next)) {
                 let _ = timer.sleep_until((start + at) - clock::lead()).await;
-                if stop.load(Ordering::Relaxed) {
+                if stalled(&stop) {
                     return;
                 }
                 let n = arrival_account(&plan, next);
@@ -86,7 +99,7 @@ pub async fn pace(
             for e in trace.events.iter().filter(|e| mine(e.account)) {
                 let at = start + replayed(&plan, e.at);
                 let _ = timer.sleep_until(at - clock::lead()).await;
-                if stop.load(Ordering::Relaxed) {
+                if stalled(&stop) {
                     return;
                 }
                 if let Ok(i) = accts.binary_search_by_key(&e.account, |a| a.borrow().n()) {

@@ -108,3 +108,58 @@ fn a_backend_with_a_stricter_limit_than_the_policy_fails_on_excess_kicks() {
         "{v}"
     );
 }
+
+/// `arrivals_unsent` from the failure side: a generator whose pacers stall (a test build's
+/// fault switch; a stalled pacer once let a 40,000-arrival run pass after 13 cycles) leaves
+/// the schedule's arrivals unsent, and the run fails naming the generator, though every cycle
+/// it did send passed; the same run with its pacers sound passes (no false alarm).
+#[test]
+fn a_generator_that_stops_sending_its_arrivals_fails_the_run() {
+    let scenario = "[accounts]\ncount = 50\n[cycle]\nhold = \"0\"\n[load]\nmodel = \"open\"\nstages = \"200,1ms;200,2s\"\n";
+    let run = |stall: Option<&str>| {
+        let tmp = TempDir::new();
+        let path = tmp.path().join("open.toml");
+        std::fs::write(&path, scenario).unwrap();
+        let out = tmp.path().join("out");
+        let mut cmd = crate::util::bin();
+        cmd.arg("run")
+            .arg(&path)
+            .args(["--quiet", "--out"])
+            .arg(&out);
+        if let Some(k) = stall {
+            cmd.env("LOGINSTORM_TEST_PACER_STALLS_AFTER", k);
+        }
+        let o = cmd.output().unwrap();
+        let dir = crate::util::only_report_dir(&out);
+        let counters = std::fs::read_to_string(dir.join("counters.csv")).unwrap();
+        let unsent: u64 = counters
+            .lines()
+            .find_map(|l| l.strip_prefix("arrivals_unsent,"))
+            .unwrap_or_else(|| panic!("{counters}"))
+            .parse()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            unsent,
+            tmp,
+        )
+    };
+    let (code, stdout, unsent, _tmp) = run(None);
+    assert_eq!((code, unsent), (Some(0), 0), "{stdout}");
+    assert!(stdout.contains("verdict: PASS"), "{stdout}");
+    // Each worker's pacer sends one arrival and stalls: of the ~380 due more than 100 ms
+    // before the end, at most one a worker was sent.
+    let (code, stdout, unsent, _tmp) = run(Some("1"));
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        unsent >= 370u64.saturating_sub(workers),
+        "unsent {unsent}: {stdout}"
+    );
+    assert!(stdout.contains("verdict: FAIL"), "{stdout}");
+    assert!(
+        stdout.contains("never sent") && stdout.contains("arrivals_unsent"),
+        "{stdout}"
+    );
+}
