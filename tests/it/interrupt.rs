@@ -4,9 +4,33 @@
 
 use crate::util::{bin, only_report_dir, run_json, spawn_serve, TempDir};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+/// `loginstorm run --quiet [TARGET] --out OUT SCENARIO`, its stdout and stderr piped.
+fn spawn_run(target: Option<&str>, out: &Path, scenario: &Path) -> Child {
+    let mut cmd = bin();
+    cmd.args(["run", "--quiet"]);
+    if let Some(url) = target {
+        cmd.args(["--target", url]);
+    }
+    cmd.arg("--out")
+        .arg(out)
+        .arg(scenario)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Ctrl-C, as a terminal sends it.
+fn interrupt(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+}
 
 /// Wait until the run writing under `out` has had its first second of load (the first row of
 /// its timeseries.csv): its signal handlers are in place and its target is in use. The bound
@@ -42,18 +66,9 @@ fn an_interrupted_run_still_leaves_its_reports() {
     let tmp = TempDir::new();
     let scenario = long_scenario(&tmp);
     let out_dir = tmp.path().join("out");
-    let child = bin()
-        .args(["run", "--quiet", "--out"])
-        .arg(&out_dir)
-        .arg(&scenario)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(None, &out_dir, &scenario);
     wait_for_load(&out_dir);
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
+    interrupt(child.id());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("run interrupted"));
@@ -84,14 +99,7 @@ fn a_target_that_dies_mid_run_is_reported_as_lost() {
     let scenario = long_scenario(&tmp);
     let out_dir = tmp.path().join("out");
     let (mut server, url) = spawn_serve();
-    let child = bin()
-        .args(["run", "--quiet", "--target", &url, "--out"])
-        .arg(&out_dir)
-        .arg(&scenario)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(Some(&url), &out_dir, &scenario);
     wait_for_load(&out_dir);
     server.kill().unwrap();
     server.wait().unwrap();
@@ -118,23 +126,12 @@ fn a_second_interrupt_exits_at_once() {
         "[server]\nready_delay = \"20s\"\n[accounts]\ncount = 4\n[cycle]\ncycles = 0\n[load]\nduration = \"60s\"\n[timeouts]\nready = \"30s\"\ngraceful_stop = \"30s\"\n",
     )
     .unwrap();
-    let mut child = bin()
-        .args(["run", "--quiet", "--out"])
-        .arg(tmp.path().join("out"))
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(None, &tmp.path().join("out"), &path);
     wait_for_load(&tmp.path().join("out"));
-    let pid = child.id().to_string();
-    let int = || {
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-    };
-    int();
+    interrupt(child.id());
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().unwrap().is_none(), "still winding down");
-    int();
+    interrupt(child.id());
     let started = std::time::Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -189,19 +186,10 @@ fn an_interrupt_before_the_load_still_leaves_its_reports() {
         }
     });
     let out_dir = tmp.path().join("out");
-    let child = bin()
-        .args(["run", "--quiet", "--target", &target, "--out"])
-        .arg(&out_dir)
-        .arg(long_scenario(&tmp))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_run(Some(&target), &out_dir, &long_scenario(&tmp));
     held.recv_timeout(Duration::from_secs(30))
         .expect("the run's preflight connection came");
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
+    interrupt(child.id());
     // Let the signal land while the preflight is still held, then let it through.
     std::thread::sleep(Duration::from_millis(200));
     let _ = go.send(());
