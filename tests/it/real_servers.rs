@@ -750,7 +750,15 @@ fn ejabberd_login_storm_is_judged_account_by_account() {
     let e = Ejabberd::start(2);
     let (code, dir, text) = run_ejabberd(&e, "scenarios/xmpp-storm.toml", &[], &tmp, "storm");
     let c = counters(&dir);
-    assert_eq!(c["logins_ok"], 360, "{c:?}\n{text}");
+    // A login left unanswered (seen once in a loaded CI run: 359 of 360, one login timeout)
+    // shows with ejabberd's own log and the run's unanswered-login rows, to tell whose it was.
+    assert_eq!(
+        c["logins_ok"],
+        360,
+        "{c:?}\n{text}\n{}\n{}",
+        std::fs::read_to_string(dir.join("violations.csv")).unwrap_or_default(),
+        e.log()
+    );
     assert_eq!(c["connections_lost"], 0, "{c:?}\n{text}");
     assert_eq!(c["protocol_errors"], 0, "{c:?}");
     assert_eq!(c["expected_kicks"], 240, "{c:?}");
