@@ -8,8 +8,12 @@
 //! once its own streams exist (so no signal falls between the two), ends the run as interrupted
 //! before its load starts. A second signal, at any time, means the user will not wait: the
 //! process exits at once with 130, as a shell reports an interrupted command.
+//!
+//! The parent of `run --processes` only counts ([`count`]): it forwards every signal to its shard
+//! processes itself (processes/watch.rs), and one that came while it started them must not kill
+//! it and leave them running, nor make it exit without passing a second one on.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Ctrl-Cs and SIGTERMs received since [`watch`].
 static SEEN: AtomicU32 = AtomicU32::new(0);
@@ -17,8 +21,22 @@ static SEEN: AtomicU32 = AtomicU32::new(0);
 /// What a second signal prints before the process exits.
 const SECOND: &[u8] = b"second interrupt: exiting now, without the report\n";
 
-/// Start counting Ctrl-C and SIGTERM (once a process; later calls do nothing).
+/// A second signal exits the process (a run; not the parent of shard processes).
+static EXIT_ON_SECOND: AtomicBool = AtomicBool::new(true);
+
+/// Start counting Ctrl-C and SIGTERM, a second one exiting at once (once a process; later
+/// calls do nothing).
 pub fn watch() {
+    install();
+}
+
+/// Start counting Ctrl-C and SIGTERM, and nothing more: the caller acts on every one.
+pub fn count() {
+    EXIT_ON_SECOND.store(false, Ordering::SeqCst);
+    install();
+}
+
+fn install() {
     #[cfg(unix)]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
@@ -34,7 +52,7 @@ pub fn watch() {
 
 #[cfg(unix)]
 fn on_signal() {
-    if SEEN.fetch_add(1, Ordering::SeqCst) >= 1 {
+    if SEEN.fetch_add(1, Ordering::SeqCst) >= 1 && EXIT_ON_SECOND.load(Ordering::SeqCst) {
         // SAFETY: write(2) of a static buffer and _exit(2), both async-signal-safe.
         unsafe {
             libc::write(2, SECOND.as_ptr().cast(), SECOND.len());

@@ -190,6 +190,9 @@ pub fn run<W: Write>(
             dir.display()
         );
     }
+    // A Ctrl-C from here on is forwarded to the shards, even one that comes while they start
+    // (interrupt.rs): it must not kill this process and leave them running.
+    crate::interrupt::count();
     let shards_dir = dir.join("shards");
     std::fs::create_dir_all(&shards_dir)
         .with_context(|| format!("cannot create {}", shards_dir.display()))?;

@@ -58,15 +58,18 @@ pub(super) fn watch(
         let mut signals = 0;
         let mut totals = Snapshot::default();
         let mut last = start;
+        // One that came while the shards started, before these streams: looked at once they
+        // exist, so none falls between the two.
+        let mut early = crate::interrupt::pending();
         loop {
             #[cfg(unix)]
-            let got_signal = tokio::select! {
+            let got_signal = std::mem::take(&mut early) || tokio::select! {
                 _ = tick.tick() => false,
                 _ = int.recv() => true,
                 _ = term.recv() => true,
             };
             #[cfg(not(unix))]
-            let got_signal = tokio::select! {
+            let got_signal = std::mem::take(&mut early) || tokio::select! {
                 _ = tick.tick() => false,
                 _ = tokio::signal::ctrl_c() => true,
             };
