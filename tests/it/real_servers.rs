@@ -789,8 +789,18 @@ fn ejabberd_login_storm_is_judged_account_by_account() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("verdict: FAIL"), "{text}");
     let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    // The HTML report lists at most 100 violations (each check's first taken in turn; all are
+    // in violations.csv): a storm leaves 110–120, so only a run with fewer names every account.
+    if rows.len() > 100 {
+        let listed = format!("100 of {} violations", rows.len());
+        assert!(page.contains(&listed), "{listed} not in the HTML report");
+    }
     for row in &rows {
-        assert!(page.contains(&row[2]), "the HTML report names {}", &row[2]);
+        assert!(
+            rows.len() > 100 || page.contains(&row[2]),
+            "the HTML report names {}",
+            &row[2]
+        );
         match &row[0] {
             "kick_count" => assert!(row[6].starts_with("wave "), "{row:?}"),
             "capacity" => {
