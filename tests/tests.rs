@@ -71,6 +71,12 @@ mod docs_commands;
 #[path = "it/real_servers.rs"]
 mod real_servers;
 
+#[path = "it/real_prosody.rs"]
+mod real_prosody;
+
+#[path = "it/real_ejabberd.rs"]
+mod real_ejabberd;
+
 #[path = "it/chaos.rs"]
 mod chaos;
 
