@@ -328,8 +328,14 @@ fn shipped_passes(path: &Path) {
     let dir = TempDir::new();
     let resolved = loginstorm::scenario::load(&path, &Default::default()).unwrap();
     if matches!(resolved.scenario.target.protocol.as_str(), "mqtt" | "xmpp") {
-        // A broker's scenario: judged against Mosquitto in tests/it/real_servers.rs.
-        let real = include_str!("real_servers.rs");
+        // A broker's or an XMPP server's scenario: judged against Mosquitto, Prosody or
+        // ejabberd in tests/it/real_*.rs.
+        let real = [
+            include_str!("real_servers.rs"),
+            include_str!("real_prosody.rs"),
+            include_str!("real_ejabberd.rs"),
+        ]
+        .concat();
         let name = path.file_name().unwrap().to_str().unwrap();
         assert!(real.contains(name), "{name} is run by no real-server test");
         return;
