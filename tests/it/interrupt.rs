@@ -194,6 +194,9 @@ fn an_interrupt_before_the_load_still_leaves_its_reports() {
     std::thread::sleep(Duration::from_millis(200));
     let _ = go.send(());
     let out = child.wait_with_output().unwrap();
+    // Before any assertion, so a failing one leaves no server behind.
+    server.kill().unwrap();
+    server.wait().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -207,6 +210,4 @@ fn an_interrupt_before_the_load_still_leaves_its_reports() {
     let run = run_json(&dir);
     assert_eq!(run["outcome"], "interrupted");
     assert!(dir.join("summary.csv").is_file() && dir.join("junit.xml").is_file());
-    server.kill().unwrap();
-    server.wait().unwrap();
 }
