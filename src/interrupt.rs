@@ -6,8 +6,10 @@
 //! `run.json` still saying `running`. [`watch`], called as a run begins, replaces that action
 //! with a count: the first signal is remembered ([`pending`]), and the controller, which looks
 //! once its own streams exist (so no signal falls between the two), ends the run as interrupted
-//! before its load starts. A second signal, at any time, means the user will not wait: the
-//! process exits at once with 130, as a shell reports an interrupted command.
+//! before its load starts. A second signal while the run is being made means the user will not
+//! wait: the process exits at once with 130, as a shell reports an interrupted command. Once the
+//! reports are written ([`settled`]) there is nothing left to give up: a signal is only counted,
+//! and whatever then waits for one (`--metrics-linger`) ends as it was asked to.
 //!
 //! The parent of `run --processes` only counts ([`count`]): it forwards every signal to its shard
 //! processes itself (processes/watch.rs), and one that came while it started them must not kill
@@ -21,19 +23,26 @@ static SEEN: AtomicU32 = AtomicU32::new(0);
 /// What a second signal prints before the process exits.
 const SECOND: &[u8] = b"second interrupt: exiting now, without the report\n";
 
-/// A second signal exits the process (a run; not the parent of shard processes).
-static EXIT_ON_SECOND: AtomicBool = AtomicBool::new(true);
+/// A second signal exits the process: a run is being made (not yet [`settled`]; never in the
+/// parent of shard processes).
+static EXIT_ON_SECOND: AtomicBool = AtomicBool::new(false);
 
-/// Start counting Ctrl-C and SIGTERM, a second one exiting at once (once a process; later
-/// calls do nothing).
+/// Count Ctrl-C and SIGTERM, a second one exiting at once, until [`settled`] (a run begins;
+/// the handler is installed once a process).
 pub fn watch() {
+    EXIT_ON_SECOND.store(true, Ordering::SeqCst);
     install();
 }
 
-/// Start counting Ctrl-C and SIGTERM, and nothing more: the caller acts on every one.
+/// Count Ctrl-C and SIGTERM, and nothing more: the caller acts on every one.
 pub fn count() {
     EXIT_ON_SECOND.store(false, Ordering::SeqCst);
     install();
+}
+
+/// The run's reports are written: a second signal no longer exits at once.
+pub fn settled() {
+    EXIT_ON_SECOND.store(false, Ordering::SeqCst);
 }
 
 fn install() {
@@ -61,7 +70,7 @@ fn on_signal() {
     }
 }
 
-/// A Ctrl-C or SIGTERM came since [`watch`].
+/// A Ctrl-C or SIGTERM came since the count began ([`watch`] or [`count`]).
 pub fn pending() -> bool {
     SEEN.load(Ordering::SeqCst) > 0
 }

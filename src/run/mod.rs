@@ -304,6 +304,8 @@ pub fn execute<W: Write>(
         &[],
         out,
     )?;
+    // The reports are written: a second Ctrl-C (ending the linger) gives up nothing.
+    crate::interrupt::settled();
     if let Some(m) = &metrics {
         m.linger(opts.metrics_linger);
     }

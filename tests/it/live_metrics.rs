@@ -324,3 +324,47 @@ fn run_processes_serves_one_aggregate_whose_end_is_the_merged_run() {
     );
     assert!(matches!(run.wait().unwrap().code(), Some(0 | 1)));
 }
+
+/// An interrupted run still lingers for its last scrape, and the Ctrl-C that ends the linger
+/// is not the "second interrupt" that gives up the report: the reports are written, the run
+/// exits 1 (INCOMPLETE), not 130.
+#[test]
+fn a_ctrl_c_that_ends_the_linger_of_an_interrupted_run_gives_up_nothing() {
+    let tmp = TempDir::new();
+    let mut run = bin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--metrics-listen",
+            "localhost:0",
+            "--metrics-linger",
+            "60s",
+            "--set",
+            "accounts.count=6",
+            "--set",
+            "cycle.cycles=0",
+            "--set",
+            "load.duration=60s",
+            "--report-dir",
+        ])
+        .arg(tmp.path().join("r"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = metrics_addr(&mut run);
+    let int = |pid: u32| {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+    };
+    int(run.id());
+    // Lingering: every figure final.
+    finished(&addr);
+    int(run.id());
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "INCOMPLETE, not a forced exit");
+    let run_json = std::fs::read_to_string(tmp.path().join("r/run.json")).unwrap();
+    assert!(run_json.contains("\"interrupted\""), "{run_json}");
+}
