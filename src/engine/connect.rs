@@ -105,13 +105,9 @@ pub async fn connect(
         bind_address_no_port(&socket);
         socket.bind(SocketAddr::new(ip, 0)).map_err(tcp)?;
     }
+    // Nagle: plain TCP turns it off when a write could be held (engine/nagle.rs); TLS and a
+    // shaped network, whose bytes the write count does not see, as they are made.
     let stream = socket.connect(addr).await.map_err(tcp)?;
-    if plan.target.tls_name.is_some() || network.is_some() {
-        // Bytes the connection's write count does not see (a TLS handshake's, a shaped
-        // network's delayed release): Nagle off from the start. Plain TCP turns it off when a
-        // write could be held (engine/nagle.rs).
-        let _ = stream.set_nodelay(true);
-    }
     let stream = Stream::over(stream, plan.target.tls_name.as_ref(), plan.tls.as_ref())
         .await
         .map_err(|source| ConnectError::Tls {

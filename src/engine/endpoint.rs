@@ -194,6 +194,9 @@ impl Stream {
     ) -> std::io::Result<Stream> {
         match (name, tls) {
             (Some(name), Some(cfg)) => {
+                // Before the handshake: its records are writes the connection's count does not
+                // see, so Nagle could hold the first request behind them (engine/nagle.rs).
+                let _ = tcp.set_nodelay(true);
                 let s = tokio_rustls::TlsConnector::from(cfg.clone())
                     .connect(name.clone(), tcp)
                     .await?;

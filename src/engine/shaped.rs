@@ -115,6 +115,11 @@ pub struct Shaped {
 
 impl Shaped {
     pub fn new(inner: Stream, n: &Network, seed: u64) -> Shaped {
+        // Its writes reach the socket when the line releases them, unseen by the connection's
+        // write count: Nagle off from the start (engine/nagle.rs).
+        if let Some(tcp) = inner.tcp() {
+            let _ = tcp.set_nodelay(true);
+        }
         let now = Instant::now();
         let mut rng = fastrand::Rng::with_seed(seed);
         // Each connection's stalls at a phase of its own: a network's stalls do not line up
