@@ -165,15 +165,7 @@ mod tests {
     /// A bare stream carries bytes both ways as binary "frames" and ends with the peer's close.
     #[test]
     fn a_raw_connection_is_bytes_both_ways() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = l.local_addr().unwrap();
-            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let (mut peer, _) = l.accept().await.unwrap();
+        super::super::stamped::on_loopback(|tcp, mut peer| async move {
             let mut c = Conn::Raw(Raw::new(Stamped::new(
                 super::super::endpoint::Stream::Plain(tcp),
             )));

@@ -154,16 +154,7 @@ mod tests {
         use crate::engine::endpoint::Stream;
         use crate::engine::stamped::Stamped;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
-                .await
-                .unwrap();
-            let (mut server, _) = listener.accept().await.unwrap();
+        crate::engine::stamped::on_loopback(|client, mut server| async move {
             let mut s = Stamped::new(Stream::Plain(client));
             let nodelay = |s: &Stamped| s.tcp().unwrap().nodelay().unwrap();
             let mut buf = [0u8; 16];

@@ -253,6 +253,26 @@ mod kernel {
     }
 }
 
+/// Run `f` on a current-thread runtime with a connected loopback pair (client, server): the
+/// engine's tests of what a connection does over a real socket.
+#[cfg(test)]
+pub(crate) fn on_loopback<F: std::future::Future<Output = ()>>(
+    f: impl FnOnce(tokio::net::TcpStream, tokio::net::TcpStream) -> F,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        f(client, server).await
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,17 +284,9 @@ mod tests {
     #[test]
     fn reads_are_stamped_when_their_bytes_were_received() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        on_loopback(|client, mut server| async move {
             #[cfg(target_os = "linux")]
             let fd = std::os::fd::AsRawFd::as_raw_fd(&client);
-            let (mut server, _) = listener.accept().await.unwrap();
             let mut s = Stamped::new(Stream::Plain(client));
             let stamp = s.read_at();
             let mut buf = [0u8; 8];
