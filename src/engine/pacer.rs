@@ -43,8 +43,9 @@ pub async fn pace(
         .and_then(|v| v.parse().ok());
     #[cfg(not(debug_assertions))]
     let stall_after: Option<u64> = None;
+    // Before each start: the controller said stop, or (a test build) the pacer stalls here.
     let mut sends = 0u64;
-    let mut stalled = |stop: &AtomicBool| {
+    let mut halt = |stop: &AtomicBool| {
         sends += 1;
         stop.load(Ordering::Relaxed) || stall_after.is_some_and(|k| sends > k)
     };
@@ -61,7 +62,7 @@ pub async fn pace(
                 if let Some(due) = due {
                     let _ = timer.sleep_until(due - clock::lead()).await;
                 }
-                if stalled(&stop) {
+                if halt(&stop) {
                     return;
                 }
                 a.borrow_mut().start(due);
@@ -79,7 +80,7 @@ pub async fn pace(
             let schedule = arrivals::Arrivals::new(plan.stages.clone()).enumerate();
             for (next, at) in schedule.filter(|(next, _)| mine(*next)) {
                 let _ = timer.sleep_until((start + at) - clock::lead()).await;
-                if stalled(&stop) {
+                if halt(&stop) {
                     return;
                 }
                 let n = arrival_account(&plan, next);
@@ -99,7 +100,7 @@ pub async fn pace(
             for e in trace.events.iter().filter(|e| mine(e.account)) {
                 let at = start + replayed(&plan, e.at);
                 let _ = timer.sleep_until(at - clock::lead()).await;
-                if stalled(&stop) {
+                if halt(&stop) {
                     return;
                 }
                 if let Ok(i) = accts.binary_search_by_key(&e.account, |a| a.borrow().n()) {
