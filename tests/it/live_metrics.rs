@@ -237,29 +237,33 @@ fn a_run_and_a_server_serve_their_metrics_while_they_run() {
     let _ = server.wait();
 }
 
+/// `run scenarios/smoke.toml` with 6 accounts, its endpoint on a free port lingering `linger`
+/// after the run, `extra` arguments, its report in `report`; stderr piped for `metrics_addr`.
+fn smoke_lingering(linger: &str, extra: &[&str], report: &std::path::Path) -> std::process::Child {
+    bin()
+        .args(["run", "scenarios/smoke.toml", "--quiet"])
+        .args([
+            "--metrics-listen",
+            "localhost:0",
+            "--metrics-linger",
+            linger,
+        ])
+        .args(["--set", "accounts.count=6"])
+        .args(extra)
+        .arg("--report-dir")
+        .arg(report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// After the run the endpoint lingers (`--metrics-linger`) with every counter at its final
 /// value — the figures counters.csv has — and `run_finished` 1, then the process exits.
 #[test]
 fn the_final_figures_outlive_the_run_for_a_last_scrape() {
     let tmp = TempDir::new();
-    let mut run = bin()
-        .args([
-            "run",
-            "scenarios/smoke.toml",
-            "--quiet",
-            "--metrics-listen",
-            "localhost:0",
-            "--metrics-linger",
-            "3s",
-            "--set",
-            "accounts.count=6",
-            "--report-dir",
-        ])
-        .arg(tmp.path().join("r"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = smoke_lingering("3s", &[], &tmp.path().join("r"));
     let addr = metrics_addr(&mut run);
     let started = Instant::now();
     let text = finished(&addr);
@@ -331,28 +335,11 @@ fn run_processes_serves_one_aggregate_whose_end_is_the_merged_run() {
 #[test]
 fn a_ctrl_c_that_ends_the_linger_of_an_interrupted_run_gives_up_nothing() {
     let tmp = TempDir::new();
-    let mut run = bin()
-        .args([
-            "run",
-            "scenarios/smoke.toml",
-            "--quiet",
-            "--metrics-listen",
-            "localhost:0",
-            "--metrics-linger",
-            "60s",
-            "--set",
-            "accounts.count=6",
-            "--set",
-            "cycle.cycles=0",
-            "--set",
-            "load.duration=60s",
-            "--report-dir",
-        ])
-        .arg(tmp.path().join("r"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = smoke_lingering(
+        "60s",
+        &["--set", "cycle.cycles=0", "--set", "load.duration=60s"],
+        &tmp.path().join("r"),
+    );
     let addr = metrics_addr(&mut run);
     let int = |pid: u32| {
         let _ = std::process::Command::new("kill")
