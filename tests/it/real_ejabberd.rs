@@ -263,10 +263,18 @@ fn ejabberd_sequential_and_same_resource_logins_kick_exactly_and_a_looser_limit_
 fn ejabberd_login_storm_is_judged_account_by_account() {
     let tmp = TempDir::new();
     let e = Ejabberd::start(2);
-    let (code, dir, text) = run_ejabberd(&e, "scenarios/xmpp-storm.toml", &[], &tmp, "storm");
+    // One login went unanswered for the default 5 s once in a loaded CI run (359 of 360): the
+    // promise under test is the limit, not a login deadline on a machine running four tests
+    // at once, so the deadline is 20 s here. A login still unanswered then fails the test
+    // with ejabberd's own log and the run's rows, to tell whose it was.
+    let (code, dir, text) = run_ejabberd(
+        &e,
+        "scenarios/xmpp-storm.toml",
+        &["timeouts.login=20s"],
+        &tmp,
+        "storm",
+    );
     let c = counters(&dir);
-    // A login left unanswered (seen once in a loaded CI run: 359 of 360, one login timeout)
-    // shows with ejabberd's own log and the run's unanswered-login rows, to tell whose it was.
     assert_eq!(
         c["logins_ok"],
         360,
