@@ -107,3 +107,59 @@ fn search_refuses_a_search_it_cannot_run() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A search step whose generator left arrivals unsent says nothing about the backend at that
+/// rate: the step fails as the generator's (a test build's stalled pacers, one start each),
+/// `search.csv` marks it `generator_limited` with the unsent count as its reason, and the
+/// search ends saying the generator ran out first — never that the backend did.
+#[test]
+fn search_blames_the_generator_for_the_arrivals_it_never_sent() {
+    let out = TempDir::new();
+    let o = bin()
+        .env("LOGINSTORM_TEST_PACER_STALLS_AFTER", "1")
+        .args([
+            "search",
+            "scenarios/capacity-search.toml",
+            "--slo",
+            "login.error_rate < 1%",
+            "--start",
+            "40",
+            "--step",
+            "1s",
+            "--ramp",
+            "1ms",
+            "--precision",
+            "25%",
+            "--set",
+            "timeouts.graceful_stop=2s",
+            "--set",
+            "load.max_schedule_lag=60s",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("ran out first: the generator"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("-search-capacity-search"))
+        .expect("search directory");
+    let mut r = csv::Reader::from_path(dir.join("search.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    // 40/s for a second owes ~35 starts past the slack; the pacers sent one each.
+    assert_eq!(&rows[0][1], "40", "{rows:?}");
+    assert_eq!(&rows[0][3], "false", "{rows:?}");
+    for row in rows.iter().filter(|r| &r[3] == "false") {
+        assert_eq!(&row[13], "true", "{row:?}");
+        assert!(
+            row[15].contains("arrivals_unsent") && row[14].is_empty(),
+            "{row:?}"
+        );
+    }
+}
