@@ -59,6 +59,12 @@ mod live_metrics;
 #[path = "it/shards.rs"]
 mod shards;
 
+#[path = "it/shards_processes.rs"]
+mod shards_processes;
+
+#[path = "it/shards_tampered.rs"]
+mod shards_tampered;
+
 #[path = "it/deploy.rs"]
 mod deploy;
 

@@ -231,6 +231,17 @@ pub fn run<W: Write>(
         "{n} shard processes started; their reports and logs go to {}",
         shards_dir.display()
     )?;
+    // The window a Ctrl-C can fall in before the watch's own signal streams exist, held open
+    // for the test that proves it is not fatal (tests/it/shards_processes.rs): a test build
+    // only, never the shipped one.
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("LOGINSTORM_TEST_PARENT_WAITS_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        out.flush()?;
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
     resolved.shard = Shard::WHOLE;
     let mut progress = Progress::new(
         o.quiet,
