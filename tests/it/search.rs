@@ -2,37 +2,55 @@
 //! one-second step), not a latency, so where the search lands does not depend on timing.
 
 use crate::util::{bin, TempDir};
+use std::process::{Command, Output};
+
+/// `search scenarios/capacity-search.toml ARGS` in one-second steps after a 1 ms ramp, into
+/// `out`. The generator's own lateness (a debug build on a busy CI machine) must not decide
+/// where a search lands, so its bound is a minute.
+fn search(mut cmd: Command, args: &[&str], out: &TempDir) -> Output {
+    cmd.args(["search", "scenarios/capacity-search.toml"])
+        .args(args)
+        .args(["--step", "1s", "--ramp", "1ms"])
+        .args(["--set", "timeouts.graceful_stop=2s"])
+        .args(["--set", "load.max_schedule_lag=60s"])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap()
+}
+
+/// The search.csv a search wrote under `out`.
+fn search_csv(out: &TempDir) -> std::path::PathBuf {
+    std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("-search-capacity-search")
+        })
+        .expect("search directory")
+        .join("search.csv")
+}
 
 #[test]
 fn search_finds_the_highest_rate_meeting_the_slos_and_writes_search_csv() {
     let out = TempDir::new();
-    let o = bin()
-        .args([
-            "search",
-            "scenarios/capacity-search.toml",
+    let o = search(
+        bin(),
+        &[
             "--slo",
             "logins_ok < 300",
             "--slo",
             "login.error_rate < 1%",
             "--start",
             "100",
-            "--step",
-            "1s",
-            "--ramp",
-            "1ms",
             "--precision",
             "10%",
-            "--set",
-            "timeouts.graceful_stop=2s",
-            // The SLO is a count: the generator's own lateness (a debug build on a busy CI
-            // machine) must not decide where the search lands.
-            "--set",
-            "load.max_schedule_lag=60s",
-            "--out",
-        ])
-        .arg(out.path())
-        .output()
-        .unwrap();
+        ],
+        &out,
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -50,17 +68,7 @@ fn search_finds_the_highest_rate_meeting_the_slos_and_writes_search_csv() {
     assert!((200.0..=320.0).contains(&best), "{stdout}");
     assert!(stdout.contains("lowest rate that broke one: "), "{stdout}");
     assert!(stdout.contains("ran out first: the "), "{stdout}");
-    let dir = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .contains("-search-capacity-search")
-        })
-        .expect("search directory");
-    let mut r = csv::Reader::from_path(dir.join("search.csv")).unwrap();
+    let mut r = csv::Reader::from_path(search_csv(&out)).unwrap();
     let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(headers, loginstorm::search::SEARCH_COLUMNS);
     let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
@@ -115,42 +123,27 @@ fn search_refuses_a_search_it_cannot_run() {
 #[test]
 fn search_blames_the_generator_for_the_arrivals_it_never_sent() {
     let out = TempDir::new();
-    let o = bin()
-        .env("LOGINSTORM_TEST_PACER_STALLS_AFTER", "1")
-        .args([
-            "search",
-            "scenarios/capacity-search.toml",
+    let mut cmd = bin();
+    cmd.env("LOGINSTORM_TEST_PACER_STALLS_AFTER", "1");
+    let o = search(
+        cmd,
+        &[
             "--slo",
             "login.error_rate < 1%",
             "--start",
             "40",
-            "--step",
-            "1s",
-            "--ramp",
-            "1ms",
             "--precision",
             "25%",
-            "--set",
-            "timeouts.graceful_stop=2s",
-            "--set",
-            "load.max_schedule_lag=60s",
-            "--out",
-        ])
-        .arg(out.path())
-        .output()
-        .unwrap();
+        ],
+        &out,
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         stdout.contains("ran out first: the generator"),
         "{stdout}\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let dir = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains("-search-capacity-search"))
-        .expect("search directory");
-    let mut r = csv::Reader::from_path(dir.join("search.csv")).unwrap();
+    let mut r = csv::Reader::from_path(search_csv(&out)).unwrap();
     let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
     // 40/s for a second owes ~35 starts past the slack; the pacers sent one each.
     assert_eq!(&rows[0][1], "40", "{rows:?}");
