@@ -29,6 +29,9 @@ mod cli;
 #[path = "it/engine.rs"]
 mod engine;
 
+#[path = "it/shipped.rs"]
+mod shipped;
+
 #[path = "it/run_cli.rs"]
 mod run_cli;
 

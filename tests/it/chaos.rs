@@ -323,7 +323,7 @@ fn a_silent_drop_leaves_a_ghost_until_the_session_timeout() {
 /// gateway-restart as shipped (smaller, sooner): its gateway restart keeps the sessions as
 /// ghosts, and a backend that kicks a live instance instead of the ghost fails the run on the
 /// ghost-order check, named in the verdict — while the same run on the correct server passes
-/// (`engine.rs`, `gateway_restart_passes_against_the_correct_server`).
+/// (`shipped.rs`, `gateway_restart_passes_against_the_correct_server`).
 #[test]
 fn gateway_restart_fails_on_a_backend_that_kicks_live_instances_before_ghosts() {
     let dir = TempDir::new();
