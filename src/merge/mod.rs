@@ -138,7 +138,7 @@ pub fn merge<W: Write>(opts: &Options, out: &mut W) -> anyhow::Result<crate::run
         match read_dir(d)? {
             Read::Finished(r) => finished.push(*r),
             Read::Unfinished { shard, why } => {
-                unfinished.push(shard);
+                unfinished.extend(shard);
                 shortfall.push(why);
             }
         }

@@ -37,10 +37,12 @@ impl ShardRun {
     }
 }
 
-/// A report directory read back: a finished shard, or one that never finished.
+/// A report directory read back: a finished shard, or one that never finished — `shard` is
+/// `None` when the run was killed before it wrote its first record (an empty `run.json`: the
+/// file is claimed empty, then written whole).
 pub(super) enum Read {
     Finished(Box<ShardRun>),
-    Unfinished { shard: Shard, why: String },
+    Unfinished { shard: Option<Shard>, why: String },
 }
 
 /// A duration in seconds from `run.json`: finite, not negative, at most `max`; refused
@@ -68,6 +70,15 @@ pub(super) fn read_dir(dir: &Path) -> anyhow::Result<Read> {
             dir.display()
         )
     })?;
+    if text.is_empty() {
+        return Ok(Read::Unfinished {
+            shard: None,
+            why: format!(
+                "{} did not finish: its run.json is empty (the run was killed before it wrote its first record)",
+                dir.display()
+            ),
+        });
+    }
     read_run(dir, &text)
 }
 
@@ -92,7 +103,7 @@ fn read_run(dir: &Path, text: &str) -> anyhow::Result<Read> {
     let shard = Shard { index, count };
     let Some(outcome) = j.outcome() else {
         return Ok(Read::Unfinished {
-            shard,
+            shard: Some(shard),
             why: format!(
                 "shard {shard} in {} did not finish (run.json says {:?}: killed, or still running)",
                 dir.display(),
@@ -102,7 +113,7 @@ fn read_run(dir: &Path, text: &str) -> anyhow::Result<Read> {
     };
     if !dir.join(records::ACCOUNTS_FILE).exists() {
         return Ok(Read::Unfinished {
-            shard,
+            shard: Some(shard),
             why: format!(
                 "shard {shard} in {} has no {} (it stopped while writing its report)",
                 dir.display(),

@@ -86,6 +86,22 @@ fn foreign_missing_duplicated_or_killed_shards_are_never_merged_silently() {
         text(&o)
     );
 
+    // A shard killed between claiming its directory and its first record leaves run.json
+    // empty (claimed with O_EXCL, then written whole): a shard that did not finish, not a
+    // directory that cannot be read — INCOMPLETE, with the shard named missing.
+    let early = d("early1");
+    std::fs::create_dir_all(&early).unwrap();
+    std::fs::write(early.join("run.json"), "").unwrap();
+    let o = merge(&[d("a0"), early], &out(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("verdict: INCOMPLETE")
+            && text(&o).contains("run.json is empty")
+            && text(&o).contains("1/2 missing"),
+        "{}",
+        text(&o)
+    );
+
     // What a shard's files may have become: each refused (exit 2) and named, never merged.
     let variant = |name: &str, f: &dyn Fn(&Path)| {
         let dst = d(name);
