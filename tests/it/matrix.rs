@@ -1,6 +1,7 @@
-//! Every shipped scenario, with each fault switch that applies to it at 0.3, fails naming the
-//! class that catches the fault. Sizes are cut down to keep the suite fast, keeping enough fault
-//! chances that a miss is vanishingly unlikely; `benches/verdict-matrix.sh` runs them full size.
+//! Every shipped scenario, with each fault switch that applies to it at 0.3 (or 1 where a
+//! fault's chances are few), fails naming the class that catches the fault. Sizes are cut down
+//! to keep the suite fast, keeping enough fault chances that a miss is vanishingly unlikely;
+//! `benches/verdict-matrix.sh` runs them full size.
 
 use crate::util::TempDir;
 use loginstorm::checks::Class;
@@ -14,11 +15,16 @@ fn run_scenario(name: &str, extra: &[String]) -> RunResult {
     crate::util::execute(resolved, crate::util::quiet(dir.path().to_path_buf()))
 }
 
-/// Run `name` (shrunk by `size`) once per fault; each must fail with one of its classes.
+/// Run `name` (shrunk by `size`) once per fault at 0.3; each must fail with one of its classes.
 fn matrix(name: &str, size: &[&str], faults: &[(&str, &[Class])]) {
+    matrix_at(name, size, faults, "0.3");
+}
+
+/// [`matrix`] with each fault at probability `p`.
+fn matrix_at(name: &str, size: &[&str], faults: &[(&str, &[Class])], p: &str) {
     for (fault, classes) in faults {
         let mut o: Vec<String> = size.iter().map(|s| s.to_string()).collect();
-        o.push(format!("server.faults.{fault}=0.3"));
+        o.push(format!("server.faults.{fault}={p}"));
         o.push("timeouts.ready=1s".into());
         let r = run_scenario(name, &o);
         let seen: Vec<String> = Class::ALL
@@ -132,10 +138,13 @@ fn every_fault_is_caught_through_the_webim_profile() {
 }
 
 /// Every fault is still caught amid reconnects, ghosts and a slow network (the silent drop at
-/// 5 s included).
+/// 5 s included). Kicking the newest is caught only where the order of a wave's logins is
+/// certain, which a 30 ms network with jittered waves leaves for about 25 kicks at this size:
+/// at 0.3 that was 1–2 violations a run, and none once on a machine loaded past its cores;
+/// at 1 it is 10–11.
 #[test]
 fn flaky_network_catches_every_fault() {
     let size = ["accounts.count=30", "load.duration=5s", "chaos.0.at=3s"];
     matrix("flaky-network", &size, KICKING);
-    matrix("flaky-network", &size, VICTIM);
+    matrix_at("flaky-network", &size, VICTIM, "1");
 }
