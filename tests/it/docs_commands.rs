@@ -347,11 +347,14 @@ fn every_documented_command_runs_as_written() {
             }
             c if c.contains(" search ") => {
                 let (out, _) = ctx.run(at, c, "--ramp 200ms --step 1s --max-steps 2");
+                // Whether a latency SLO holds at the rates two steps try is the machine's
+                // (a debug build on a loaded CI machine once missed `ready.p99 < 20ms` at
+                // 50/s): the command must run its search to the end, found rate or none.
+                let stdout = String::from_utf8_lossy(&out.stdout);
                 assert!(
-                    out.status.success(),
-                    "{at}: `{c}`: {:?}\n{}{}",
+                    matches!(out.status.code(), Some(0 | 1)) && stdout.contains("search report: "),
+                    "{at}: `{c}`: {:?}\n{stdout}{}",
                     out.status,
-                    String::from_utf8_lossy(&out.stdout),
                     String::from_utf8_lossy(&out.stderr)
                 );
                 let searched = listing(&ctx.dir.path().join("reports"))
@@ -363,6 +366,33 @@ fn every_documented_command_runs_as_written() {
                 // The metrics stay up 20 s after the run by default (for a scraper): not here.
                 let c = c.replace("127.0.0.1:9464", &format!("127.0.0.1:{}", free_port()));
                 ctx.pass(at, &c, &format!("{} --metrics-linger 0", short(&c)), "other");
+            }
+            // A latency threshold holds or not by the machine (a debug build, a loaded CI
+            // machine): the run must pass, or fail on that threshold alone.
+            c if c.contains(" run ") && c.contains(".p99 < ") => {
+                let (out, made) = ctx.run(at, c, short(c));
+                let text = String::from_utf8_lossy(&out.stdout);
+                let dir = made.unwrap_or_else(|| panic!("{at}: `{c}` made no report directory"));
+                let verdict = text.lines().rfind(|l| l.starts_with("verdict: "));
+                // Failed on thresholds alone, and each failed threshold a p99 one.
+                let thresholds = std::fs::read_to_string(dir.join("thresholds.csv"));
+                let latency_only = verdict == Some("verdict: FAIL — 1 threshold(s) failed (thresholds.csv)")
+                    && thresholds.as_deref().is_ok_and(|t| {
+                        t.lines()
+                            .skip(1)
+                            .filter(|l| l.ends_with(",false"))
+                            .all(|l| l.contains(".p99 < "))
+                    });
+                assert!(
+                    (out.status.code() == Some(0)
+                        && verdict.is_some_and(|v| v.starts_with("verdict: PASS")))
+                        || (out.status.code() == Some(1) && latency_only),
+                    "{at}: `{c}`: {:?}\n{text}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let key = if c.contains("kick-storm") { "kick-storm" } else { "other" };
+                ctx.runs.entry(key.into()).or_default().push(dir);
             }
             c if c.contains(" run ") => {
                 let key = if c.contains("kick-storm") {
