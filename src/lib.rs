@@ -27,6 +27,7 @@ pub mod scenario;
 pub mod search;
 pub mod server;
 pub mod shard;
+mod test_hook;
 pub mod thresholds;
 pub mod trace;
 pub mod units;

@@ -35,14 +35,9 @@ pub async fn pace(
     sent: Arc<AtomicU64>,
 ) {
     let sent = || sent.fetch_add(1, Ordering::Relaxed);
-    // A pacer that stalls, for the test that proves `arrivals_unsent` fails the run
-    // (tests/it/verdict.rs): a test build only, never the shipped one.
-    #[cfg(debug_assertions)]
-    let stall_after: Option<u64> = std::env::var("LOGINSTORM_TEST_PACER_STALLS_AFTER")
-        .ok()
-        .and_then(|v| v.parse().ok());
-    #[cfg(not(debug_assertions))]
-    let stall_after: Option<u64> = None;
+    // A pacer that stalls, for the tests that prove `arrivals_unsent` fails the run and is
+    // the generator's (test_hook.rs): a test build only, never the shipped one.
+    let stall_after = crate::test_hook::number("LOGINSTORM_TEST_PACER_STALLS_AFTER");
     // Before each start: the controller said stop, or (a test build) the pacer stalls here.
     let mut sends = 0u64;
     let mut halt = |stop: &AtomicBool| {

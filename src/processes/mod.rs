@@ -232,13 +232,8 @@ pub fn run<W: Write>(
         shards_dir.display()
     )?;
     // The window a Ctrl-C can fall in before the watch's own signal streams exist, held open
-    // for the test that proves it is not fatal (tests/it/shards_processes.rs): a test build
-    // only, never the shipped one.
-    #[cfg(debug_assertions)]
-    if let Some(ms) = std::env::var("LOGINSTORM_TEST_PARENT_WAITS_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    // for the test that proves it is not fatal (test_hook.rs): a test build only.
+    if let Some(ms) = crate::test_hook::number("LOGINSTORM_TEST_PARENT_WAITS_MS") {
         out.flush()?;
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
