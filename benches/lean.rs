@@ -13,8 +13,10 @@
 //! `paced`: `open` offering the load loginstorm offers — each arrival at its own instant (a
 //! one-shot `timerfd` an arrival, where tokio's timer starts them a millisecond at a time, up
 //! to 1 ms late) — and ending the WebSocket with a close frame; nothing else.
-//! `matched`: `paced` doing what loginstorm promises beyond that — `TCP_NODELAY` and
-//! `SO_TIMESTAMPNS` on every connection (loginstorm times receipts from the kernel's stamp).
+//! `matched`: `paced` with the socket options loginstorm set on every connection before
+//! engine/nagle.rs — `TCP_NODELAY` and `SO_TIMESTAMPNS` (it times receipts from the kernel's
+//! stamp). loginstorm now sets `SO_TIMESTAMPNS` alone on a plain connection, and `TCP_NODELAY`
+//! only before a write Nagle could hold, so `matched` costs one `setsockopt` more than it.
 //! The ratios to these say how much of loginstorm's cost over `open` each promise is.
 //! The open modes print how late their arrivals started (`lag_p50_us`, `lag_p99_us`: when the
 //! cycle began − its instant), the figure loginstorm reports as `schedule_lag`.

@@ -13,8 +13,8 @@
 #   - the same for `lean paced`: the lean client offering the load loginstorm offers (each
 #     arrival at its own instant, where tokio's timer starts them up to 1 ms late) and ending
 #     with a close frame, nothing else; and for `lean matched`: `paced` with TCP_NODELAY and
-#     SO_TIMESTAMPNS too (loginstorm times receipts from the kernel's stamp), so the ratio to it
-#     is loginstorm's own overhead;
+#     SO_TIMESTAMPNS on every connection, as loginstorm set them before engine/nagle.rs (now it
+#     sets SO_TIMESTAMPNS, and TCP_NODELAY only before a write Nagle could hold);
 #   - how late each client started its arrivals: lag p50 (loginstorm's `schedule_lag`).
 # Then the same for kept connections (closed model, back-to-back login → ready → logout on
 # connections kept open, loginstorm with its checks on: benches/cycles.toml), at each instance
@@ -93,9 +93,10 @@ ls_lag() {
 ls_phases() {
   python3 - "$(ls -d "$WORK"/out/*/ | head -1)" <<'PY'
 import json, sys, os
-g = json.load(open(os.path.join(sys.argv[1], "run.json"))).get("generator") or {}
+j = json.load(open(os.path.join(sys.argv[1], "run.json")))
+g = j.get("generator") or {}
 f = lambda k: "-" if g.get(k) is None else "%.0fms" % (g[k] * 1e3)
-r = json.load(open(os.path.join(sys.argv[1], "run.json"))).get("report_write_secs")
+r = j.get("report_write_secs")
 w = "-" if r is None else "%.0fms" % (r * 1e3)
 print(f"before={f('startup_cpu_secs')} load={f('cpu_secs')} after={f('after_load_cpu_secs')} (reports {w})")
 PY
