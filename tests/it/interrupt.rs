@@ -2,10 +2,10 @@
 //! before its load starts or during it — or with its target gone; and a second Ctrl-C exits at
 //! once.
 
-use crate::util::{bin, only_report_dir, run_json, spawn_serve, TempDir};
+use crate::util::{bin, interrupt, only_report_dir, run_json, spawn_serve, TempDir};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -23,13 +23,6 @@ fn spawn_run(target: Option<&str>, out: &Path, scenario: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Ctrl-C, as a terminal sends it.
-fn interrupt(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status();
 }
 
 /// Wait until the run writing under `out` has had its first second of load (the first row of

@@ -341,15 +341,10 @@ fn a_ctrl_c_that_ends_the_linger_of_an_interrupted_run_gives_up_nothing() {
         &tmp.path().join("r"),
     );
     let addr = metrics_addr(&mut run);
-    let int = |pid: u32| {
-        let _ = std::process::Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status();
-    };
-    int(run.id());
+    crate::util::interrupt(run.id());
     // Lingering: every figure final.
     finished(&addr);
-    int(run.id());
+    crate::util::interrupt(run.id());
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(1), "INCOMPLETE, not a forced exit");
     let run_json = std::fs::read_to_string(tmp.path().join("r/run.json")).unwrap();

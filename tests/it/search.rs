@@ -19,19 +19,12 @@ fn search(mut cmd: Command, args: &[&str], out: &TempDir) -> Output {
         .unwrap()
 }
 
-/// The search.csv a search wrote under `out`.
+/// The search.csv a search wrote under `out` (its one directory, named for the search).
 fn search_csv(out: &TempDir) -> std::path::PathBuf {
-    std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .contains("-search-capacity-search")
-        })
-        .expect("search directory")
-        .join("search.csv")
+    let dir = crate::util::only_report_dir(out.path());
+    let name = dir.file_name().unwrap().to_string_lossy();
+    assert!(name.contains("-search-capacity-search"), "{name}");
+    dir.join("search.csv")
 }
 
 #[test]

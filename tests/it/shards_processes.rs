@@ -3,7 +3,7 @@
 //! and frame tracing through it.
 
 use crate::shards::{long, read, text, write, CLOSED};
-use crate::util::{bin, TempDir};
+use crate::util::{bin, interrupt, TempDir};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -82,9 +82,7 @@ fn ctrl_c_under_run_processes_reaches_every_shard_and_still_merges() {
     }
     // The parent alone gets the signal (its children are in their own process group, as a
     // terminal's Ctrl-C would leave them); it must pass it on, wait, and merge.
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &parent.id().to_string()])
-        .status();
+    interrupt(parent.id());
     let o = parent.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
@@ -131,9 +129,7 @@ fn ctrl_c_while_run_processes_starts_its_shards_still_merges() {
         }
         seen.push_str(&line);
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &parent.id().to_string()])
-        .status();
+    interrupt(parent.id());
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     let o = parent.wait_with_output().unwrap();

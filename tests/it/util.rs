@@ -374,3 +374,10 @@ pub fn only_report_dir(out: &std::path::Path) -> std::path::PathBuf {
 pub fn run_json(dir: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
 }
+
+/// Ctrl-C to process `pid`, as a terminal sends it.
+pub fn interrupt(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+}
